@@ -1,0 +1,180 @@
+import type { ACMClient } from '@aws-sdk/client-acm';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { BackupClient } from '@aws-sdk/client-backup';
+import type { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { PricingClient } from '@aws-sdk/client-pricing';
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
+import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { STSClient } from '@aws-sdk/client-sts';
+import type { WAFV2Client } from '@aws-sdk/client-wafv2';
+
+/** Every AWS service cloudmart talks to, by the short name steps use. */
+export interface ServiceClients {
+  acm: ACMClient;
+  autoscaling: AutoScalingClient;
+  backup: BackupClient;
+  cloudfront: CloudFrontClient;
+  cloudtrail: CloudTrailClient;
+  cloudwatch: CloudWatchClient;
+  logs: CloudWatchLogsClient;
+  ec2: EC2Client;
+  elasticache: ElastiCacheClient;
+  elbv2: ElasticLoadBalancingV2Client;
+  iam: IAMClient;
+  kms: KMSClient;
+  pricing: PricingClient;
+  rds: RDSClient;
+  tagging: ResourceGroupsTaggingAPIClient;
+  route53: Route53Client;
+  s3: S3Client;
+  secretsmanager: SecretsManagerClient;
+  sns: SNSClient;
+  ssm: SSMClient;
+  sts: STSClient;
+  wafv2: WAFV2Client;
+}
+export type ServiceName = keyof ServiceClients;
+
+type Ctor<T> = new (config: Record<string, unknown>) => T;
+
+/**
+ * A service's SDK package is imported the first time a step asks for its client, so that
+ * `--help` and `plan` never pay for loading 22 SDK packages.
+ */
+const loaders: { [K in ServiceName]: () => Promise<Ctor<ServiceClients[K]>> } = {
+  acm: async () => (await import('@aws-sdk/client-acm')).ACMClient,
+  autoscaling: async () => (await import('@aws-sdk/client-auto-scaling')).AutoScalingClient,
+  backup: async () => (await import('@aws-sdk/client-backup')).BackupClient,
+  cloudfront: async () => (await import('@aws-sdk/client-cloudfront')).CloudFrontClient,
+  cloudtrail: async () => (await import('@aws-sdk/client-cloudtrail')).CloudTrailClient,
+  cloudwatch: async () => (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient,
+  logs: async () => (await import('@aws-sdk/client-cloudwatch-logs')).CloudWatchLogsClient,
+  ec2: async () => (await import('@aws-sdk/client-ec2')).EC2Client,
+  elasticache: async () => (await import('@aws-sdk/client-elasticache')).ElastiCacheClient,
+  elbv2: async () =>
+    (await import('@aws-sdk/client-elastic-load-balancing-v2')).ElasticLoadBalancingV2Client,
+  iam: async () => (await import('@aws-sdk/client-iam')).IAMClient,
+  kms: async () => (await import('@aws-sdk/client-kms')).KMSClient,
+  pricing: async () => (await import('@aws-sdk/client-pricing')).PricingClient,
+  rds: async () => (await import('@aws-sdk/client-rds')).RDSClient,
+  tagging: async () =>
+    (await import('@aws-sdk/client-resource-groups-tagging-api')).ResourceGroupsTaggingAPIClient,
+  route53: async () => (await import('@aws-sdk/client-route-53')).Route53Client,
+  s3: async () => (await import('@aws-sdk/client-s3')).S3Client,
+  secretsmanager: async () =>
+    (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient,
+  sns: async () => (await import('@aws-sdk/client-sns')).SNSClient,
+  ssm: async () => (await import('@aws-sdk/client-ssm')).SSMClient,
+  sts: async () => (await import('@aws-sdk/client-sts')).STSClient,
+  wafv2: async () => (await import('@aws-sdk/client-wafv2')).WAFV2Client,
+};
+
+/** Services whose API lives in one region whatever the stack's region. */
+const GLOBAL_REGION: Partial<Record<ServiceName, string>> = {
+  iam: 'us-east-1',
+  cloudfront: 'us-east-1',
+  route53: 'us-east-1',
+  pricing: 'us-east-1',
+};
+
+export interface AwsOptions {
+  region: string;
+  profile?: string | undefined;
+  /** Endpoint override (AWS_ENDPOINT_URL), e.g. LocalStack. */
+  endpoint?: string | undefined;
+  /** Total attempts per call, including the first. Throttling backs off adaptively. */
+  maxAttempts?: number;
+}
+
+/** What steps see: clients by service and region, and the account id. */
+export interface Aws {
+  readonly region: string;
+  readonly endpoint: string | undefined;
+  get<K extends ServiceName>(service: K, region?: string): Promise<ServiceClients[K]>;
+  accountId(): Promise<string>;
+  /** The partition-aware ARN prefix pieces for policies. */
+  partition(): string;
+}
+
+/** The one client factory: one client per service and region, created on first use. */
+export class AwsClientFactory implements Aws {
+  readonly region: string;
+  readonly endpoint: string | undefined;
+  private readonly profile: string | undefined;
+  private readonly maxAttempts: number;
+  private readonly cache = new Map<string, Promise<unknown>>();
+  private account: Promise<string> | undefined;
+
+  constructor(options: AwsOptions) {
+    this.region = options.region;
+    this.profile = options.profile;
+    this.endpoint = options.endpoint;
+    this.maxAttempts = options.maxAttempts ?? 8;
+  }
+
+  get<K extends ServiceName>(service: K, region?: string): Promise<ServiceClients[K]> {
+    const r = GLOBAL_REGION[service] ?? region ?? this.region;
+    const key = `${service}@${r}`;
+    let client = this.cache.get(key) as Promise<ServiceClients[K]> | undefined;
+    if (!client) {
+      client = loaders[service]().then(
+        (Client) =>
+          new Client({
+            region: r,
+            maxAttempts: this.maxAttempts,
+            retryMode: 'adaptive',
+            customUserAgent: 'cloudmart',
+            ...(this.profile ? { profile: this.profile } : {}),
+            ...(this.endpoint ? { endpoint: this.endpoint } : {}),
+            ...(this.endpoint && service === 's3' ? { forcePathStyle: true } : {}),
+          }),
+      );
+      this.cache.set(key, client);
+    }
+    return client;
+  }
+
+  accountId(): Promise<string> {
+    this.account ??= (async () => {
+      const sts = await this.get('sts');
+      const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+      const out = await sts.send(new GetCallerIdentityCommand({}));
+      if (!out.Account) throw new Error('STS GetCallerIdentity returned no account id');
+      return out.Account;
+    })();
+    this.account.catch(() => (this.account = undefined));
+    return this.account;
+  }
+
+  partition(): string {
+    return this.region.startsWith('cn-')
+      ? 'aws-cn'
+      : this.region.startsWith('us-gov-')
+        ? 'aws-us-gov'
+        : 'aws';
+  }
+
+  /** Close every client's sockets so the process can exit promptly. */
+  async destroy(): Promise<void> {
+    for (const c of this.cache.values()) {
+      try {
+        ((await c) as { destroy?: () => void }).destroy?.();
+      } catch {
+        // a client that failed to load has nothing to close
+      }
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import { CloudmartError } from '../errors.js';
+
+/** Classification of AWS SDK errors. Every step asks these instead of matching names itself. */
+interface AwsErrorLike {
+  name?: string;
+  Code?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: unknown;
+}
+
+function nameOf(e: unknown): string {
+  if (typeof e !== 'object' || e === null) return '';
+  const x = e as AwsErrorLike;
+  return x.name ?? x.Code ?? x.code ?? '';
+}
+
+function status(e: unknown): number | undefined {
+  return (e as AwsErrorLike | null)?.$metadata?.httpStatusCode;
+}
+
+const NOT_FOUND =
+  /NotFound|NoSuch|DoesNotExist|NonExistent|NotExist|^InvalidAllocationID\.NotFound$|^InvalidGroup\.NotFound$|WAFNonexistentItemException|ResourceNotFound|TrailNotFound|NoSuchEntity|InvalidParameterValue.*not found/i;
+
+export function isNotFound(e: unknown): boolean {
+  const n = nameOf(e);
+  if (NOT_FOUND.test(n)) return true;
+  // Some APIs (ELBv2 LoadBalancerNotFound, AutoScaling ValidationError "not found") only say it in the message.
+  if (n === 'ValidationError' && /not found|does not exist/i.test((e as Error).message ?? ''))
+    return true;
+  return false;
+}
+
+export function isThrottled(e: unknown): boolean {
+  const n = nameOf(e);
+  return (
+    /Throttl|RequestLimitExceeded|TooManyRequests|SlowDown|RequestThrottled|PriorRequestNotComplete/i.test(
+      n,
+    ) || status(e) === 429
+  );
+}
+
+export function isDependencyViolation(e: unknown): boolean {
+  const n = nameOf(e);
+  return (
+    /DependencyViolation|ResourceInUse|InUse|DeleteConflict|InvalidDBSubnetGroupStateFault|InvalidCacheSubnetState|CannotDelete|WAFAssociatedItem|DistributionNotDisabled|HostedZoneNotEmpty|InvalidStateException/i.test(
+      n,
+    ) ||
+    (n === 'ValidationError' && /in use|currently in use|being/i.test((e as Error).message ?? ''))
+  );
+}
+
+export function isAlreadyExists(e: unknown): boolean {
+  return /AlreadyExists|Duplicate|EntityAlreadyExists|BucketAlreadyOwnedByYou|ResourceExists|AlreadyOwned/i.test(
+    nameOf(e),
+  );
+}
+
+export function isAccessDenied(e: unknown): boolean {
+  return (
+    /AccessDenied|UnauthorizedOperation|AuthorizationError|Forbidden|NotAuthorized/i.test(
+      nameOf(e),
+    ) || status(e) === 403
+  );
+}
+
+export function isCredentialsError(e: unknown): boolean {
+  const n = nameOf(e);
+  return (
+    /CredentialsProviderError|ExpiredToken|InvalidClientTokenId|UnrecognizedClientException|SignatureDoesNotMatch|InvalidAccessKeyId|TokenRefreshRequired|AuthFailure/i.test(
+      n,
+    ) ||
+    (/Could not load credentials|credential/i.test((e as Error | null)?.message ?? '') &&
+      n.includes('Credentials'))
+  );
+}
+
+export function isTransient(e: unknown): boolean {
+  const s = status(e);
+  const n = nameOf(e);
+  return (
+    isThrottled(e) ||
+    (s !== undefined && s >= 500) ||
+    /ECONNRESET|ETIMEDOUT|EPIPE|TimeoutError|RequestTimeout|InternalError|ServiceUnavailable/i.test(
+      n,
+    )
+  );
+}
+
+/** Turn an SDK error into a CloudmartError with a clear message and the fix. */
+export function explainAwsError(e: unknown, action: string): CloudmartError {
+  if (e instanceof CloudmartError) return e;
+  const message = (e as Error | null)?.message ?? String(e);
+  if (isCredentialsError(e)) {
+    return new CloudmartError(
+      'CREDENTIALS',
+      `${action} failed: AWS credentials are missing or expired (${message})`,
+      {
+        cause: e,
+        hint: 'Set AWS_PROFILE (and run "aws sso login" for SSO profiles) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then run the command again.',
+      },
+    );
+  }
+  if (isAccessDenied(e)) {
+    return new CloudmartError('ACCESS_DENIED', `${action} failed: access denied (${message})`, {
+      cause: e,
+      hint: 'Run "cloudmart policy" for the IAM policy the operator needs, attach it, then run the command again.',
+    });
+  }
+  if (isThrottled(e)) {
+    return new CloudmartError(
+      'THROTTLED',
+      `${action} failed: AWS kept throttling the requests (${message})`,
+      {
+        cause: e,
+        hint: 'Wait a minute and run the same command again; it resumes where it stopped.',
+      },
+    );
+  }
+  return new CloudmartError('AWS_ERROR', `${action} failed: ${nameOf(e) || 'Error'}: ${message}`, {
+    cause: e,
+  });
+}

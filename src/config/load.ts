@@ -1,0 +1,187 @@
+import { readFile } from 'node:fs/promises';
+import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { crossFieldIssues } from './rules.js';
+import { configSchema, type Config } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = 'cloudmart.config.yaml';
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Read, parse and validate a config file. Throws ConfigError (exit 2) listing every problem. */
+export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Config> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const message =
+      code === 'ENOENT'
+        ? `file not found; run "cloudmart init" to create one`
+        : `cannot read the file: ${(e as Error).message}`;
+    throw new ConfigError([{ path: '', message }], file);
+  }
+  return parseConfig(raw, file);
+}
+
+/** Validate config text (or bytes). Exposed for tests and `init`. */
+export function parseConfig(input: string | Buffer, file?: string): Config {
+  if (input.length > MAX_CONFIG_BYTES) {
+    throw new ConfigError(
+      [{ path: '', message: `file is larger than ${MAX_CONFIG_BYTES} bytes` }],
+      file,
+    );
+  }
+  let text: string;
+  if (typeof input === 'string') {
+    text = input;
+  } else {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(input);
+    } catch {
+      throw new ConfigError([{ path: '', message: 'file is not valid UTF-8 text' }], file);
+    }
+  }
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((err) => ({
+        path: '',
+        message: `YAML syntax error: ${err.message.split('\n')[0]}`,
+        line: err.linePos?.[0].line,
+      })),
+      file,
+    );
+  }
+  const data: unknown = doc.toJS() ?? {};
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ConfigError(
+      [{ path: '', message: 'the config must be a mapping of settings', line: 1 }],
+      file,
+    );
+  }
+
+  const parsed = configSchema.safeParse(data);
+  const lineOf = (path: PropertyKey[]) => lineForPath(doc, lineCounter, path);
+  if (!parsed.success) {
+    throw new ConfigError(zodIssues(parsed.error, lineOf), file);
+  }
+  const cross = crossFieldIssues(parsed.data).map((i) => ({
+    ...i,
+    line: i.line ?? lineOf(i.path === '' ? [] : i.path.split('.')),
+  }));
+  if (cross.length > 0) throw new ConfigError(cross, file);
+  return parsed.data;
+}
+
+/** Validate a config object that did not come from a file (tests, `init`). */
+export function configFromObject(data: unknown): Config {
+  const parsed = configSchema.safeParse(data);
+  if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, () => undefined));
+  const cross = crossFieldIssues(parsed.data);
+  if (cross.length > 0) throw new ConfigError(cross);
+  return parsed.data;
+}
+
+function zodIssues(
+  error: z.ZodError,
+  lineOf: (path: PropertyKey[]) => number | undefined,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const path = [...issue.path, key];
+        const known = knownKeysAt(issue.path);
+        const suggestion = closest(key, known);
+        issues.push({
+          path: path.map(String).join('.'),
+          message: `unknown setting${suggestion ? `; did you mean "${suggestion}"?` : ''}`,
+          line: lineOf(path),
+        });
+      }
+      continue;
+    }
+    let message = issue.message;
+    if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
+      message = 'is required';
+    }
+    issues.push({ path: issue.path.map(String).join('.'), message, line: lineOf(issue.path) });
+  }
+  return issues;
+}
+
+/** The line of the deepest node on `path` that exists in the document. */
+function lineForPath(doc: Document, lc: LineCounter, path: PropertyKey[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const sub = path
+      .slice(0, n)
+      .map((p) => (typeof p === 'string' && /^\d+$/.test(p) ? Number(p) : p));
+    const node: unknown = n === 0 ? doc.contents : doc.getIn(sub, true);
+    // Prefer the key's position for a mapping entry, so "unknown key" points at the key.
+    if (n > 0) {
+      const parent: unknown = n === 1 ? doc.contents : doc.getIn(sub.slice(0, -1), true);
+      if (isMap(parent)) {
+        const pair = parent.items.find(
+          (it) => isPair(it) && isScalar(it.key) && it.key.value === sub[n - 1],
+        );
+        if (pair && isNode(pair.key) && pair.key.range) return lc.linePos(pair.key.range[0]).line;
+      }
+    }
+    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function knownKeysAt(path: PropertyKey[]): string[] {
+  let schema: z.ZodType = configSchema;
+  for (const p of path) {
+    const inner = unwrap(schema);
+    const shape = (inner as unknown as { shape?: Record<string, z.ZodType> }).shape;
+    if (shape && typeof p === 'string' && shape[p]) schema = shape[p];
+    else return [];
+  }
+  const shape = (unwrap(schema) as unknown as { shape?: Record<string, z.ZodType> }).shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema as unknown as { unwrap?: () => z.ZodType; def?: { innerType?: z.ZodType } };
+  for (let i = 0; i < 10; i++) {
+    const inner = s.def?.innerType;
+    if (!inner) break;
+    s = inner as unknown as typeof s;
+  }
+  return s as unknown as z.ZodType;
+}
+
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = levenshtein(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = c;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3))
+    ? best
+    : undefined;
+}
+
+function levenshtein(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}

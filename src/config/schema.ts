@@ -1,0 +1,308 @@
+import { z } from 'zod';
+
+/**
+ * The single source of cloudmart's config types. Every default is the seed's value
+ * (../shared/DESIGN.md §1), so a config with only the required fields builds the stack
+ * the challenge describes.
+ */
+
+const cidr = z
+  .string()
+  .regex(
+    /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/,
+    'must be an IPv4 CIDR block such as 10.0.0.0/16',
+  );
+
+const name = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(
+      /^[A-Za-z][A-Za-z0-9-]*$/,
+      'must start with a letter and use only letters, digits and -',
+    );
+
+const retentionDays = z
+  .union([
+    z.literal(1),
+    z.literal(3),
+    z.literal(5),
+    z.literal(7),
+    z.literal(14),
+    z.literal(30),
+    z.literal(60),
+    z.literal(90),
+    z.literal(120),
+    z.literal(150),
+    z.literal(180),
+    z.literal(365),
+  ])
+  .describe('CloudWatch Logs retention in days (one of the values CloudWatch accepts)');
+
+const logGroup = (defName: string, defDays: number) =>
+  z
+    .strictObject({
+      name: z.string().startsWith('/').default(defName),
+      retentionDays: retentionDays.default(defDays as 7),
+    })
+    .prefault({});
+
+export const networkSchema = z
+  .strictObject({
+    vpcCidr: cidr.default('10.0.0.0/16').describe('The VPC address range'),
+    publicSubnets: z
+      .array(cidr)
+      .length(2)
+      .default(['10.0.1.0/24', '10.0.2.0/24'])
+      .describe('One public subnet per AZ (ALB, NAT gateways)'),
+    appSubnets: z
+      .array(cidr)
+      .length(2)
+      .default(['10.0.11.0/24', '10.0.12.0/24'])
+      .describe('One private subnet per AZ for the EC2 instances'),
+    dataSubnets: z
+      .array(cidr)
+      .length(2)
+      .default(['10.0.21.0/24', '10.0.22.0/24'])
+      .describe('One private subnet per AZ for RDS and ElastiCache'),
+    allowedCidrs: z
+      .array(cidr)
+      .min(1)
+      .default(['0.0.0.0/0'])
+      .describe('Who may reach the ALB on 80/443 (the IP allow-list)'),
+    flowLogs: z
+      .strictObject({
+        logGroup: z.string().default('/aws/vpc/cloudmart-flow-logs'),
+        retentionDays: retentionDays.default(7),
+        trafficType: z.enum(['ALL', 'ACCEPT', 'REJECT']).default('ALL'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export const appSchema = z
+  .strictObject({
+    port: z
+      .number()
+      .int()
+      .min(1024)
+      .max(65535)
+      .default(8080)
+      .describe('Port the backend listens on'),
+    instanceType: z
+      .string()
+      .regex(/^[a-z0-9]+\.[a-z0-9]+$/, 'must be an EC2 instance type such as t3.micro')
+      .default('t3.micro'),
+    ami: z
+      .string()
+      .default('/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64')
+      .describe('An AMI id (ami-…) or the SSM public parameter that names the latest one'),
+    image: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe("Run this container image instead of cloudmart's reference backend"),
+    minSize: z.number().int().min(1).default(2),
+    desiredCapacity: z.number().int().min(1).default(2),
+    maxSize: z.number().int().min(1).default(4),
+    cpuTarget: z.number().min(10).max(95).default(70).describe('Target tracking on average CPU %'),
+    healthCheckGracePeriod: z.number().int().min(0).default(300),
+    rootVolumeGiB: z.number().int().min(8).max(100).default(8),
+    healthCheckPath: z.string().startsWith('/').default('/health'),
+  })
+  .prefault({});
+
+export const databaseSchema = z
+  .strictObject({
+    engine: z.enum(['postgres', 'mysql']).default('postgres'),
+    engineVersion: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('null: the engine default (16 / 8.0)'),
+    instanceClass: z.string().startsWith('db.').default('db.t3.micro'),
+    allocatedStorageGiB: z.number().int().min(20).max(1000).default(20),
+    multiAz: z.boolean().default(true),
+    dbName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_]*$/)
+      .max(63)
+      .default('cloudmart'),
+    masterUsername: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_]*$/)
+      .max(16)
+      .default('cloudmart'),
+    backupRetentionDays: z.number().int().min(1).max(35).default(7),
+    backupWindow: z
+      .string()
+      .regex(/^\d\d:\d\d-\d\d:\d\d$/, 'must look like 03:00-04:00 (UTC)')
+      .default('03:00-04:00'),
+    maintenanceWindow: z.string().default('sun:05:00-sun:06:00'),
+    deletionProtection: z.boolean().default(false),
+    crossRegionBackup: z
+      .boolean()
+      .default(true)
+      .describe('Replicate automated backups to drRegion'),
+    snapshotName: z.string().default('cloudmart-db-snapshot-day5'),
+    snapshotRetentionDays: z.number().int().min(1).default(30),
+  })
+  .prefault({});
+
+export const cacheSchema = z
+  .strictObject({
+    engine: z.enum(['redis', 'valkey']).default('redis'),
+    engineVersion: z.string().default('7.1'),
+    nodeType: z.string().startsWith('cache.').default('cache.t3.micro'),
+    snapshotRetentionDays: z.number().int().min(1).max(35).default(1),
+  })
+  .prefault({});
+
+export const cdnSchema = z
+  .strictObject({
+    priceClass: z
+      .enum(['PriceClass_100', 'PriceClass_200', 'PriceClass_All'])
+      .default('PriceClass_200'),
+    wafRateLimit: z.number().int().min(100).default(2000).describe('Requests per 5 min per IP'),
+  })
+  .prefault({});
+
+export const dnsSchema = z
+  .strictObject({
+    domain: z
+      .string()
+      .regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, 'must be a domain name such as shop.example.com')
+      .nullable()
+      .default(null)
+      .describe('null: no Route 53, no ACM; the ALB serves plain HTTP'),
+    hostedZoneId: z.string().nullable().default(null),
+    createHostedZone: z.boolean().default(false),
+    apiSubdomain: z.string().default('api'),
+  })
+  .prefault({});
+
+export const alertsSchema = z.strictObject({
+  email: z.email('must be an email address').describe('Receives the alarm notifications'),
+  phone: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, 'must be in E.164 form, e.g. +821012345678')
+    .nullable()
+    .default(null),
+});
+
+export const monitoringSchema = z
+  .strictObject({
+    dashboardName: z.string().default('CloudMart-Production'),
+    namespace: z.string().default('CloudMart'),
+    alarms: z
+      .strictObject({
+        ec2HighCpuPercent: z.number().default(80),
+        rdsHighConnections: z.number().default(80),
+        albSlowResponseSeconds: z.number().default(1),
+        unhealthyHosts: z.number().int().default(1),
+        rdsLowStorageGiB: z.number().default(2),
+      })
+      .prefault({}),
+    logs: z
+      .strictObject({
+        backend: logGroup('/aws/ec2/cloudmart-backend', 7),
+        alb: logGroup('/aws/alb/cloudmart-alb', 30),
+        rds: logGroup('/aws/rds/cloudmart-db', 7),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export const backupSchema = z
+  .strictObject({
+    planName: z.string().default('CloudMart-Daily-Backup'),
+    schedule: z.string().default('cron(0 2 * * ? *)').describe('Daily at 02:00 UTC'),
+    retentionDays: z.number().int().min(1).default(7),
+    selectionTag: z
+      .strictObject({ key: z.string().default('Backup'), value: z.string().default('true') })
+      .prefault({}),
+    s3: z
+      .strictObject({
+        noncurrentToGlacierDays: z.number().int().min(1).default(30),
+        noncurrentExpireDays: z.number().int().min(1).default(90),
+        abortMultipartDays: z.number().int().min(1).default(7),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export const securitySchema = z
+  .strictObject({
+    trailName: z.string().default('CloudMart-Audit-Trail'),
+    auditBucketPrefix: z.string().default('cloudmart-audit-logs'),
+    ebsEncryptionByDefault: z
+      .boolean()
+      .default(false)
+      .describe('Turns on EBS encryption by default for the whole region (account-wide)'),
+  })
+  .prefault({});
+
+export const budgetSchema = z
+  .strictObject({
+    usd: z.number().positive().default(0.8),
+    hours: z
+      .number()
+      .positive()
+      .default(50 / 60)
+      .describe('How long the exercise runs'),
+  })
+  .prefault({});
+
+export const destroySchema = z
+  .strictObject({
+    finalSnapshot: z.boolean().default(false).describe('Keep a final RDS snapshot on destroy'),
+    deleteRecoveryPoints: z.boolean().default(true).describe('Delete AWS Backup recovery points'),
+    deleteManualSnapshots: z.boolean().default(true),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  stack: name(24)
+    .default('cloudmart')
+    .describe('Stack name: prefix of every resource name and the cloudmart:stack tag'),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as ap-northeast-2')
+    .default('ap-northeast-2'),
+  drRegion: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/)
+    .default('ap-northeast-1'),
+  edgeRegion: z
+    .literal('us-east-1')
+    .default('us-east-1')
+    .describe('CloudFront certificates and WAF live here'),
+  availabilityZones: z
+    .array(
+      z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'must be an AZ name such as ap-northeast-2a'),
+    )
+    .length(2, 'exactly two availability zones')
+    .default(['ap-northeast-2a', 'ap-northeast-2c']),
+  network: networkSchema,
+  app: appSchema,
+  database: databaseSchema,
+  cache: cacheSchema,
+  cdn: cdnSchema,
+  dns: dnsSchema,
+  alerts: alertsSchema,
+  monitoring: monitoringSchema,
+  backup: backupSchema,
+  security: securitySchema,
+  budget: budgetSchema,
+  tags: z
+    .record(z.string().min(1).max(128), z.string().max(256))
+    .default({ Project: 'CloudMart', Environment: 'production' }),
+  destroy: destroySchema,
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

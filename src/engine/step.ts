@@ -1,0 +1,103 @@
+import type { Aws } from '../aws/clients.js';
+import type { Config } from '../config/schema.js';
+
+export type Phase = 1 | 2 | 3 | 4 | 5;
+
+/** JSON-serialisable outputs of a step: ids, ARNs, names. Never a secret value. */
+export type Outputs = Record<string, unknown>;
+
+/** The rubric items of the seed a check contributes to (verify scores from these). */
+export type Criterion =
+  | 'multi-az'
+  | 'security-design'
+  | 'scalability'
+  | 'auto-scaling'
+  | 'rds-multi-az'
+  | 'failure-recovery'
+  | 'dashboard'
+  | 'alarms'
+  | 'encryption'
+  | 'iam'
+  | 'audit-logs'
+  | 'backup'
+  | 'performance'
+  | 'cost'
+  | 'other';
+
+export type CheckStatus = 'pass' | 'fail' | 'warn' | 'unknown';
+
+export interface Check {
+  /** Stable id, e.g. `network.nat.per-az`. */
+  id: string;
+  title: string;
+  criterion: Criterion;
+  status: CheckStatus;
+  /** What was read from the live stack that decides the status. */
+  evidence: string;
+  /** How to fix a failure (usually a command). */
+  fix?: string;
+}
+
+export interface TagSet {
+  /** `[{ Key, Value }]` as EC2, RDS, ElastiCache, ELB, IAM, … take them. */
+  list(name: string, extra?: Record<string, string>): Array<{ Key: string; Value: string }>;
+  /** `{ key: value }` as Lambda-style APIs (SNS uses list, CloudWatch Logs uses map). */
+  map(name: string, extra?: Record<string, string>): Record<string, string>;
+}
+
+/**
+ * Everything a step may use. Steps never build clients, read process.env, prompt or print:
+ * they talk to AWS through `aws`, report through `progress`, and honour `signal`.
+ */
+export interface StepContext {
+  readonly config: Config;
+  readonly aws: Aws;
+  /** The id of the step being run. */
+  readonly stepId: string;
+  /** Outputs of a step in `needs` (throws when it has none). */
+  outputs<T extends Outputs = Outputs>(stepId: string): T;
+  /** Outputs of a step if recorded, else undefined (for optional needs). */
+  maybeOutputs<T extends Outputs = Outputs>(stepId: string): T | undefined;
+  /** This step's own outputs from the last successful run (resume, teardown), if any. */
+  readonly previous: Outputs | undefined;
+  /** Tags for resources of this step: cloudmart:stack, cloudmart:step, Name, config tags. */
+  readonly tags: TagSet;
+  /** A human-readable progress line: "RDS cloudmart-db: creating". */
+  progress(message: string): void;
+  /** A warning the user must see (e.g. "KMS key scheduled for deletion in 7 days"). */
+  warn(message: string): void;
+  readonly signal: AbortSignal;
+  /** Abortable sleep; tests replace it with an instant one. */
+  sleep(ms: number): Promise<void>;
+  /** Clock in ms; tests replace it. */
+  now(): number;
+}
+
+export interface Step<O extends Outputs = Outputs> {
+  id: string;
+  phase: Phase;
+  title: string;
+  /** Ids of steps whose outputs this step reads; the scheduler starts it once they are done. */
+  needs: string[];
+  /** When false for a config, the step is skipped (e.g. DNS without a domain). */
+  enabled?(config: Config): boolean;
+  /** Offline description of what create will make, for `plan`. */
+  describe(config: Config): string[];
+  /** The IAM actions this step calls, for `cloudmart policy`. */
+  actions: string[];
+  /**
+   * Position in the seed's cleanup order; steps with a rank are torn down first, lowest rank
+   * first (CloudTrail trail 1, alarms 2, dashboard 3, Backup plan 4, RDS snapshots 5).
+   */
+  cleanupRank?: number;
+  /** Find-or-create, converge, wait; return outputs. Idempotent. */
+  create(ctx: StepContext): Promise<O>;
+  /** Read-only checks against the criteria. */
+  verify(ctx: StepContext): Promise<Check[]>;
+  /** Delete what create made; "already gone" is success. */
+  teardown(ctx: StepContext): Promise<void>;
+}
+
+export function defineStep<O extends Outputs>(step: Step<O>): Step<O> {
+  return step;
+}

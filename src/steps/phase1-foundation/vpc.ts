@@ -1,0 +1,151 @@
+import type { Vpc } from '@aws-sdk/client-ec2';
+import { stackFilters } from '../../aws/tags.js';
+import { isNotFound } from '../../aws/errors.js';
+import { retryWhile, waitUntil } from '../../aws/wait.js';
+import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { names } from '../names.js';
+import { STEP, type VpcOutputs } from '../outputs.js';
+
+const ec2sdk = () => import('@aws-sdk/client-ec2');
+
+/** Find this stack's VPC by its tags (CreateVpc has no client token, so tags are the only guard). */
+async function findVpc(ctx: StepContext): Promise<Vpc | undefined> {
+  const { DescribeVpcsCommand } = await ec2sdk();
+  const ec2 = await ctx.aws.get('ec2');
+  const out = await ec2.send(
+    new DescribeVpcsCommand({ Filters: stackFilters(ctx.config, STEP.vpc) }),
+  );
+  return out.Vpcs?.[0];
+}
+
+async function dnsAttributes(
+  ctx: StepContext,
+  vpcId: string,
+): Promise<{ support: boolean; hostnames: boolean }> {
+  const { DescribeVpcAttributeCommand } = await ec2sdk();
+  const ec2 = await ctx.aws.get('ec2');
+  const [support, hostnames] = await Promise.all([
+    ec2.send(new DescribeVpcAttributeCommand({ VpcId: vpcId, Attribute: 'enableDnsSupport' })),
+    ec2.send(new DescribeVpcAttributeCommand({ VpcId: vpcId, Attribute: 'enableDnsHostnames' })),
+  ]);
+  return {
+    support: support.EnableDnsSupport?.Value === true,
+    hostnames: hostnames.EnableDnsHostnames?.Value === true,
+  };
+}
+
+export const vpcStep = defineStep<VpcOutputs>({
+  id: STEP.vpc,
+  phase: 1,
+  title: 'VPC',
+  needs: [],
+  actions: [
+    'ec2:DescribeVpcs',
+    'ec2:CreateVpc',
+    'ec2:CreateTags',
+    'ec2:DescribeVpcAttribute',
+    'ec2:ModifyVpcAttribute',
+    'ec2:DeleteVpc',
+  ],
+  describe: (config) => [
+    `VPC ${names.of(config, 'vpc')} ${config.network.vpcCidr} with DNS support and DNS hostnames`,
+  ],
+
+  async create(ctx) {
+    const { CreateVpcCommand, ModifyVpcAttributeCommand, DescribeVpcsCommand } = await ec2sdk();
+    const ec2 = await ctx.aws.get('ec2');
+    const name = names.of(ctx.config, 'vpc');
+
+    let vpc = await findVpc(ctx);
+    if (!vpc) {
+      ctx.progress(`creating ${name} ${ctx.config.network.vpcCidr}`);
+      const out = await ec2.send(
+        new CreateVpcCommand({
+          CidrBlock: ctx.config.network.vpcCidr,
+          TagSpecifications: [{ ResourceType: 'vpc', Tags: ctx.tags.list(name) }],
+        }),
+      );
+      vpc = out.Vpc;
+      if (!vpc?.VpcId) throw new Error('CreateVpc returned no VPC id');
+    }
+    const vpcId = vpc.VpcId!;
+
+    if (vpc.State !== 'available') {
+      await waitUntil(
+        ctx,
+        async () => {
+          const out = await ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
+          const state = out.Vpcs?.[0]?.State ?? 'pending';
+          return { done: state === 'available', status: state };
+        },
+        { what: `VPC ${name}`, minDelayMs: 1_000, timeoutMs: 120_000 },
+      );
+    }
+
+    // DNS support is on by default, hostnames are not; RDS and interface endpoints need both.
+    const dns = await dnsAttributes(ctx, vpcId);
+    if (!dns.support) {
+      await ec2.send(
+        new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: true } }),
+      );
+    }
+    if (!dns.hostnames) {
+      await ec2.send(
+        new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } }),
+      );
+    }
+    return { vpcId, cidr: vpc.CidrBlock ?? ctx.config.network.vpcCidr };
+  },
+
+  async verify(ctx) {
+    const vpc = await findVpc(ctx);
+    if (!vpc?.VpcId) {
+      return [
+        {
+          id: 'network.vpc.exists',
+          title: 'VPC exists',
+          criterion: 'multi-az',
+          status: 'fail',
+          evidence: `no VPC tagged cloudmart:stack=${ctx.config.stack}`,
+          fix: 'cloudmart up --phase 1',
+        },
+      ];
+    }
+    const dns = await dnsAttributes(ctx, vpc.VpcId);
+    const checks: Check[] = [
+      {
+        id: 'network.vpc.cidr',
+        title: `VPC CIDR is ${ctx.config.network.vpcCidr}`,
+        criterion: 'security-design',
+        status: vpc.CidrBlock === ctx.config.network.vpcCidr ? 'pass' : 'fail',
+        evidence: `${vpc.VpcId} ${vpc.CidrBlock ?? '?'}`,
+      },
+      {
+        id: 'network.vpc.dns',
+        title: 'VPC DNS support and hostnames on',
+        criterion: 'other',
+        status: dns.support && dns.hostnames ? 'pass' : 'fail',
+        evidence: `enableDnsSupport=${dns.support} enableDnsHostnames=${dns.hostnames}`,
+        fix: 'cloudmart up --phase 1',
+      },
+    ];
+    return checks;
+  },
+
+  async teardown(ctx) {
+    const { DeleteVpcCommand } = await ec2sdk();
+    const ec2 = await ctx.aws.get('ec2');
+    const vpc = await findVpc(ctx);
+    const vpcId = vpc?.VpcId ?? (ctx.previous?.vpcId as string | undefined);
+    if (!vpcId) return;
+    try {
+      // ENIs of a deleted ALB, RDS or Redis hold the VPC for minutes after their owner is gone.
+      await retryWhile(ctx, () => ec2.send(new DeleteVpcCommand({ VpcId: vpcId })), {
+        what: `deleting VPC ${vpcId}`,
+        timeoutMs: 15 * 60_000,
+      });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  },
+});

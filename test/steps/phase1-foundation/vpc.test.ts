@@ -1,0 +1,114 @@
+import {
+  CreateVpcCommand,
+  DeleteVpcCommand,
+  DescribeVpcAttributeCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+  ModifyVpcAttributeCommand,
+} from '@aws-sdk/client-ec2';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { vpcStep } from '../../../src/steps/phase1-foundation/vpc.js';
+import { awsError, strictMock, testContext } from '../../helpers/context.js';
+
+describe('network.vpc', () => {
+  let ec2: ReturnType<typeof strictMock>;
+  beforeEach(() => {
+    ec2 = strictMock(EC2Client);
+  });
+
+  const ctx = () => testContext({ stepId: vpcStep.id });
+
+  it('creates the VPC with the seed CIDR, tagged at creation, and turns DNS hostnames on', async () => {
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [] });
+    ec2
+      .on(CreateVpcCommand)
+      .resolves({ Vpc: { VpcId: 'vpc-1', State: 'available', CidrBlock: '10.0.0.0/16' } });
+    ec2
+      .on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsSupport' })
+      .resolves({ EnableDnsSupport: { Value: true } });
+    ec2
+      .on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsHostnames' })
+      .resolves({ EnableDnsHostnames: { Value: false } });
+    ec2.on(ModifyVpcAttributeCommand).resolves({});
+
+    const out = await vpcStep.create(ctx());
+
+    expect(out).toEqual({ vpcId: 'vpc-1', cidr: '10.0.0.0/16' });
+    const create = ec2.commandCalls(CreateVpcCommand);
+    expect(create).toHaveLength(1);
+    expect(create[0]!.args[0].input).toEqual({
+      CidrBlock: '10.0.0.0/16',
+      TagSpecifications: [
+        {
+          ResourceType: 'vpc',
+          Tags: expect.arrayContaining([
+            { Key: 'Name', Value: 'cloudmart-vpc' },
+            { Key: 'cloudmart:stack', Value: 'cloudmart' },
+            { Key: 'cloudmart:step', Value: 'network.vpc' },
+            { Key: 'Project', Value: 'CloudMart' },
+          ]),
+        },
+      ],
+    });
+    expect(ec2.commandCalls(ModifyVpcAttributeCommand).map((c) => c.args[0].input)).toEqual([
+      { VpcId: 'vpc-1', EnableDnsHostnames: { Value: true } },
+    ]);
+  });
+
+  it('adopts the tagged VPC and sends no create when it already exists', async () => {
+    ec2
+      .on(DescribeVpcsCommand)
+      .resolves({ Vpcs: [{ VpcId: 'vpc-9', State: 'available', CidrBlock: '10.0.0.0/16' }] });
+    ec2
+      .on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsSupport' })
+      .resolves({ EnableDnsSupport: { Value: true } });
+    ec2
+      .on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsHostnames' })
+      .resolves({ EnableDnsHostnames: { Value: true } });
+
+    const out = await vpcStep.create(ctx());
+
+    expect(out.vpcId).toBe('vpc-9');
+    expect(ec2.commandCalls(CreateVpcCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(ModifyVpcAttributeCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(DescribeVpcsCommand)[0]!.args[0].input.Filters).toEqual([
+      { Name: 'tag:cloudmart:stack', Values: ['cloudmart'] },
+      { Name: 'tag:cloudmart:step', Values: ['network.vpc'] },
+    ]);
+  });
+
+  it('verify reports DNS hostnames turned off', async () => {
+    ec2
+      .on(DescribeVpcsCommand)
+      .resolves({ Vpcs: [{ VpcId: 'vpc-9', State: 'available', CidrBlock: '10.0.0.0/16' }] });
+    ec2
+      .on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsSupport' })
+      .resolves({ EnableDnsSupport: { Value: true } });
+    ec2
+      .on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsHostnames' })
+      .resolves({ EnableDnsHostnames: { Value: false } });
+
+    const checks = await vpcStep.verify(ctx());
+    expect(checks.find((c) => c.id === 'network.vpc.dns')?.status).toBe('fail');
+    expect(checks.find((c) => c.id === 'network.vpc.cidr')?.status).toBe('pass');
+  });
+
+  it('teardown retries DependencyViolation until the ENIs are gone', async () => {
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: 'vpc-9' }] });
+    ec2
+      .on(DeleteVpcCommand)
+      .rejectsOnce(awsError('DependencyViolation'))
+      .rejectsOnce(awsError('DependencyViolation'))
+      .resolves({});
+    const c = ctx();
+    await vpcStep.teardown(c);
+    expect(ec2.commandCalls(DeleteVpcCommand)).toHaveLength(3);
+    expect(c.progressLog.some((l) => l.includes('DependencyViolation'))).toBe(true);
+  });
+
+  it('teardown succeeds when the VPC is already gone', async () => {
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [] });
+    await expect(vpcStep.teardown(ctx())).resolves.toBeUndefined();
+    expect(ec2.commandCalls(DeleteVpcCommand)).toHaveLength(0);
+  });
+});
