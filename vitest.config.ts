@@ -2,8 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'backend/test/**/*.test.ts'],
-    exclude: ['test/reliability/**', 'node_modules/**'],
+    include: ['test/**/*.test.ts', 'backend/test/**/*.test.js'],
+    exclude: ['test/reliability/**', '**/node_modules/**'],
     restoreMocks: true,
     testTimeout: 10_000,
   },
