@@ -8,8 +8,18 @@ import { configSchema, type Config } from './schema.js';
 export const DEFAULT_CONFIG_FILE = 'cloudmart.config.yaml';
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
+export interface ConfigOverrides {
+  /** `--region`: beats the file's region. */
+  region?: string | undefined;
+  /** AWS_REGION: used only when the file names no region. */
+  fallbackRegion?: string | undefined;
+}
+
 /** Read, parse and validate a config file. Throws ConfigError (exit 2) listing every problem. */
-export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Config> {
+export async function loadConfig(
+  file: string = DEFAULT_CONFIG_FILE,
+  overrides: ConfigOverrides = {},
+): Promise<Config> {
   let raw: Buffer;
   try {
     raw = await readFile(file);
@@ -21,11 +31,15 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Co
         : `cannot read the file: ${(e as Error).message}`;
     throw new ConfigError([{ path: '', message }], file);
   }
-  return parseConfig(raw, file);
+  return parseConfig(raw, file, overrides);
 }
 
 /** Validate config text (or bytes). Exposed for tests and `init`. */
-export function parseConfig(input: string | Buffer, file?: string): Config {
+export function parseConfig(
+  input: string | Buffer,
+  file?: string,
+  overrides: ConfigOverrides = {},
+): Config {
   if (input.length > MAX_CONFIG_BYTES) {
     throw new ConfigError(
       [{ path: '', message: `file is larger than ${MAX_CONFIG_BYTES} bytes` }],
@@ -44,12 +58,12 @@ export function parseConfig(input: string | Buffer, file?: string): Config {
   }
 
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((err) => ({
         path: '',
-        message: `YAML syntax error: ${err.message.split('\n')[0]}`,
+        message: `YAML syntax error: ${(err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
         line: err.linePos?.[0].line,
       })),
       file,
@@ -63,10 +77,11 @@ export function parseConfig(input: string | Buffer, file?: string): Config {
     );
   }
 
+  applyRegion(data as Record<string, unknown>, overrides);
   const parsed = configSchema.safeParse(data);
   const lineOf = (path: PropertyKey[]) => lineForPath(doc, lineCounter, path);
   if (!parsed.success) {
-    throw new ConfigError(zodIssues(parsed.error, lineOf), file);
+    throw new ConfigError(zodIssues(parsed.error, lineOf, data), file);
   }
   const cross = crossFieldIssues(parsed.data).map((i) => ({
     ...i,
@@ -76,10 +91,22 @@ export function parseConfig(input: string | Buffer, file?: string): Config {
   return parsed.data;
 }
 
+/**
+ * The region comes from --region, else the file, else AWS_REGION, else the seed's. When the
+ * file names no AZs, they follow the region (its "a" and "c" zones, as the seed uses).
+ */
+function applyRegion(data: Record<string, unknown>, overrides: ConfigOverrides): void {
+  const region =
+    overrides.region ?? (typeof data.region === 'string' ? data.region : overrides.fallbackRegion);
+  if (region === undefined) return;
+  data.region = region;
+  if (data.availabilityZones === undefined) data.availabilityZones = [`${region}a`, `${region}c`];
+}
+
 /** Validate a config object that did not come from a file (tests, `init`). */
 export function configFromObject(data: unknown): Config {
   const parsed = configSchema.safeParse(data);
-  if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, () => undefined));
+  if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, () => undefined, data));
   const cross = crossFieldIssues(parsed.data);
   if (cross.length > 0) throw new ConfigError(cross);
   return parsed.data;
@@ -88,6 +115,7 @@ export function configFromObject(data: unknown): Config {
 function zodIssues(
   error: z.ZodError,
   lineOf: (path: PropertyKey[]) => number | undefined,
+  data: unknown,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const issue of error.issues) {
@@ -105,12 +133,21 @@ function zodIssues(
       continue;
     }
     let message = issue.message;
-    if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
+    if (issue.code === 'invalid_type' && valueAt(data, issue.path) === undefined) {
       message = 'is required';
     }
     issues.push({ path: issue.path.map(String).join('.'), message, line: lineOf(issue.path) });
   }
   return issues;
+}
+
+function valueAt(data: unknown, path: PropertyKey[]): unknown {
+  let v = data;
+  for (const p of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
 }
 
 /** The line of the deepest node on `path` that exists in the document. */

@@ -1,0 +1,87 @@
+import { destroyGraph, isEnabled, runDestroy } from '../../engine/engine.js';
+import { CloudmartError } from '../../errors.js';
+import { registry } from '../../steps/registry.js';
+import type { Io } from '../io.js';
+import { announceTarget, checkCredentials, openSession, type GlobalOptions } from '../runtime.js';
+import { printRunSummary } from './summary.js';
+
+export interface DestroyOptions {
+  yes?: boolean;
+  dryRun?: boolean;
+  concurrency: number;
+  forceUnlock?: boolean;
+  json?: boolean;
+}
+
+/** The teardown order as levels, for --dry-run. */
+export function destroyOrder(ids: string[]): string[][] {
+  const steps = registry.filter((s) => ids.includes(s.id));
+  const graph = destroyGraph(steps);
+  const level = new Map<string, number>();
+  const depth = (id: string): number => {
+    const known = level.get(id);
+    if (known !== undefined) return known;
+    const after = graph.find((n) => n.id === id)!.after.filter((a) => ids.includes(a));
+    const d = after.length === 0 ? 0 : 1 + Math.max(...after.map(depth));
+    level.set(id, d);
+    return d;
+  };
+  const levels: string[][] = [];
+  for (const id of ids) (levels[depth(id)] ??= []).push(id);
+  return levels.filter(Boolean);
+}
+
+/** `destroy`: confirm by typing the stack name, tear down, report. */
+export async function destroyCommand(
+  io: Io,
+  opts: DestroyOptions,
+  cmd: { optsWithGlobals(): GlobalOptions },
+): Promise<number> {
+  const g = { ...cmd.optsWithGlobals(), json: opts.json };
+  const session = await openSession(io, g, 'destroy', {
+    lock: !opts.dryRun,
+    forceUnlock: opts.forceUnlock ?? false,
+  });
+  try {
+    const ids = registry
+      .filter(
+        (s) =>
+          isEnabled(s, session.config) ||
+          (session.store.current.steps[s.id]?.status ?? 'pending') !== 'pending',
+      )
+      .map((s) => s.id);
+    if (opts.dryRun) {
+      io.out(
+        `destroy would remove stack "${session.config.stack}" in ${session.config.region} in this order:`,
+      );
+      destroyOrder(ids).forEach((level, i) => io.out(`  ${i + 1}. ${level.join(', ')}`));
+      return 0;
+    }
+    announceTarget(io, session.aws, g);
+    if (!opts.yes) {
+      if (!io.interactive) {
+        throw new CloudmartError(
+          'USAGE',
+          'destroy needs a confirmation and there is no terminal to give it',
+          {
+            exitCode: 2,
+            hint: 'Pass --yes to destroy without asking (CI), or run it in a terminal.',
+          },
+        );
+      }
+      const answer = await io.prompter.input(
+        `This deletes every resource of stack "${session.config.stack}" in ${session.config.region}. Type the stack name to confirm`,
+        { default: '' },
+      );
+      if (answer.trim() !== session.config.stack) {
+        io.err('Not confirmed: nothing was deleted.');
+        return 1;
+      }
+    }
+    await checkCredentials(session.aws);
+    const result = await runDestroy(session.engine(opts.concurrency));
+    return printRunSummary(io, 'destroy', result, session.store.path);
+  } finally {
+    await session.close();
+  }
+}

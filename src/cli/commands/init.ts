@@ -1,0 +1,121 @@
+import { access, writeFile } from 'node:fs/promises';
+import { parseConfig } from '../../config/load.js';
+import { renderConfig, type InitAnswers } from '../../config/render.js';
+import { CloudmartError } from '../../errors.js';
+import type { Io } from '../io.js';
+import type { GlobalOptions } from '../runtime.js';
+
+export interface InitOptions {
+  yes?: boolean;
+  email?: string;
+  force?: boolean;
+}
+
+const validEmail = (v: string) =>
+  /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v) ? true : 'an email address, e.g. ops@example.com';
+const validCidr = (v: string) =>
+  v.split(',').every((c) => /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(c.trim()))
+    ? true
+    : 'CIDR blocks such as 203.0.113.0/24, comma-separated';
+
+/** `init`: ask only what has no safe default, show the result, write it (never overwriting silently). */
+export async function initCommand(
+  io: Io,
+  opts: InitOptions,
+  cmd: { optsWithGlobals(): GlobalOptions },
+): Promise<number> {
+  const file = cmd.optsWithGlobals().config;
+  const exists = await access(file).then(
+    () => true,
+    () => false,
+  );
+
+  let answers: InitAnswers;
+  if (opts.yes) {
+    if (!opts.email) {
+      throw new CloudmartError(
+        'USAGE',
+        'init --yes needs --email: the alert address has no safe default',
+        { exitCode: 2 },
+      );
+    }
+    answers = {
+      stack: 'cloudmart',
+      region: 'ap-northeast-2',
+      email: opts.email,
+      domain: null,
+      allowedCidrs: ['0.0.0.0/0'],
+      budgetUsd: 0.8,
+    };
+  } else {
+    const p = io.prompter;
+    const stack = await p.input('Stack name (prefix of every resource)', {
+      default: 'cloudmart',
+      validate: (v) =>
+        /^[A-Za-z][A-Za-z0-9-]{0,23}$/.test(v)
+          ? true
+          : 'letters, digits and -, starting with a letter, at most 24',
+    });
+    const region = await p.input('AWS region', {
+      default: 'ap-northeast-2',
+      validate: (v) =>
+        /^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? true : 'a region such as ap-northeast-2',
+    });
+    const email =
+      opts.email ??
+      (await p.input('Email address for alarm notifications', { validate: validEmail }));
+    const domain = await p.input('Domain for HTTPS (Route 53 + ACM); leave empty for none', {
+      default: '',
+      validate: (v) =>
+        v === '' || /^([a-z0-9-]+\.)+[a-z]{2,}$/.test(v)
+          ? true
+          : 'a domain such as shop.example.com, or empty',
+    });
+    const cidrs = await p.input('Who may reach the load balancer (CIDR allow-list)', {
+      default: '0.0.0.0/0',
+      validate: validCidr,
+    });
+    const budget = await p.input('Budget in USD for the exercise', {
+      default: '0.80',
+      validate: (v) => (Number(v) > 0 ? true : 'a positive number'),
+    });
+    answers = {
+      stack,
+      region,
+      email,
+      domain: domain === '' ? null : domain,
+      allowedCidrs: cidrs.split(',').map((c) => c.trim()),
+      budgetUsd: Number(budget),
+    };
+  }
+
+  const text = renderConfig(answers);
+  // Validate exactly what would be written: a wizard answer the schema rejects fails here.
+  parseConfig(text, file);
+
+  io.err(`\n${text}`);
+  if (exists && !opts.force) {
+    if (opts.yes || !io.interactive) {
+      throw new CloudmartError('USAGE', `${file} already exists; not overwriting it`, {
+        exitCode: 2,
+        hint: 'Pass --force to overwrite, or --config to write another file.',
+      });
+    }
+    const overwrite = await io.prompter.confirm(`${file} exists. Overwrite it?`, {
+      default: false,
+    });
+    if (!overwrite) {
+      io.err('Nothing written.');
+      return 1;
+    }
+  } else if (!opts.yes) {
+    const ok = await io.prompter.confirm(`Write ${file}?`, { default: true });
+    if (!ok) {
+      io.err('Nothing written.');
+      return 1;
+    }
+  }
+  await writeFile(file, text);
+  io.err(`Wrote ${file}. Next: cloudmart plan`);
+  return 0;
+}

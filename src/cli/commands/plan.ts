@@ -1,0 +1,70 @@
+import { isEnabled } from '../../engine/engine.js';
+import { StateStore } from '../../state/store.js';
+import { registry } from '../../steps/registry.js';
+import type { Io } from '../io.js';
+import { readConfig, statePath, type GlobalOptions } from '../runtime.js';
+
+const PHASE_NAMES: Record<number, string> = {
+  1: 'Foundation',
+  2: 'Monitoring',
+  3: 'Backup',
+  4: 'Security',
+  5: 'Validation',
+};
+
+/** `plan`: what `up` would do, from the config (and the local state file, if any). Offline. */
+export async function planCommand(
+  io: Io,
+  opts: { json?: boolean },
+  cmd: { optsWithGlobals(): GlobalOptions },
+): Promise<number> {
+  const g = cmd.optsWithGlobals();
+  const config = await readConfig(g);
+  const store = new StateStore(statePath(g, config));
+  const state = await store.load(config.stack, config.region);
+
+  const steps = registry.map((s) => {
+    const enabled = isEnabled(s, config);
+    const status = state.steps[s.id]?.status;
+    return {
+      id: s.id,
+      phase: s.phase,
+      title: s.title,
+      needs: s.needs,
+      enabled,
+      action: !enabled ? 'skip' : status === 'done' ? 'check' : 'create',
+      creates: enabled ? s.describe(config) : [],
+    };
+  });
+
+  if (opts.json) {
+    io.out(JSON.stringify({ stack: config.stack, region: config.region, steps }, null, 2));
+    return 0;
+  }
+  io.out(
+    `Plan for stack "${config.stack}" in ${config.region} (AZs ${config.availabilityZones.join(', ')})`,
+  );
+  for (const phase of [1, 2, 3, 4, 5]) {
+    const inPhase = steps.filter((s) => s.phase === phase);
+    if (inPhase.length === 0) continue;
+    io.out(`\nPhase ${phase}: ${PHASE_NAMES[phase]}`);
+    for (const s of inPhase) {
+      const tag =
+        s.action === 'skip'
+          ? '(skipped by config)'
+          : s.action === 'check'
+            ? '(done: will be checked)'
+            : '';
+      io.out(
+        `  ${s.action === 'skip' ? '-' : s.action === 'check' ? '=' : '+'} ${s.id}  ${s.title} ${tag}`.trimEnd(),
+      );
+      for (const line of s.creates) io.out(`      ${line}`);
+    }
+  }
+  const creates = steps.filter((s) => s.action === 'create').length;
+  io.out(
+    `\n${creates} step${creates === 1 ? '' : 's'} to run, ${steps.filter((s) => s.action === 'check').length} already done.`,
+  );
+  io.out('Next: cloudmart up   (asks before each phase; --yes to skip the questions)');
+  return 0;
+}

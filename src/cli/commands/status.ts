@@ -1,0 +1,88 @@
+import { formatDuration } from '../../aws/wait.js';
+import { isEnabled } from '../../engine/engine.js';
+import { StateStore } from '../../state/store.js';
+import { registry } from '../../steps/registry.js';
+import type { Io } from '../io.js';
+import { readConfig, statePath, type GlobalOptions } from '../runtime.js';
+
+/** `status`: the state file as a table (no AWS calls). */
+export async function statusCommand(
+  io: Io,
+  opts: { json?: boolean },
+  cmd: { optsWithGlobals(): GlobalOptions },
+): Promise<number> {
+  const g = cmd.optsWithGlobals();
+  const config = await readConfig(g);
+  const store = new StateStore(statePath(g, config));
+  const exists = await store.exists();
+  const state = await store.load(config.stack, config.region);
+  const rows = registry.map((s) => {
+    const st = state.steps[s.id];
+    const duration =
+      st?.startedAt && st.finishedAt
+        ? Date.parse(st.finishedAt) - Date.parse(st.startedAt)
+        : undefined;
+    return {
+      id: s.id,
+      phase: s.phase,
+      title: s.title,
+      enabled: isEnabled(s, config),
+      status: st?.status ?? 'pending',
+      startedAt: st?.startedAt,
+      finishedAt: st?.finishedAt,
+      durationMs: duration,
+      attempts: st?.attempts ?? 0,
+      lastError: st?.lastError,
+    };
+  });
+  const done = rows.filter((r) => r.status === 'done');
+  const firstCreate = done
+    .map((r) => r.startedAt)
+    .filter((x): x is string => !!x)
+    .sort()[0];
+  const summary = {
+    stack: config.stack,
+    region: config.region,
+    stateFile: store.path,
+    stateExists: exists,
+    upSince: firstCreate ?? null,
+    lastRun: state.runs.at(-1) ?? null,
+    steps: rows,
+    results: state.results,
+  };
+  if (opts.json) {
+    io.out(JSON.stringify(summary, null, 2));
+    return 0;
+  }
+  if (!exists) {
+    io.out(
+      `No state for stack "${config.stack}" yet (${store.path}). Next: cloudmart plan, then cloudmart up`,
+    );
+    return 0;
+  }
+  io.out(`Stack "${config.stack}" in ${config.region} — state ${store.path}`);
+  if (summary.lastRun)
+    io.out(
+      `Last run: ${summary.lastRun.command} ${summary.lastRun.outcome ?? 'did not finish'} (${summary.lastRun.startedAt})`,
+    );
+  if (firstCreate)
+    io.out(`Up since ${firstCreate} (${formatDuration(Date.now() - Date.parse(firstCreate))})`);
+  io.out('');
+  const width = Math.max(...rows.map((r) => r.id.length));
+  for (const r of rows) {
+    const status = r.enabled ? r.status : 'disabled';
+    const time = r.durationMs !== undefined ? formatDuration(r.durationMs) : '';
+    io.out(
+      `  ${r.id.padEnd(width)}  P${r.phase}  ${status.padEnd(11)} ${time.padStart(7)}${r.lastError && r.status !== 'done' ? `  ${r.lastError.message.split('\n')[0]}` : ''}`,
+    );
+  }
+  const failed = rows.filter((r) => r.status === 'failed' || r.status === 'in_progress');
+  io.out('');
+  if (failed.length > 0)
+    io.out(
+      `Next: cloudmart up   (resumes ${failed.length} unfinished step${failed.length === 1 ? '' : 's'})`,
+    );
+  else if (done.length > 0) io.out('Next: cloudmart verify');
+  else io.out('Next: cloudmart up');
+  return 0;
+}

@@ -1,0 +1,89 @@
+import { runUp, selectSteps, type Selection } from '../../engine/engine.js';
+import type { Phase, Step } from '../../engine/step.js';
+import { CloudmartError } from '../../errors.js';
+import { registry } from '../../steps/registry.js';
+import type { Io } from '../io.js';
+import { announceTarget, checkCredentials, openSession, type GlobalOptions } from '../runtime.js';
+import { printRunSummary } from './summary.js';
+
+export interface UpOptions {
+  phase?: number[];
+  to?: number;
+  step?: string[];
+  yes?: boolean;
+  drills?: boolean;
+  concurrency: number;
+  forceUnlock?: boolean;
+  json?: boolean;
+}
+
+const PHASE_NAMES: Record<Phase, string> = {
+  1: 'Foundation: network, compute, data, edge',
+  2: 'Monitoring: SNS, logs, dashboard, alarms',
+  3: 'Backup: RDS backups and snapshot, S3 versioning, AWS Backup',
+  4: 'Security: encryption, CloudTrail, VPC Flow Logs',
+  5: 'Validation: load test and failure drills',
+};
+
+export function selectionFrom(opts: { phase?: number[]; to?: number; step?: string[] }): Selection {
+  if (opts.phase && opts.to) {
+    throw new CloudmartError('USAGE', 'Use either --phase or --to, not both', { exitCode: 2 });
+  }
+  const phases = opts.phase ?? (opts.to ? [1, 2, 3, 4, 5].filter((p) => p <= opts.to!) : undefined);
+  return {
+    ...(phases ? { phases: phases as Phase[] } : {}),
+    ...(opts.step ? { stepIds: opts.step } : {}),
+  };
+}
+
+/** `up`: validate → ask → execute. */
+export async function upCommand(
+  io: Io,
+  opts: UpOptions,
+  cmd: { optsWithGlobals(): GlobalOptions },
+): Promise<number> {
+  const g = { ...cmd.optsWithGlobals(), json: opts.json };
+  const selection = selectionFrom(opts);
+  if (!opts.yes && !io.interactive) {
+    throw new CloudmartError(
+      'USAGE',
+      'up asks before each phase, and there is no terminal to answer',
+      {
+        exitCode: 2,
+        hint: 'Pass --yes to build without asking (CI), or run it in a terminal.',
+      },
+    );
+  }
+  const session = await openSession(io, g, 'up', {
+    lock: true,
+    forceUnlock: opts.forceUnlock ?? false,
+  });
+  try {
+    const selected = selectSteps(registry, session.config, selection);
+    if (selected.length === 0) {
+      io.err('Nothing to do: the selection names no enabled step.');
+      return 0;
+    }
+    announceTarget(io, session.aws, g);
+    const account = await checkCredentials(session.aws);
+    io.err(`Account ${account}; stack "${session.config.stack}"; ${selected.length} steps.`);
+
+    const confirm = opts.yes
+      ? undefined
+      : async (phase: Phase, steps: Step[]) => {
+          session.reporter.pause?.();
+          try {
+            io.err(
+              `\nPhase ${phase} — ${PHASE_NAMES[phase]} (${steps.length} steps: ${steps.map((s) => s.id).join(', ')})`,
+            );
+            return await io.prompter.confirm(`Run Phase ${phase}?`, { default: true });
+          } finally {
+            session.reporter.resume?.();
+          }
+        };
+    const result = await runUp(session.engine(opts.concurrency), selection, confirm);
+    return printRunSummary(io, 'up', result, session.store.path);
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,169 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CloudmartError, ConfigError, formatIssue } from '../errors.js';
+import { processIo, type Io } from './io.js';
+import type { GlobalOptions } from './runtime.js';
+
+/** Parse `1,2` / `3` into phases. */
+function phases(value: string): number[] {
+  const list = value.split(',').map((v) => Number(v.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 5)) {
+    throw new InvalidArgumentError('phases are numbers from 1 to 5, e.g. 1 or 1,2');
+  }
+  return list;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError('must be a whole number of at least 1');
+  return n;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * The program. Every command's module is imported only when that command runs, so
+ * `cloudmart --help` loads commander and nothing else.
+ */
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('cloudmart')
+    .description(
+      'Provision, verify and tear down the production CloudMart stack on AWS (VPC over two AZs, ALB + Auto Scaling, RDS Multi-AZ, Redis, S3 + CloudFront + WAF, monitoring, backup, audit).',
+    )
+    .version('0.1.0')
+    .option('-c, --config <file>', 'config file', 'cloudmart.config.yaml')
+    .option('--region <region>', 'AWS region (beats the config file and AWS_REGION)')
+    .option('--profile <name>', 'AWS profile (default: AWS_PROFILE or the default chain)')
+    .option(
+      '--state <file>',
+      'state file (default: .cloudmart/<stack>.state.json next to the config)',
+    )
+    .option('--debug', 'show stack traces and AWS request ids on errors')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showHelpAfterError('(run "cloudmart --help" for the commands)')
+    .exitOverride();
+
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals();
+  const run =
+    <A extends unknown[]>(load: () => Promise<(io: Io, ...args: A) => Promise<number>>) =>
+    async (...args: A) => {
+      const fn = await load();
+      setExit(await fn(io, ...args));
+    };
+
+  program
+    .command('init')
+    .description(
+      'Create cloudmart.config.yaml with a short wizard (asks only what has no safe default)',
+    )
+    .option('-y, --yes', 'accept the defaults without asking (needs --email)')
+    .option('--email <address>', 'alert email address')
+    .option('--force', 'overwrite an existing config without asking')
+    .action(run(async () => (await import('./commands/init.js')).initCommand));
+
+  program
+    .command('plan')
+    .description('Show what "up" would build, phase by phase (offline: no credentials needed)')
+    .option('--json', 'print one JSON object')
+    .action(run(async () => (await import('./commands/plan.js')).planCommand));
+
+  program
+    .command('up')
+    .description(
+      'Build the stack phase by phase (1 foundation, 2 monitoring, 3 backup, 4 security, 5 validation); resumable',
+    )
+    .option('--phase <list>', 'only these phases, e.g. 1 or 2,3', phases)
+    .option('--to <n>', 'phases 1 to n', (v) => phases(v)[0])
+    .option('--step <id>', 'only this step (repeatable)', collect)
+    .option('-y, --yes', 'do not ask before each phase')
+    .option('--drills', 'with --yes: also run the failure drills in Phase 5')
+    .option('--concurrency <n>', 'AWS operations in flight at once', positiveInt, 8)
+    .option('--force-unlock', 'take the state lock even if another run seems to hold it')
+    .option('--json', 'print engine events as JSON lines')
+    .action(run(async () => (await import('./commands/up.js')).upCommand));
+
+  program
+    .command('status')
+    .description('Show every step with its status and timings')
+    .option('--json', 'print one JSON object')
+    .action(run(async () => (await import('./commands/status.js')).statusCommand));
+
+  program
+    .command('verify')
+    .description('Check the live stack against the success criteria and score it (read-only)')
+    .option('--json', 'print one JSON object; exit 1 when a required check fails')
+    .option('--report <file>', 'also write a Markdown report to this file')
+    .option('--phase <list>', 'only the steps of these phases', phases)
+    .action(run(async () => (await import('./commands/verify.js')).verifyCommand));
+
+  program
+    .command('destroy')
+    .description(
+      'Remove everything in the seed cleanup order, then sweep for anything still tagged with the stack',
+    )
+    .option('-y, --yes', 'do not ask for the stack name')
+    .option('--dry-run', 'list what would be deleted, in order, and stop')
+    .option('--concurrency <n>', 'AWS operations in flight at once', positiveInt, 8)
+    .option('--force-unlock', 'take the state lock even if another run seems to hold it')
+    .option('--json', 'print engine events as JSON lines')
+    .action(run(async () => (await import('./commands/destroy.js')).destroyCommand));
+
+  program
+    .command('schema')
+    .description('Print the JSON Schema of cloudmart.config.yaml (for editor completion)')
+    .option('-o, --output <file>', 'write it to a file instead')
+    .action(run(async () => (await import('./commands/schema.js')).schemaCommand));
+
+  program
+    .command('policy')
+    .description('Print the least-privilege IAM policy for the person who runs cloudmart')
+    .action(run(async () => (await import('./commands/policy.js')).policyCommand));
+
+  program.addOption(new Option('--no-color', 'plain output').hideHelp());
+  void globals;
+  return program;
+}
+
+/** Entry point used by bin/cloudmart.js. Returns the exit code; prints errors softly. */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (c) => (exitCode = c));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (e) {
+    return reportError(io, e, argv.includes('--debug'));
+  }
+}
+
+export function reportError(io: Io, e: unknown, debug: boolean): number {
+  const err = e as { code?: string; exitCode?: number };
+  if (typeof err.code === 'string' && err.code.startsWith('commander.')) {
+    // commander already printed its message (help, version, or a usage error).
+    if (
+      err.code === 'commander.helpDisplayed' ||
+      err.code === 'commander.version' ||
+      err.code === 'commander.help'
+    )
+      return 0;
+    return 2;
+  }
+  if (e instanceof ConfigError) {
+    io.err(`✖ Config is invalid${e.file ? ` (${e.file})` : ''}:`);
+    for (const issue of e.issues) io.err(`  - ${formatIssue(issue)}`);
+    if (e.hint) io.err(`→ ${e.hint}`);
+    return 2;
+  }
+  if (e instanceof CloudmartError) {
+    io.err(`✖ ${e.message}`);
+    if (e.hint) io.err(`→ ${e.hint}`);
+    if (debug && e.cause instanceof Error) io.err(e.cause.stack ?? e.cause.message);
+    return e.exitCode;
+  }
+  io.err(`✖ Unexpected error: ${(e as Error)?.message ?? String(e)}`);
+  if (debug) io.err(String((e as Error)?.stack));
+  else io.err('→ Run again with --debug for details, and please report it.');
+  return 1;
+}

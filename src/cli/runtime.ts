@@ -1,0 +1,159 @@
+import { dirname, join } from 'node:path';
+import { AwsClientFactory } from '../aws/clients.js';
+import { explainAwsError, isAccessDenied, isCredentialsError } from '../aws/errors.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import type { EngineOptions } from '../engine/engine.js';
+import { StateStore, defaultStatePath } from '../state/store.js';
+import { registry } from '../steps/registry.js';
+import type { Io } from './io.js';
+import type { Reporter } from './reporters.js';
+
+/** Options every command takes. */
+export interface GlobalOptions {
+  config: string;
+  region?: string;
+  profile?: string;
+  state?: string;
+  json?: boolean;
+  debug?: boolean;
+}
+
+export async function readConfig(opts: GlobalOptions): Promise<Config> {
+  return loadConfig(opts.config, {
+    region: opts.region,
+    fallbackRegion: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION,
+  });
+}
+
+export function statePath(opts: GlobalOptions, config: Config): string {
+  return opts.state ?? defaultStatePath(config.stack, join(dirname(opts.config), '.cloudmart'));
+}
+
+export function awsFactory(opts: GlobalOptions, config: Config): AwsClientFactory {
+  return new AwsClientFactory({
+    region: config.region,
+    profile: opts.profile,
+    endpoint: process.env.AWS_ENDPOINT_URL,
+  });
+}
+
+/** Say where mutating calls go, so nobody mistakes an emulator run for a real one (or the reverse). */
+export function announceTarget(io: Io, aws: AwsClientFactory, opts: GlobalOptions): void {
+  const profile = opts.profile ?? process.env.AWS_PROFILE;
+  const target = aws.endpoint
+    ? `the endpoint ${aws.endpoint} (AWS_ENDPOINT_URL: an emulator, not real AWS)`
+    : `real AWS${profile ? ` (profile ${profile})` : ''}`;
+  io.err(`Region ${aws.region}; requests go to ${target}.`);
+}
+
+/** Fail fast, before any step, when there are no usable credentials. */
+export async function checkCredentials(aws: AwsClientFactory): Promise<string> {
+  try {
+    return await aws.accountId();
+  } catch (e) {
+    if (
+      isCredentialsError(e) ||
+      isAccessDenied(e) ||
+      (e as Error).name === 'CredentialsProviderError'
+    ) {
+      throw explainAwsError(
+        Object.assign(e as Error, { name: 'CredentialsProviderError' }),
+        'Checking AWS credentials',
+      );
+    }
+    throw explainAwsError(e, 'Checking AWS credentials (sts:GetCallerIdentity)');
+  }
+}
+
+/**
+ * Ctrl-C once: stop starting steps, let in-flight calls end (they see the abort), save state.
+ * Ctrl-C twice: exit at once (state writes already on disk stay; the lock is released).
+ */
+export function interruptible(
+  io: Io,
+  onForce: () => void,
+): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  let count = 0;
+  const handler = () => {
+    count++;
+    if (count === 1) {
+      io.err(
+        '\nStopping: no new steps start; waiting for calls in flight and saving state (Ctrl-C again to quit now).',
+      );
+      controller.abort();
+    } else {
+      onForce();
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+export interface Session {
+  config: Config;
+  aws: AwsClientFactory;
+  store: StateStore;
+  signal: AbortSignal;
+  reporter: Reporter;
+  engine(concurrency?: number): EngineOptions;
+  close(): Promise<void>;
+}
+
+/** Config → client factory → locked state → reporter, for the commands that run steps. */
+export async function openSession(
+  io: Io,
+  opts: GlobalOptions,
+  command: string,
+  options: { lock: boolean; forceUnlock?: boolean },
+): Promise<Session> {
+  const config = await readConfig(opts);
+  const store = new StateStore(statePath(opts, config));
+  await store.load(config.stack, config.region);
+  if (options.lock) {
+    await store.lock(command, {
+      force: options.forceUnlock ?? false,
+      onStale: (info) =>
+        io.err(`! Taking over a stale lock of "${info.command}" (pid ${info.pid} is not running).`),
+    });
+  }
+  const aws = awsFactory(opts, config);
+  const { createReporter } = await import('./reporters.js');
+  const reporter = await createReporter(io, opts.json ?? false);
+  const interrupt = interruptible(io, () => {
+    reporter.close();
+    void store.unlock();
+  });
+  return {
+    config,
+    aws,
+    store,
+    signal: interrupt.signal,
+    reporter,
+    engine: (concurrency) => ({
+      config,
+      aws,
+      store,
+      steps: registry,
+      signal: interrupt.signal,
+      concurrency: concurrency ?? 8,
+      emit: (e) => reporter.handle(e),
+    }),
+    async close() {
+      reporter.close();
+      interrupt.dispose();
+      await store.flush();
+      await store.unlock();
+      await aws.destroy();
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/** What `init` asks; everything else keeps the seed's defaults. */
+export interface InitAnswers {
+  stack: string;
+  region: string;
+  email: string;
+  domain: string | null;
+  allowedCidrs: string[];
+  budgetUsd: number;
+}
+
+export const EXAMPLE_ANSWERS: InitAnswers = {
+  stack: 'cloudmart',
+  region: 'ap-northeast-2',
+  email: 'ops@example.com',
+  domain: null,
+  allowedCidrs: ['0.0.0.0/0'],
+  budgetUsd: 0.8,
+};
+
+const q = (s: string) => JSON.stringify(s);
+
+/**
+ * The commented config file `init` writes (and the example in the repository). Every value
+ * shown is the default unless the wizard changed it; delete a line to get the default back.
+ */
+export function renderConfig(a: InitAnswers): string {
+  return `# yaml-language-server: $schema=./cloudmart.schema.json
+# cloudmart config: the production CloudMart stack (see README.md).
+# Every setting has the seed's default; only alerts.email is required.
+# Validate it offline with: cloudmart plan
+
+stack: ${a.stack} # prefix of every resource name and the cloudmart:stack tag
+region: ${a.region}
+drRegion: ap-northeast-1 # where RDS automated backups are replicated
+availabilityZones: [${a.region}a, ${a.region}c] # exactly two
+
+network:
+  vpcCidr: 10.0.0.0/16
+  publicSubnets: [10.0.1.0/24, 10.0.2.0/24] # ALB and NAT gateways, one per AZ
+  appSubnets: [10.0.11.0/24, 10.0.12.0/24] # EC2 instances (private)
+  dataSubnets: [10.0.21.0/24, 10.0.22.0/24] # RDS and Redis (private)
+  allowedCidrs: [${a.allowedCidrs.join(', ')}] # who may reach the ALB on 80/443
+  flowLogs:
+    logGroup: /aws/vpc/cloudmart-flow-logs
+    retentionDays: 7
+    trafficType: ALL
+
+app:
+  port: 8080
+  instanceType: t3.micro
+  ami: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 # or ami-…
+  image: null # a container image to run instead of the reference backend
+  minSize: 2
+  desiredCapacity: 2
+  maxSize: 4
+  cpuTarget: 70 # target tracking on average CPU %
+  healthCheckGracePeriod: 300
+  rootVolumeGiB: 8
+  healthCheckPath: /health
+
+database:
+  engine: postgres # or mysql
+  engineVersion: null # null: 16 for postgres, 8.0 for mysql
+  instanceClass: db.t3.micro
+  allocatedStorageGiB: 20
+  multiAz: true
+  dbName: cloudmart
+  masterUsername: cloudmart # the password is generated and kept by RDS in Secrets Manager
+  backupRetentionDays: 7
+  backupWindow: 03:00-04:00 # UTC
+  maintenanceWindow: sun:05:00-sun:06:00
+  deletionProtection: false # destroy turns it off first when true
+  crossRegionBackup: true
+  snapshotName: cloudmart-db-snapshot-day5
+  snapshotRetentionDays: 30
+
+cache:
+  engine: redis # or valkey
+  engineVersion: "7.1"
+  nodeType: cache.t3.micro
+  snapshotRetentionDays: 1
+
+cdn:
+  priceClass: PriceClass_200
+  wafRateLimit: 2000 # requests per 5 minutes per IP
+
+dns:
+  domain: ${a.domain === null ? 'null # e.g. shop.example.com: enables Route 53, ACM and HTTPS on the ALB' : q(a.domain)}
+  hostedZoneId: null # null: found by the domain name
+  createHostedZone: false
+  apiSubdomain: api
+
+alerts:
+  email: ${q(a.email)} # required: receives the alarm notifications (confirm the email!)
+  phone: null # E.164, e.g. "+821012345678", for SMS
+
+monitoring:
+  dashboardName: CloudMart-Production
+  namespace: CloudMart
+  alarms:
+    ec2HighCpuPercent: 80
+    rdsHighConnections: 80
+    albSlowResponseSeconds: 1
+    unhealthyHosts: 1
+    rdsLowStorageGiB: 2
+  logs:
+    backend: { name: /aws/ec2/cloudmart-backend, retentionDays: 7 }
+    alb: { name: /aws/alb/cloudmart-alb, retentionDays: 30 }
+    rds: { name: /aws/rds/cloudmart-db, retentionDays: 7 }
+
+backup:
+  planName: CloudMart-Daily-Backup
+  schedule: cron(0 2 * * ? *) # daily at 02:00 UTC
+  retentionDays: 7
+  selectionTag: { key: Backup, value: "true" }
+  s3:
+    noncurrentToGlacierDays: 30
+    noncurrentExpireDays: 90
+    abortMultipartDays: 7
+
+security:
+  trailName: CloudMart-Audit-Trail
+  auditBucketPrefix: cloudmart-audit-logs
+  ebsEncryptionByDefault: false # account-wide for the region: opt in deliberately
+
+budget:
+  usd: ${a.budgetUsd}
+  hours: 0.8333 # the seed's 50 minutes
+
+tags:
+  Project: CloudMart
+  Environment: production
+
+destroy:
+  finalSnapshot: false # keep a final RDS snapshot (it keeps billing)
+  deleteRecoveryPoints: true # delete AWS Backup recovery points
+  deleteManualSnapshots: true
+`;
+}

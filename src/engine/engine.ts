@@ -1,0 +1,458 @@
+import { explainAwsError } from '../aws/errors.js';
+import { tagSet } from '../aws/tags.js';
+import type { Aws } from '../aws/clients.js';
+import type { Config } from '../config/schema.js';
+import { CloudmartError, InterruptedError } from '../errors.js';
+import type { StateStore } from '../state/store.js';
+import type { Action, Emit } from './events.js';
+import { schedule, type GraphNode } from './scheduler.js';
+import type { Check, Outputs, Phase, Step, StepContext } from './step.js';
+
+export interface EngineOptions {
+  config: Config;
+  aws: Aws;
+  store: StateStore;
+  steps: readonly Step[];
+  emit: Emit;
+  signal: AbortSignal;
+  /** Operations in flight at once (default 8). */
+  concurrency?: number;
+  /** Overridable for tests and the benchmark's simulated clock. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  now?: () => number;
+}
+
+export interface Selection {
+  phases?: Phase[];
+  stepIds?: string[];
+}
+
+export interface RunResult {
+  ok: boolean;
+  failed: string[];
+  skipped: string[];
+  interrupted: boolean;
+  errors: Map<string, Error>;
+}
+
+export function realSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new InterruptedError());
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new InterruptedError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export function isEnabled(step: Step, config: Config): boolean {
+  return step.enabled ? step.enabled(config) : true;
+}
+
+/** The steps a selection names, in registry order. */
+export function selectSteps(
+  steps: readonly Step[],
+  config: Config,
+  selection: Selection = {},
+): Step[] {
+  const known = new Set(steps.map((s) => s.id));
+  for (const id of selection.stepIds ?? []) {
+    if (!known.has(id)) {
+      throw new CloudmartError('USAGE', `Unknown step "${id}"`, {
+        exitCode: 2,
+        hint: 'Run "cloudmart plan" for the list of step ids.',
+      });
+    }
+  }
+  return steps.filter(
+    (s) =>
+      isEnabled(s, config) &&
+      (!selection.phases || selection.phases.includes(s.phase)) &&
+      (!selection.stepIds || selection.stepIds.includes(s.id)),
+  );
+}
+
+/** Every node for a step context: outputs from state, progress and warnings as events. */
+function makeContext(options: EngineOptions, step: Step): StepContext {
+  const { config, aws, store, emit, signal } = options;
+  const sleep = options.sleep ?? realSleep;
+  const disabled = new Set(options.steps.filter((s) => !isEnabled(s, config)).map((s) => s.id));
+  return {
+    config,
+    aws,
+    stepId: step.id,
+    outputs<T extends Outputs>(id: string): T {
+      const o = store.current.steps[id];
+      if (o?.status !== 'done' || !o.outputs) {
+        throw new CloudmartError(
+          'NOT_READY',
+          `${step.id} needs the outputs of ${id}, which is not done`,
+          {
+            hint: disabled.has(id)
+              ? `${id} is disabled by the config.`
+              : 'Run "cloudmart up" for the earlier phases first.',
+          },
+        );
+      }
+      return o.outputs as T;
+    },
+    maybeOutputs<T extends Outputs>(id: string): T | undefined {
+      const o = store.current.steps[id];
+      return o?.status === 'done' ? (o.outputs as T | undefined) : undefined;
+    },
+    previous: store.current.steps[step.id]?.outputs,
+    tags: tagSet(config, step.id),
+    progress: (message) => emit({ type: 'step-progress', id: step.id, message }),
+    warn: (message) => emit({ type: 'warning', id: step.id, message }),
+    signal,
+    sleep: (ms) => sleep(ms, signal),
+    now: options.now ?? Date.now,
+  };
+}
+
+function toError(e: unknown, step: Step, action: Action): Error {
+  if (e instanceof CloudmartError) return e;
+  return explainAwsError(e, `${step.title} (${step.id}) ${action}`);
+}
+
+/**
+ * `up`: run the selected steps' create as soon as their needs are met. A need outside the
+ * selection must already be done in the state (or disabled by config).
+ */
+export async function runUp(
+  options: EngineOptions,
+  selection: Selection = {},
+  confirmPhase?: (phase: Phase, steps: Step[]) => Promise<boolean>,
+): Promise<RunResult> {
+  const { config, store, emit, signal } = options;
+  const selected = selectSteps(options.steps, config, selection);
+  const selectedIds = new Set(selected.map((s) => s.id));
+  const byId = new Map(options.steps.map((s) => [s.id, s]));
+
+  // Needs that are neither selected nor done: say so now, before anything is sent to AWS.
+  const missing: string[] = [];
+  for (const step of selected) {
+    for (const need of step.needs) {
+      const dep = byId.get(need);
+      if (!dep) throw new CloudmartError('INTERNAL', `${step.id} needs unknown step ${need}`);
+      if (selectedIds.has(need) || !isEnabled(dep, config)) continue;
+      if (store.current.steps[need]?.status !== 'done') missing.push(`${step.id} needs ${need}`);
+    }
+  }
+  if (missing.length > 0) {
+    const phases = [...new Set(missing.map((m) => byId.get(m.split(' needs ')[1]!)!.phase))].sort();
+    throw new CloudmartError(
+      'NOT_READY',
+      `Some selected steps need steps that are not done:\n  ${missing.join('\n  ')}`,
+      {
+        exitCode: 2,
+        hint: `Run "cloudmart up --phase ${phases.join(',')}" first, or select those phases too.`,
+      },
+    );
+  }
+
+  const phaseAnswers = new Map<Phase, Promise<boolean>>();
+  const gate = confirmPhase
+    ? (id: string) => {
+        const step = byId.get(id)!;
+        let answer = phaseAnswers.get(step.phase);
+        if (!answer) {
+          answer = confirmPhase(
+            step.phase,
+            selected.filter((s) => s.phase === step.phase),
+          );
+          phaseAnswers.set(step.phase, answer);
+        }
+        return answer;
+      }
+    : undefined;
+
+  const nodes: GraphNode[] = selected.map((s) => ({ id: s.id, after: s.needs }));
+  return execute(options, 'up', 'create', nodes, gate, async (step) => {
+    const ctx = makeContext(options, step);
+    const previous = store.current.steps[step.id];
+    const resumed = previous?.status === 'done';
+    const started = Date.now();
+    emit({
+      type: 'step-start',
+      id: step.id,
+      title: step.title,
+      phase: step.phase,
+      action: 'create',
+      resumed,
+    });
+    await store.update((s) => {
+      s.steps[step.id] = {
+        ...(previous ?? { attempts: 0 }),
+        status: resumed ? 'done' : 'in_progress',
+        startedAt: new Date(started).toISOString(),
+        attempts: (previous?.attempts ?? 0) + 1,
+      };
+    });
+    try {
+      const outputs = await step.create(ctx);
+      if (signal.aborted) throw new InterruptedError();
+      await store.update((s) => {
+        s.steps[step.id] = {
+          ...s.steps[step.id]!,
+          status: 'done',
+          outputs,
+          finishedAt: new Date().toISOString(),
+          lastError: undefined,
+        };
+      });
+      emit({
+        type: 'step-done',
+        id: step.id,
+        action: 'create',
+        durationMs: Date.now() - started,
+        resumed,
+      });
+    } catch (e) {
+      const error =
+        signal.aborted && !(e instanceof CloudmartError)
+          ? new InterruptedError()
+          : toError(e, step, 'create');
+      await store.update((s) => {
+        s.steps[step.id] = {
+          ...s.steps[step.id]!,
+          // A step interrupted after it was done keeps its outputs; otherwise it is re-run.
+          status: resumed && error instanceof InterruptedError ? 'done' : 'failed',
+          finishedAt: new Date().toISOString(),
+          lastError: {
+            code: error instanceof CloudmartError ? error.code : 'AWS_ERROR',
+            message: error.message,
+          },
+        };
+      });
+      emit({
+        type: 'step-failed',
+        id: step.id,
+        action: 'create',
+        error,
+        durationMs: Date.now() - started,
+      });
+      throw error;
+    }
+  });
+}
+
+export interface DestroySelection {
+  /** Tear down only these phases (default: everything). */
+  phases?: Phase[];
+}
+
+/**
+ * The order destroy follows: steps with a cleanup rank first (the seed's list: trail, alarms,
+ * dashboard, Backup plan, RDS snapshots), one after another, then every other step once all
+ * steps that need it are gone.
+ */
+export function destroyGraph(steps: Step[]): GraphNode[] {
+  const ids = new Set(steps.map((s) => s.id));
+  const ranked = steps
+    .filter((s) => s.cleanupRank !== undefined)
+    .sort((a, b) => a.cleanupRank! - b.cleanupRank!);
+  const rankedIds = ranked.map((s) => s.id);
+  const dependents = new Map<string, string[]>();
+  for (const s of steps) {
+    for (const n of s.needs)
+      if (ids.has(n)) dependents.set(n, [...(dependents.get(n) ?? []), s.id]);
+  }
+  return steps.map((s) => {
+    const rank = rankedIds.indexOf(s.id);
+    // The seed's cleanup steps run first, one after another, in the seed's order.
+    if (rank !== -1) return { id: s.id, after: rank > 0 ? [rankedIds[rank - 1]!] : [] };
+    return { id: s.id, after: [...new Set([...(dependents.get(s.id) ?? []), ...rankedIds])] };
+  });
+}
+
+/** `destroy`: teardown in the seed's cleanup order, then reverse dependencies. */
+export async function runDestroy(
+  options: EngineOptions,
+  selection: DestroySelection = {},
+): Promise<RunResult> {
+  const { config, store, emit } = options;
+  const steps = options.steps.filter((s) => {
+    if (selection.phases && !selection.phases.includes(s.phase)) return false;
+    const st = store.current.steps[s.id];
+    // Enabled steps are always visited (they find their resources by tag when the state is
+    // lost); a disabled step only when the state says it once created something.
+    return (
+      isEnabled(s, config) ||
+      (st !== undefined && st.status !== 'destroyed' && st.status !== 'pending')
+    );
+  });
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  return execute(options, 'destroy', 'teardown', destroyGraph(steps), undefined, async (step) => {
+    const ctx = makeContext(options, step);
+    const started = Date.now();
+    emit({
+      type: 'step-start',
+      id: step.id,
+      title: byId.get(step.id)!.title,
+      phase: step.phase,
+      action: 'teardown',
+      resumed: false,
+    });
+    try {
+      await step.teardown(ctx);
+      if (options.signal.aborted) throw new InterruptedError();
+      await store.update((s) => {
+        const prev = s.steps[step.id];
+        s.steps[step.id] = {
+          attempts: prev?.attempts ?? 0,
+          status: 'destroyed',
+          finishedAt: new Date().toISOString(),
+        };
+      });
+      emit({
+        type: 'step-done',
+        id: step.id,
+        action: 'teardown',
+        durationMs: Date.now() - started,
+        resumed: false,
+      });
+    } catch (e) {
+      const error =
+        options.signal.aborted && !(e instanceof CloudmartError)
+          ? new InterruptedError()
+          : toError(e, step, 'teardown');
+      await store.update((s) => {
+        const prev = s.steps[step.id];
+        if (prev)
+          prev.lastError = {
+            code: error instanceof CloudmartError ? error.code : 'AWS_ERROR',
+            message: error.message,
+          };
+      });
+      emit({
+        type: 'step-failed',
+        id: step.id,
+        action: 'teardown',
+        error,
+        durationMs: Date.now() - started,
+      });
+      throw error;
+    }
+  });
+}
+
+async function execute(
+  options: EngineOptions,
+  command: string,
+  action: Action,
+  nodes: GraphNode[],
+  gate: ((id: string) => Promise<boolean>) | undefined,
+  run: (step: Step) => Promise<void>,
+): Promise<RunResult> {
+  const { store, emit, signal } = options;
+  const concurrency = options.concurrency ?? 8;
+  const byId = new Map(options.steps.map((s) => [s.id, s]));
+  const started = Date.now();
+  const runIndex = store.current.runs.length;
+  await store.update((s) => {
+    s.runs.push({ command, startedAt: new Date(started).toISOString() });
+  });
+  emit({ type: 'run-start', command, steps: nodes.map((n) => n.id), concurrency });
+
+  const errors = new Map<string, Error>();
+  const phasesStarted = new Set<Phase>();
+  const result = await schedule(nodes, {
+    concurrency,
+    signal,
+    gate,
+    onSkip: (id, reason) => emit({ type: 'step-skipped', id, reason }),
+    run: async (id) => {
+      const step = byId.get(id)!;
+      if (!phasesStarted.has(step.phase) && action === 'create') {
+        phasesStarted.add(step.phase);
+        emit({ type: 'phase-start', phase: step.phase });
+      }
+      try {
+        await run(step);
+      } catch (e) {
+        errors.set(id, e as Error);
+        throw e;
+      }
+    },
+  });
+
+  const failed = [...result.outcomes].filter(([, o]) => o === 'failed').map(([id]) => id);
+  const skipped = [...result.outcomes].filter(([, o]) => o === 'skipped').map(([id]) => id);
+  const interrupted = signal.aborted;
+  const ok = failed.length === 0 && skipped.length === 0 && !interrupted;
+  await store.update((s) => {
+    const r = s.runs[runIndex];
+    if (r) {
+      r.finishedAt = new Date().toISOString();
+      r.outcome = interrupted ? 'interrupted' : ok ? 'succeeded' : 'failed';
+    }
+    // Keep the run log short.
+    if (s.runs.length > 50) s.runs.splice(0, s.runs.length - 50);
+  });
+  emit({
+    type: 'run-done',
+    command,
+    ok,
+    failed,
+    skipped,
+    interrupted,
+    durationMs: Date.now() - started,
+  });
+  void action;
+  return { ok, failed, skipped, interrupted, errors };
+}
+
+export interface VerifyResult {
+  checks: Array<Check & { step: string }>;
+  errors: Map<string, Error>;
+}
+
+/** `verify`: every enabled step's read-only checks, concurrently; nothing is written to AWS or state. */
+export async function runVerify(
+  options: EngineOptions,
+  selection: Selection = {},
+): Promise<VerifyResult> {
+  const steps = selectSteps(options.steps, options.config, selection);
+  const checks: Array<Check & { step: string }> = [];
+  const errors = new Map<string, Error>();
+  await schedule(
+    steps.map((s) => ({ id: s.id, after: [] })),
+    {
+      concurrency: options.concurrency ?? 8,
+      signal: options.signal,
+      run: async (id) => {
+        const step = steps.find((s) => s.id === id)!;
+        try {
+          const result = await step.verify(makeContext(options, step));
+          for (const c of result) checks.push({ ...c, step: id });
+          options.emit({ type: 'checks', id, checks: result });
+        } catch (e) {
+          const error = toError(e, step, 'verify');
+          errors.set(id, error);
+          checks.push({
+            id: `${id}.verify`,
+            title: `${step.title}: could not be checked`,
+            criterion: 'other',
+            status: 'unknown',
+            evidence: error.message,
+            step: id,
+          });
+          if (
+            error instanceof CloudmartError &&
+            (error.code === 'CREDENTIALS' || error.code === 'ACCESS_DENIED')
+          )
+            throw error;
+        }
+      },
+    },
+  );
+  const order = new Map(steps.map((s, i) => [s.id, i]));
+  checks.sort((a, b) => order.get(a.step)! - order.get(b.step)!);
+  return { checks, errors };
+}

@@ -1,0 +1,122 @@
+/**
+ * A dependency-driven scheduler: a node starts as soon as every node it waits for has
+ * succeeded, up to `concurrency` at a time; there is no barrier per phase or per level.
+ * A failed node's dependents are skipped, every other branch goes on. After an abort no new
+ * node starts; running nodes are awaited (they see the abort signal themselves).
+ */
+export interface GraphNode {
+  id: string;
+  /** Ids of nodes that must succeed first (ids outside the graph are ignored). */
+  after: string[];
+}
+
+export type NodeOutcome = 'succeeded' | 'failed' | 'skipped';
+
+export interface ScheduleResult {
+  outcomes: Map<string, NodeOutcome>;
+  /** Why a node was skipped. */
+  reasons: Map<string, string>;
+}
+
+export interface ScheduleOptions {
+  concurrency: number;
+  signal: AbortSignal;
+  /** Runs one node; rejects to fail it. */
+  run(id: string): Promise<void>;
+  /** Called when a node is skipped because a node it waits for failed or was skipped. */
+  onSkip?(id: string, reason: string): void;
+  /** Called before a node starts; resolving false skips it (and so its dependents). */
+  gate?(id: string): Promise<boolean>;
+}
+
+export async function schedule(
+  nodes: GraphNode[],
+  options: ScheduleOptions,
+): Promise<ScheduleResult> {
+  const ids = new Set(nodes.map((n) => n.id));
+  const waitsFor = new Map(
+    nodes.map((n) => [n.id, n.after.filter((a) => ids.has(a) && a !== n.id)]),
+  );
+  assertAcyclic(nodes, waitsFor);
+
+  const outcomes = new Map<string, NodeOutcome>();
+  const reasons = new Map<string, string>();
+  const running = new Map<string, Promise<void>>();
+  const pending = new Set(nodes.map((n) => n.id));
+  const order = nodes.map((n) => n.id);
+  let wake: (() => void) | undefined;
+  const concurrency = Math.max(1, options.concurrency);
+
+  const skip = (id: string, reason: string) => {
+    pending.delete(id);
+    outcomes.set(id, 'skipped');
+    reasons.set(id, reason);
+    options.onSkip?.(id, reason);
+  };
+
+  const start = (id: string) => {
+    pending.delete(id);
+    const task = (async () => {
+      if (options.gate && !(await options.gate(id))) {
+        skip(id, 'declined');
+        return;
+      }
+      try {
+        await options.run(id);
+        outcomes.set(id, 'succeeded');
+      } catch {
+        outcomes.set(id, 'failed');
+      }
+    })().finally(() => {
+      running.delete(id);
+      wake?.();
+    });
+    running.set(id, task);
+  };
+
+  for (;;) {
+    // Propagate skips: a node whose prerequisite failed or was skipped cannot run.
+    let changed = true;
+    while (changed) {
+      changed = false;
+      for (const id of order) {
+        if (!pending.has(id)) continue;
+        const blocker = waitsFor
+          .get(id)!
+          .find((d) => outcomes.get(d) === 'failed' || outcomes.get(d) === 'skipped');
+        if (blocker !== undefined) {
+          skip(id, `${blocker} ${outcomes.get(blocker) === 'failed' ? 'failed' : 'was skipped'}`);
+          changed = true;
+        }
+      }
+    }
+    if (!options.signal.aborted) {
+      for (const id of order) {
+        if (running.size >= concurrency) break;
+        if (!pending.has(id)) continue;
+        if (waitsFor.get(id)!.every((d) => outcomes.get(d) === 'succeeded')) start(id);
+      }
+    }
+    if (running.size === 0) break;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    wake = undefined;
+  }
+  for (const id of pending) {
+    skip(id, options.signal.aborted ? 'interrupted' : 'not reached');
+  }
+  return { outcomes, reasons };
+}
+
+function assertAcyclic(nodes: GraphNode[], waitsFor: Map<string, string[]>): void {
+  const state = new Map<string, 1 | 2>();
+  const visit = (id: string, path: string[]) => {
+    if (state.get(id) === 2) return;
+    if (state.get(id) === 1) throw new Error(`dependency cycle: ${[...path, id].join(' → ')}`);
+    state.set(id, 1);
+    for (const d of waitsFor.get(id) ?? []) visit(d, [...path, id]);
+    state.set(id, 2);
+  };
+  for (const n of nodes) visit(n.id, []);
+}
