@@ -1,0 +1,126 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { registry } from '../../src/steps/registry.js';
+import { tempDir } from '../helpers/engine.js';
+import { recordingIo } from '../helpers/io.js';
+
+const run = async (args: string[], io = recordingIo()) => ({
+  code: await main(['node', 'cloudmart', ...args], io),
+  io,
+});
+
+describe('cli', () => {
+  it('--help lists the commands', async () => {
+    const { code, io } = await run(['--help']);
+    expect(code).toBe(0);
+    for (const c of ['init', 'plan', 'up', 'status', 'verify', 'destroy'])
+      expect(io.text()).toMatch(new RegExp(`\\n  ${c} `));
+  });
+
+  it('plan works offline from the example config and lists every step by phase', async () => {
+    const { code, io } = await run(['plan', '--state', join(tempDir(), 's.json')]);
+    expect(code).toBe(0);
+    expect(io.text()).toContain('Phase 1: Foundation');
+    for (const s of registry) expect(io.text()).toContain(s.id);
+  });
+
+  it('plan --json prints one object with a steps array of id, phase, title, needs', async () => {
+    const { code, io } = await run(['plan', '--json', '--state', join(tempDir(), 's.json')]);
+    expect(code).toBe(0);
+    const plan = JSON.parse(io.stdout.join('\n'));
+    expect(plan.steps.length).toBe(registry.length);
+    for (const s of plan.steps)
+      expect(s).toEqual(
+        expect.objectContaining({
+          id: expect.any(String),
+          phase: expect.any(Number),
+          title: expect.any(String),
+          needs: expect.any(Array),
+        }),
+      );
+  });
+
+  it('plan with a broken config exits 2 and names every bad field with its line', async () => {
+    const file = join(tempDir(), 'bad.yaml');
+    writeFileSync(
+      file,
+      'stack: 9lives\nalerts:\n  email: nope\nnetwork:\n  vpcCidr: 10.0.0.0/8x\n',
+    );
+    const { code, io } = await run(['plan', '--config', file]);
+    expect(code).toBe(2);
+    expect(io.text()).toContain('stack: must start with a letter');
+    expect(io.text()).toContain('(line 1)');
+    expect(io.text()).toContain('alerts.email: must be an email address (line 3)');
+    expect(io.text()).toContain(
+      'network.vpcCidr: must be an IPv4 CIDR block such as 10.0.0.0/16 (line 5)',
+    );
+  });
+
+  it('an unknown option is a usage error (exit 2)', async () => {
+    expect((await run(['plan', '--bogus'])).code).toBe(2);
+  });
+
+  it('up without a terminal and without --yes refuses instead of hanging (exit 2)', async () => {
+    const { code, io } = await run(['up', '--state', join(tempDir(), 's.json')]);
+    expect(code).toBe(2);
+    expect(io.text()).toContain('--yes');
+  });
+
+  it('destroy without a terminal and without --yes refuses (exit 2) and sends nothing', async () => {
+    const { code, io } = await run(['destroy', '--state', join(tempDir(), 's.json')]);
+    expect(code).toBe(2);
+    expect(io.text()).toContain('--yes');
+  });
+
+  it('destroy --dry-run lists the order with the seed cleanup steps first', async () => {
+    const { code, io } = await run(['destroy', '--dry-run', '--state', join(tempDir(), 's.json')]);
+    expect(code).toBe(0);
+    expect(io.stdout[1]).toMatch(/^ {2}1\. /);
+  });
+
+  it('init --yes --email writes a config that plan accepts, and never overwrites without --force', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'cloudmart.config.yaml');
+    expect((await run(['init', '--yes', '--email', 'me@example.com', '--config', file])).code).toBe(
+      0,
+    );
+    expect(readFileSync(file, 'utf8')).toContain('email: "me@example.com"');
+    expect((await run(['plan', '--config', file])).code).toBe(0);
+    const again = await run(['init', '--yes', '--email', 'x@example.com', '--config', file]);
+    expect(again.code).toBe(2);
+    expect(readFileSync(file, 'utf8')).toContain('me@example.com');
+  });
+
+  it('init asks in a terminal and writes what was answered', async () => {
+    const file = join(tempDir(), 'c.yaml');
+    const io = recordingIo({
+      interactive: true,
+      answers: ['shop', 'ap-northeast-2', 'a@b.io', '', '203.0.113.0/24', '0.5', true],
+    });
+    const { code } = await run(['init', '--config', file], io);
+    expect(code).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('stack: shop');
+    expect(text).toContain('allowedCidrs: [203.0.113.0/24]');
+    expect(text).toContain('usd: 0.5');
+  });
+
+  it('status without a state file says what to run next', async () => {
+    const state = join(tempDir(), 's.json');
+    const { code, io } = await run(['status', '--state', state]);
+    expect(code).toBe(0);
+    expect(io.text()).toContain('cloudmart up');
+    expect(existsSync(state)).toBe(false);
+  });
+
+  it('policy prints a policy made of the actions the steps declare', async () => {
+    const { code, io } = await run(['policy']);
+    expect(code).toBe(0);
+    const policy = JSON.parse(io.stdout.join('\n'));
+    const actions = policy.Statement.flatMap((s: { Action: string[] }) => s.Action);
+    for (const a of registry.flatMap((s) => s.actions)) expect(actions).toContain(a);
+    expect(actions).not.toContain('*');
+  });
+});
