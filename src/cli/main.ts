@@ -111,6 +111,24 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(run(async () => (await import('./commands/destroy.js')).destroyCommand));
 
   program
+    .command('cost')
+    .description(
+      'Estimate what the configured stack costs against the budget (offline; exit 1 when over budget)',
+    )
+    .option(
+      '--hours <h>',
+      'how long the stack stays up (default: budget.hours, the seed 50 minutes)',
+      (v) => {
+        const n = Number(v);
+        if (!(n > 0)) throw new InvalidArgumentError('a positive number of hours');
+        return n;
+      },
+    )
+    .option('--live', 'refine instance prices with the AWS Price List API (needs credentials)')
+    .option('--json', 'print one JSON object')
+    .action(run(async () => (await import('./commands/cost.js')).costCommand));
+
+  program
     .command('schema')
     .description('Print the JSON Schema of cloudmart.config.yaml (for editor completion)')
     .option('-o, --output <file>', 'write it to a file instead')

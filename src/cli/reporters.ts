@@ -223,8 +223,5 @@ export async function createReporter(io: Io, json: boolean): Promise<Reporter> {
   if (json) return new JsonReporter(io);
   if (!io.interactive) return new PlainReporter(io);
   const { default: ora } = await import('ora');
-  return new TtyReporter(
-    io,
-    (opts) => ora({ ...opts, discardStdin: false }),
-  );
+  return new TtyReporter(io, (opts) => ora({ ...opts, discardStdin: false }));
 }

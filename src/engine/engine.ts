@@ -25,6 +25,8 @@ export interface EngineOptions {
 export interface Selection {
   phases?: Phase[];
   stepIds?: string[];
+  /** Steps left out of this run (e.g. the drills when nobody agreed to them). */
+  excludeStepIds?: string[];
 }
 
 export interface RunResult {
@@ -73,7 +75,8 @@ export function selectSteps(
     (s) =>
       isEnabled(s, config) &&
       (!selection.phases || selection.phases.includes(s.phase)) &&
-      (!selection.stepIds || selection.stepIds.includes(s.id)),
+      (!selection.stepIds || selection.stepIds.includes(s.id)) &&
+      !(selection.excludeStepIds ?? []).includes(s.id),
   );
 }
 

@@ -1,6 +1,7 @@
 import type { Step } from '../engine/step.js';
 import { appSteps } from './phase1-foundation/app-steps.js';
 import { dataEdgeSteps } from './phase1-foundation/data-edge-steps.js';
+import { dataSteps } from './phase1-foundation/data-steps.js';
 import { networkSteps } from './phase1-foundation/network-steps.js';
 import { phase2Steps } from './phase2-monitoring/index.js';
 import { phase3Steps } from './phase3-backup/index.js';
@@ -13,6 +14,7 @@ import { phase5Steps } from './phase5-validation/index.js';
  */
 export const registry: readonly Step[] = [
   ...networkSteps,
+  ...dataSteps,
   ...dataEdgeSteps,
   ...appSteps,
   ...phase2Steps,

@@ -80,7 +80,43 @@ export async function destroyCommand(
     }
     await checkCredentials(session.aws);
     const result = await runDestroy(session.engine(opts.concurrency));
-    return printRunSummary(io, 'destroy', result, session.store.path);
+    const code = printRunSummary(io, 'destroy', result, session.store.path);
+    if (result.interrupted) return code;
+
+    // Whatever the state said: look for anything still tagged with the stack.
+    io.err('\nSweeping for anything still tagged cloudmart:stack=' + session.config.stack + ' …');
+    const { sweep } = await import('../../aws/sweep.js');
+    const leftovers = await sweep(session.aws, session.config);
+    const kept = leftovers.filter((l) => l.kept);
+    const remaining = leftovers.filter((l) => !l.kept);
+    for (const l of kept) io.err(`  kept: ${l.arn} (${l.region}) — ${l.note ?? ''}`);
+    if (remaining.length === 0) {
+      io.err(
+        kept.length
+          ? 'Nothing else remains: nothing of this stack keeps billing except what is listed as kept.'
+          : 'Nothing remains: nothing of this stack keeps billing.',
+      );
+    } else {
+      io.err(
+        `${remaining.length} resource${remaining.length === 1 ? '' : 's'} still exist${remaining.length === 1 ? 's' : ''}:`,
+      );
+      for (const l of remaining)
+        io.err(`  ✖ ${l.type} ${l.arn} (${l.region})${l.note ? ` — ${l.note}` : ''}`);
+      io.err(
+        '→ Run "cloudmart destroy" again (deletes that AWS was still finishing are retried), or delete these in the console.',
+      );
+    }
+    if (opts.json)
+      io.out(
+        JSON.stringify({
+          ok: code === 0 && remaining.length === 0,
+          failed: result.failed,
+          skipped: result.skipped,
+          kept,
+          remaining,
+        }),
+      );
+    return code !== 0 ? code : remaining.length > 0 ? 1 : 0;
   } finally {
     await session.close();
   }

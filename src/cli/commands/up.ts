@@ -6,6 +6,8 @@ import type { Io } from '../io.js';
 import { announceTarget, checkCredentials, openSession, type GlobalOptions } from '../runtime.js';
 import { printRunSummary } from './summary.js';
 
+const DRILLS_STEP = 'validation.drills';
+
 export interface UpOptions {
   phase?: number[];
   to?: number;
@@ -59,10 +61,29 @@ export async function upCommand(
     forceUnlock: opts.forceUnlock ?? false,
   });
   try {
+    // A drill never runs by surprise: only with --drills under --yes, or after its own question.
+    if (selectSteps(registry, session.config, selection).some((s) => s.id === DRILLS_STEP)) {
+      const drills = opts.yes
+        ? opts.drills === true
+        : await io.prompter.confirm(
+            'Phase 5 can also run the failure drills: terminate one instance and force an RDS failover (the service should stay up). Run them?',
+            { default: false },
+          );
+      if (!drills) selection.excludeStepIds = [DRILLS_STEP];
+    }
     const selected = selectSteps(registry, session.config, selection);
     if (selected.length === 0) {
       io.err('Nothing to do: the selection names no enabled step.');
       return 0;
+    }
+    if (selected.some((s) => s.phase === 1) && !opts.json) {
+      const { estimateCost } = await import('../../cost/estimate.js');
+      const { renderEstimate } = await import('./cost.js');
+      const estimate = estimateCost(session.config);
+      for (const line of renderEstimate(estimate)) io.err(line);
+      if (!estimate.withinBudget)
+        io.err('! The estimate is over budget.usd: see "cloudmart cost".');
+      io.err('Remember: "cloudmart destroy" when you are done, so nothing keeps billing.\n');
     }
     announceTarget(io, session.aws, g);
     const account = await checkCredentials(session.aws);

@@ -1,0 +1,94 @@
+import type { Aws } from '../aws/clients.js';
+import type { Config } from '../config/schema.js';
+import type { PriceOverrides } from './estimate.js';
+
+/**
+ * Refine the instance prices with the AWS Price List API (us-east-1 endpoint). Anything it
+ * cannot find keeps the bundled price; errors are returned as notes, never thrown.
+ */
+export async function livePrices(
+  aws: Aws,
+  config: Config,
+): Promise<{ overrides: PriceOverrides; notes: string[] }> {
+  const { GetProductsCommand } = await import('@aws-sdk/client-pricing');
+  const pricing = await aws.get('pricing');
+  const notes: string[] = [];
+  const lookup = async (
+    service: string,
+    filters: Record<string, string>,
+  ): Promise<number | undefined> => {
+    try {
+      const out = await pricing.send(
+        new GetProductsCommand({
+          ServiceCode: service,
+          Filters: Object.entries(filters).map(([Field, Value]) => ({
+            Type: 'TERM_MATCH',
+            Field,
+            Value,
+          })),
+          MaxResults: 10,
+        }),
+      );
+      for (const item of out.PriceList ?? []) {
+        const price = onDemandHourly(typeof item === 'string' ? item : JSON.stringify(item));
+        if (price !== undefined && price > 0) return price;
+      }
+      notes.push(`${service}: no on-demand price for ${Object.values(filters).join(' ')}`);
+    } catch (e) {
+      notes.push(`${service}: ${(e as Error).message}`);
+    }
+    return undefined;
+  };
+  const [ec2, rds, elasticache] = await Promise.all([
+    lookup('AmazonEC2', {
+      regionCode: config.region,
+      instanceType: config.app.instanceType,
+      operatingSystem: 'Linux',
+      tenancy: 'Shared',
+      preInstalledSw: 'NA',
+      capacitystatus: 'Used',
+    }),
+    lookup('AmazonRDS', {
+      regionCode: config.region,
+      instanceType: config.database.instanceClass,
+      databaseEngine: config.database.engine === 'postgres' ? 'PostgreSQL' : 'MySQL',
+      deploymentOption: 'Single-AZ',
+    }),
+    lookup('AmazonElastiCache', {
+      regionCode: config.region,
+      instanceType: config.cache.nodeType,
+      cacheEngine: config.cache.engine === 'valkey' ? 'Valkey' : 'Redis',
+    }),
+  ]);
+  return {
+    overrides: {
+      ...(ec2 !== undefined ? { ec2 } : {}),
+      ...(rds !== undefined ? { rds } : {}),
+      ...(elasticache !== undefined ? { elasticache } : {}),
+    },
+    notes,
+  };
+}
+
+/** The USD per hour of the first on-demand price dimension of a Price List product. */
+export function onDemandHourly(product: string): number | undefined {
+  try {
+    const p = JSON.parse(product) as {
+      terms?: {
+        OnDemand?: Record<
+          string,
+          { priceDimensions?: Record<string, { unit?: string; pricePerUnit?: { USD?: string } }> }
+        >;
+      };
+    };
+    for (const term of Object.values(p.terms?.OnDemand ?? {})) {
+      for (const dim of Object.values(term.priceDimensions ?? {})) {
+        if (dim.unit?.toLowerCase().startsWith('hr') && dim.pricePerUnit?.USD)
+          return Number(dim.pricePerUnit.USD);
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,96 @@
+import type { Check } from '../engine/step.js';
+import type { Score } from './rubric.js';
+
+export interface VerifyReport {
+  stack: string;
+  region: string;
+  at: string;
+  checks: Array<Check & { step: string }>;
+  score: Score;
+  /** Every check passed or warned (no failure, nothing unknown). */
+  ok: boolean;
+}
+
+const MARK: Record<Check['status'], string> = { pass: '✔', fail: '✖', warn: '!', unknown: '?' };
+
+const SECTIONS: Array<{ title: string; criteria: Check['criterion'][] }> = [
+  { title: 'Architecture', criteria: ['multi-az', 'security-design', 'scalability'] },
+  { title: 'High availability', criteria: ['auto-scaling', 'rds-multi-az', 'failure-recovery'] },
+  { title: 'Monitoring', criteria: ['dashboard', 'alarms'] },
+  { title: 'Security', criteria: ['encryption', 'iam', 'audit-logs'] },
+  { title: 'Backup and recovery', criteria: ['backup'] },
+  { title: 'Performance', criteria: ['performance'] },
+  { title: 'Cost', criteria: ['cost'] },
+  { title: 'Other', criteria: ['other'] },
+];
+
+/** The terminal report: sections, marks, evidence, then the score and every lost point. */
+export function renderText(r: VerifyReport): string[] {
+  const out: string[] = [`Verification of stack "${r.stack}" in ${r.region} (${r.at})`];
+  for (const section of SECTIONS) {
+    const checks = r.checks.filter((c) => section.criteria.includes(c.criterion));
+    if (checks.length === 0) continue;
+    out.push('', section.title);
+    for (const c of checks) {
+      out.push(`  ${MARK[c.status]} ${c.title} — ${c.evidence}`);
+      if (c.status !== 'pass' && c.fix) out.push(`      fix: ${c.fix}`);
+    }
+  }
+  out.push('', `Score: ${r.score.total}/100 — grade ${r.score.grade}`);
+  for (const item of r.score.items) {
+    out.push(`  ${item.area} / ${item.item}: ${item.earned}/${item.points}`);
+  }
+  const lost = r.score.items.flatMap((i) => i.lost.map((l) => ({ ...l, item: i.item })));
+  if (lost.length > 0) {
+    out.push('', 'Points lost:');
+    for (const l of lost)
+      out.push(`  -${l.points} ${l.item}: ${l.reason}${l.fix ? `\n      fix: ${l.fix}` : ''}`);
+  }
+  const count = (s: Check['status']) => r.checks.filter((c) => c.status === s).length;
+  out.push(
+    '',
+    `${count('pass')} passed, ${count('fail')} failed, ${count('warn')} warnings, ${count('unknown')} not known`,
+  );
+  return out;
+}
+
+const mdEscape = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** A Markdown report a student can hand in. */
+export function renderMarkdown(r: VerifyReport): string {
+  const lines = [
+    `# CloudMart verification report`,
+    '',
+    `- Stack: \`${r.stack}\``,
+    `- Region: \`${r.region}\``,
+    `- Checked at: ${r.at}`,
+    `- **Score: ${r.score.total}/100 — grade ${r.score.grade}**`,
+    '',
+    '## Score',
+    '',
+    '| Area | Item | Points | Earned |',
+    '|---|---|---:|---:|',
+    ...r.score.items.map((i) => `| ${i.area} | ${i.item} | ${i.points} | ${i.earned} |`),
+    `| | **Total** | **100** | **${r.score.total}** |`,
+    '',
+  ];
+  for (const section of SECTIONS) {
+    const checks = r.checks.filter((c) => section.criteria.includes(c.criterion));
+    if (checks.length === 0) continue;
+    lines.push(`## ${section.title}`, '', '| | Check | Evidence | Fix |', '|---|---|---|---|');
+    for (const c of checks) {
+      lines.push(
+        `| ${MARK[c.status]} | ${mdEscape(c.title)} | ${mdEscape(c.evidence)} | ${c.status !== 'pass' && c.fix ? `\`${mdEscape(c.fix)}\`` : ''} |`,
+      );
+    }
+    lines.push('');
+  }
+  const lost = r.score.items.flatMap((i) => i.lost.map((l) => ({ ...l, item: i.item })));
+  if (lost.length > 0) {
+    lines.push('## Points lost', '');
+    for (const l of lost)
+      lines.push(`- **−${l.points} ${l.item}**: ${l.reason}${l.fix ? ` — fix: \`${l.fix}\`` : ''}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,30 @@
+import { runVerify, type EngineOptions, type Selection } from '../engine/engine.js';
+import { resultChecks } from './criteria.js';
+import type { VerifyReport } from './report.js';
+import { score } from './rubric.js';
+
+/**
+ * Every step's read-only checks plus the recorded results (load test, drills, cost), scored
+ * with the seed's rubric. Sends no mutating call and writes nothing.
+ */
+export async function verifyStack(
+  options: EngineOptions,
+  selection: Selection = {},
+): Promise<VerifyReport> {
+  const { checks } = await runVerify(options, selection);
+  const fromResults = resultChecks(options.store.current, options.config).map((c) => ({
+    ...c,
+    step: 'results',
+  }));
+  // A step that already reports a criterion from its own outputs wins over the recorded copy.
+  const covered = new Set(checks.map((c) => c.id));
+  const all = [...checks, ...fromResults.filter((c) => !covered.has(c.id))];
+  return {
+    stack: options.config.stack,
+    region: options.config.region,
+    at: new Date().toISOString(),
+    checks: all,
+    score: score(all),
+    ok: all.every((c) => c.status === 'pass' || c.status === 'warn'),
+  };
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { estimateCost } from '../../src/cost/estimate.js';
+import { onDemandHourly } from '../../src/cost/live.js';
+import { REGION_PRICES } from '../../src/cost/prices.js';
+import { testConfig } from '../helpers/context.js';
+
+describe('cost estimate', () => {
+  it('prices the seed stack in ap-northeast-2 line by line and sums it for 50 minutes', () => {
+    const e = estimateCost(testConfig());
+    const p = REGION_PRICES['ap-northeast-2']!;
+    const line = (r: string) => e.lines.find((l) => l.resource === r)!;
+    expect(line('NAT gateways').usdPerHour).toBeCloseTo(2 * p.natGatewayHour, 4);
+    expect(line('RDS').usdPerHour).toBeCloseTo(2 * p.rdsPostgres['db.t3.micro']!, 4);
+    expect(line('ElastiCache').usdPerHour).toBeCloseTo(2 * p.elasticache['cache.t3.micro']!, 4);
+    expect(line('EC2 instances').usdPerHour).toBeCloseTo(2 * p.ec2['t3.micro']!, 4);
+    expect(e.hours).toBeCloseTo(50 / 60, 6);
+    const sum = e.lines.reduce((s, l) => s + l.usd, 0);
+    expect(e.total).toBeCloseTo(sum, 3);
+    expect(e.total).toBeCloseTo(
+      e.lines.reduce((s, l) => s + l.usdPerHour * e.hours + l.usdOnce, 0),
+      3,
+    );
+    expect(e.withinBudget).toBe(true);
+    expect(e.total).toBeLessThan(0.8);
+    expect(e.unpriced).toEqual([]);
+  });
+
+  it('scales with hours and warns when over budget', () => {
+    const e = estimateCost(testConfig(), 10);
+    expect(e.total).toBeGreaterThan(0.8);
+    expect(e.withinBudget).toBe(false);
+  });
+
+  it('single-AZ RDS halves the RDS line; an unknown instance type is unpriced, not guessed', () => {
+    const multi = estimateCost(testConfig()).lines.find((l) => l.resource === 'RDS')!;
+    const single = estimateCost(testConfig({ database: { multiAz: false } })).lines.find(
+      (l) => l.resource === 'RDS',
+    )!;
+    expect(single.usdPerHour).toBeCloseTo(multi.usdPerHour / 2, 4);
+    const odd = estimateCost(testConfig({ app: { instanceType: 'x9.huge' } }));
+    expect(odd.unpriced).toEqual(['EC2 instances']);
+  });
+
+  it('uses live prices when given', () => {
+    const e = estimateCost(testConfig(), 1, { ec2: 1 });
+    expect(e.lines.find((l) => l.resource === 'EC2 instances')!.usdPerHour).toBe(2);
+  });
+
+  it('reads the hourly on-demand price out of a Price List product', () => {
+    const product = JSON.stringify({
+      terms: {
+        OnDemand: {
+          a: { priceDimensions: { b: { unit: 'Hrs', pricePerUnit: { USD: '0.0130000000' } } } },
+        },
+      },
+    });
+    expect(onDemandHourly(product)).toBe(0.013);
+    expect(onDemandHourly('nope')).toBeUndefined();
+  });
+});

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { emptyState } from '../../src/state/store.js';
+import { resultChecks } from '../../src/verify/criteria.js';
+import { testConfig } from '../helpers/context.js';
+
+const byId = (checks: ReturnType<typeof resultChecks>) =>
+  Object.fromEntries(checks.map((c) => [c.id, c]));
+
+describe('result criteria', () => {
+  it('says "not measured yet" (unknown, never pass) before any load test or drill', () => {
+    const c = byId(resultChecks(emptyState('cloudmart', 'ap-northeast-2'), testConfig()));
+    expect(c['criteria.performance.average']).toMatchObject({
+      status: 'unknown',
+      evidence: 'not measured yet',
+      fix: 'cloudmart load',
+    });
+    expect(c['criteria.performance.p95']?.status).toBe('unknown');
+    expect(c['criteria.performance.concurrency']?.status).toBe('unknown');
+    expect(c['criteria.recovery.instance']).toMatchObject({
+      status: 'unknown',
+      fix: 'cloudmart drill instance',
+    });
+    expect(c['criteria.recovery.rds-failover']?.status).toBe('unknown');
+  });
+
+  it('judges the newest load result against avg < 500 ms and P95 < 1 s', () => {
+    const state = emptyState('cloudmart', 'ap-northeast-2');
+    state.results.load = {
+      at: '2026-01-01T00:00:00Z',
+      average: 120,
+      p95: 400,
+      requests: 1000,
+      errors: 0,
+      non2xx: 0,
+      concurrency: 100,
+    };
+    state.steps['validation.load'] = {
+      status: 'done',
+      attempts: 1,
+      outputs: {
+        at: '2026-01-02T00:00:00Z',
+        average: 650,
+        p95: 1200,
+        requests: 1000,
+        concurrency: 100,
+      },
+    };
+    const c = byId(resultChecks(state, testConfig()));
+    expect(c['criteria.performance.average']).toMatchObject({
+      status: 'fail',
+      evidence: expect.stringContaining('650.0 ms'),
+    });
+    expect(c['criteria.performance.p95']?.status).toBe('fail');
+    expect(c['criteria.performance.concurrency']).toMatchObject({
+      status: 'unknown',
+      evidence: 'measured at 100 concurrent connections only',
+    });
+  });
+
+  it('passes 1,000 concurrent users only when measured at 1,000 with under 1 % errors', () => {
+    const state = emptyState('cloudmart', 'ap-northeast-2');
+    state.results.load = {
+      at: 'x',
+      average: 300,
+      p95: 800,
+      requests: 5000,
+      errors: 10,
+      non2xx: 20,
+      concurrency: 1000,
+    };
+    expect(
+      byId(resultChecks(state, testConfig()))['criteria.performance.concurrency']?.status,
+    ).toBe('pass');
+    state.results.load = { ...state.results.load, errors: 100 };
+    expect(
+      byId(resultChecks(state, testConfig()))['criteria.performance.concurrency']?.status,
+    ).toBe('fail');
+  });
+
+  it('judges recorded drills against RTO < 5 min', () => {
+    const state = emptyState('cloudmart', 'ap-northeast-2');
+    state.results.drills = {
+      instance: { at: 'x', rtoSeconds: 190 },
+      'rds-failover': { at: 'x', rtoSeconds: 320 },
+    };
+    const c = byId(resultChecks(state, testConfig()));
+    expect(c['criteria.recovery.instance']).toMatchObject({
+      status: 'pass',
+      evidence: expect.stringContaining('190 s'),
+    });
+    expect(c['criteria.recovery.rds-failover']?.status).toBe('fail');
+  });
+
+  it('checks the cost estimate against the budget', () => {
+    const state = emptyState('cloudmart', 'ap-northeast-2');
+    expect(byId(resultChecks(state, testConfig()))['criteria.cost.budget']?.status).toBe('pass');
+    expect(
+      byId(resultChecks(state, testConfig({ budget: { usd: 0.1 } })))['criteria.cost.budget']
+        ?.status,
+    ).toBe('fail');
+  });
+});
