@@ -12,9 +12,15 @@ export interface Leftover {
   note?: string;
 }
 
+/** ARNs without a resource type (`arn:aws:s3:::bucket`, `arn:aws:sns:…:topic`) name their kind here. */
+const PLAIN_KIND: Record<string, string> = { s3: 'bucket', sns: 'topic' };
+
 function typeOf(arn: string): string {
-  const [, , service, , , resource = ''] = arn.split(':');
-  const kind = resource.split(/[/:]/)[0] ?? '';
+  const [, , service = '', , , ...rest] = arn.split(':');
+  const resource = rest.join(':');
+  const kind = /[/:]/.test(resource)
+    ? (resource.split(/[/:]/)[0] ?? '')
+    : (PLAIN_KIND[service] ?? resource);
   return `${service}:${kind}`;
 }
 

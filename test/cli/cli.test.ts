@@ -74,6 +74,13 @@ describe('cli', () => {
     expect(io.text()).toContain('--yes');
   });
 
+  it('destroy asks for the stack name and deletes nothing when it does not match', async () => {
+    const io = recordingIo({ interactive: true, answers: ['cloudmrat'] });
+    const { code } = await run(['destroy', '--state', join(tempDir(), 's.json')], io);
+    expect(code).toBe(1);
+    expect(io.text()).toContain('Not confirmed: nothing was deleted.');
+  });
+
   it('destroy --dry-run lists the order with the seed cleanup steps first', async () => {
     const { code, io } = await run(['destroy', '--dry-run', '--state', join(tempDir(), 's.json')]);
     expect(code).toBe(0);
