@@ -196,7 +196,7 @@ function round(n: number): number {
   return Math.round(n * 10_000) / 10_000;
 }
 
-/** "$0.3120" with 4 decimals below a dollar, 2 above. */
+/** Cents for amounts of 10 cents and more ("$0.48"), four decimals for the small ones ("$0.0023"). */
 export function usd(n: number): string {
-  return n < 1 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`;
+  return Math.abs(n) >= 0.1 ? `$${n.toFixed(2)}` : `$${n.toFixed(4)}`;
 }
