@@ -189,14 +189,17 @@ export async function runUp(
       action: 'create',
       resumed,
     });
-    await store.update((s) => {
-      s.steps[step.id] = {
-        ...(previous ?? { attempts: 0 }),
-        status: resumed ? 'done' : 'in_progress',
-        startedAt: new Date(started).toISOString(),
-        attempts: (previous?.attempts ?? 0) + 1,
-      };
-    });
+    // A step already done is only re-checked: its record (first start, attempts) stays as it was.
+    if (!resumed) {
+      await store.update((s) => {
+        s.steps[step.id] = {
+          ...(previous ?? { attempts: 0 }),
+          status: 'in_progress',
+          startedAt: new Date(started).toISOString(),
+          attempts: (previous?.attempts ?? 0) + 1,
+        };
+      });
+    }
     try {
       const outputs = await step.create(ctx);
       if (signal.aborted) throw new InterruptedError();
@@ -205,7 +208,7 @@ export async function runUp(
           ...s.steps[step.id]!,
           status: 'done',
           outputs,
-          finishedAt: new Date().toISOString(),
+          finishedAt: resumed ? s.steps[step.id]!.finishedAt : new Date().toISOString(),
           lastError: undefined,
         };
       });

@@ -27,6 +27,8 @@ describe('engine: up', () => {
   });
 
   it('overlaps independent steps and never exceeds the concurrency limit', async () => {
+    // Each step holds its slot until three are in flight at once (or a safety timeout), so the
+    // test depends on ordering, not on timing: a limit below 3 never reaches the peak.
     let inFlight = 0;
     let peak = 0;
     const slow = (id: string) =>
@@ -34,7 +36,9 @@ describe('engine: up', () => {
         create: async () => {
           inFlight++;
           peak = Math.max(peak, inFlight);
-          await delay(20);
+          const deadline = Date.now() + 2000;
+          while (peak < 3 && Date.now() < deadline) await delay(1);
+          await delay(1);
           inFlight--;
         },
       });
@@ -45,16 +49,26 @@ describe('engine: up', () => {
   });
 
   it('has no barrier per phase: a phase 2 step starts while an unrelated phase 1 step still runs', async () => {
-    let slowDone = false;
+    let releaseSlow: () => void = () => undefined;
+    const p2Started = new Promise<void>((resolve) => (releaseSlow = resolve));
+    let slowRunning = false;
     let sawSlowRunning = false;
     const slow = fakeStep('slow', {
-      create: async () => (await delay(30), (slowDone = true), undefined),
+      create: async () => {
+        slowRunning = true;
+        // Finishes when p2 has started (or after a safety timeout, which fails the test).
+        await Promise.race([p2Started, delay(2000)]);
+        slowRunning = false;
+      },
     });
     const fast = fakeStep('fast');
     const p2 = fakeStep('p2', {
       phase: 2,
       needs: ['fast'],
-      create: async () => void (sawSlowRunning = !slowDone),
+      create: async () => {
+        sawSlowRunning = slowRunning;
+        releaseSlow();
+      },
     });
     const { options } = await engineFor([slow, fast, p2]);
     await runUp(options);

@@ -40,12 +40,16 @@ export async function statusCommand(
     .map((r) => r.startedAt)
     .filter((x): x is string => !!x)
     .sort()[0];
+  const { estimateCost, usd } = await import('../../cost/estimate.js');
+  const liveHours = firstCreate ? (Date.now() - Date.parse(firstCreate)) / 3_600_000 : 0;
+  const costSoFar = firstCreate ? estimateCost(config, liveHours).total : 0;
   const summary = {
     stack: config.stack,
     region: config.region,
     stateFile: store.path,
     stateExists: exists,
     upSince: firstCreate ?? null,
+    estimatedCostSoFarUsd: costSoFar,
     lastRun: state.runs.at(-1) ?? null,
     steps: rows,
     results: state.results,
