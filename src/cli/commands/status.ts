@@ -69,8 +69,11 @@ export async function statusCommand(
     io.out(
       `Last run: ${summary.lastRun.command} ${summary.lastRun.outcome ?? 'did not finish'} (${summary.lastRun.startedAt})`,
     );
-  if (firstCreate)
-    io.out(`Up since ${firstCreate} (${formatDuration(Date.now() - Date.parse(firstCreate))})`);
+  if (firstCreate) {
+    io.out(
+      `Up since ${firstCreate} (${formatDuration(Date.now() - Date.parse(firstCreate))}): about ${usd(costSoFar)} so far by the "cloudmart cost" estimate (budget ${usd(config.budget.usd)})`,
+    );
+  }
   io.out('');
   const width = Math.max(...rows.map((r) => r.id.length));
   for (const r of rows) {
