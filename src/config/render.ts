@@ -56,7 +56,7 @@ app:
   cpuTarget: 70 # target tracking on average CPU %
   healthCheckGracePeriod: 300
   rootVolumeGiB: 8
-  healthCheckPath: /health
+  healthCheckPath: /health/live # ALB target check (liveness); /health is the deep DB + Redis check
 
 database:
   engine: postgres # or mysql

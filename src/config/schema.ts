@@ -109,7 +109,13 @@ export const appSchema = z
     cpuTarget: z.number().min(10).max(95).default(70).describe('Target tracking on average CPU %'),
     healthCheckGracePeriod: z.number().int().min(0).default(300),
     rootVolumeGiB: z.number().int().min(8).max(100).default(8),
-    healthCheckPath: z.string().startsWith('/').default('/health'),
+    healthCheckPath: z
+      .string()
+      .startsWith('/')
+      .default('/health/live')
+      .describe(
+        'ALB target health check. A liveness path on purpose: with the deep /health (DB + Redis), a 1-2 minute RDS failover marks every instance unhealthy and the ASG replaces them all. /health stays the deep check for Route 53, the drills and verify.',
+      ),
   })
   .prefault({});
 

@@ -62,6 +62,8 @@ export interface VpcOutputs {
 }
 export interface SubnetsOutputs {
   azs: string[];
+  /** The VPC the subnets are in (for steps that need the VPC id but not network.vpc). */
+  vpcId?: string;
   /** Index i is in azs[i]. */
   publicSubnetIds: string[];
   appSubnetIds: string[];
@@ -170,11 +172,15 @@ export interface AlbOutputs {
   targetGroupDimension: string;
   listenerArns: string[];
   httpsEnabled: boolean;
+  loadBalancerName?: string;
+  targetGroupName?: string;
   [k: string]: unknown;
 }
 export interface AppSettingsOutputs {
   /** SSM parameter path prefix the instances read their settings from. */
   parameterPrefix: string;
+  /** Full names of the parameters this step wrote. */
+  parameterNames?: string[];
   [k: string]: unknown;
 }
 export interface LaunchTemplateOutputs {
@@ -182,6 +188,10 @@ export interface LaunchTemplateOutputs {
   launchTemplateName: string;
   version: string;
   amiId: string;
+  /** SSM parameter holding the CloudWatch agent config the instances load. */
+  agentParameter?: string;
+  /** Digest of the user data (changes exactly when the instance bootstrap does). */
+  userDataDigest?: string;
   [k: string]: unknown;
 }
 export interface AsgOutputs {
@@ -189,15 +199,52 @@ export interface AsgOutputs {
   targetTrackingPolicyArn: string;
   /** Simple/step scaling policy the ALB-SlowResponse alarm triggers. */
   scaleOutPolicyArn: string;
+  /** Launch template version the instances were last rolled to. */
+  launchTemplateVersion?: string;
+  /** The configured desired capacity last applied (target tracking owns it in between). */
+  desiredCapacity?: number;
   [k: string]: unknown;
 }
 export interface SnsOutputs {
   topicArn: string;
+  topicName?: string;
+  /** us-east-1 topic for the Route 53 health-check alarm; only with a domain. */
+  edgeTopicArn?: string;
   [k: string]: unknown;
 }
 export interface LogsOutputs {
   backendLogGroup: string;
   albLogGroup: string;
   rdsLogGroup: string;
+  /** The groups RDS itself exports into (/aws/rds/instance/<db>/<log type>), pre-created with KMS. */
+  rdsExportLogGroups?: string[];
+  /** Namespace of the custom metrics the backend's metric filters publish. */
+  metricNamespace?: string;
+  [k: string]: unknown;
+}
+/** Phase 5 (issue 9): the seed's load test figures (ms, requests per second). */
+export interface LoadOutputs {
+  url: string;
+  at: string;
+  requests: number;
+  concurrency: number;
+  errors: number;
+  non2xx: number;
+  rps: number;
+  average: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  min: number;
+  max: number;
+  durationSeconds: number;
+  [k: string]: unknown;
+}
+/** Phase 5 (issue 9): the figures of the instance-loss and RDS failover drills. */
+export interface DrillsOutputs {
+  at: string;
+  /** `results.drills` records: `{ at, rtoSeconds, …figures }` per drill. */
+  instance: Record<string, unknown> & { at: string; rtoSeconds: number | null };
+  'rds-failover': Record<string, unknown> & { at: string; rtoSeconds: number | null };
   [k: string]: unknown;
 }

@@ -1,0 +1,555 @@
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { isNotFound } from '../../aws/errors.js';
+import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import {
+  STEP,
+  type AlbOutputs,
+  type AsgOutputs,
+  type RdsOutputs,
+  type RedisOutputs,
+} from '../outputs.js';
+import { ALARM_KEYS, alarmArn, alarmNames } from './alarms.js';
+import { canonicalJson, parseJson, sameJson } from './compare.js';
+
+const cwSdk = () => import('@aws-sdk/client-cloudwatch');
+const asgSdk = () => import('@aws-sdk/client-auto-scaling');
+
+type Config = StepContext['config'];
+
+/**
+ * `monitoring.dashboard`: the seed's `CloudMart-Production` dashboard, built by a pure function
+ * from the live ids (ALB and target group dimensions, ASG and its instances, RDS instance,
+ * Redis member clusters). PutDashboard replaces the whole body, so create compares the parsed
+ * live body with the wanted one and writes only when they differ.
+ *
+ * Per-instance CPU lines use the instance ids the ASG reports now (AWS/EC2 per-instance metrics
+ * carry no ASG dimension, and a SEARCH over all instances would also show instances of other
+ * stacks in the account). When the ASG replaces an instance, verify warns and the next
+ * `cloudmart up --phase 2` rewrites the dashboard; the ASG-wide lines never go stale.
+ */
+
+export interface DashboardOutputs {
+  dashboardName: string;
+  dashboardArn: string;
+  /** Printed by the CLI. */
+  consoleUrl: string;
+  /** The instances the per-instance CPU lines show. */
+  instanceIds: string[];
+  [k: string]: unknown;
+}
+
+export interface DashboardInput {
+  region: string;
+  namespace: string;
+  alarmArns: string[];
+  loadBalancerDimension: string;
+  targetGroupDimension: string;
+  autoScalingGroupName: string;
+  instanceIds: string[];
+  dbInstanceIdentifier: string;
+  cacheClusterIds: string[];
+}
+
+type MetricRow = Array<string | Record<string, unknown>>;
+
+export interface MetricWidget {
+  type: 'metric';
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  properties: {
+    title: string;
+    region: string;
+    view: 'timeSeries';
+    stacked: boolean;
+    period: number;
+    metrics: MetricRow[];
+    yAxis?: Record<string, unknown>;
+  };
+}
+
+export interface AlarmWidget {
+  type: 'alarm';
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  properties: { title: string; alarms: string[] };
+}
+
+export type Widget = MetricWidget | AlarmWidget;
+
+export interface DashboardBody {
+  widgets: Widget[];
+}
+
+export function consoleUrl(region: string, dashboardName: string): string {
+  return `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${dashboardName}`;
+}
+
+/** The dashboard body for the given live ids. Pure: the same ids give the same body. */
+export function dashboardBody(input: DashboardInput): DashboardBody {
+  const widgets: Widget[] = [];
+  let y = 0;
+  const metricRow = (
+    cells: Array<Omit<MetricWidget['properties'], 'region' | 'view' | 'stacked'>>,
+  ) => {
+    const width = 24 / cells.length;
+    cells.forEach((p, i) =>
+      widgets.push({
+        type: 'metric',
+        x: i * width,
+        y,
+        width,
+        height: 6,
+        properties: { view: 'timeSeries', stacked: false, region: input.region, ...p },
+      }),
+    );
+    y += 6;
+  };
+
+  widgets.push({
+    type: 'alarm',
+    x: 0,
+    y,
+    width: 24,
+    height: 3,
+    properties: { title: 'Alarm status', alarms: input.alarmArns },
+  });
+  y += 3;
+
+  const ELB = 'AWS/ApplicationELB';
+  const lb = ['LoadBalancer', input.loadBalancerDimension];
+  const lbTg = [...lb, 'TargetGroup', input.targetGroupDimension];
+  metricRow([
+    {
+      title: 'ALB requests',
+      period: 60,
+      metrics: [[ELB, 'RequestCount', ...lb, { stat: 'Sum', label: 'Requests' }]],
+    },
+    {
+      title: 'ALB target response time (s)',
+      period: 60,
+      metrics: [
+        [ELB, 'TargetResponseTime', ...lb, { stat: 'p50', label: 'p50' }],
+        [ELB, 'TargetResponseTime', ...lb, { stat: 'p95', label: 'p95' }],
+        [ELB, 'TargetResponseTime', ...lb, { stat: 'Average', label: 'Average' }],
+      ],
+    },
+    {
+      title: 'ALB target health',
+      period: 60,
+      metrics: [
+        [ELB, 'HealthyHostCount', ...lbTg, { stat: 'Minimum', label: 'Healthy' }],
+        [ELB, 'UnHealthyHostCount', ...lbTg, { stat: 'Maximum', label: 'Unhealthy' }],
+      ],
+    },
+  ]);
+
+  const asg = ['AutoScalingGroupName', input.autoScalingGroupName];
+  metricRow([
+    {
+      title: 'EC2 CPU utilization (%)',
+      period: 300,
+      metrics: [
+        ['AWS/EC2', 'CPUUtilization', ...asg, { stat: 'Average', label: 'ASG average' }],
+        ...[...input.instanceIds]
+          .sort()
+          .map((id): MetricRow => [
+            'AWS/EC2',
+            'CPUUtilization',
+            'InstanceId',
+            id,
+            { stat: 'Average', label: id },
+          ]),
+      ],
+      yAxis: { left: { min: 0, max: 100 } },
+    },
+    {
+      title: 'EC2 network (bytes)',
+      period: 300,
+      metrics: [
+        ['AWS/EC2', 'NetworkIn', ...asg, { stat: 'Sum', label: 'NetworkIn' }],
+        ['AWS/EC2', 'NetworkOut', ...asg, { stat: 'Sum', label: 'NetworkOut' }],
+      ],
+    },
+    {
+      title: 'EC2 status checks failed',
+      period: 300,
+      metrics: [
+        ['AWS/EC2', 'StatusCheckFailed', ...asg, { stat: 'Maximum', label: 'StatusCheckFailed' }],
+      ],
+    },
+  ]);
+
+  const RDS = 'AWS/RDS';
+  const db = ['DBInstanceIdentifier', input.dbInstanceIdentifier];
+  metricRow([
+    {
+      title: 'RDS CPU utilization (%)',
+      period: 60,
+      metrics: [[RDS, 'CPUUtilization', ...db, { stat: 'Average', label: 'CPU' }]],
+    },
+    {
+      title: 'RDS connections',
+      period: 60,
+      metrics: [[RDS, 'DatabaseConnections', ...db, { stat: 'Average', label: 'Connections' }]],
+    },
+    {
+      title: 'RDS read / write latency (s)',
+      period: 60,
+      metrics: [
+        [RDS, 'ReadLatency', ...db, { stat: 'Average', label: 'ReadLatency' }],
+        [RDS, 'WriteLatency', ...db, { stat: 'Average', label: 'WriteLatency' }],
+      ],
+    },
+    {
+      title: 'RDS free storage (bytes)',
+      period: 300,
+      metrics: [[RDS, 'FreeStorageSpace', ...db, { stat: 'Minimum', label: 'FreeStorageSpace' }]],
+    },
+  ]);
+
+  const EC = 'AWS/ElastiCache';
+  const clusters = [...input.cacheClusterIds].sort();
+  const perCluster = (metric: string, stat: string): MetricRow[] =>
+    clusters.map((c) => [EC, metric, 'CacheClusterId', c, { stat, label: `${metric} ${c}` }]);
+  metricRow([
+    {
+      title: 'ElastiCache CPU utilization (%)',
+      period: 60,
+      metrics: perCluster('CPUUtilization', 'Average'),
+    },
+    {
+      title: 'ElastiCache hits / misses',
+      period: 60,
+      metrics: [...perCluster('CacheHits', 'Sum'), ...perCluster('CacheMisses', 'Sum')],
+    },
+    {
+      title: 'ElastiCache network (bytes)',
+      period: 60,
+      metrics: [...perCluster('NetworkBytesIn', 'Sum'), ...perCluster('NetworkBytesOut', 'Sum')],
+    },
+  ]);
+
+  const ns = input.namespace;
+  metricRow([
+    {
+      title: 'API response time (ms)',
+      period: 60,
+      metrics: [
+        [ns, 'ApiResponseTime', { stat: 'Average', label: 'Average' }],
+        [ns, 'ApiResponseTime', { stat: 'Maximum', label: 'Maximum' }],
+      ],
+    },
+    {
+      title: 'Error rate (%)',
+      period: 60,
+      metrics: [
+        [ns, 'ErrorCount', { id: 'errors', stat: 'Sum', visible: false }],
+        [ns, 'RequestCount', { id: 'requests', stat: 'Sum', visible: false }],
+        [
+          {
+            id: 'errorRate',
+            expression: 'IF(requests > 0, 100 * errors / requests, 0)',
+            label: 'Errors per 100 requests',
+          },
+        ],
+      ],
+    },
+    {
+      title: 'Active users',
+      period: 300,
+      // Requests that carry a user: an upper bound of distinct users (see log-groups.ts).
+      metrics: [[ns, 'ActiveUsers', { stat: 'SampleCount', label: 'Authenticated requests' }]],
+    },
+    {
+      title: 'Slow queries (> 1 s)',
+      period: 60,
+      metrics: [[ns, 'SlowQuery', { stat: 'Sum', label: 'Slow queries' }]],
+    },
+  ]);
+
+  return { widgets };
+}
+
+export interface WidgetMetric {
+  widget: string;
+  namespace: string;
+  metricName: string;
+  dimensions: Record<string, string>;
+}
+
+/**
+ * Every metric a dashboard body plots, with its dimensions. Understands the console's `"."`
+ * shorthand (same value as the row above) so a dashboard edited by hand is read correctly.
+ */
+export function widgetMetrics(body: unknown): WidgetMetric[] {
+  const widgets = (body as { widgets?: unknown } | undefined)?.widgets;
+  if (!Array.isArray(widgets)) return [];
+  const result: WidgetMetric[] = [];
+  for (const w of widgets as Array<{ type?: string; properties?: Record<string, unknown> }>) {
+    if (w.type !== 'metric' || !Array.isArray(w.properties?.metrics)) continue;
+    const title = typeof w.properties.title === 'string' ? w.properties.title : '(untitled)';
+    let previous: string[] = [];
+    for (const row of w.properties.metrics as unknown[]) {
+      if (!Array.isArray(row)) continue;
+      const cells = row.filter((c): c is string => typeof c === 'string');
+      if (cells.length < 2) continue; // an expression row
+      const resolved = cells.map((c, i) => (c === '.' ? (previous[i] ?? c) : c));
+      previous = resolved;
+      const dimensions: Record<string, string> = {};
+      for (let i = 2; i + 1 < resolved.length; i += 2) dimensions[resolved[i]!] = resolved[i + 1]!;
+      result.push({ widget: title, namespace: resolved[0]!, metricName: resolved[1]!, dimensions });
+    }
+  }
+  return result;
+}
+
+/** The metrics the seed's dashboard must show, by widget group. */
+export function requiredMetrics(config: Config): Array<[string, string]> {
+  const ns = config.monitoring.namespace;
+  return [
+    ['AWS/ApplicationELB', 'RequestCount'],
+    ['AWS/ApplicationELB', 'TargetResponseTime'],
+    ['AWS/ApplicationELB', 'HealthyHostCount'],
+    ['AWS/ApplicationELB', 'UnHealthyHostCount'],
+    ['AWS/EC2', 'CPUUtilization'],
+    ['AWS/EC2', 'NetworkIn'],
+    ['AWS/EC2', 'NetworkOut'],
+    ['AWS/EC2', 'StatusCheckFailed'],
+    ['AWS/RDS', 'CPUUtilization'],
+    ['AWS/RDS', 'DatabaseConnections'],
+    ['AWS/RDS', 'ReadLatency'],
+    ['AWS/RDS', 'WriteLatency'],
+    ['AWS/RDS', 'FreeStorageSpace'],
+    ['AWS/ElastiCache', 'CPUUtilization'],
+    ['AWS/ElastiCache', 'CacheHits'],
+    ['AWS/ElastiCache', 'CacheMisses'],
+    ['AWS/ElastiCache', 'NetworkBytesIn'],
+    ['AWS/ElastiCache', 'NetworkBytesOut'],
+    [ns, 'ApiResponseTime'],
+    [ns, 'ErrorCount'],
+    [ns, 'RequestCount'],
+    [ns, 'ActiveUsers'],
+  ];
+}
+
+async function getDashboard(
+  cw: CloudWatchClient,
+  name: string,
+): Promise<{ arn: string | undefined; body: unknown } | undefined> {
+  const { GetDashboardCommand } = await cwSdk();
+  try {
+    const out = await cw.send(new GetDashboardCommand({ DashboardName: name }));
+    return { arn: out.DashboardArn, body: parseJson(out.DashboardBody) };
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/** The ASG's current instances (leaving ones excluded), sorted. */
+async function asgInstanceIds(ctx: StepContext, autoScalingGroupName: string): Promise<string[]> {
+  const { DescribeAutoScalingGroupsCommand } = await asgSdk();
+  const autoscaling = await ctx.aws.get('autoscaling');
+  const out = await autoscaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [autoScalingGroupName] }),
+  );
+  return (out.AutoScalingGroups?.[0]?.Instances ?? [])
+    .filter((i) => i.InstanceId && !/^(Terminat|Detach)/.test(i.LifecycleState ?? ''))
+    .map((i) => i.InstanceId!)
+    .sort();
+}
+
+async function alarmArns(ctx: StepContext): Promise<string[]> {
+  const account = await ctx.aws.accountId();
+  const n = alarmNames(ctx.config);
+  return ALARM_KEYS.map((k) => alarmArn(ctx.aws.partition(), ctx.config.region, account, n[k]));
+}
+
+export const dashboardStep = defineStep<DashboardOutputs>({
+  id: STEP.dashboard,
+  phase: 2,
+  title: 'CloudWatch dashboard',
+  needs: [STEP.alb, STEP.asg, STEP.rds, STEP.redis],
+  cleanupRank: 3,
+  actions: [
+    'cloudwatch:GetDashboard',
+    'cloudwatch:PutDashboard',
+    'cloudwatch:DeleteDashboards',
+    'autoscaling:DescribeAutoScalingGroups',
+  ],
+  describe: (config) => [
+    `dashboard ${config.monitoring.dashboardName}: alarm status; ALB RequestCount, TargetResponseTime p50/p95/avg, Healthy/UnHealthyHostCount; EC2 CPU per instance + ASG average, NetworkIn/Out, StatusCheckFailed; RDS CPU, connections, read/write latency, free storage; ElastiCache CPU, hits/misses, network per node; ${config.monitoring.namespace} API response time, error rate, active users, slow queries`,
+    `console: ${consoleUrl(config.region, config.monitoring.dashboardName)}`,
+  ],
+
+  async create(ctx) {
+    const alb = ctx.outputs<AlbOutputs>(STEP.alb);
+    const asg = ctx.outputs<AsgOutputs>(STEP.asg);
+    const rds = ctx.outputs<RdsOutputs>(STEP.rds);
+    const redis = ctx.outputs<RedisOutputs>(STEP.redis);
+    const name = ctx.config.monitoring.dashboardName;
+    const instanceIds = await asgInstanceIds(ctx, asg.autoScalingGroupName);
+    const body = dashboardBody({
+      region: ctx.config.region,
+      namespace: ctx.config.monitoring.namespace,
+      alarmArns: await alarmArns(ctx),
+      loadBalancerDimension: alb.loadBalancerDimension,
+      targetGroupDimension: alb.targetGroupDimension,
+      autoScalingGroupName: asg.autoScalingGroupName,
+      instanceIds,
+      dbInstanceIdentifier: rds.dbInstanceIdentifier,
+      cacheClusterIds: redis.memberClusters,
+    });
+
+    const cw = await ctx.aws.get('cloudwatch');
+    const live = await getDashboard(cw, name);
+    if (!live || !sameJson(live.body, body)) {
+      const { PutDashboardCommand } = await cwSdk();
+      ctx.progress(`${live ? 'updating' : 'creating'} dashboard ${name}`);
+      const out = await cw.send(
+        new PutDashboardCommand({ DashboardName: name, DashboardBody: canonicalJson(body) }),
+      );
+      for (const m of out.DashboardValidationMessages ?? []) {
+        ctx.warn(`Dashboard ${name}: ${m.DataPath ?? ''} ${m.Message ?? ''}`.trim());
+      }
+    }
+    const account = await ctx.aws.accountId();
+    return {
+      dashboardName: name,
+      dashboardArn:
+        live?.arn ?? `arn:${ctx.aws.partition()}:cloudwatch::${account}:dashboard/${name}`,
+      consoleUrl: consoleUrl(ctx.config.region, name),
+      instanceIds,
+    };
+  },
+
+  async verify(ctx) {
+    const name = ctx.config.monitoring.dashboardName;
+    const cw = await ctx.aws.get('cloudwatch');
+    const live = await getDashboard(cw, name);
+    if (!live) {
+      return [
+        {
+          id: 'monitoring.dashboard.exists',
+          title: `Dashboard ${name} exists`,
+          criterion: 'dashboard',
+          status: 'fail',
+          evidence: `no dashboard ${name}`,
+          fix: 'cloudmart up --phase 2',
+        },
+      ];
+    }
+    const metrics = widgetMetrics(live.body);
+    const widgetCount = ((live.body as { widgets?: unknown[] } | undefined)?.widgets ?? []).length;
+    const checks: Check[] = [
+      {
+        id: 'monitoring.dashboard.exists',
+        title: `Dashboard ${name} exists`,
+        criterion: 'dashboard',
+        status: 'pass',
+        evidence: `${name}: ${widgetCount} widgets, ${metrics.length} metrics`,
+      },
+    ];
+
+    const missing = requiredMetrics(ctx.config).filter(
+      ([ns, m]) => !metrics.some((x) => x.namespace === ns && x.metricName === m),
+    );
+    checks.push({
+      id: 'monitoring.dashboard.widgets',
+      title: 'Dashboard shows every metric the seed lists',
+      criterion: 'dashboard',
+      status: missing.length === 0 ? 'pass' : 'fail',
+      evidence:
+        missing.length === 0
+          ? `${requiredMetrics(ctx.config).length} required metrics present`
+          : `missing ${missing.map(([ns, m]) => `${ns}/${m}`).join(', ')}`,
+      fix: 'cloudmart up --phase 2',
+    });
+
+    const alb = ctx.maybeOutputs<AlbOutputs>(STEP.alb);
+    const asg = ctx.maybeOutputs<AsgOutputs>(STEP.asg);
+    const rds = ctx.maybeOutputs<RdsOutputs>(STEP.rds);
+    const redis = ctx.maybeOutputs<RedisOutputs>(STEP.redis);
+    if (!alb || !asg || !rds || !redis) {
+      checks.push({
+        id: 'monitoring.dashboard.dimensions',
+        title: 'Dashboard metrics point at the stack’s resources',
+        criterion: 'dashboard',
+        status: 'unknown',
+        evidence: 'the Phase 1 outputs (ALB, ASG, RDS, Redis) are not recorded',
+        fix: 'cloudmart up --phase 1',
+      });
+      return checks;
+    }
+    const instances = await asgInstanceIds(ctx, asg.autoScalingGroupName);
+    const expected: Record<string, string[]> = {
+      LoadBalancer: [alb.loadBalancerDimension],
+      TargetGroup: [alb.targetGroupDimension],
+      AutoScalingGroupName: [asg.autoScalingGroupName],
+      DBInstanceIdentifier: [rds.dbInstanceIdentifier],
+      CacheClusterId: redis.memberClusters,
+    };
+    const wrong = new Set<string>();
+    const staleInstances = new Set<string>();
+    for (const m of metrics) {
+      for (const [dim, value] of Object.entries(m.dimensions)) {
+        if (dim === 'InstanceId') {
+          if (!instances.includes(value)) staleInstances.add(value);
+        } else if (expected[dim] && !expected[dim].includes(value)) {
+          wrong.add(`${m.widget}: ${m.metricName} ${dim}=${value}`);
+        }
+      }
+    }
+    checks.push({
+      id: 'monitoring.dashboard.dimensions',
+      title: 'Dashboard metrics point at the stack’s resources',
+      criterion: 'dashboard',
+      status: wrong.size === 0 ? 'pass' : 'fail',
+      evidence:
+        wrong.size === 0
+          ? `LoadBalancer ${alb.loadBalancerDimension}, TargetGroup ${alb.targetGroupDimension}, ASG ${asg.autoScalingGroupName}, RDS ${rds.dbInstanceIdentifier}, ElastiCache ${redis.memberClusters.join(', ')}`
+          : `not this stack's resources: ${[...wrong].join('; ')}`,
+      fix: 'cloudmart up --phase 2',
+    });
+    const shown = new Set(
+      metrics.filter((m) => m.dimensions.InstanceId).map((m) => m.dimensions.InstanceId!),
+    );
+    const unshown = instances.filter((i) => !shown.has(i));
+    checks.push({
+      id: 'monitoring.dashboard.instances',
+      title: 'Dashboard shows the CPU of every instance of the ASG',
+      criterion: 'dashboard',
+      status: staleInstances.size === 0 && unshown.length === 0 ? 'pass' : 'warn',
+      evidence:
+        staleInstances.size === 0 && unshown.length === 0
+          ? `instances ${instances.join(', ') || '(none)'}`
+          : [
+              staleInstances.size > 0
+                ? `no longer in the ASG: ${[...staleInstances].join(', ')}`
+                : '',
+              unshown.length > 0 ? `not on the dashboard: ${unshown.join(', ')}` : '',
+            ]
+              .filter(Boolean)
+              .join('; '),
+      fix: 'cloudmart up --phase 2 (rewrites the dashboard with the current instances)',
+    });
+    return checks;
+  },
+
+  async teardown(ctx) {
+    const { DeleteDashboardsCommand } = await cwSdk();
+    const cw = await ctx.aws.get('cloudwatch');
+    const name =
+      (ctx.previous?.dashboardName as string | undefined) ?? ctx.config.monitoring.dashboardName;
+    try {
+      await cw.send(new DeleteDashboardsCommand({ DashboardNames: [name] }));
+      ctx.progress(`deleted dashboard ${name}`);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  },
+});

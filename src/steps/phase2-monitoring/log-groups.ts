@@ -1,0 +1,483 @@
+import type {
+  CloudWatchLogsClient,
+  LogGroup,
+  MetricFilter,
+  MetricTransformation,
+} from '@aws-sdk/client-cloudwatch-logs';
+import { isAlreadyExists, isNotFound } from '../../aws/errors.js';
+import { STACK_TAG } from '../../aws/tags.js';
+import { retryWhile, waitUntil } from '../../aws/wait.js';
+import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { CloudmartError } from '../../errors.js';
+import { dbSettings } from '../phase1-foundation/rds-database.js';
+import { STEP, type KmsOutputs, type LogsOutputs, type RdsOutputs } from '../outputs.js';
+
+const logsSdk = () => import('@aws-sdk/client-cloudwatch-logs');
+const rdsSdk = () => import('@aws-sdk/client-rds');
+
+type Config = StepContext['config'];
+
+/**
+ * `monitoring.logs`: the seed's log groups, KMS-encrypted with the stack key and with its
+ * retentions, and the metric filters that turn the backend's JSON log lines into the custom
+ * metrics of the dashboard.
+ *
+ * How the ALB's logs relate to `/aws/alb/cloudmart-alb`: an Application Load Balancer can
+ * deliver access logs only to S3, never to CloudWatch Logs. The bucket of
+ * `app.alb-log-bucket` therefore IS the long-term store the seed calls "S3 export" (its
+ * lifecycle is `backup.s3`'s job). The log group is the 30-day, searchable CloudWatch side:
+ * whatever forwards those S3 objects into CloudWatch (a Lambda or Firehose on the bucket's
+ * object events; cloudmart does not install one) lands there, and its retention keeps that copy
+ * from growing. Nothing is lost without a forwarder: the S3 copy is complete.
+ *
+ * RDS: the seed names `/aws/rds/cloudmart-db` (kept, 7 days), but RDS exports its logs only to
+ * `/aws/rds/instance/<db>/<type>` (one per exported log type), a group it
+ * creates itself, unencrypted and never expiring, unless it already exists. This step
+ * pre-creates those groups with the key and 7 days, and converges them (retention, key) when RDS
+ * got there first.
+ */
+
+export interface LogGroupSpec {
+  /** Stable key for check ids: backend, alb, rds, rds-export-postgresql, … */
+  key: string;
+  name: string;
+  retentionDays: number;
+  purpose: string;
+}
+
+/**
+ * The groups RDS writes its exported logs into: one per log type that `data.rds` exports
+ * (postgresql and upgrade; error and slowquery for MySQL), named after its instance id. Both
+ * come from that step's own settings so the two can never disagree.
+ */
+export function rdsExportLogGroups(config: Config, dbInstanceIdentifier?: string): string[] {
+  const db = dbSettings(config);
+  return db.logExports.map(
+    (t) => `/aws/rds/instance/${dbInstanceIdentifier ?? db.instanceId}/${t}`,
+  );
+}
+
+export function logGroupSpecs(config: Config): LogGroupSpec[] {
+  const l = config.monitoring.logs;
+  return [
+    {
+      key: 'backend',
+      name: l.backend.name,
+      retentionDays: l.backend.retentionDays,
+      purpose: 'backend application logs (JSON lines from the CloudWatch agent)',
+    },
+    {
+      key: 'alb',
+      name: l.alb.name,
+      retentionDays: l.alb.retentionDays,
+      purpose: 'CloudWatch copy of the ALB access logs (the ALB itself delivers only to S3)',
+    },
+    {
+      key: 'rds',
+      name: l.rds.name,
+      retentionDays: l.rds.retentionDays,
+      purpose: "the seed's RDS log group",
+    },
+    ...rdsExportLogGroups(config).map((name) => ({
+      key: `rds-export-${name.slice(name.lastIndexOf('/') + 1)}`,
+      name,
+      retentionDays: l.rds.retentionDays,
+      purpose: 'where RDS exports its database/slow-query log',
+    })),
+  ];
+}
+
+export interface MetricFilterSpec {
+  filterName: string;
+  filterPattern: string;
+  transformation: MetricTransformation;
+}
+
+/**
+ * Metric filters on the backend's JSON lines
+ * `{"ts","level","method","path","status","duration_ms","query_time","user"}`, publishing to
+ * `config.monitoring.namespace`. Counters carry a default of 0 so that the dashboard's
+ * error-rate math (ErrorCount / RequestCount) has a value in quiet periods; the response time
+ * has none, because a 0 would drag its average down.
+ */
+export function metricFilterSpecs(config: Config): MetricFilterSpec[] {
+  const ns = config.monitoring.namespace;
+  const counter = (metricName: string, filterPattern: string, withDefault = true) => ({
+    filterName: metricName,
+    filterPattern,
+    transformation: {
+      metricName,
+      metricNamespace: ns,
+      metricValue: '1',
+      ...(withDefault ? { defaultValue: 0 } : {}),
+      unit: 'Count' as const,
+    },
+  });
+  return [
+    counter('ErrorCount', '{ $.level = "ERROR" }'),
+    counter('SlowQuery', '{ $.query_time > 1 }'),
+    {
+      filterName: 'ApiResponseTime',
+      filterPattern: '{ $.path = "/api/*" }',
+      transformation: {
+        metricName: 'ApiResponseTime',
+        metricNamespace: ns,
+        metricValue: '$.duration_ms',
+        unit: 'Milliseconds',
+      },
+    },
+    // Every request line carries its HTTP method; start-up and diagnostic lines do not.
+    counter('RequestCount', '{ $.method = "*" }'),
+    // An approximation, stated plainly: a metric filter cannot count DISTINCT values, so this
+    // counts requests that carry a user (value 1 each). The reference backend's `user` is a
+    // hash of the client IP, so every request line has one: per period this is an upper bound
+    // of the active users (exact only when each user makes one request per period), and one
+    // NAT or office IP counts as one "user". SampleCount and Sum are the same number here. No
+    // default, so idle periods show no data rather than 0 samples. An exact count needs a
+    // Contributor Insights rule on $.user (UniqueContributors) or the backend publishing its
+    // own distinct count.
+    counter('ActiveUsers', '{ $.user = "*" }', false),
+  ];
+}
+
+function sameTransformation(a: MetricTransformation, b: MetricTransformation | undefined): boolean {
+  if (!b) return false;
+  const dims = (d: Record<string, string> | undefined) => JSON.stringify(d ?? {});
+  return (
+    a.metricName === b.metricName &&
+    a.metricNamespace === b.metricNamespace &&
+    a.metricValue === b.metricValue &&
+    (a.defaultValue ?? null) === (b.defaultValue ?? null) &&
+    (a.unit ?? 'None') === (b.unit ?? 'None') &&
+    dims(a.dimensions) === dims(b.dimensions)
+  );
+}
+
+/** Differences between a wanted filter and the live one ([] when equal). */
+export function filterDiff(spec: MetricFilterSpec, live: MetricFilter | undefined): string[] {
+  if (!live) return ['missing'];
+  const diffs: string[] = [];
+  if ((live.filterPattern ?? '').trim() !== spec.filterPattern) {
+    diffs.push(`pattern ${JSON.stringify(live.filterPattern ?? '')}`);
+  }
+  const t = live.metricTransformations ?? [];
+  if (t.length !== 1 || !sameTransformation(spec.transformation, t[0])) {
+    diffs.push(
+      `metric ${t.map((x) => `${x.metricNamespace}/${x.metricName}=${x.metricValue}`).join(',') || '(none)'}`,
+    );
+  }
+  return diffs;
+}
+
+function isStackKeyArn(live: string | undefined, kms: KmsOutputs): boolean {
+  return live !== undefined && (live === kms.keyArn || live.endsWith(`:key/${kms.keyId}`));
+}
+
+async function describeGroups(
+  logs: CloudWatchLogsClient,
+  groupNames: string[],
+): Promise<Map<string, LogGroup>> {
+  const { DescribeLogGroupsCommand } = await logsSdk();
+  const found = new Map<string, LogGroup>();
+  let nextToken: string | undefined;
+  do {
+    const out = await logs.send(
+      new DescribeLogGroupsCommand({ logGroupIdentifiers: groupNames, nextToken }),
+    );
+    for (const g of out.logGroups ?? []) {
+      // Exact names only: emulators that ignore logGroupIdentifiers return every group.
+      if (g.logGroupName && groupNames.includes(g.logGroupName)) found.set(g.logGroupName, g);
+    }
+    nextToken = out.nextToken;
+  } while (nextToken);
+  return found;
+}
+
+async function describeFilters(
+  logs: CloudWatchLogsClient,
+  logGroupName: string,
+): Promise<Map<string, MetricFilter>> {
+  const { DescribeMetricFiltersCommand } = await logsSdk();
+  const found = new Map<string, MetricFilter>();
+  let nextToken: string | undefined;
+  do {
+    const out = await logs.send(new DescribeMetricFiltersCommand({ logGroupName, nextToken }));
+    for (const f of out.metricFilters ?? []) if (f.filterName) found.set(f.filterName, f);
+    nextToken = out.nextToken;
+  } while (nextToken);
+  return found;
+}
+
+/** Create one group (key and tags at creation) or converge an existing one; never both. */
+async function ensureGroup(
+  ctx: StepContext,
+  logs: CloudWatchLogsClient,
+  spec: LogGroupSpec,
+  existing: LogGroup | undefined,
+  kms: KmsOutputs,
+): Promise<void> {
+  const {
+    CreateLogGroupCommand,
+    PutRetentionPolicyCommand,
+    AssociateKmsKeyCommand,
+    ListTagsForResourceCommand,
+    TagResourceCommand,
+  } = await logsSdk();
+  let group = existing;
+  if (!group) {
+    ctx.progress(`creating log group ${spec.name} (${spec.retentionDays} days, KMS)`);
+    try {
+      await logs.send(
+        new CreateLogGroupCommand({
+          logGroupName: spec.name,
+          kmsKeyId: kms.keyArn,
+          tags: ctx.tags.map(spec.name),
+        }),
+      );
+      // CreateLogGroup takes no retention: without this call the group never expires.
+      await logs.send(
+        new PutRetentionPolicyCommand({
+          logGroupName: spec.name,
+          retentionInDays: spec.retentionDays,
+        }),
+      );
+      return;
+    } catch (e) {
+      // RDS (or the CloudWatch agent) created it between our read and our create.
+      if (!isAlreadyExists(e)) throw e;
+      group = (await describeGroups(logs, [spec.name])).get(spec.name);
+      if (!group) throw e;
+    }
+  }
+
+  if (group.retentionInDays !== spec.retentionDays) {
+    ctx.progress(
+      `log group ${spec.name}: retention ${group.retentionInDays ?? 'never expire'} → ${spec.retentionDays} days`,
+    );
+    await logs.send(
+      new PutRetentionPolicyCommand({
+        logGroupName: spec.name,
+        retentionInDays: spec.retentionDays,
+      }),
+    );
+  }
+  if (!isStackKeyArn(group.kmsKeyId, kms)) {
+    // Only data ingested from now on is encrypted with the key; AWS does not re-encrypt.
+    ctx.progress(`log group ${spec.name}: associating the stack KMS key`);
+    await logs.send(new AssociateKmsKeyCommand({ logGroupName: spec.name, kmsKeyId: kms.keyArn }));
+  }
+  const arn = group.logGroupArn ?? group.arn?.replace(/:\*$/, '');
+  if (arn) {
+    const { tags } = await logs.send(new ListTagsForResourceCommand({ resourceArn: arn }));
+    const owner = tags?.[STACK_TAG];
+    if (owner === undefined) {
+      // Adopted from RDS or the agent: tag it so destroy's leftover scan can find it.
+      await logs.send(new TagResourceCommand({ resourceArn: arn, tags: ctx.tags.map(spec.name) }));
+    } else if (owner !== ctx.config.stack) {
+      ctx.warn(
+        `Log group ${spec.name} is tagged for stack "${owner}"; two stacks share it. Give this stack its own names under monitoring.logs.`,
+      );
+    }
+  }
+}
+
+/** Delete one group; gone already is fine, a concurrent operation on it is waited out. */
+async function deleteGroup(
+  ctx: StepContext,
+  logs: CloudWatchLogsClient,
+  logGroupName: string,
+): Promise<void> {
+  const { DeleteLogGroupCommand } = await logsSdk();
+  try {
+    await retryWhile(ctx, () => logs.send(new DeleteLogGroupCommand({ logGroupName })), {
+      what: `deleting log group ${logGroupName}`,
+      when: (e) => (e as Error).name === 'OperationAbortedException',
+      timeoutMs: 2 * 60_000,
+    });
+    ctx.progress(`deleted log group ${logGroupName}`);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+}
+
+/**
+ * RDS recreates its export group (unencrypted, never expiring) as long as the instance runs,
+ * and nothing orders this teardown after data.rds's: wait for the instance to be gone.
+ */
+async function waitForDbGone(ctx: StepContext, dbInstanceIdentifier: string): Promise<boolean> {
+  const { DescribeDBInstancesCommand } = await rdsSdk();
+  const rds = await ctx.aws.get('rds');
+  try {
+    await waitUntil(
+      ctx,
+      async () => {
+        try {
+          const out = await rds.send(
+            new DescribeDBInstancesCommand({ DBInstanceIdentifier: dbInstanceIdentifier }),
+          );
+          const status = out.DBInstances?.[0]?.DBInstanceStatus;
+          if (!status) return { done: true, status: 'gone' };
+          return { done: false, status: `RDS ${dbInstanceIdentifier} still ${status}` };
+        } catch (e) {
+          if (isNotFound(e)) return { done: true, status: 'gone' };
+          throw e;
+        }
+      },
+      {
+        what: `log groups of RDS ${dbInstanceIdentifier}: waiting for the instance to be deleted`,
+        minDelayMs: 5_000,
+        timeoutMs: 30 * 60_000,
+      },
+    );
+    return true;
+  } catch (e) {
+    if (e instanceof CloudmartError && e.code === 'TIMEOUT') return false;
+    throw e;
+  }
+}
+
+export const logGroupsStep = defineStep<LogsOutputs>({
+  id: STEP.logs,
+  phase: 2,
+  title: 'CloudWatch log groups and metric filters',
+  needs: [STEP.kms],
+  actions: [
+    'logs:DescribeLogGroups',
+    'logs:CreateLogGroup',
+    'logs:TagResource',
+    'logs:ListTagsForResource',
+    'logs:PutRetentionPolicy',
+    'logs:AssociateKmsKey',
+    'logs:DescribeMetricFilters',
+    'logs:PutMetricFilter',
+    'logs:DeleteLogGroup',
+    'rds:DescribeDBInstances',
+  ],
+  describe: (config) => {
+    const l = config.monitoring.logs;
+    return [
+      `log group ${l.backend.name} (${l.backend.retentionDays} days, KMS) with metric filters ${metricFilterSpecs(
+        config,
+      )
+        .map((f) => f.filterName)
+        .join(', ')} → namespace ${config.monitoring.namespace}`,
+      `log group ${l.alb.name} (${l.alb.retentionDays} days, KMS): the CloudWatch side of the ALB logs; the ALB delivers access logs only to S3 (the app.alb-log-bucket bucket is the long-term "S3 export"), anything forwarded from there lands in this group`,
+      `log group ${l.rds.name} (${l.rds.retentionDays} days, KMS) and ${rdsExportLogGroups(config).join(', ')} (${l.rds.retentionDays} days, KMS), pre-created so the RDS log export is encrypted and expires`,
+    ];
+  },
+
+  async create(ctx) {
+    const kms = ctx.outputs<KmsOutputs>(STEP.kms);
+    const logs = await ctx.aws.get('logs');
+    const specs = logGroupSpecs(ctx.config);
+    const live = await describeGroups(
+      logs,
+      specs.map((s) => s.name),
+    );
+    for (const spec of specs) await ensureGroup(ctx, logs, spec, live.get(spec.name), kms);
+
+    const { PutMetricFilterCommand } = await logsSdk();
+    const backend = ctx.config.monitoring.logs.backend.name;
+    const filters = live.has(backend)
+      ? await describeFilters(logs, backend)
+      : new Map<string, MetricFilter>();
+    for (const spec of metricFilterSpecs(ctx.config)) {
+      if (filterDiff(spec, filters.get(spec.filterName)).length === 0) continue;
+      ctx.progress(`metric filter ${spec.filterName} on ${backend}`);
+      await logs.send(
+        new PutMetricFilterCommand({
+          logGroupName: backend,
+          filterName: spec.filterName,
+          filterPattern: spec.filterPattern,
+          metricTransformations: [spec.transformation],
+        }),
+      );
+    }
+
+    return {
+      backendLogGroup: backend,
+      albLogGroup: ctx.config.monitoring.logs.alb.name,
+      rdsLogGroup: ctx.config.monitoring.logs.rds.name,
+      rdsExportLogGroups: rdsExportLogGroups(ctx.config),
+      metricNamespace: ctx.config.monitoring.namespace,
+    };
+  },
+
+  async verify(ctx) {
+    const logs = await ctx.aws.get('logs');
+    const kms = ctx.maybeOutputs<KmsOutputs>(STEP.kms);
+    const specs = logGroupSpecs(ctx.config);
+    const live = await describeGroups(
+      logs,
+      specs.map((s) => s.name),
+    );
+    const checks: Check[] = [];
+    for (const spec of specs) {
+      const g = live.get(spec.name);
+      checks.push({
+        id: `monitoring.logs.${spec.key}.retention`,
+        title: `Log group ${spec.name} keeps ${spec.retentionDays} days`,
+        criterion: 'other',
+        status: g?.retentionInDays === spec.retentionDays ? 'pass' : 'fail',
+        evidence: g
+          ? `retentionInDays=${g.retentionInDays ?? 'never expire'}`
+          : `log group ${spec.name} does not exist`,
+        fix: 'cloudmart up --phase 2',
+      });
+      const encrypted = kms ? isStackKeyArn(g?.kmsKeyId, kms) : Boolean(g?.kmsKeyId);
+      checks.push({
+        id: `monitoring.logs.${spec.key}.kms`,
+        title: `Log group ${spec.name} encrypted with the stack KMS key`,
+        criterion: 'encryption',
+        status: encrypted ? 'pass' : 'fail',
+        evidence: g
+          ? `kmsKeyId=${g.kmsKeyId ?? '(none)'}`
+          : `log group ${spec.name} does not exist`,
+        fix: 'cloudmart up --phase 2',
+      });
+    }
+    const backend = ctx.config.monitoring.logs.backend.name;
+    const filters = live.has(backend)
+      ? await describeFilters(logs, backend)
+      : new Map<string, MetricFilter>();
+    for (const spec of metricFilterSpecs(ctx.config)) {
+      const f = filters.get(spec.filterName);
+      const diffs = filterDiff(spec, f);
+      checks.push({
+        id: `monitoring.logs.filter.${spec.filterName}`,
+        title: `Metric filter ${spec.filterName} on ${backend}`,
+        criterion: 'dashboard',
+        status: diffs.length === 0 ? 'pass' : 'fail',
+        evidence:
+          diffs.length === 0
+            ? `${spec.filterPattern} → ${spec.transformation.metricNamespace}/${spec.transformation.metricName}`
+            : `${diffs.join('; ')} (want ${spec.filterPattern} → ${spec.transformation.metricNamespace}/${spec.transformation.metricName})`,
+        fix: 'cloudmart up --phase 2',
+      });
+    }
+    return checks;
+  },
+
+  async teardown(ctx) {
+    const logs = await ctx.aws.get('logs');
+    const l = ctx.config.monitoring.logs;
+    for (const name of [l.backend.name, l.alb.name, l.rds.name]) {
+      await deleteGroup(ctx, logs, name);
+    }
+    const dbId =
+      ctx.maybeOutputs<RdsOutputs>(STEP.rds)?.dbInstanceIdentifier ??
+      dbSettings(ctx.config).instanceId;
+    const exportGroups =
+      (ctx.previous?.rdsExportLogGroups as string[] | undefined) ??
+      rdsExportLogGroups(ctx.config, dbId);
+    const present = await describeGroups(logs, exportGroups);
+    if (present.size === 0) return;
+    if (!(await waitForDbGone(ctx, dbId))) {
+      ctx.warn(
+        `Left ${[...present.keys()].join(', ')}: RDS ${dbId} still exists and would recreate them. Delete them once it is gone ("aws logs delete-log-group --log-group-name <name>").`,
+      );
+      return;
+    }
+    for (const name of present.keys()) await deleteGroup(ctx, logs, name);
+  },
+});

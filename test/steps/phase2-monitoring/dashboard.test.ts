@@ -1,0 +1,420 @@
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  CloudWatchClient,
+  DeleteDashboardsCommand,
+  GetDashboardCommand,
+  PutDashboardCommand,
+} from '@aws-sdk/client-cloudwatch';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  dashboardBody,
+  dashboardStep,
+  widgetMetrics,
+  type DashboardInput,
+  type MetricWidget,
+} from '../../../src/steps/phase2-monitoring/dashboard.js';
+import { STEP } from '../../../src/steps/outputs.js';
+import { ACCOUNT, awsError, strictMock, testConfig, testContext } from '../../helpers/context.js';
+import { ALB, ASG, asgInstance, asgResponse, PHASE1, RDS, REDIS } from './fixtures.js';
+
+const NAME = 'CloudMart-Production';
+const DASHBOARD_ARN = `arn:aws:cloudwatch::${ACCOUNT}:dashboard/${NAME}`;
+const I_B = 'i-0bbbbbbbbbbbbbbbb';
+const I_A = 'i-0aaaaaaaaaaaaaaaa';
+const INSTANCES: string[] = [I_B, I_A];
+const ALARM_ARNS = [
+  'CloudMart-EC2-HighCPU',
+  'CloudMart-RDS-HighConnections',
+  'CloudMart-ALB-SlowResponse',
+  'CloudMart-UnhealthyHosts',
+  'CloudMart-RDS-LowStorage',
+].map((n) => `arn:aws:cloudwatch:ap-northeast-2:${ACCOUNT}:alarm:${n}`);
+
+const INPUT: DashboardInput = {
+  region: 'ap-northeast-2',
+  namespace: 'CloudMart',
+  alarmArns: ALARM_ARNS,
+  loadBalancerDimension: ALB.loadBalancerDimension,
+  targetGroupDimension: ALB.targetGroupDimension,
+  autoScalingGroupName: ASG.autoScalingGroupName,
+  instanceIds: INSTANCES,
+  dbInstanceIdentifier: RDS.dbInstanceIdentifier,
+  cacheClusterIds: REDIS.memberClusters,
+};
+
+const asgWith = (ids: string[]) => asgResponse(ids);
+
+const metricsOf = (body: unknown, title: string) =>
+  widgetMetrics({
+    widgets: (body as { widgets: MetricWidget[] }).widgets.filter(
+      (w) => w.properties.title === title,
+    ),
+  });
+
+describe('dashboardBody', () => {
+  const body = dashboardBody(INPUT);
+  const all = widgetMetrics(body);
+
+  it('binds every AWS metric to the ids of this stack', () => {
+    const dimsByNamespace = (ns: string) =>
+      all.filter((m) => m.namespace === ns).map((m) => m.dimensions);
+    for (const d of dimsByNamespace('AWS/ApplicationELB')) {
+      expect(d.LoadBalancer).toBe(ALB.loadBalancerDimension);
+    }
+    for (const d of dimsByNamespace('AWS/RDS'))
+      expect(d).toEqual({ DBInstanceIdentifier: 'cloudmart-db' });
+    for (const d of dimsByNamespace('AWS/ElastiCache')) {
+      expect(REDIS.memberClusters).toContain(d.CacheClusterId);
+    }
+    for (const d of dimsByNamespace('AWS/EC2')) {
+      expect(d.AutoScalingGroupName === 'cloudmart-asg' || INSTANCES.includes(d.InstanceId!)).toBe(
+        true,
+      );
+    }
+  });
+
+  it('has the ALB widgets with the seed metrics and the target group on the health counts', () => {
+    expect(metricsOf(body, 'ALB requests')).toEqual([
+      {
+        widget: 'ALB requests',
+        namespace: 'AWS/ApplicationELB',
+        metricName: 'RequestCount',
+        dimensions: { LoadBalancer: ALB.loadBalancerDimension },
+      },
+    ]);
+    const rt = (body.widgets as MetricWidget[]).find(
+      (w) => w.properties.title === 'ALB target response time (s)',
+    )!;
+    expect(rt.properties.metrics.map((r) => (r.at(-1) as { stat: string }).stat)).toEqual([
+      'p50',
+      'p95',
+      'Average',
+    ]);
+    expect(metricsOf(body, 'ALB target health').map((m) => [m.metricName, m.dimensions])).toEqual([
+      [
+        'HealthyHostCount',
+        { LoadBalancer: ALB.loadBalancerDimension, TargetGroup: ALB.targetGroupDimension },
+      ],
+      [
+        'UnHealthyHostCount',
+        { LoadBalancer: ALB.loadBalancerDimension, TargetGroup: ALB.targetGroupDimension },
+      ],
+    ]);
+  });
+
+  it('plots the CPU of every instance of the ASG plus the group average, and the group network and status checks', () => {
+    expect(metricsOf(body, 'EC2 CPU utilization (%)').map((m) => m.dimensions)).toEqual([
+      { AutoScalingGroupName: 'cloudmart-asg' },
+      { InstanceId: 'i-0aaaaaaaaaaaaaaaa' },
+      { InstanceId: 'i-0bbbbbbbbbbbbbbbb' },
+    ]);
+    expect(metricsOf(body, 'EC2 network (bytes)').map((m) => m.metricName)).toEqual([
+      'NetworkIn',
+      'NetworkOut',
+    ]);
+    expect(metricsOf(body, 'EC2 status checks failed').map((m) => m.metricName)).toEqual([
+      'StatusCheckFailed',
+    ]);
+  });
+
+  it('has the RDS and per-node ElastiCache widgets', () => {
+    expect(all.filter((m) => m.namespace === 'AWS/RDS').map((m) => m.metricName)).toEqual([
+      'CPUUtilization',
+      'DatabaseConnections',
+      'ReadLatency',
+      'WriteLatency',
+      'FreeStorageSpace',
+    ]);
+    const ec = all.filter((m) => m.namespace === 'AWS/ElastiCache');
+    for (const metric of [
+      'CPUUtilization',
+      'CacheHits',
+      'CacheMisses',
+      'NetworkBytesIn',
+      'NetworkBytesOut',
+    ]) {
+      expect(
+        ec.filter((m) => m.metricName === metric).map((m) => m.dimensions.CacheClusterId),
+      ).toEqual(REDIS.memberClusters);
+    }
+  });
+
+  it('computes the error rate with metric math over ErrorCount and RequestCount, and shows the custom metrics', () => {
+    const w = (body.widgets as MetricWidget[]).find(
+      (x) => x.properties.title === 'Error rate (%)',
+    )!;
+    expect(w.properties.metrics).toEqual([
+      ['CloudMart', 'ErrorCount', { id: 'errors', stat: 'Sum', visible: false }],
+      ['CloudMart', 'RequestCount', { id: 'requests', stat: 'Sum', visible: false }],
+      [
+        {
+          id: 'errorRate',
+          expression: 'IF(requests > 0, 100 * errors / requests, 0)',
+          label: 'Errors per 100 requests',
+        },
+      ],
+    ]);
+    const custom = all.filter((m) => m.namespace === 'CloudMart').map((m) => m.metricName);
+    expect(custom).toEqual(
+      expect.arrayContaining(['ApiResponseTime', 'ActiveUsers', 'ErrorCount', 'RequestCount']),
+    );
+  });
+
+  it('starts with the alarm status of the five alarms and lays widgets on the 24-column grid', () => {
+    expect(body.widgets[0]).toEqual({
+      type: 'alarm',
+      x: 0,
+      y: 0,
+      width: 24,
+      height: 3,
+      properties: { title: 'Alarm status', alarms: ALARM_ARNS },
+    });
+    for (const w of body.widgets) {
+      expect(w.x + w.width).toBeLessThanOrEqual(24);
+      if (w.type === 'metric') expect(w.properties.region).toBe('ap-northeast-2');
+    }
+  });
+
+  it('is the same for the same ids in another order', () => {
+    expect(dashboardBody({ ...INPUT, instanceIds: [...INSTANCES].reverse() })).toEqual(body);
+  });
+
+  it('widgetMetrics resolves the console "." shorthand', () => {
+    expect(
+      widgetMetrics({
+        widgets: [
+          {
+            type: 'metric',
+            properties: {
+              title: 't',
+              metrics: [
+                ['AWS/RDS', 'CPUUtilization', 'DBInstanceIdentifier', 'db-a'],
+                ['.', 'DatabaseConnections', '.', '.'],
+              ],
+            },
+          },
+        ],
+      }),
+    ).toEqual([
+      {
+        widget: 't',
+        namespace: 'AWS/RDS',
+        metricName: 'CPUUtilization',
+        dimensions: { DBInstanceIdentifier: 'db-a' },
+      },
+      {
+        widget: 't',
+        namespace: 'AWS/RDS',
+        metricName: 'DatabaseConnections',
+        dimensions: { DBInstanceIdentifier: 'db-a' },
+      },
+    ]);
+  });
+});
+
+describe('monitoring.dashboard', () => {
+  let cw: ReturnType<typeof strictMock>;
+  let autoscaling: ReturnType<typeof strictMock>;
+  beforeEach(() => {
+    cw = strictMock(CloudWatchClient);
+    autoscaling = strictMock(AutoScalingClient);
+  });
+
+  const ctx = (
+    outputs: Record<string, Record<string, unknown>> = PHASE1,
+    previous?: Record<string, unknown>,
+  ) => testContext({ stepId: dashboardStep.id, outputs, ...(previous ? { previous } : {}) });
+
+  it('creates the dashboard from the live ids and returns the console URL', async () => {
+    autoscaling
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolves(
+        asgResponse([
+          asgInstance(I_B),
+          asgInstance(I_A, 'Pending'),
+          asgInstance('i-0ccccccccccccccccc', 'Terminating'),
+        ]),
+      );
+    cw.on(GetDashboardCommand).rejects(
+      awsError('ResourceNotFound', 'Dashboard does not exist', 404),
+    );
+    cw.on(PutDashboardCommand).resolves({ DashboardValidationMessages: [] });
+
+    const out = await dashboardStep.create(ctx());
+
+    expect(out).toEqual({
+      dashboardName: NAME,
+      dashboardArn: DASHBOARD_ARN,
+      consoleUrl:
+        'https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2#dashboards:name=CloudMart-Production',
+      instanceIds: ['i-0aaaaaaaaaaaaaaaa', 'i-0bbbbbbbbbbbbbbbb'],
+    });
+    expect(autoscaling.commandCalls(DescribeAutoScalingGroupsCommand)[0]!.args[0].input).toEqual({
+      AutoScalingGroupNames: ['cloudmart-asg'],
+    });
+    const put = cw.commandCalls(PutDashboardCommand);
+    expect(put).toHaveLength(1);
+    expect(put[0]!.args[0].input.DashboardName).toBe(NAME);
+    expect(JSON.parse(put[0]!.args[0].input.DashboardBody!)).toEqual(dashboardBody(INPUT));
+  });
+
+  it('sends no write when the live body is the same (whatever its formatting)', async () => {
+    autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
+    cw.on(GetDashboardCommand).resolves({
+      DashboardArn: DASHBOARD_ARN,
+      DashboardName: NAME,
+      DashboardBody: JSON.stringify(dashboardBody(INPUT), null, 2),
+    });
+
+    const out = await dashboardStep.create(ctx());
+
+    expect(cw.commandCalls(PutDashboardCommand)).toHaveLength(0);
+    expect(out.dashboardArn).toBe(DASHBOARD_ARN);
+  });
+
+  it('rewrites the dashboard when the ASG replaced an instance', async () => {
+    autoscaling
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolves(asgWith([I_B, 'i-0ddddddddddddddddd']));
+    cw.on(GetDashboardCommand).resolves({
+      DashboardArn: DASHBOARD_ARN,
+      DashboardBody: JSON.stringify(dashboardBody(INPUT)),
+    });
+    cw.on(PutDashboardCommand).resolves({});
+
+    await dashboardStep.create(ctx());
+
+    const body: unknown = JSON.parse(
+      cw.commandCalls(PutDashboardCommand)[0]!.args[0].input.DashboardBody!,
+    );
+    expect(
+      widgetMetrics(body)
+        .filter((m) => m.dimensions.InstanceId)
+        .map((m) => m.dimensions.InstanceId),
+    ).toEqual([I_B, 'i-0ddddddddddddddddd']);
+  });
+
+  it('passes the validation messages of PutDashboard on as warnings', async () => {
+    autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
+    cw.on(GetDashboardCommand).rejects(awsError('ResourceNotFound'));
+    cw.on(PutDashboardCommand).resolves({
+      DashboardValidationMessages: [
+        { DataPath: '/widgets/0', Message: 'Should NOT have more than 100 items' },
+      ],
+    });
+    const c = ctx();
+    await dashboardStep.create(c);
+    expect(c.warnings).toEqual([
+      `Dashboard ${NAME}: /widgets/0 Should NOT have more than 100 items`,
+    ]);
+  });
+
+  it('surfaces an invalid body error', async () => {
+    autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
+    cw.on(GetDashboardCommand).rejects(awsError('ResourceNotFound'));
+    cw.on(PutDashboardCommand).rejects(
+      awsError('InvalidParameterInput', 'The field DashboardBody must be a valid JSON object'),
+    );
+    await expect(dashboardStep.create(ctx())).rejects.toThrow(/DashboardBody/);
+  });
+
+  describe('verify', () => {
+    it('passes a dashboard bound to the stack', async () => {
+      autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
+      cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(dashboardBody(INPUT)) });
+      const checks = await dashboardStep.verify(ctx());
+      expect(checks.map((c) => [c.id, c.status, c.criterion])).toEqual([
+        ['monitoring.dashboard.exists', 'pass', 'dashboard'],
+        ['monitoring.dashboard.widgets', 'pass', 'dashboard'],
+        ['monitoring.dashboard.dimensions', 'pass', 'dashboard'],
+        ['monitoring.dashboard.instances', 'pass', 'dashboard'],
+      ]);
+    });
+
+    it('fails metrics that point at another load balancer and warns about replaced instances', async () => {
+      autoscaling
+        .on(DescribeAutoScalingGroupsCommand)
+        .resolves(asgWith([I_B, 'i-0eeeeeeeeeeeeeeee']));
+      const stale = dashboardBody({ ...INPUT, loadBalancerDimension: 'app/old-alb/1234' });
+      cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(stale) });
+
+      const checks = await dashboardStep.verify(ctx());
+      const byId = Object.fromEntries(checks.map((c) => [c.id, c]));
+
+      expect(byId['monitoring.dashboard.dimensions']?.status).toBe('fail');
+      expect(byId['monitoring.dashboard.dimensions']?.evidence).toContain(
+        'RequestCount LoadBalancer=app/old-alb/1234',
+      );
+      expect(byId['monitoring.dashboard.instances']).toMatchObject({
+        status: 'warn',
+        evidence:
+          'no longer in the ASG: i-0aaaaaaaaaaaaaaaa; not on the dashboard: i-0eeeeeeeeeeeeeeee',
+      });
+    });
+
+    it('fails a dashboard missing seed metrics', async () => {
+      autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
+      const body = dashboardBody(INPUT);
+      body.widgets = body.widgets.filter(
+        (w) => w.type !== 'metric' || !w.properties.title.startsWith('ElastiCache'),
+      );
+      cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(body) });
+      const checks = await dashboardStep.verify(ctx());
+      const widgets = checks.find((c) => c.id === 'monitoring.dashboard.widgets')!;
+      expect(widgets.status).toBe('fail');
+      expect(widgets.evidence).toBe(
+        'missing AWS/ElastiCache/CPUUtilization, AWS/ElastiCache/CacheHits, AWS/ElastiCache/CacheMisses, AWS/ElastiCache/NetworkBytesIn, AWS/ElastiCache/NetworkBytesOut',
+      );
+    });
+
+    it('fails when the dashboard does not exist', async () => {
+      cw.on(GetDashboardCommand).rejects(awsError('ResourceNotFound'));
+      expect(await dashboardStep.verify(ctx())).toEqual([
+        expect.objectContaining({ id: 'monitoring.dashboard.exists', status: 'fail' }),
+      ]);
+    });
+
+    it('cannot check dimensions without the Phase 1 outputs', async () => {
+      cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(dashboardBody(INPUT)) });
+      const checks = await dashboardStep.verify(ctx({}));
+      expect(checks.find((c) => c.id === 'monitoring.dashboard.dimensions')?.status).toBe(
+        'unknown',
+      );
+    });
+  });
+
+  describe('teardown', () => {
+    it('deletes the dashboard', async () => {
+      cw.on(DeleteDashboardsCommand).resolves({});
+      await dashboardStep.teardown(ctx({}));
+      expect(cw.commandCalls(DeleteDashboardsCommand)[0]!.args[0].input).toEqual({
+        DashboardNames: [NAME],
+      });
+    });
+
+    it('succeeds when the dashboard is already gone', async () => {
+      cw.on(DeleteDashboardsCommand).rejects(
+        awsError('ResourceNotFound', 'Dashboard does not exist', 404),
+      );
+      await expect(dashboardStep.teardown(ctx({}))).resolves.toBeUndefined();
+    });
+
+    it('throws other errors', async () => {
+      cw.on(DeleteDashboardsCommand).rejects(awsError('AccessDenied', 'denied', 403));
+      await expect(dashboardStep.teardown(ctx({}))).rejects.toThrow('denied');
+    });
+  });
+});
+
+// The step reads exactly the ids of the steps it needs.
+describe('monitoring.dashboard contract', () => {
+  it('needs the ALB, ASG, RDS and Redis steps and is the seed cleanup step 3', () => {
+    expect(dashboardStep.needs).toEqual([STEP.alb, STEP.asg, STEP.rds, STEP.redis]);
+    expect(dashboardStep.cleanupRank).toBe(3);
+  });
+  it('uses the configured dashboard name', () => {
+    expect(
+      dashboardStep.describe(testConfig({ monitoring: { dashboardName: 'Shop-Prod' } })).join('\n'),
+    ).toContain('dashboards:name=Shop-Prod');
+  });
+});
