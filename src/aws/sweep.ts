@@ -127,5 +127,22 @@ async function untaggedLogGroups(aws: Aws, config: Config): Promise<Leftover[]> 
       }
     }
   }
+  // Dashboards cannot carry tags: look for ours by name.
+  const { ListDashboardsCommand } = await import('@aws-sdk/client-cloudwatch');
+  const cloudwatch = await aws.get('cloudwatch');
+  const dashboards = await cloudwatch.send(
+    new ListDashboardsCommand({ DashboardNamePrefix: config.monitoring.dashboardName }),
+  );
+  for (const d of dashboards.DashboardEntries ?? []) {
+    if (d.DashboardName === config.monitoring.dashboardName && d.DashboardArn) {
+      found.push({
+        arn: d.DashboardArn,
+        region: config.region,
+        type: 'cloudwatch:dashboard',
+        kept: false,
+        note: d.DashboardName,
+      });
+    }
+  }
   return found;
 }

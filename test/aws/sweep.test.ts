@@ -1,3 +1,4 @@
+import { CloudWatchClient, ListDashboardsCommand } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeNatGatewaysCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -14,12 +15,15 @@ describe('destroy sweep', () => {
   let logs: ReturnType<typeof strictMock>;
   let kms: ReturnType<typeof strictMock>;
   let ec2: ReturnType<typeof strictMock>;
+  let cloudwatch: ReturnType<typeof strictMock>;
   beforeEach(() => {
     tagging = strictMock(ResourceGroupsTaggingAPIClient);
     logs = strictMock(CloudWatchLogsClient);
     kms = strictMock(KMSClient);
     ec2 = strictMock(EC2Client);
     logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
+    cloudwatch = strictMock(CloudWatchClient);
+    cloudwatch.on(ListDashboardsCommand).resolves({ DashboardEntries: [] });
   });
 
   it('finds nothing when nothing is tagged with the stack in any of its regions', async () => {
@@ -63,6 +67,15 @@ describe('destroy sweep', () => {
         ],
       });
 
+    cloudwatch.on(ListDashboardsCommand).resolves({
+      DashboardEntries: [
+        {
+          DashboardName: 'CloudMart-Production',
+          DashboardArn: 'arn:aws:cloudwatch::1:dashboard/CloudMart-Production',
+        },
+      ],
+    });
+
     const found = await sweep(new TestAws(), testConfig());
 
     expect(found.map((f) => [f.type, f.kept])).toEqual([
@@ -70,6 +83,7 @@ describe('destroy sweep', () => {
       ['kms:key', true],
       ['s3:bucket', false],
       ['logs:log-group', false],
+      ['cloudwatch:dashboard', false],
     ]);
     expect(found[1]!.note).toContain('scheduled for deletion');
     expect(tagging.commandCalls(GetResourcesCommand)[1]!.args[0].input.PaginationToken).toBe(

@@ -3,12 +3,13 @@ import { isEnabled } from '../../engine/engine.js';
 import { StateStore } from '../../state/store.js';
 import { registry } from '../../steps/registry.js';
 import type { Io } from '../io.js';
-import { readConfig, statePath, type GlobalOptions } from '../runtime.js';
+import type { SubscriptionStatus } from '../../steps/phase2-monitoring/alerts-topic.js';
+import { awsFactory, readConfig, statePath, type GlobalOptions } from '../runtime.js';
 
 /** `status`: the state file as a table (no AWS calls). */
 export async function statusCommand(
   io: Io,
-  opts: { json?: boolean },
+  opts: { json?: boolean; offline?: boolean },
   cmd: { optsWithGlobals(): GlobalOptions },
 ): Promise<number> {
   const g = cmd.optsWithGlobals();
@@ -43,6 +44,10 @@ export async function statusCommand(
   const { estimateCost, usd } = await import('../../cost/estimate.js');
   const liveHours = firstCreate ? (Date.now() - Date.parse(firstCreate)) / 3_600_000 : 0;
   const costSoFar = firstCreate ? estimateCost(config, liveHours).total : 0;
+  const alerts =
+    opts.offline || state.steps['monitoring.sns']?.status !== 'done'
+      ? undefined
+      : await alertSubscriptions(config, g);
   const summary = {
     stack: config.stack,
     region: config.region,
@@ -53,6 +58,7 @@ export async function statusCommand(
     lastRun: state.runs.at(-1) ?? null,
     steps: rows,
     results: state.results,
+    alertSubscriptions: alerts ?? null,
   };
   if (opts.json) {
     io.out(JSON.stringify(summary, null, 2));
@@ -83,6 +89,20 @@ export async function statusCommand(
       `  ${r.id.padEnd(width)}  P${r.phase}  ${status.padEnd(11)} ${time.padStart(7)}${r.lastError && r.status !== 'done' ? `  ${r.lastError.message.split('\n')[0]}` : ''}`,
     );
   }
+  if (alerts && 'error' in alerts)
+    io.out(`\nAlert subscriptions: could not be checked (${alerts.error})`);
+  else if (alerts) {
+    io.out('');
+    for (const a of alerts) {
+      const note =
+        a.status === 'pending'
+          ? ' — waiting for confirmation: open the email from AWS Notifications and click "Confirm subscription"'
+          : a.status === 'missing'
+            ? ' — missing: run cloudmart up --phase 2'
+            : '';
+      io.out(`Alerts ${a.protocol} ${a.endpoint}: ${a.status}${note}`);
+    }
+  }
   const failed = rows.filter((r) => r.status === 'failed' || r.status === 'in_progress');
   io.out('');
   if (failed.length > 0)
@@ -92,4 +112,25 @@ export async function statusCommand(
   else if (done.length > 0) io.out('Next: cloudmart verify');
   else io.out('Next: cloudmart up');
   return 0;
+}
+
+/** Best effort: whether the alert email/SMS subscriptions are confirmed (never fails `status`). */
+async function alertSubscriptions(
+  config: Awaited<ReturnType<typeof readConfig>>,
+  g: GlobalOptions,
+): Promise<SubscriptionStatus[] | { error: string }> {
+  const aws = awsFactory(g, config);
+  try {
+    const { subscriptionStatus } = await import('../../steps/phase2-monitoring/alerts-topic.js');
+    return await Promise.race([
+      subscriptionStatus({ config, aws }),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('no answer within 10 s')), 10_000).unref(),
+      ),
+    ]);
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0] ?? 'unknown error' };
+  } finally {
+    await aws.destroy();
+  }
 }

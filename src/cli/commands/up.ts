@@ -103,8 +103,33 @@ export async function upCommand(
           }
         };
     const result = await runUp(session.engine(opts.concurrency), selection, confirm);
-    return printRunSummary(io, 'up', result, session.store.path);
+    const code = printRunSummary(io, 'up', result, session.store.path);
+    for (const line of endpoints(session.store.current.steps)) io.err(line);
+    return code;
   } finally {
     await session.close();
   }
+}
+
+/** Where to look once it is up: the site, the API and the dashboard. */
+export function endpoints(
+  steps: Record<string, { status: string; outputs?: Record<string, unknown> } | undefined>,
+): string[] {
+  const out = (id: string, key: string): string | undefined => {
+    const st = steps[id];
+    const v = st?.status === 'done' ? st.outputs?.[key] : undefined;
+    return typeof v === 'string' ? v : undefined;
+  };
+  const lines: string[] = [];
+  const site = out('edge.dns', 'siteRecord') ?? out('edge.cdn', 'domainName');
+  if (site) lines.push(`  Site:      https://${site}/`);
+  const alb = out('app.alb', 'dnsName');
+  if (alb) {
+    const https = steps['app.alb']?.outputs?.httpsEnabled === true;
+    const api = out('edge.dns', 'apiRecord') ?? alb;
+    lines.push(`  API:       ${https ? 'https' : 'http'}://${api}/api/products`);
+  }
+  const dashboard = out('monitoring.dashboard', 'consoleUrl');
+  if (dashboard) lines.push(`  Dashboard: ${dashboard}`);
+  return lines.length ? ['', 'Endpoints:', ...lines] : [];
 }
