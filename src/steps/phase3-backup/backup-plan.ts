@@ -1,0 +1,635 @@
+import type {
+  BackupClient,
+  BackupRule,
+  BackupRuleInput,
+  BackupSelection,
+  DescribeBackupVaultOutput,
+} from '@aws-sdk/client-backup';
+import type { IAMClient, Role } from '@aws-sdk/client-iam';
+import { isAlreadyExists, isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import { STACK_TAG } from '../../aws/tags.js';
+import { retryWhile, waitUntil } from '../../aws/wait.js';
+import type { Config } from '../../config/schema.js';
+import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { names } from '../names.js';
+import { STEP, type KmsOutputs } from '../outputs.js';
+
+const backupSdk = () => import('@aws-sdk/client-backup');
+const iamSdk = () => import('@aws-sdk/client-iam');
+
+export interface BackupPlanOutputs {
+  vaultName: string;
+  vaultArn: string;
+  planId: string;
+  planArn: string;
+  selectionId: string;
+  roleName: string;
+  roleArn: string;
+  /** True when cloudmart created the service role (teardown deletes only that one). */
+  roleCreated: boolean;
+  [k: string]: unknown;
+}
+
+/** The role AWS Backup creates for an account the first time the console is used. */
+export const DEFAULT_BACKUP_ROLE = 'AWSBackupDefaultServiceRole';
+export const RULE_NAME = 'daily';
+const START_WINDOW_MINUTES = 60;
+const COMPLETION_WINDOW_MINUTES = 180;
+
+export const backupNames = (config: Config) => ({
+  vault: names.of(config, 'vault'),
+  role: names.of(config, 'backup-role'),
+  selection: names.of(config, 'tagged'),
+  plan: config.backup.planName,
+});
+
+const managedPolicies = (partition: string): string[] => [
+  `arn:${partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup`,
+  `arn:${partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores`,
+];
+
+const TRUST_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Effect: 'Allow',
+      Principal: { Service: 'backup.amazonaws.com' },
+      Action: 'sts:AssumeRole',
+    },
+  ],
+});
+
+function desiredRule(ctx: StepContext, vault: string): BackupRuleInput {
+  return {
+    RuleName: RULE_NAME,
+    TargetBackupVaultName: vault,
+    ScheduleExpression: ctx.config.backup.schedule,
+    StartWindowMinutes: START_WINDOW_MINUTES,
+    CompletionWindowMinutes: COMPLETION_WINDOW_MINUTES,
+    Lifecycle: { DeleteAfterDays: ctx.config.backup.retentionDays },
+    RecoveryPointTags: ctx.tags.map(ctx.config.backup.planName),
+  };
+}
+
+/** What differs between the live rules and the one rule we want (empty when converged). */
+function ruleDrift(live: BackupRule[] | undefined, want: BackupRuleInput): string[] {
+  if (!live || live.length !== 1) return [`${live?.length ?? 0} rules instead of 1`];
+  const r = live[0]!;
+  const diffs: string[] = [];
+  const cmp = (what: string, a: unknown, b: unknown) => {
+    if (a !== b) diffs.push(`${what} ${String(a)} (want ${String(b)})`);
+  };
+  cmp('rule', r.RuleName, want.RuleName);
+  cmp('vault', r.TargetBackupVaultName, want.TargetBackupVaultName);
+  cmp('schedule', r.ScheduleExpression, want.ScheduleExpression);
+  cmp('start window', r.StartWindowMinutes, want.StartWindowMinutes);
+  cmp('completion window', r.CompletionWindowMinutes, want.CompletionWindowMinutes);
+  cmp('retention days', r.Lifecycle?.DeleteAfterDays, want.Lifecycle?.DeleteAfterDays);
+  cmp('cold storage after', r.Lifecycle?.MoveToColdStorageAfterDays, undefined);
+  return diffs;
+}
+
+function desiredSelection(config: Config, roleArn: string): BackupSelection {
+  return {
+    SelectionName: backupNames(config).selection,
+    IamRoleArn: roleArn,
+    Resources: ['*'],
+    // Conditions are ANDed (ListOfTags would be ORed): the Backup tag AND this stack, so the
+    // plan never picks up another stack's resources that also carry Backup=true.
+    Conditions: {
+      StringEquals: [
+        {
+          ConditionKey: `aws:ResourceTag/${config.backup.selectionTag.key}`,
+          ConditionValue: config.backup.selectionTag.value,
+        },
+        { ConditionKey: `aws:ResourceTag/${STACK_TAG}`, ConditionValue: config.stack },
+      ],
+    },
+  };
+}
+
+function selectionDrift(live: BackupSelection | undefined, want: BackupSelection): string[] {
+  if (!live) return ['missing'];
+  const conds = (s: BackupSelection) =>
+    (s.Conditions?.StringEquals ?? [])
+      .map((c) => `${c.ConditionKey}=${c.ConditionValue}`)
+      .sort()
+      .join(',');
+  const diffs: string[] = [];
+  if (live.IamRoleArn !== want.IamRoleArn) diffs.push(`role ${live.IamRoleArn ?? 'none'}`);
+  if ((live.Resources ?? []).join(',') !== '*')
+    diffs.push(`resources ${(live.Resources ?? []).join(',')}`);
+  if (conds(live) !== conds(want)) diffs.push(`conditions ${conds(live) || 'none'}`);
+  if ((live.ListOfTags ?? []).length > 0) diffs.push('ORed tag list');
+  return diffs;
+}
+
+async function describeVault(
+  backup: BackupClient,
+  name: string,
+): Promise<DescribeBackupVaultOutput | undefined> {
+  const { DescribeBackupVaultCommand } = await backupSdk();
+  try {
+    return await backup.send(new DescribeBackupVaultCommand({ BackupVaultName: name }));
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+async function findPlan(
+  backup: BackupClient,
+  name: string,
+): Promise<{ id: string; arn: string } | undefined> {
+  const { ListBackupPlansCommand } = await backupSdk();
+  let token: string | undefined;
+  do {
+    const out = await backup.send(new ListBackupPlansCommand(token ? { NextToken: token } : {}));
+    const plan = out.BackupPlansList?.find((p) => p.BackupPlanName === name && !p.DeletionDate);
+    if (plan?.BackupPlanId) return { id: plan.BackupPlanId, arn: plan.BackupPlanArn ?? '' };
+    token = out.NextToken;
+  } while (token);
+  return undefined;
+}
+
+async function listSelections(
+  backup: BackupClient,
+  planId: string,
+): Promise<Array<{ id: string; name: string }>> {
+  const { ListBackupSelectionsCommand } = await backupSdk();
+  const found: Array<{ id: string; name: string }> = [];
+  let token: string | undefined;
+  try {
+    do {
+      const out = await backup.send(
+        new ListBackupSelectionsCommand({
+          BackupPlanId: planId,
+          ...(token ? { NextToken: token } : {}),
+        }),
+      );
+      for (const s of out.BackupSelectionsList ?? []) {
+        if (s.SelectionId) found.push({ id: s.SelectionId, name: s.SelectionName ?? '' });
+      }
+      token = out.NextToken;
+    } while (token);
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+  return found;
+}
+
+async function getRole(iam: IAMClient, name: string): Promise<Role | undefined> {
+  const { GetRoleCommand } = await iamSdk();
+  try {
+    return (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The service role: cloudmart's own if an earlier run made it (stable across runs), else the
+ * account's AWSBackupDefaultServiceRole, else a new `<stack>-backup-role`.
+ */
+async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: boolean }> {
+  const { AttachRolePolicyCommand, CreateRoleCommand, ListAttachedRolePoliciesCommand } =
+    await iamSdk();
+  const iam = await ctx.aws.get('iam');
+  const ownName = backupNames(ctx.config).role;
+  let role = await getRole(iam, ownName);
+  if (!role) {
+    const fallback = await getRole(iam, DEFAULT_BACKUP_ROLE);
+    if (fallback) return { role: fallback, created: false };
+    ctx.progress(`creating IAM role ${ownName} for AWS Backup`);
+    try {
+      role = (
+        await iam.send(
+          new CreateRoleCommand({
+            RoleName: ownName,
+            AssumeRolePolicyDocument: TRUST_POLICY,
+            Description: `AWS Backup service role for cloudmart stack ${ctx.config.stack}`,
+            Tags: ctx.tags.list(ownName),
+          }),
+        )
+      ).Role;
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw e;
+      role = await getRole(iam, ownName);
+    }
+    if (!role?.Arn) throw new Error(`IAM CreateRole ${ownName} returned no role`);
+  }
+  const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: ownName }));
+  const have = new Set((attached.AttachedPolicies ?? []).map((p) => p.PolicyArn));
+  for (const arn of managedPolicies(ctx.aws.partition())) {
+    if (!have.has(arn)) {
+      await iam.send(new AttachRolePolicyCommand({ RoleName: ownName, PolicyArn: arn }));
+    }
+  }
+  return { role, created: true };
+}
+
+async function listRecoveryPoints(
+  backup: BackupClient,
+  vault: string,
+): Promise<Array<{ arn: string; status: string }>> {
+  const { ListRecoveryPointsByBackupVaultCommand } = await backupSdk();
+  const points: Array<{ arn: string; status: string }> = [];
+  let token: string | undefined;
+  try {
+    do {
+      const out = await backup.send(
+        new ListRecoveryPointsByBackupVaultCommand({
+          BackupVaultName: vault,
+          ...(token ? { NextToken: token } : {}),
+        }),
+      );
+      for (const p of out.RecoveryPoints ?? []) {
+        if (p.RecoveryPointArn) points.push({ arn: p.RecoveryPointArn, status: p.Status ?? '' });
+      }
+      token = out.NextToken;
+    } while (token);
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+  return points;
+}
+
+/**
+ * Idempotency token for one create call: the SDK's own retries of that call reuse it, so a
+ * lost response never makes a second plan (plan names are not unique in AWS Backup). It is
+ * unique per run, because a token reused after destroy could hand back the deleted plan;
+ * across runs the find-by-name lookup is the guard.
+ */
+const requestId = (ctx: StepContext, what: string): string =>
+  `${ctx.config.stack}-${what}-${ctx.now()}`.slice(0, 50);
+
+/** A role that was just created is not yet visible to AWS Backup for a few seconds. */
+const isRolePropagation = (e: unknown): boolean =>
+  /InvalidParameterValue/i.test((e as Error).name) && /role|iam/i.test((e as Error).message);
+
+export const backupPlanStep = defineStep<BackupPlanOutputs>({
+  id: STEP.backupPlan,
+  phase: 3,
+  title: 'AWS Backup vault, plan and tag selection',
+  needs: [STEP.kms],
+  // The seed's cleanup order: trail, alarms, dashboard, then the Backup plan.
+  cleanupRank: 4,
+  actions: [
+    'backup:DescribeBackupVault',
+    'backup:CreateBackupVault',
+    'backup:DeleteBackupVault',
+    'backup:ListBackupPlans',
+    'backup:GetBackupPlan',
+    'backup:CreateBackupPlan',
+    'backup:UpdateBackupPlan',
+    'backup:DeleteBackupPlan',
+    'backup:ListBackupSelections',
+    'backup:GetBackupSelection',
+    'backup:CreateBackupSelection',
+    'backup:DeleteBackupSelection',
+    'backup:ListRecoveryPointsByBackupVault',
+    'backup:DeleteRecoveryPoint',
+    'backup:TagResource',
+    'backup-storage:MountCapsule',
+    'kms:CreateGrant',
+    'kms:GenerateDataKey',
+    'kms:Decrypt',
+    'kms:DescribeKey',
+    'iam:GetRole',
+    'iam:CreateRole',
+    'iam:TagRole',
+    'iam:ListAttachedRolePolicies',
+    'iam:AttachRolePolicy',
+    'iam:DetachRolePolicy',
+    'iam:ListRolePolicies',
+    'iam:DeleteRolePolicy',
+    'iam:DeleteRole',
+    'iam:PassRole',
+  ],
+  describe: (config) => {
+    const n = backupNames(config);
+    return [
+      `AWS Backup vault ${n.vault} encrypted with the stack's KMS key`,
+      `Backup plan ${n.plan}: ${config.backup.schedule}, start within ${START_WINDOW_MINUTES} min, complete within ${COMPLETION_WINDOW_MINUTES} min, kept ${config.backup.retentionDays} days`,
+      `Selection ${n.selection}: resources tagged ${config.backup.selectionTag.key}=${config.backup.selectionTag.value} and ${STACK_TAG}=${config.stack}, using ${DEFAULT_BACKUP_ROLE} or ${n.role}`,
+    ];
+  },
+
+  async create(ctx) {
+    const {
+      CreateBackupPlanCommand,
+      CreateBackupSelectionCommand,
+      CreateBackupVaultCommand,
+      DeleteBackupSelectionCommand,
+      GetBackupPlanCommand,
+      GetBackupSelectionCommand,
+      UpdateBackupPlanCommand,
+    } = await backupSdk();
+    const backup = await ctx.aws.get('backup');
+    const n = backupNames(ctx.config);
+    const key = ctx.outputs<KmsOutputs>(STEP.kms);
+
+    // 1. The vault, encrypted with the stack key (the key cannot be changed afterwards).
+    let vault = await describeVault(backup, n.vault);
+    if (!vault) {
+      ctx.progress(`creating backup vault ${n.vault}`);
+      try {
+        await backup.send(
+          new CreateBackupVaultCommand({
+            BackupVaultName: n.vault,
+            EncryptionKeyArn: key.keyArn,
+            BackupVaultTags: ctx.tags.map(n.vault),
+            CreatorRequestId: requestId(ctx, 'vault'),
+          }),
+        );
+      } catch (e) {
+        if (!isAlreadyExists(e)) throw e;
+      }
+      vault = await describeVault(backup, n.vault);
+      if (!vault) throw new Error(`backup vault ${n.vault} was created but cannot be described`);
+    } else if (vault.EncryptionKeyArn && vault.EncryptionKeyArn !== key.keyArn) {
+      ctx.warn(
+        `Backup vault ${n.vault} is encrypted with ${vault.EncryptionKeyArn}, not the stack key; a vault's key cannot be changed (delete the empty vault and run cloudmart up --phase 3 again to fix it).`,
+      );
+    }
+
+    // 2. The service role.
+    const { role, created } = await ensureRole(ctx);
+
+    // 3. The plan: adopted by name, updated only when its rule drifted.
+    const rule = desiredRule(ctx, n.vault);
+    let plan = await findPlan(backup, n.plan);
+    if (!plan) {
+      ctx.progress(`creating backup plan ${n.plan}`);
+      const out = await backup.send(
+        new CreateBackupPlanCommand({
+          BackupPlan: { BackupPlanName: n.plan, Rules: [rule] },
+          BackupPlanTags: ctx.tags.map(n.plan),
+          CreatorRequestId: requestId(ctx, 'plan'),
+        }),
+      );
+      if (!out.BackupPlanId) throw new Error('CreateBackupPlan returned no plan id');
+      plan = { id: out.BackupPlanId, arn: out.BackupPlanArn ?? '' };
+    } else {
+      const live = await backup.send(new GetBackupPlanCommand({ BackupPlanId: plan.id }));
+      const drift = ruleDrift(live.BackupPlan?.Rules, rule);
+      if (drift.length > 0) {
+        ctx.progress(`backup plan ${n.plan}: updating (${drift.join(', ')})`);
+        await backup.send(
+          new UpdateBackupPlanCommand({
+            BackupPlanId: plan.id,
+            BackupPlan: { BackupPlanName: n.plan, Rules: [rule] },
+          }),
+        );
+      }
+    }
+    const planId = plan.id;
+
+    // 4. The selection. Selections cannot be updated: a drifted one is replaced.
+    const want = desiredSelection(ctx.config, role.Arn!);
+    let selectionId = (await listSelections(backup, planId)).find(
+      (s) => s.name === n.selection,
+    )?.id;
+    if (selectionId) {
+      const live = await backup.send(
+        new GetBackupSelectionCommand({ BackupPlanId: planId, SelectionId: selectionId }),
+      );
+      const drift = selectionDrift(live.BackupSelection, want);
+      if (drift.length > 0) {
+        ctx.progress(`backup selection ${n.selection}: replacing (${drift.join(', ')})`);
+        await backup.send(
+          new DeleteBackupSelectionCommand({ BackupPlanId: planId, SelectionId: selectionId }),
+        );
+        selectionId = undefined;
+      }
+    }
+    if (!selectionId) {
+      ctx.progress(`creating backup selection ${n.selection}`);
+      const out = await retryWhile(
+        ctx,
+        () =>
+          backup.send(
+            new CreateBackupSelectionCommand({
+              BackupPlanId: planId,
+              BackupSelection: want,
+              CreatorRequestId: requestId(ctx, 'selection'),
+            }),
+          ),
+        {
+          what: `backup selection ${n.selection} (IAM role propagation)`,
+          when: created ? isRolePropagation : () => false,
+          timeoutMs: 2 * 60_000,
+        },
+      );
+      selectionId = out.SelectionId;
+      if (!selectionId) throw new Error('CreateBackupSelection returned no selection id');
+    }
+
+    return {
+      vaultName: n.vault,
+      vaultArn: vault.BackupVaultArn ?? '',
+      planId,
+      planArn: plan.arn,
+      selectionId,
+      roleName: role.RoleName ?? '',
+      roleArn: role.Arn ?? '',
+      roleCreated: created,
+    };
+  },
+
+  async verify(ctx) {
+    const { GetBackupPlanCommand, GetBackupSelectionCommand } = await backupSdk();
+    const backup = await ctx.aws.get('backup');
+    const n = backupNames(ctx.config);
+    const fix = 'cloudmart up --phase 3';
+    const checks: Check[] = [];
+    const keyArn = ctx.maybeOutputs<KmsOutputs>(STEP.kms)?.keyArn;
+
+    const vault = await describeVault(backup, n.vault);
+    checks.push({
+      id: 'backup.plan.vault',
+      title: `Backup vault ${n.vault} encrypted with the stack key`,
+      criterion: 'backup',
+      status: !vault ? 'fail' : keyArn && vault.EncryptionKeyArn !== keyArn ? 'warn' : 'pass',
+      evidence: vault
+        ? `${n.vault}: key ${vault.EncryptionKeyArn ?? 'none'}, ${vault.NumberOfRecoveryPoints ?? 0} recovery points`
+        : `no vault ${n.vault}`,
+      fix,
+    });
+
+    const plan = await findPlan(backup, n.plan);
+    if (!plan) {
+      checks.push({
+        id: 'backup.plan.rule',
+        title: `Backup plan ${n.plan} exists`,
+        criterion: 'backup',
+        status: 'fail',
+        evidence: `no backup plan ${n.plan}`,
+        fix,
+      });
+      return checks;
+    }
+    const live = await backup.send(new GetBackupPlanCommand({ BackupPlanId: plan.id }));
+    const drift = ruleDrift(live.BackupPlan?.Rules, desiredRule(ctx, n.vault));
+    checks.push({
+      id: 'backup.plan.rule',
+      title: `Backup plan ${n.plan}: ${ctx.config.backup.schedule}, ${ctx.config.backup.retentionDays}-day retention`,
+      criterion: 'backup',
+      status: drift.length === 0 ? 'pass' : 'fail',
+      evidence: drift.length === 0 ? `${n.plan} (${plan.id}) as configured` : drift.join('; '),
+      fix,
+    });
+
+    const selection = (await listSelections(backup, plan.id)).find((s) => s.name === n.selection);
+    const liveSel = selection
+      ? (
+          await backup.send(
+            new GetBackupSelectionCommand({ BackupPlanId: plan.id, SelectionId: selection.id }),
+          )
+        ).BackupSelection
+      : undefined;
+    const selDrift = liveSel
+      ? selectionDrift(liveSel, desiredSelection(ctx.config, liveSel.IamRoleArn ?? ''))
+      : ['missing'];
+    checks.push({
+      id: 'backup.plan.selection',
+      title: `Selection of resources tagged ${ctx.config.backup.selectionTag.key}=${ctx.config.backup.selectionTag.value} in this stack`,
+      criterion: 'backup',
+      status: selDrift.length === 0 ? 'pass' : 'fail',
+      evidence:
+        selDrift.length === 0
+          ? `${n.selection} with role ${liveSel?.IamRoleArn ?? '?'}`
+          : `${n.selection}: ${selDrift.join('; ')}`,
+      fix,
+    });
+    return checks;
+  },
+
+  async teardown(ctx) {
+    const {
+      DeleteBackupPlanCommand,
+      DeleteBackupSelectionCommand,
+      DeleteBackupVaultCommand,
+      DeleteRecoveryPointCommand,
+    } = await backupSdk();
+    const backup = await ctx.aws.get('backup');
+    const n = backupNames(ctx.config);
+
+    // 1. Selections, then the plan (a plan with selections cannot be deleted).
+    const plan = await findPlan(backup, n.plan);
+    if (plan) {
+      for (const s of await listSelections(backup, plan.id)) {
+        try {
+          await backup.send(
+            new DeleteBackupSelectionCommand({ BackupPlanId: plan.id, SelectionId: s.id }),
+          );
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
+      }
+      try {
+        await backup.send(new DeleteBackupPlanCommand({ BackupPlanId: plan.id }));
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }
+
+    // 2. Recovery points outlive the plan, and a vault can only be deleted when empty.
+    if (await describeVault(backup, n.vault)) {
+      const points = await listRecoveryPoints(backup, n.vault);
+      if (points.length > 0 && !ctx.config.destroy.deleteRecoveryPoints) {
+        ctx.warn(
+          `Kept backup vault ${n.vault} with ${points.length} recovery point(s) (destroy.deleteRecoveryPoints is false): they keep billing until they expire after ${ctx.config.backup.retentionDays} days or you delete them.`,
+        );
+      } else {
+        for (const p of points.filter((x) => x.status !== 'DELETING')) {
+          ctx.progress(`deleting recovery point ${p.arn}`);
+          try {
+            // A point whose backup job is still running cannot be deleted yet.
+            await retryWhile(
+              ctx,
+              () =>
+                backup.send(
+                  new DeleteRecoveryPointCommand({
+                    BackupVaultName: n.vault,
+                    RecoveryPointArn: p.arn,
+                  }),
+                ),
+              {
+                what: `deleting recovery point ${p.arn}`,
+                when: (e) => /InvalidRequest|InvalidResourceState/i.test((e as Error).name),
+                minDelayMs: 10_000,
+                timeoutMs: 30 * 60_000,
+              },
+            );
+          } catch (e) {
+            if (!isNotFound(e)) throw e;
+          }
+        }
+        if (points.length > 0) {
+          await waitUntil(
+            ctx,
+            async () => {
+              const left = (await listRecoveryPoints(backup, n.vault)).length;
+              return { done: left === 0, status: `${left} recovery point(s) left` };
+            },
+            {
+              what: `backup vault ${n.vault} to be empty`,
+              minDelayMs: 5_000,
+              timeoutMs: 30 * 60_000,
+            },
+          );
+        }
+        try {
+          await retryWhile(
+            ctx,
+            () => backup.send(new DeleteBackupVaultCommand({ BackupVaultName: n.vault })),
+            {
+              what: `deleting backup vault ${n.vault}`,
+              when: (e) => /InvalidRequest/i.test((e as Error).name),
+              timeoutMs: 5 * 60_000,
+            },
+          );
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
+      }
+    }
+
+    // 3. The service role, only if cloudmart created it (never the account's default role).
+    await deleteOwnRole(ctx);
+  },
+});
+
+async function deleteOwnRole(ctx: StepContext): Promise<void> {
+  const {
+    DeleteRoleCommand,
+    DeleteRolePolicyCommand,
+    DetachRolePolicyCommand,
+    ListAttachedRolePoliciesCommand,
+    ListRolePoliciesCommand,
+  } = await iamSdk();
+  const iam = await ctx.aws.get('iam');
+  const name = backupNames(ctx.config).role;
+  if (!(await getRole(iam, name))) return;
+  try {
+    const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name }));
+    for (const p of attached.AttachedPolicies ?? []) {
+      await iam.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: p.PolicyArn }));
+    }
+    const inline = await iam.send(new ListRolePoliciesCommand({ RoleName: name }));
+    for (const policy of inline.PolicyNames ?? []) {
+      await iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policy }));
+    }
+    await retryWhile(ctx, () => iam.send(new DeleteRoleCommand({ RoleName: name })), {
+      what: `deleting IAM role ${name}`,
+      when: isDependencyViolation,
+      timeoutMs: 2 * 60_000,
+    });
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+}

@@ -1,0 +1,515 @@
+import type { KMSClient, KeyMetadata } from '@aws-sdk/client-kms';
+import type { DBInstance, DBInstanceAutomatedBackup, RDSClient } from '@aws-sdk/client-rds';
+import { isNotFound } from '../../aws/errors.js';
+import { STACK_TAG, STEP_TAG, tagValue } from '../../aws/tags.js';
+import { retryWhile, waitUntil } from '../../aws/wait.js';
+import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { CloudmartError } from '../../errors.js';
+import { STEP, type RdsOutputs } from '../outputs.js';
+
+const rdsSdk = () => import('@aws-sdk/client-rds');
+const kmsSdk = () => import('@aws-sdk/client-kms');
+const taggingSdk = () => import('@aws-sdk/client-resource-groups-tagging-api');
+
+export interface RdsBackupOutputs {
+  dbInstanceIdentifier: string;
+  dbInstanceArn: string;
+  dbiResourceId: string;
+  backupRetentionPeriod: number;
+  backupWindow: string;
+  /** Set when automated backups are replicated to the DR region. */
+  drRegion?: string;
+  drKeyArn?: string;
+  drKeyAlias?: string;
+  replicatedBackupArn?: string;
+  [k: string]: unknown;
+}
+
+/** The seed's RPO: the instance can be restored to a point at most 5 minutes old. */
+export const RPO_MS = 5 * 60_000;
+/**
+ * LatestRestorableTime only appears once the first automated snapshot of a new instance has
+ * finished (several minutes after it becomes available). Within this grace period after the
+ * instance was created, a missing or stale restorable time is a warning, not a failure: the
+ * RPO cannot be judged yet. After it, the check fails.
+ */
+export const PITR_GRACE_MS = 30 * 60_000;
+
+const ACTIVE_REPLICATION = new Set(['replicating', 'pending']);
+
+export const drKeyAlias = (stack: string): string => `alias/${stack}-dr`;
+
+async function describeInstance(rds: RDSClient, id: string): Promise<DBInstance | undefined> {
+  const { DescribeDBInstancesCommand } = await rdsSdk();
+  try {
+    const out = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }));
+    return out.DBInstances?.[0];
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+async function waitInstanceAvailable(ctx: StepContext, rds: RDSClient, id: string): Promise<void> {
+  await waitUntil(
+    ctx,
+    async () => {
+      const status = (await describeInstance(rds, id))?.DBInstanceStatus ?? 'missing';
+      return {
+        done: status === 'available',
+        failed: ['failed', 'incompatible-parameters', 'storage-full', 'missing'].includes(status)
+          ? status
+          : undefined,
+        status,
+      };
+    },
+    { what: `RDS ${id} to be available`, minDelayMs: 5_000, timeoutMs: 30 * 60_000 },
+  );
+}
+
+/**
+ * The replicated automated backups in the DR region: by the source's DbiResourceId when known
+ * (it is the same id in both regions), else every automated backup tagged with this stack.
+ */
+async function findReplicas(
+  ctx: StepContext,
+  drRds: RDSClient,
+  dbiResourceId: string | undefined,
+): Promise<DBInstanceAutomatedBackup[]> {
+  const { DescribeDBInstanceAutomatedBackupsCommand } = await rdsSdk();
+  const found: DBInstanceAutomatedBackup[] = [];
+  let marker: string | undefined;
+  try {
+    do {
+      const out = await drRds.send(
+        new DescribeDBInstanceAutomatedBackupsCommand({
+          ...(dbiResourceId ? { DbiResourceId: dbiResourceId } : {}),
+          ...(marker ? { Marker: marker } : {}),
+        }),
+      );
+      found.push(...(out.DBInstanceAutomatedBackups ?? []));
+      marker = out.Marker;
+    } while (marker);
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+  if (dbiResourceId) return found.filter((b) => b.DbiResourceId === dbiResourceId);
+  return found.filter(
+    (b) =>
+      tagValue(b.TagList, STACK_TAG) === ctx.config.stack &&
+      tagValue(b.TagList, STEP_TAG) === STEP.rdsBackup,
+  );
+}
+
+async function describeKey(kms: KMSClient, keyId: string): Promise<KeyMetadata | undefined> {
+  const { DescribeKeyCommand } = await kmsSdk();
+  try {
+    return (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * A key created by an earlier run that crashed before CreateAlias: found by its tags, so a
+ * crash between the two calls never leaves a second key behind.
+ */
+async function findUnaliasedKey(
+  ctx: StepContext,
+  kms: KMSClient,
+): Promise<KeyMetadata | undefined> {
+  const { GetResourcesCommand } = await taggingSdk();
+  const tagging = await ctx.aws.get('tagging', ctx.config.drRegion);
+  const out = await tagging.send(
+    new GetResourcesCommand({
+      ResourceTypeFilters: ['kms:key'],
+      TagFilters: [
+        { Key: STACK_TAG, Values: [ctx.config.stack] },
+        { Key: STEP_TAG, Values: [STEP.rdsBackup] },
+      ],
+    }),
+  );
+  for (const r of out.ResourceTagMappingList ?? []) {
+    if (!r.ResourceARN) continue;
+    const key = await describeKey(kms, r.ResourceARN);
+    if (key?.KeyState === 'Enabled') return key;
+  }
+  return undefined;
+}
+
+/** The customer-managed key in the DR region that encrypts the replicated backups. */
+async function ensureDrKey(ctx: StepContext): Promise<KeyMetadata> {
+  const {
+    CancelKeyDeletionCommand,
+    CreateAliasCommand,
+    CreateKeyCommand,
+    EnableKeyCommand,
+    EnableKeyRotationCommand,
+    GetKeyRotationStatusCommand,
+  } = await kmsSdk();
+  const dr = ctx.config.drRegion;
+  const kms = await ctx.aws.get('kms', dr);
+  const alias = drKeyAlias(ctx.config.stack);
+
+  let key = await describeKey(kms, alias);
+  if (key?.KeyState === 'PendingDeletion') {
+    // A destroy within the last 7 days scheduled it; the alias still points at it. Reuse it.
+    ctx.progress(`KMS ${alias} (${dr}): cancelling its scheduled deletion`);
+    await kms.send(new CancelKeyDeletionCommand({ KeyId: key.KeyId }));
+    await kms.send(new EnableKeyCommand({ KeyId: key.KeyId }));
+  } else if (key?.KeyState === 'Disabled') {
+    await kms.send(new EnableKeyCommand({ KeyId: key.KeyId }));
+  }
+  if (!key) {
+    key = await findUnaliasedKey(ctx, kms);
+    if (!key) {
+      ctx.progress(`creating KMS key ${alias} in ${dr}`);
+      const out = await kms.send(
+        new CreateKeyCommand({
+          Description: `cloudmart ${ctx.config.stack}: RDS automated backups replicated to ${dr}`,
+          KeyUsage: 'ENCRYPT_DECRYPT',
+          KeySpec: 'SYMMETRIC_DEFAULT',
+          Tags: ctx.tags
+            .list(`${ctx.config.stack}-dr`)
+            .map(({ Key, Value }) => ({ TagKey: Key, TagValue: Value })),
+        }),
+      );
+      key = out.KeyMetadata;
+      if (!key?.KeyId) throw new Error('KMS CreateKey returned no key id');
+    }
+    await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyId }));
+  }
+  const rotation = await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }));
+  if (rotation.KeyRotationEnabled !== true) {
+    await kms.send(new EnableKeyRotationCommand({ KeyId: key.KeyId }));
+  }
+  return key;
+}
+
+/** A string this step recorded in the state file on its last run (resume, teardown). */
+function previousString(ctx: StepContext, key: keyof RdsBackupOutputs): string | undefined {
+  const v = ctx.previous?.[key];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function sourceArn(ctx: StepContext, account: string, id: string): string {
+  return `arn:${ctx.aws.partition()}:rds:${ctx.config.region}:${account}:db:${id}`;
+}
+
+function minutes(ms: number): string {
+  return `${(ms / 60_000).toFixed(1)} min`;
+}
+
+export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
+  id: STEP.rdsBackup,
+  phase: 3,
+  title: 'RDS automated backups, PITR and cross-region replication',
+  needs: [STEP.rds],
+  actions: [
+    'rds:DescribeDBInstances',
+    'rds:ModifyDBInstance',
+    'rds:DescribeDBInstanceAutomatedBackups',
+    'rds:StartDBInstanceAutomatedBackupsReplication',
+    'rds:StopDBInstanceAutomatedBackupsReplication',
+    'rds:DeleteDBInstanceAutomatedBackup',
+    'rds:AddTagsToResource',
+    'kms:DescribeKey',
+    'kms:CreateKey',
+    'kms:CreateAlias',
+    'kms:TagResource',
+    'kms:GetKeyRotationStatus',
+    'kms:EnableKeyRotation',
+    'kms:EnableKey',
+    'kms:CancelKeyDeletion',
+    'kms:ScheduleKeyDeletion',
+    'kms:CreateGrant',
+    'tag:GetResources',
+  ],
+  describe: (config) => [
+    `RDS automated backups: ${config.database.backupRetentionDays}-day retention, window ${config.database.backupWindow} UTC, point-in-time recovery (RPO < 5 min)`,
+    ...(config.database.crossRegionBackup
+      ? [
+          `Automated-backup replication to ${config.drRegion}, encrypted with KMS key ${drKeyAlias(config.stack)} (rotation on)`,
+        ]
+      : []),
+  ],
+
+  async create(ctx) {
+    const { ModifyDBInstanceCommand, StartDBInstanceAutomatedBackupsReplicationCommand } =
+      await rdsSdk();
+    const { database, drRegion } = ctx.config;
+    const id = ctx.outputs<RdsOutputs>(STEP.rds).dbInstanceIdentifier;
+    const rds = await ctx.aws.get('rds');
+
+    const instance = await describeInstance(rds, id);
+    if (!instance?.DBInstanceArn || !instance.DbiResourceId) {
+      throw new CloudmartError('NOT_READY', `RDS ${id} was not found: backups cannot be set up`, {
+        hint: 'cloudmart up --phase 1',
+      });
+    }
+
+    // Only a drifted setting is written: a second run sends no ModifyDBInstance at all.
+    let modified = false;
+    if (
+      instance.BackupRetentionPeriod !== database.backupRetentionDays ||
+      instance.PreferredBackupWindow !== database.backupWindow
+    ) {
+      ctx.progress(
+        `RDS ${id}: backup retention ${instance.BackupRetentionPeriod ?? '?'} → ${database.backupRetentionDays} days, window ${instance.PreferredBackupWindow ?? '?'} → ${database.backupWindow}`,
+      );
+      await rds.send(
+        new ModifyDBInstanceCommand({
+          DBInstanceIdentifier: id,
+          BackupRetentionPeriod: database.backupRetentionDays,
+          PreferredBackupWindow: database.backupWindow,
+          ApplyImmediately: true,
+        }),
+      );
+      modified = true;
+    }
+
+    const outputs: RdsBackupOutputs = {
+      dbInstanceIdentifier: id,
+      dbInstanceArn: instance.DBInstanceArn,
+      dbiResourceId: instance.DbiResourceId,
+      backupRetentionPeriod: database.backupRetentionDays,
+      backupWindow: database.backupWindow,
+    };
+    if (!database.crossRegionBackup) return outputs;
+
+    const key = await ensureDrKey(ctx);
+    const drRds = await ctx.aws.get('rds', drRegion);
+    const dbiResourceId = instance.DbiResourceId;
+    let replica = (await findReplicas(ctx, drRds, dbiResourceId)).find((b) =>
+      ACTIVE_REPLICATION.has(b.Status ?? ''),
+    );
+    if (!replica) {
+      // Replication starts only from an available instance (not modifying or backing up).
+      if (modified || instance.DBInstanceStatus !== 'available') {
+        await waitInstanceAvailable(ctx, rds, id);
+      }
+      const source = instance.DBInstanceArn;
+      ctx.progress(`RDS ${id}: starting automated-backup replication to ${drRegion}`);
+      // The replication API is called in the DESTINATION region; the SDK presigns the source call.
+      const out = await retryWhile(
+        ctx,
+        () =>
+          drRds.send(
+            new StartDBInstanceAutomatedBackupsReplicationCommand({
+              SourceDBInstanceArn: source,
+              KmsKeyId: key.Arn,
+              BackupRetentionPeriod: database.backupRetentionDays,
+              Tags: ctx.tags.list(`${id}-${drRegion}`),
+            }),
+          ),
+        {
+          // Right after a modify the instance can still report available for a moment.
+          what: `starting backup replication of ${id}`,
+          when: (e) => /InvalidDBInstanceState/i.test((e as Error).name),
+          minDelayMs: 10_000,
+          timeoutMs: 30 * 60_000,
+        },
+      );
+      replica = out.DBInstanceAutomatedBackup;
+    }
+
+    if (replica?.Status !== 'replicating') {
+      await waitUntil(
+        ctx,
+        async () => {
+          const all = await findReplicas(ctx, drRds, dbiResourceId);
+          const live = all.find((b) => ACTIVE_REPLICATION.has(b.Status ?? '')) ?? all[0];
+          replica = live ?? replica;
+          const status = live?.Status ?? 'pending';
+          return {
+            done: status === 'replicating',
+            failed: ACTIVE_REPLICATION.has(status) ? undefined : status,
+            status,
+          };
+        },
+        {
+          what: `backup replication of ${id} to ${drRegion}`,
+          minDelayMs: 5_000,
+          timeoutMs: 45 * 60_000,
+        },
+      );
+    }
+
+    return {
+      ...outputs,
+      drRegion,
+      drKeyArn: key.Arn ?? '',
+      drKeyAlias: drKeyAlias(ctx.config.stack),
+      ...(replica?.DBInstanceAutomatedBackupsArn
+        ? { replicatedBackupArn: replica.DBInstanceAutomatedBackupsArn }
+        : {}),
+    };
+  },
+
+  async verify(ctx) {
+    const { database, drRegion } = ctx.config;
+    const id =
+      ctx.maybeOutputs<RdsOutputs>(STEP.rds)?.dbInstanceIdentifier ??
+      previousString(ctx, 'dbInstanceIdentifier');
+    const instance = id ? await describeInstance(await ctx.aws.get('rds'), id) : undefined;
+    if (!instance) {
+      return [
+        {
+          id: 'backup.rds.instance',
+          title: 'RDS instance exists for its backups to be checked',
+          criterion: 'backup',
+          status: 'fail',
+          evidence: id ? `RDS ${id} not found` : 'no RDS instance recorded',
+          fix: 'cloudmart up --phase 1',
+        },
+      ];
+    }
+    const fix = 'cloudmart up --phase 3';
+    const checks: Check[] = [
+      {
+        id: 'backup.rds.retention',
+        title: `Automated backups kept ${database.backupRetentionDays} days`,
+        criterion: 'backup',
+        status: instance.BackupRetentionPeriod === database.backupRetentionDays ? 'pass' : 'fail',
+        evidence: `BackupRetentionPeriod=${instance.BackupRetentionPeriod ?? 0}`,
+        fix,
+      },
+      {
+        id: 'backup.rds.window',
+        title: `Backup window ${database.backupWindow} UTC`,
+        criterion: 'backup',
+        status: instance.PreferredBackupWindow === database.backupWindow ? 'pass' : 'fail',
+        evidence: `PreferredBackupWindow=${instance.PreferredBackupWindow ?? 'none'}`,
+        fix,
+      },
+    ];
+
+    // RPO < 5 min: the newest point the instance can be restored to is at most 5 minutes old.
+    const now = ctx.now();
+    const latest = instance.LatestRestorableTime?.getTime();
+    const age = instance.InstanceCreateTime
+      ? now - instance.InstanceCreateTime.getTime()
+      : Infinity;
+    const lag = latest === undefined ? undefined : now - latest;
+    const rpoOk = lag !== undefined && lag <= RPO_MS;
+    checks.push({
+      id: 'backup.rds.pitr-rpo',
+      title: 'Point-in-time recovery within the 5-minute RPO',
+      criterion: 'backup',
+      status: rpoOk ? 'pass' : age < PITR_GRACE_MS ? 'warn' : 'fail',
+      evidence:
+        lag === undefined
+          ? `no LatestRestorableTime yet (instance created ${minutes(age)} ago)`
+          : `LatestRestorableTime ${instance.LatestRestorableTime!.toISOString()} is ${minutes(lag)} old`,
+      fix: rpoOk
+        ? undefined
+        : age < PITR_GRACE_MS
+          ? 'The first automated backup of a new instance is still running: run cloudmart verify again in a few minutes.'
+          : 'Automated backups are not keeping up: check that backup retention is above 0 (cloudmart up --phase 3) and the instance events in the RDS console.',
+    });
+
+    if (database.crossRegionBackup) {
+      const replicas = await findReplicas(
+        ctx,
+        await ctx.aws.get('rds', drRegion),
+        instance.DbiResourceId,
+      );
+      const status = replicas.find((r) => ACTIVE_REPLICATION.has(r.Status ?? ''))?.Status;
+      checks.push({
+        id: 'backup.rds.cross-region',
+        title: `Automated backups replicated to ${drRegion}`,
+        criterion: 'backup',
+        status: status === 'replicating' ? 'pass' : status === 'pending' ? 'warn' : 'fail',
+        evidence: status
+          ? `replicated backup in ${drRegion}: ${status}`
+          : `replication off: no replicating automated backup of ${id} in ${drRegion}${replicas.length ? ` (found: ${replicas.map((r) => r.Status ?? '?').join(', ')})` : ''}`,
+        fix,
+      });
+    }
+    return checks;
+  },
+
+  async teardown(ctx) {
+    const {
+      DeleteDBInstanceAutomatedBackupCommand,
+      StopDBInstanceAutomatedBackupsReplicationCommand,
+    } = await rdsSdk();
+    const { ScheduleKeyDeletionCommand } = await kmsSdk();
+    const { drRegion } = ctx.config;
+    const previousKeyArn = previousString(ctx, 'drKeyArn');
+    if (!ctx.config.database.crossRegionBackup && !previousKeyArn) return;
+
+    const id =
+      ctx.maybeOutputs<RdsOutputs>(STEP.rds)?.dbInstanceIdentifier ??
+      previousString(ctx, 'dbInstanceIdentifier');
+    const instance = id ? await describeInstance(await ctx.aws.get('rds'), id) : undefined;
+    const dbiResourceId = instance?.DbiResourceId ?? previousString(ctx, 'dbiResourceId');
+    const drRds = await ctx.aws.get('rds', drRegion);
+
+    // 1. Stop the replication (it is managed from the DR region).
+    const replicas = await findReplicas(ctx, drRds, dbiResourceId);
+    for (const r of replicas.filter((b) => ACTIVE_REPLICATION.has(b.Status ?? ''))) {
+      const arn =
+        r.DBInstanceArn ??
+        instance?.DBInstanceArn ??
+        (id ? sourceArn(ctx, await ctx.aws.accountId(), id) : undefined);
+      if (!arn) continue;
+      ctx.progress(`stopping backup replication of ${r.DBInstanceIdentifier ?? id} to ${drRegion}`);
+      try {
+        await drRds.send(
+          new StopDBInstanceAutomatedBackupsReplicationCommand({ SourceDBInstanceArn: arn }),
+        );
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }
+
+    // 2. Delete the copies in the DR region; RDS refuses while replication is still stopping.
+    for (const r of replicas) {
+      if (!r.DbiResourceId) continue;
+      const dbi = r.DbiResourceId;
+      try {
+        await retryWhile(
+          ctx,
+          () => drRds.send(new DeleteDBInstanceAutomatedBackupCommand({ DbiResourceId: dbi })),
+          {
+            what: `deleting replicated backups ${dbi} in ${drRegion}`,
+            when: (e) => /InvalidDBInstanceAutomatedBackupState/i.test((e as Error).name),
+            timeoutMs: 15 * 60_000,
+          },
+        );
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      await waitUntil(
+        ctx,
+        async () => {
+          const left = (await findReplicas(ctx, drRds, dbi))[0];
+          return { done: !left, status: left?.Status ?? 'deleted' };
+        },
+        { what: `replicated backups ${dbi} in ${drRegion} to be deleted`, timeoutMs: 15 * 60_000 },
+      );
+    }
+
+    // 3. The DR key: KMS only schedules deletion, 7 days is the shortest window.
+    const kms = await ctx.aws.get('kms', drRegion);
+    const alias = drKeyAlias(ctx.config.stack);
+    const key =
+      (await describeKey(kms, alias)) ??
+      (previousKeyArn ? await describeKey(kms, previousKeyArn) : undefined);
+    if (key?.KeyId && key.KeyState !== 'PendingDeletion') {
+      try {
+        await kms.send(
+          new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 7 }),
+        );
+        ctx.warn(
+          `KMS key ${alias} in ${drRegion} is scheduled for deletion in 7 days (KMS keys cannot be deleted at once); until then it can be restored with CancelKeyDeletion.`,
+        );
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }
+  },
+});

@@ -1,0 +1,433 @@
+import type { LogGroup, CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { EC2Client, FlowLog } from '@aws-sdk/client-ec2';
+import type { IAMClient, Role } from '@aws-sdk/client-iam';
+import { isAlreadyExists, isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
+import { retryWhile } from '../../aws/wait.js';
+import type { Config } from '../../config/schema.js';
+import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { names } from '../names.js';
+import { STEP, type KmsOutputs, type VpcOutputs } from '../outputs.js';
+
+const ec2sdk = () => import('@aws-sdk/client-ec2');
+const iamSdk = () => import('@aws-sdk/client-iam');
+const logsSdk = () => import('@aws-sdk/client-cloudwatch-logs');
+
+export interface FlowLogsOutputs {
+  flowLogId: string;
+  logGroupName: string;
+  logGroupArn: string;
+  roleName: string;
+  roleArn: string;
+  [k: string]: unknown;
+}
+
+export const POLICY_NAME = 'flow-logs-delivery';
+export const flowLogsRoleName = (config: Config): string => names.of(config, 'flow-logs-role');
+
+export const logGroupArnOf = (
+  partition: string,
+  region: string,
+  account: string,
+  group: string,
+): string => `arn:${partition}:logs:${region}:${account}:log-group:${group}`;
+
+export function trustPolicy(
+  account: string,
+  partition: string,
+  region: string,
+): Record<string, unknown> {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'vpc-flow-logs.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        // Confused-deputy guard: only flow logs of this account may assume the role.
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:ec2:${region}:${account}:vpc-flow-log/*` },
+        },
+      },
+    ],
+  };
+}
+
+/** Delivery rights on the one log group (and its streams), nothing else. */
+export function deliveryPolicy(groupArn: string): Record<string, unknown> {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        Resource: [groupArn, `${groupArn}:log-stream:*`],
+      },
+    ],
+  };
+}
+
+/** Key order, array order and one-element arrays do not change what a policy means. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    const items = v.map(canonical).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+    return items.length === 1 ? items[0] : items;
+  }
+  if (v !== null && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+/** IAM hands policy documents back URL-encoded; compare them parsed and canonical. */
+export function sameDocument(live: string | undefined, want: Record<string, unknown>): boolean {
+  if (!live) return false;
+  try {
+    const parsed: unknown = JSON.parse(decodeURIComponent(live));
+    return JSON.stringify(canonical(parsed)) === JSON.stringify(canonical(want));
+  } catch {
+    return false;
+  }
+}
+
+async function findLogGroup(
+  logs: CloudWatchLogsClient,
+  name: string,
+): Promise<LogGroup | undefined> {
+  const { DescribeLogGroupsCommand } = await logsSdk();
+  const out = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name }));
+  return out.logGroups?.find((g) => g.logGroupName === name);
+}
+
+async function getRole(iam: IAMClient, name: string): Promise<Role | undefined> {
+  const { GetRoleCommand } = await iamSdk();
+  try {
+    return (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+async function getInlinePolicy(iam: IAMClient, role: string): Promise<string | undefined> {
+  const { GetRolePolicyCommand } = await iamSdk();
+  try {
+    return (await iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: POLICY_NAME })))
+      .PolicyDocument;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/** This stack's flow logs: by tag, and on the VPC when it is known. */
+async function findFlowLogs(
+  ctx: StepContext,
+  ec2: EC2Client,
+  vpcId: string | undefined,
+): Promise<FlowLog[]> {
+  const { DescribeFlowLogsCommand } = await ec2sdk();
+  const out = await ec2.send(
+    new DescribeFlowLogsCommand({
+      Filter: [
+        ...(vpcId ? [{ Name: 'resource-id', Values: [vpcId] }] : []),
+        { Name: `tag:${STACK_TAG}`, Values: [ctx.config.stack] },
+        { Name: `tag:${STEP_TAG}`, Values: [STEP.flowLogs] },
+      ],
+    }),
+  );
+  return out.FlowLogs ?? [];
+}
+
+/** CreateFlowLogs reports per-resource failures in the response, not as an error. */
+class FlowLogCreateError extends Error {
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = code;
+  }
+}
+
+/** The role was created seconds ago and the flow-logs service cannot assume it yet. */
+const isIamPropagation = (e: unknown): boolean =>
+  /assume|IAM role|propagat|DeliverLogsPermission/i.test((e as Error).message ?? '');
+
+export const flowLogsStep = defineStep<FlowLogsOutputs>({
+  id: STEP.flowLogs,
+  phase: 4,
+  title: 'VPC Flow Logs',
+  needs: [STEP.vpc, STEP.kms],
+  actions: [
+    'logs:DescribeLogGroups',
+    'logs:CreateLogGroup',
+    'logs:TagResource',
+    'logs:PutRetentionPolicy',
+    'logs:AssociateKmsKey',
+    'logs:DeleteLogGroup',
+    'iam:GetRole',
+    'iam:CreateRole',
+    'iam:TagRole',
+    'iam:UpdateAssumeRolePolicy',
+    'iam:GetRolePolicy',
+    'iam:PutRolePolicy',
+    'iam:ListRolePolicies',
+    'iam:DeleteRolePolicy',
+    'iam:ListAttachedRolePolicies',
+    'iam:DetachRolePolicy',
+    'iam:DeleteRole',
+    'iam:PassRole',
+    'ec2:DescribeFlowLogs',
+    'ec2:CreateFlowLogs',
+    'ec2:CreateTags',
+    'ec2:DeleteFlowLogs',
+  ],
+  describe: (config) => [
+    `Log group ${config.network.flowLogs.logGroup} (${config.network.flowLogs.retentionDays} d, stack KMS key)`,
+    `IAM role ${flowLogsRoleName(config)} for vpc-flow-logs.amazonaws.com, writing only to that log group`,
+    `VPC flow log (${config.network.flowLogs.trafficType} traffic) to CloudWatch Logs`,
+  ],
+
+  async create(ctx) {
+    const { AssociateKmsKeyCommand, CreateLogGroupCommand, PutRetentionPolicyCommand } =
+      await logsSdk();
+    const { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } =
+      await iamSdk();
+    const { CreateFlowLogsCommand } = await ec2sdk();
+    const { logGroup: groupName, retentionDays, trafficType } = ctx.config.network.flowLogs;
+    const { vpcId } = ctx.outputs<VpcOutputs>(STEP.vpc);
+    const { keyArn } = ctx.outputs<KmsOutputs>(STEP.kms);
+    const account = await ctx.aws.accountId();
+    const partition = ctx.aws.partition();
+    const groupArn = logGroupArnOf(partition, ctx.config.region, account, groupName);
+
+    // 1. The log group, encrypted with the stack key, 7-day retention.
+    const logs = await ctx.aws.get('logs');
+    let group = await findLogGroup(logs, groupName);
+    if (!group) {
+      ctx.progress(`creating log group ${groupName}`);
+      try {
+        await logs.send(
+          new CreateLogGroupCommand({
+            logGroupName: groupName,
+            kmsKeyId: keyArn,
+            tags: ctx.tags.map(groupName),
+          }),
+        );
+      } catch (e) {
+        if (!isAlreadyExists(e)) throw e;
+      }
+      group = { logGroupName: groupName, kmsKeyId: keyArn };
+    }
+    if (group.retentionInDays !== retentionDays) {
+      await logs.send(
+        new PutRetentionPolicyCommand({ logGroupName: groupName, retentionInDays: retentionDays }),
+      );
+    }
+    if (group.kmsKeyId !== keyArn) {
+      await logs.send(new AssociateKmsKeyCommand({ logGroupName: groupName, kmsKeyId: keyArn }));
+    }
+
+    // 2. The delivery role, limited to that log group.
+    const iam = await ctx.aws.get('iam');
+    const roleName = flowLogsRoleName(ctx.config);
+    const trust = trustPolicy(account, partition, ctx.config.region);
+    let role = await getRole(iam, roleName);
+    let roleIsNew = false;
+    if (!role) {
+      ctx.progress(`creating IAM role ${roleName}`);
+      try {
+        role = (
+          await iam.send(
+            new CreateRoleCommand({
+              RoleName: roleName,
+              AssumeRolePolicyDocument: JSON.stringify(trust),
+              Description: `VPC Flow Logs delivery to ${groupName} (cloudmart ${ctx.config.stack})`,
+              Tags: ctx.tags.list(roleName),
+            }),
+          )
+        ).Role;
+        roleIsNew = true;
+      } catch (e) {
+        if (!isAlreadyExists(e)) throw e;
+        role = await getRole(iam, roleName);
+      }
+      if (!role?.Arn) throw new Error(`IAM CreateRole ${roleName} returned no role`);
+    } else if (!sameDocument(role.AssumeRolePolicyDocument, trust)) {
+      await iam.send(
+        new UpdateAssumeRolePolicyCommand({
+          RoleName: roleName,
+          PolicyDocument: JSON.stringify(trust),
+        }),
+      );
+    }
+    const policy = deliveryPolicy(groupArn);
+    if (!sameDocument(await getInlinePolicy(iam, roleName), policy)) {
+      await iam.send(
+        new PutRolePolicyCommand({
+          RoleName: roleName,
+          PolicyName: POLICY_NAME,
+          PolicyDocument: JSON.stringify(policy),
+        }),
+      );
+    }
+    const roleArn = role.Arn!;
+
+    // 3. The flow log on the VPC, adopted by tag.
+    const ec2 = await ctx.aws.get('ec2');
+    let flowLogId = (await findFlowLogs(ctx, ec2, vpcId))[0]?.FlowLogId;
+    if (!flowLogId) {
+      ctx.progress(`creating flow log on ${vpcId}`);
+      let attempt = 0;
+      flowLogId = await retryWhile(
+        ctx,
+        async () => {
+          attempt += 1;
+          const out = await ec2.send(
+            new CreateFlowLogsCommand({
+              ResourceIds: [vpcId],
+              ResourceType: 'VPC',
+              TrafficType: trafficType,
+              LogDestinationType: 'cloud-watch-logs',
+              LogGroupName: groupName,
+              DeliverLogsPermissionArn: roleArn,
+              TagSpecifications: [
+                {
+                  ResourceType: 'vpc-flow-log',
+                  Tags: ctx.tags.list(names.of(ctx.config, 'flow-log')),
+                },
+              ],
+              // A token per attempt: a failed attempt's token would replay that failure.
+              ClientToken: `${ctx.config.stack}-${vpcId}-flow-logs-${attempt}`,
+            }),
+          );
+          const failure = out.Unsuccessful?.[0]?.Error;
+          if (failure) {
+            throw new FlowLogCreateError(
+              failure.Code ?? 'FlowLogCreateFailed',
+              `CreateFlowLogs on ${vpcId}: ${failure.Message ?? failure.Code ?? 'failed'}`,
+            );
+          }
+          const id = out.FlowLogIds?.[0];
+          if (!id) throw new Error(`CreateFlowLogs on ${vpcId} returned no flow log id`);
+          return id;
+        },
+        {
+          what: `flow log on ${vpcId} (IAM role propagation)`,
+          when: (e) => roleIsNew && isIamPropagation(e),
+          timeoutMs: 2 * 60_000,
+        },
+      );
+    }
+
+    return { flowLogId, logGroupName: groupName, logGroupArn: groupArn, roleName, roleArn };
+  },
+
+  async verify(ctx) {
+    const { logGroup: groupName, retentionDays, trafficType } = ctx.config.network.flowLogs;
+    const vpcId = ctx.maybeOutputs<VpcOutputs>(STEP.vpc)?.vpcId;
+    const keyArn = ctx.maybeOutputs<KmsOutputs>(STEP.kms)?.keyArn;
+    const fix = 'cloudmart up --phase 4';
+    const flow = (await findFlowLogs(ctx, await ctx.aws.get('ec2'), vpcId))[0];
+    const group = await findLogGroup(await ctx.aws.get('logs'), groupName);
+    const checks: Check[] = [
+      {
+        id: 'security.flow-logs.active',
+        title: `VPC flow log (${trafficType}) delivering to ${groupName}`,
+        criterion: 'audit-logs',
+        status: !flow
+          ? 'fail'
+          : flow.FlowLogStatus === 'ACTIVE' &&
+              flow.TrafficType === trafficType &&
+              flow.LogGroupName === groupName &&
+              (flow.DeliverLogsStatus ?? 'SUCCESS') === 'SUCCESS'
+            ? 'pass'
+            : 'fail',
+        evidence: flow
+          ? `${flow.FlowLogId ?? '?'} on ${flow.ResourceId ?? '?'}: ${flow.FlowLogStatus ?? '?'}, ${flow.TrafficType ?? '?'} → ${flow.LogGroupName ?? flow.LogDestination ?? '?'}, delivery ${flow.DeliverLogsStatus ?? '?'}${flow.DeliverLogsErrorMessage ? ` (${flow.DeliverLogsErrorMessage})` : ''}`
+          : `no flow log tagged ${STACK_TAG}=${ctx.config.stack}${vpcId ? ` on ${vpcId}` : ''}`,
+        fix,
+      },
+      {
+        id: 'security.flow-logs.log-group',
+        title: `Log group ${groupName}: ${retentionDays}-day retention, KMS-encrypted`,
+        criterion: 'encryption',
+        status:
+          group &&
+          group.retentionInDays === retentionDays &&
+          group.kmsKeyId &&
+          (!keyArn || group.kmsKeyId === keyArn)
+            ? 'pass'
+            : 'fail',
+        evidence: group
+          ? `retention ${group.retentionInDays ?? 'never expires'}, kmsKeyId ${group.kmsKeyId ?? 'none'}`
+          : `no log group ${groupName}`,
+        fix,
+      },
+    ];
+    return checks;
+  },
+
+  async teardown(ctx) {
+    const { DeleteFlowLogsCommand } = await ec2sdk();
+    const {
+      DeleteRoleCommand,
+      DeleteRolePolicyCommand,
+      DetachRolePolicyCommand,
+      ListAttachedRolePoliciesCommand,
+      ListRolePoliciesCommand,
+    } = await iamSdk();
+    const { DeleteLogGroupCommand } = await logsSdk();
+
+    // 1. The flow log (found by tag: the VPC may already be unknown).
+    const ec2 = await ctx.aws.get('ec2');
+    const vpcId = ctx.maybeOutputs<VpcOutputs>(STEP.vpc)?.vpcId;
+    const ids = (await findFlowLogs(ctx, ec2, vpcId)).map((f) => f.FlowLogId!).filter(Boolean);
+    const previousId = ctx.previous?.flowLogId as string | undefined;
+    if (previousId && !ids.includes(previousId)) ids.push(previousId);
+    if (ids.length > 0) {
+      const out = await ec2.send(new DeleteFlowLogsCommand({ FlowLogIds: ids }));
+      const failed = (out.Unsuccessful ?? []).filter((u) => !/NotFound/i.test(u.Error?.Code ?? ''));
+      if (failed.length > 0) {
+        const f = failed[0]!;
+        throw new Error(
+          `DeleteFlowLogs ${f.ResourceId ?? '?'}: ${f.Error?.Code ?? 'Error'} ${f.Error?.Message ?? ''}`.trim(),
+        );
+      }
+    }
+
+    // 2. The role: inline and attached policies first, IAM refuses to delete it otherwise.
+    const iam = await ctx.aws.get('iam');
+    const roleName = flowLogsRoleName(ctx.config);
+    try {
+      const inline = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
+      for (const p of inline.PolicyNames ?? []) {
+        await iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p }));
+      }
+      const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }));
+      for (const p of attached.AttachedPolicies ?? []) {
+        await iam.send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: p.PolicyArn }));
+      }
+      await retryWhile(ctx, () => iam.send(new DeleteRoleCommand({ RoleName: roleName })), {
+        what: `deleting IAM role ${roleName}`,
+        when: isDependencyViolation,
+        timeoutMs: 2 * 60_000,
+      });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+
+    // 3. The log group, last: the flow log no longer writes into it.
+    const logs = await ctx.aws.get('logs');
+    try {
+      await logs.send(
+        new DeleteLogGroupCommand({ logGroupName: ctx.config.network.flowLogs.logGroup }),
+      );
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  },
+});
