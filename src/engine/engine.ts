@@ -1,4 +1,4 @@
-import { explainAwsError } from '../aws/errors.js';
+import { explainAwsError, isTransient } from '../aws/errors.js';
 import { tagSet } from '../aws/tags.js';
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
@@ -118,6 +118,26 @@ function makeContext(options: EngineOptions, step: Step): StepContext {
   };
 }
 
+/** Delays before re-running a step whose call still failed transiently after the SDK's own retries. */
+export const STEP_RETRY_DELAYS_MS = [5_000, 20_000];
+
+/**
+ * The SDK retries each call (adaptive, 8 attempts); when throttling or a 5xx outlasts that, the
+ * step is run again from the top — safe, because create and teardown are idempotent.
+ */
+async function withTransientRetry<T>(ctx: StepContext, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      const delay = STEP_RETRY_DELAYS_MS[attempt];
+      if (delay === undefined || !isTransient(e) || ctx.signal.aborted) throw e;
+      ctx.progress(`AWS is busy (${(e as Error).name}); trying the step again in ${delay / 1000}s`);
+      await ctx.sleep(delay);
+    }
+  }
+}
+
 function toError(e: unknown, step: Step, action: Action): Error {
   if (e instanceof CloudmartError) return e;
   return explainAwsError(e, `${step.title} (${step.id}) ${action}`);
@@ -201,7 +221,7 @@ export async function runUp(
       });
     }
     try {
-      const outputs = await step.create(ctx);
+      const outputs = await withTransientRetry(ctx, () => step.create(ctx));
       if (signal.aborted) throw new InterruptedError();
       await store.update((s) => {
         s.steps[step.id] = {
@@ -306,7 +326,7 @@ export async function runDestroy(
       resumed: false,
     });
     try {
-      await step.teardown(ctx);
+      await withTransientRetry(ctx, () => step.teardown(ctx));
       if (options.signal.aborted) throw new InterruptedError();
       await store.update((s) => {
         const prev = s.steps[step.id];

@@ -286,3 +286,46 @@ describe('engine: verify', () => {
     ]);
   });
 });
+
+describe('engine: transient errors', () => {
+  const throttled = () =>
+    Object.assign(new Error('Rate exceeded'), {
+      name: 'ThrottlingException',
+      $metadata: { httpStatusCode: 400 },
+    });
+
+  it('runs a step again when AWS keeps throttling beyond the SDK retries, then succeeds', async () => {
+    let calls = 0;
+    const a = fakeStep('a', {
+      create: async () => (++calls < 3 ? Promise.reject(throttled()) : { ok: true }),
+    });
+    const { options, events } = await engineFor([a]);
+    const result = await runUp(options);
+    expect(result.ok).toBe(true);
+    expect(calls).toBe(3);
+    expect(
+      events
+        .filter((e) => e.type === 'step-progress')
+        .map((e) => (e as { message: string }).message),
+    ).toEqual([
+      'AWS is busy (ThrottlingException); trying the step again in 5s',
+      'AWS is busy (ThrottlingException); trying the step again in 20s',
+    ]);
+  });
+
+  it('gives up after the bounded retries and does not retry a non-transient error', async () => {
+    let calls = 0;
+    const a = fakeStep('a', { create: async () => (calls++, Promise.reject(throttled())) });
+    const b = fakeStep('b', {
+      create: async () => (calls++, Promise.reject(new Error('InvalidParameterValue'))),
+    });
+    const { options, store } = await engineFor([a]);
+    expect((await runUp(options)).failed).toEqual(['a']);
+    expect(calls).toBe(3);
+    expect(store.current.steps.a?.lastError?.code).toBe('THROTTLED');
+    calls = 0;
+    const second = await engineFor([b]);
+    await runUp(second.options);
+    expect(calls).toBe(1);
+  });
+});
