@@ -1,0 +1,494 @@
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { waitUntil } from '../../aws/wait.js';
+import type { Config } from '../../config/schema.js';
+import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { names } from '../names.js';
+import { STEP, type InstanceRoleOutputs, type KmsOutputs } from '../outputs.js';
+import { deleteRetrying, FIX_PHASE1, ignoreNotFound, missing } from './ec2-lookup.js';
+import {
+  broadGrants,
+  decodePolicy,
+  describeStatement,
+  samePolicy,
+  type PolicyDocument,
+} from './policy-document.js';
+
+const iamSdk = () => import('@aws-sdk/client-iam');
+
+export const SSM_CORE_POLICY = 'AmazonSSMManagedInstanceCore';
+
+export function roleName(config: Config): string {
+  return names.of(config, 'ec2-role');
+}
+export function profileName(config: Config): string {
+  return names.of(config, 'ec2-profile');
+}
+export function inlinePolicyName(config: Config): string {
+  return names.of(config, 'ec2-least-privilege');
+}
+
+export const TRUST_POLICY: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Sid: 'Ec2InstancesAssumeRole',
+      Effect: 'Allow',
+      Principal: { Service: 'ec2.amazonaws.com' },
+      Action: 'sts:AssumeRole',
+    },
+  ],
+};
+
+/**
+ * What the instances need and nothing more: write the backend log group and the stack's
+ * metric namespaces, read the stack's own parameters and secrets (and the RDS-managed master
+ * secret of the stack's database), decrypt those through SSM / Secrets Manager only.
+ */
+export function instancePolicy(
+  config: Config,
+  account: string,
+  partition: string,
+  keyArn: string,
+): PolicyDocument {
+  const region = config.region;
+  const arn = (service: string, resource: string) =>
+    `arn:${partition}:${service}:${region}:${account}:${resource}`;
+  const logGroup = arn('logs', `log-group:${config.monitoring.logs.backend.name}`);
+  const prefix = names.parameterPrefix(config);
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'BackendLogGroupOnly',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        Resource: [logGroup, `${logGroup}:*`],
+      },
+      {
+        // PutMetricData has no resource: the namespace condition is what scopes it.
+        Sid: 'StackMetricNamespacesOnly',
+        Effect: 'Allow',
+        Action: 'cloudwatch:PutMetricData',
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'cloudwatch:namespace': ['CWAgent', config.monitoring.namespace] },
+        },
+      },
+      {
+        // The app settings and the CloudWatch agent config live under the stack's prefix.
+        Sid: 'StackParametersOnly',
+        Effect: 'Allow',
+        Action: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
+        Resource: [arn('ssm', `parameter${prefix}`), arn('ssm', `parameter${prefix}/*`)],
+      },
+      {
+        Sid: 'StackSecretsOnly',
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: arn('secretsmanager', `secret:${names.secretPrefix(config)}/*`),
+      },
+      {
+        // RDS names its managed master secret rds!db-<uuid>: the tag RDS puts on it names the DB.
+        Sid: 'StackDatabaseMasterSecretOnly',
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: arn('secretsmanager', 'secret:rds!db-*'),
+        Condition: {
+          StringEquals: {
+            'secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn': arn(
+              'rds',
+              `db:${names.of(config, 'db')}`,
+            ),
+          },
+        },
+      },
+      {
+        Sid: 'DecryptStackKeyThroughSsmAndSecretsManager',
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: keyArn,
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': [
+              `secretsmanager.${region}.amazonaws.com`,
+              `ssm.${region}.amazonaws.com`,
+            ],
+          },
+        },
+      },
+      {
+        // The CloudWatch agent reads its instance's tags; these actions have no resource scoping.
+        Sid: 'CloudWatchAgentDescribe',
+        Effect: 'Allow',
+        Action: ['ec2:DescribeTags', 'ec2:DescribeInstances'],
+        Resource: '*',
+      },
+    ],
+  };
+}
+
+function ssmCoreArn(partition: string): string {
+  return `arn:${partition}:iam::aws:policy/${SSM_CORE_POLICY}`;
+}
+
+async function iamClient(ctx: StepContext): Promise<IAMClient> {
+  return ctx.aws.get('iam');
+}
+
+async function attachedPolicies(ctx: StepContext, role: string) {
+  const { ListAttachedRolePoliciesCommand } = await iamSdk();
+  const iam = await iamClient(ctx);
+  const out = await iam.send(
+    new ListAttachedRolePoliciesCommand({ RoleName: role, MaxItems: 100 }),
+  );
+  return out.AttachedPolicies ?? [];
+}
+
+async function inlineNames(ctx: StepContext, role: string): Promise<string[]> {
+  const { ListRolePoliciesCommand } = await iamSdk();
+  const iam = await iamClient(ctx);
+  const out = await iam.send(new ListRolePoliciesCommand({ RoleName: role, MaxItems: 100 }));
+  return out.PolicyNames ?? [];
+}
+
+export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
+  id: STEP.instanceRole,
+  phase: 1,
+  title: 'EC2 instance role and profile',
+  needs: [STEP.kms],
+  actions: [
+    'iam:GetRole',
+    'iam:CreateRole',
+    'iam:TagRole',
+    'iam:UpdateAssumeRolePolicy',
+    'iam:ListAttachedRolePolicies',
+    'iam:AttachRolePolicy',
+    'iam:DetachRolePolicy',
+    'iam:ListRolePolicies',
+    'iam:GetRolePolicy',
+    'iam:PutRolePolicy',
+    'iam:DeleteRolePolicy',
+    'iam:GetInstanceProfile',
+    'iam:CreateInstanceProfile',
+    'iam:TagInstanceProfile',
+    'iam:AddRoleToInstanceProfile',
+    'iam:RemoveRoleFromInstanceProfile',
+    'iam:DeleteInstanceProfile',
+    'iam:DeleteRole',
+    'iam:GetPolicy',
+    'iam:GetPolicyVersion',
+  ],
+  describe: (config) => [
+    `IAM role ${roleName(config)} (trusted by EC2) in instance profile ${profileName(config)}`,
+    `Policies: ${SSM_CORE_POLICY} (Session Manager, no SSH); inline ${inlinePolicyName(config)}: logs to ${config.monitoring.logs.backend.name}, metrics in CWAgent/${config.monitoring.namespace}, ${names.parameterPrefix(config)}/* parameters, ${names.secretPrefix(config)}/* secrets and the DB's master secret`,
+  ],
+
+  async create(ctx) {
+    const {
+      GetRoleCommand,
+      CreateRoleCommand,
+      UpdateAssumeRolePolicyCommand,
+      AttachRolePolicyCommand,
+      GetRolePolicyCommand,
+      PutRolePolicyCommand,
+      GetInstanceProfileCommand,
+      CreateInstanceProfileCommand,
+      AddRoleToInstanceProfileCommand,
+      RemoveRoleFromInstanceProfileCommand,
+    } = await iamSdk();
+    const iam = await iamClient(ctx);
+    const account = await ctx.aws.accountId();
+    const partition = ctx.aws.partition();
+    const { keyArn } = ctx.outputs<KmsOutputs>(STEP.kms);
+    const role = roleName(ctx.config);
+    const profile = profileName(ctx.config);
+    const policyName = inlinePolicyName(ctx.config);
+
+    // IAM names are unique per account: the name is the lookup, a crash cannot duplicate.
+    let roleOut = (await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: role }))))?.Role;
+    if (!roleOut) {
+      ctx.progress(`creating IAM role ${role}`);
+      roleOut = (
+        await iam.send(
+          new CreateRoleCommand({
+            RoleName: role,
+            AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY),
+            Description: `CloudMart ${ctx.config.stack} backend instances`,
+            MaxSessionDuration: 3600,
+            Tags: ctx.tags.list(role),
+          }),
+        )
+      ).Role;
+      if (!roleOut?.Arn) throw new Error('CreateRole returned no role');
+    } else if (!samePolicy(decodePolicy(roleOut.AssumeRolePolicyDocument), TRUST_POLICY)) {
+      ctx.progress(`${role}: restoring the trust policy (EC2 only)`);
+      await iam.send(
+        new UpdateAssumeRolePolicyCommand({
+          RoleName: role,
+          PolicyDocument: JSON.stringify(TRUST_POLICY),
+        }),
+      );
+    }
+
+    const attached = await attachedPolicies(ctx, role);
+    if (!attached.some((p) => p.PolicyArn === ssmCoreArn(partition))) {
+      await iam.send(
+        new AttachRolePolicyCommand({ RoleName: role, PolicyArn: ssmCoreArn(partition) }),
+      );
+    }
+
+    const wanted = instancePolicy(ctx.config, account, partition, keyArn);
+    const inline = await ignoreNotFound(
+      iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: policyName })),
+    );
+    if (!samePolicy(decodePolicy(inline?.PolicyDocument), wanted)) {
+      ctx.progress(`${role}: writing the inline policy ${policyName}`);
+      await iam.send(
+        new PutRolePolicyCommand({
+          RoleName: role,
+          PolicyName: policyName,
+          PolicyDocument: JSON.stringify(wanted),
+        }),
+      );
+    }
+
+    let profileOut = (
+      await ignoreNotFound(
+        iam.send(new GetInstanceProfileCommand({ InstanceProfileName: profile })),
+      )
+    )?.InstanceProfile;
+    if (!profileOut) {
+      ctx.progress(`creating instance profile ${profile}`);
+      profileOut = (
+        await iam.send(
+          new CreateInstanceProfileCommand({
+            InstanceProfileName: profile,
+            Tags: ctx.tags.list(profile),
+          }),
+        )
+      ).InstanceProfile;
+      if (!profileOut?.Arn) throw new Error('CreateInstanceProfile returned no profile');
+    }
+    const roles = profileOut.Roles ?? [];
+    for (const other of roles.filter((r) => r.RoleName !== role)) {
+      await iam.send(
+        new RemoveRoleFromInstanceProfileCommand({
+          InstanceProfileName: profile,
+          RoleName: other.RoleName,
+        }),
+      );
+    }
+    if (!roles.some((r) => r.RoleName === role)) {
+      await iam.send(
+        new AddRoleToInstanceProfileCommand({ InstanceProfileName: profile, RoleName: role }),
+      );
+      // IAM is eventually consistent: wait until the profile reads back with the role. EC2 may
+      // still refuse the profile for ~10 s more; the launch template step retries on
+      // "Invalid IamInstanceProfile".
+      await waitUntil(
+        ctx,
+        async () => {
+          const out = await ignoreNotFound(
+            iam.send(new GetInstanceProfileCommand({ InstanceProfileName: profile })),
+          );
+          const has = out?.InstanceProfile?.Roles?.some((r) => r.RoleName === role) === true;
+          return { done: has, status: has ? 'role attached' : 'propagating' };
+        },
+        {
+          what: `instance profile ${profile}`,
+          minDelayMs: 1_000,
+          maxDelayMs: 5_000,
+          timeoutMs: 120_000,
+        },
+      );
+      ctx.progress(`instance profile ${profile} holds ${role} (IAM propagation takes ~10 s more)`);
+    }
+
+    return {
+      roleName: role,
+      roleArn: roleOut.Arn!,
+      instanceProfileName: profile,
+      instanceProfileArn: profileOut.Arn!,
+    };
+  },
+
+  async verify(ctx) {
+    const {
+      GetRoleCommand,
+      GetRolePolicyCommand,
+      GetPolicyCommand,
+      GetPolicyVersionCommand,
+      GetInstanceProfileCommand,
+    } = await iamSdk();
+    const iam = await iamClient(ctx);
+    const role = roleName(ctx.config);
+    const profile = profileName(ctx.config);
+    const partition = ctx.aws.partition();
+    const roleOut = await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: role })));
+    if (!roleOut?.Role) {
+      return [
+        missing('iam.instance-role.exists', `IAM role ${role} exists`, 'iam', `no role ${role}`),
+      ];
+    }
+
+    const [attached, inline, profileOut] = await Promise.all([
+      attachedPolicies(ctx, role),
+      inlineNames(ctx, role),
+      ignoreNotFound(iam.send(new GetInstanceProfileCommand({ InstanceProfileName: profile }))),
+    ]);
+
+    const offenders: string[] = [];
+    for (const p of attached) {
+      if (
+        p.PolicyName === 'AdministratorAccess' ||
+        p.PolicyArn?.endsWith(':policy/AdministratorAccess')
+      ) {
+        offenders.push(`managed AdministratorAccess (${p.PolicyArn ?? '?'})`);
+        continue;
+      }
+      if (!p.PolicyArn) continue;
+      const meta = await iam.send(new GetPolicyCommand({ PolicyArn: p.PolicyArn }));
+      const version = meta.Policy?.DefaultVersionId;
+      if (!version) continue;
+      const doc = await iam.send(
+        new GetPolicyVersionCommand({ PolicyArn: p.PolicyArn, VersionId: version }),
+      );
+      const parsed = decodePolicy(doc.PolicyVersion?.Document);
+      for (const s of parsed ? broadGrants(parsed) : []) {
+        offenders.push(`managed ${p.PolicyName ?? p.PolicyArn}: ${describeStatement(s)}`);
+      }
+    }
+    let ownInline: PolicyDocument | undefined;
+    for (const name of inline) {
+      const out = await iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: name }));
+      const parsed = decodePolicy(out.PolicyDocument);
+      if (name === inlinePolicyName(ctx.config)) ownInline = parsed;
+      for (const s of parsed ? broadGrants(parsed) : []) {
+        offenders.push(`inline ${name}: ${describeStatement(s)}`);
+      }
+    }
+
+    const kms = ctx.maybeOutputs<KmsOutputs>(STEP.kms);
+    const wanted = kms
+      ? instancePolicy(ctx.config, await ctx.aws.accountId(), partition, kms.keyArn)
+      : undefined;
+    const profileRoles = profileOut?.InstanceProfile?.Roles?.map((r) => r.RoleName) ?? [];
+    const hasSsm = attached.some((p) => p.PolicyArn === ssmCoreArn(partition));
+
+    const checks: Check[] = [
+      {
+        id: 'iam.instance-role.least-privilege',
+        title: 'Instance role grants no admin or wildcard action on a wildcard resource',
+        criterion: 'iam',
+        status: offenders.length === 0 ? 'pass' : 'fail',
+        evidence:
+          offenders.length === 0
+            ? `managed: ${attached.map((p) => p.PolicyName).join(', ') || 'none'}; inline: ${inline.join(', ') || 'none'}; no * or service:* action on *`
+            : offenders.join('; '),
+        fix: `Detach the policies named here from ${role}, then run cloudmart up --phase 1`,
+      },
+      {
+        id: 'iam.instance-role.ssm',
+        title: `${SSM_CORE_POLICY} attached (instances reached through Session Manager, no SSH)`,
+        criterion: 'iam',
+        status: hasSsm ? 'pass' : 'fail',
+        evidence: hasSsm
+          ? `${ssmCoreArn(partition)} attached`
+          : `${SSM_CORE_POLICY} not attached to ${role}`,
+        fix: FIX_PHASE1,
+      },
+      {
+        id: 'iam.instance-role.inline-policy',
+        title: 'Inline policy is the least-privilege policy cloudmart writes',
+        criterion: 'iam',
+        status: !ownInline
+          ? 'fail'
+          : !wanted
+            ? 'unknown'
+            : samePolicy(ownInline, wanted)
+              ? 'pass'
+              : 'warn',
+        evidence: !ownInline
+          ? `${inlinePolicyName(ctx.config)} is missing from ${role}`
+          : !wanted
+            ? 'the KMS key of the stack is not recorded; the policy cannot be compared'
+            : samePolicy(ownInline, wanted)
+              ? `${inlinePolicyName(ctx.config)}: ${ownInline.Statement.length} statements as written`
+              : `${inlinePolicyName(ctx.config)} was changed outside cloudmart`,
+        fix: FIX_PHASE1,
+      },
+      {
+        id: 'iam.instance-role.profile',
+        title: `Instance profile ${profile} holds the role`,
+        criterion: 'iam',
+        status: profileRoles.length === 1 && profileRoles[0] === role ? 'pass' : 'fail',
+        evidence: profileOut?.InstanceProfile
+          ? `${profile} roles: ${profileRoles.join(', ') || 'none'}`
+          : `no instance profile ${profile}`,
+        fix: FIX_PHASE1,
+      },
+    ];
+    return checks;
+  },
+
+  async teardown(ctx) {
+    const {
+      GetInstanceProfileCommand,
+      RemoveRoleFromInstanceProfileCommand,
+      DeleteInstanceProfileCommand,
+      GetRoleCommand,
+      DetachRolePolicyCommand,
+      DeleteRolePolicyCommand,
+      DeleteRoleCommand,
+    } = await iamSdk();
+    const iam = await iamClient(ctx);
+    const role = roleName(ctx.config);
+    const profile = profileName(ctx.config);
+
+    const profileOut = await ignoreNotFound(
+      iam.send(new GetInstanceProfileCommand({ InstanceProfileName: profile })),
+    );
+    if (profileOut?.InstanceProfile) {
+      for (const r of profileOut.InstanceProfile.Roles ?? []) {
+        await ignoreNotFound(
+          iam.send(
+            new RemoveRoleFromInstanceProfileCommand({
+              InstanceProfileName: profile,
+              RoleName: r.RoleName,
+            }),
+          ),
+        );
+      }
+      ctx.progress(`deleting instance profile ${profile}`);
+      await deleteRetrying(
+        ctx,
+        `deleting instance profile ${profile}`,
+        () => iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: profile })),
+        undefined,
+        5 * 60_000,
+      );
+    }
+
+    const roleOut = await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: role })));
+    if (!roleOut?.Role) return;
+    // A role cannot be deleted while policies are attached to it or written into it.
+    for (const p of await attachedPolicies(ctx, role)) {
+      await ignoreNotFound(
+        iam.send(new DetachRolePolicyCommand({ RoleName: role, PolicyArn: p.PolicyArn })),
+      );
+    }
+    for (const name of await inlineNames(ctx, role)) {
+      await ignoreNotFound(
+        iam.send(new DeleteRolePolicyCommand({ RoleName: role, PolicyName: name })),
+      );
+    }
+    ctx.progress(`deleting IAM role ${role}`);
+    await deleteRetrying(
+      ctx,
+      `deleting IAM role ${role}`,
+      () => iam.send(new DeleteRoleCommand({ RoleName: role })),
+      undefined,
+      5 * 60_000,
+    );
+  },
+});

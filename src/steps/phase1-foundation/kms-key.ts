@@ -1,0 +1,417 @@
+import type { KeyMetadata } from '@aws-sdk/client-kms';
+import { isNotFound } from '../../aws/errors.js';
+import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
+import { retryWhile } from '../../aws/wait.js';
+import type { Config } from '../../config/schema.js';
+import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { CloudmartError } from '../../errors.js';
+import { STEP, type KmsOutputs } from '../outputs.js';
+import { FIX_PHASE1, ignoreNotFound, missing } from './ec2-lookup.js';
+import {
+  canonicalJson,
+  decodePolicy,
+  samePolicy,
+  wildcardPrincipals,
+  type PolicyDocument,
+} from './policy-document.js';
+
+const kmsSdk = () => import('@aws-sdk/client-kms');
+const iamSdk = () => import('@aws-sdk/client-iam');
+const taggingSdk = () => import('@aws-sdk/client-resource-groups-tagging-api');
+
+/** The shortest waiting period AWS allows; a key can never be deleted at once. */
+export const DELETION_WINDOW_DAYS = 7;
+const AUTOSCALING_SLR = 'AWSServiceRoleForAutoScaling';
+
+export function aliasName(config: Config): string {
+  return `alias/${config.stack}`;
+}
+
+function keyDescription(config: Config): string {
+  return `CloudMart ${config.stack}: RDS, ElastiCache, EBS, SNS and CloudWatch Logs encryption`;
+}
+
+/**
+ * The key policy: the account (so IAM policies decide who administers and uses the key) and,
+ * each scoped by a condition, the AWS services that use the key on the stack's behalf. No
+ * statement names `*` as principal.
+ */
+export function keyPolicy(config: Config, account: string, partition: string): PolicyDocument {
+  const region = config.region;
+  const root = `arn:${partition}:iam::${account}:root`;
+  // Auto Scaling launches the instances with its service-linked role: without these two
+  // statements, instances with encrypted EBS volumes fail to launch.
+  const asgRole = `arn:${partition}:iam::${account}:role/aws-service-role/autoscaling.amazonaws.com/${AUTOSCALING_SLR}`;
+  const use = [
+    'kms:Encrypt',
+    'kms:Decrypt',
+    'kms:ReEncrypt*',
+    'kms:GenerateDataKey*',
+    'kms:DescribeKey',
+  ];
+  return {
+    Version: '2012-10-17',
+    Id: `${config.stack}-key-policy`,
+    Statement: [
+      {
+        Sid: 'AccountManagesKeyThroughIam',
+        Effect: 'Allow',
+        Principal: { AWS: root },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+      {
+        // KMS already delegates to IAM through the statement above; this one states which
+        // services use the key on the account's behalf, so a reader of the policy sees it.
+        Sid: 'AwsServicesUseKeyForThisAccount',
+        Effect: 'Allow',
+        Principal: { AWS: root },
+        Action: [...use, 'kms:CreateGrant', 'kms:ListGrants'],
+        Resource: '*',
+        Condition: {
+          StringEquals: {
+            'kms:CallerAccount': account,
+            // RDS, ElastiCache and Secrets Manager use the key through grants they create.
+            'kms:ViaService': ['rds', 'elasticache', 'secretsmanager', 'ssm', 'sns', 'ec2'].map(
+              (s) => `${s}.${region}.amazonaws.com`,
+            ),
+          },
+        },
+      },
+      {
+        Sid: 'CloudWatchLogsEncryptsStackLogGroups',
+        Effect: 'Allow',
+        Principal: { Service: `logs.${region}.amazonaws.com` },
+        Action: [
+          'kms:Encrypt*',
+          'kms:Decrypt*',
+          'kms:ReEncrypt*',
+          'kms:GenerateDataKey*',
+          'kms:Describe*',
+        ],
+        Resource: '*',
+        Condition: {
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*`,
+          },
+        },
+      },
+      {
+        Sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+        },
+      },
+      {
+        Sid: 'AutoScalingUsesKeyForEbs',
+        Effect: 'Allow',
+        Principal: { AWS: asgRole },
+        Action: use,
+        Resource: '*',
+      },
+      {
+        Sid: 'AutoScalingGrantsForEbs',
+        Effect: 'Allow',
+        Principal: { AWS: asgRole },
+        Action: 'kms:CreateGrant',
+        Resource: '*',
+        Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      },
+    ],
+  };
+}
+
+async function describeKey(ctx: StepContext, keyId: string): Promise<KeyMetadata | undefined> {
+  const { DescribeKeyCommand } = await kmsSdk();
+  const kms = await ctx.aws.get('kms');
+  const out = await ignoreNotFound(kms.send(new DescribeKeyCommand({ KeyId: keyId })));
+  return out?.KeyMetadata;
+}
+
+/**
+ * CreateKey has no client token and the alias is a second call: after a crash between the two,
+ * the key is found by the tags it got at creation. Keys a destroy scheduled for deletion are
+ * history and not adopted.
+ */
+async function findTaggedKey(ctx: StepContext): Promise<KeyMetadata | undefined> {
+  const { GetResourcesCommand } = await taggingSdk();
+  const tagging = await ctx.aws.get('tagging');
+  const out = await tagging.send(
+    new GetResourcesCommand({
+      ResourceTypeFilters: ['kms:key'],
+      TagFilters: [
+        { Key: STACK_TAG, Values: [ctx.config.stack] },
+        { Key: STEP_TAG, Values: [STEP.kms] },
+      ],
+    }),
+  );
+  for (const r of out.ResourceTagMappingList ?? []) {
+    if (!r.ResourceARN) continue;
+    const key = await describeKey(ctx, r.ResourceARN);
+    if (key && (key.KeyState === 'Enabled' || key.KeyState === 'Disabled')) return key;
+  }
+  return undefined;
+}
+
+/**
+ * The key policy names Auto Scaling's service-linked role, and KMS rejects a policy whose
+ * principal does not exist; in a fresh account the role appears only with the first group.
+ * Returns true when the role was just created (IAM needs a few seconds to propagate it).
+ */
+async function ensureAutoScalingRole(ctx: StepContext): Promise<boolean> {
+  const { GetRoleCommand, CreateServiceLinkedRoleCommand } = await iamSdk();
+  const iam = await ctx.aws.get('iam');
+  const role = await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: AUTOSCALING_SLR })));
+  if (role?.Role) return false;
+  ctx.progress(`creating the ${AUTOSCALING_SLR} service-linked role the key policy names`);
+  try {
+    await iam.send(
+      new CreateServiceLinkedRoleCommand({ AWSServiceName: 'autoscaling.amazonaws.com' }),
+    );
+  } catch (e) {
+    // Someone (an ASG elsewhere in the account) created it in the meantime.
+    if (!/has been taken|already exists/i.test((e as Error).message ?? '')) throw e;
+  }
+  return true;
+}
+
+const isMalformedPolicy = (e: unknown) =>
+  (e as { name?: string } | null)?.name === 'MalformedPolicyDocumentException';
+
+export const kmsKeyStep = defineStep<KmsOutputs>({
+  id: STEP.kms,
+  phase: 1,
+  title: 'KMS customer-managed key',
+  needs: [],
+  actions: [
+    'kms:DescribeKey',
+    'kms:CreateKey',
+    'kms:TagResource',
+    'kms:CreateAlias',
+    'kms:DeleteAlias',
+    'kms:GetKeyRotationStatus',
+    'kms:EnableKeyRotation',
+    'kms:GetKeyPolicy',
+    'kms:PutKeyPolicy',
+    'kms:EnableKey',
+    'kms:CancelKeyDeletion',
+    'kms:ScheduleKeyDeletion',
+    'tag:GetResources',
+    'iam:GetRole',
+    'iam:CreateServiceLinkedRole',
+  ],
+  describe: (config) => [
+    `KMS key ${aliasName(config)} (symmetric, yearly rotation) for RDS, ElastiCache, EBS, SNS and CloudWatch Logs`,
+    'Key policy: the account through IAM; CloudWatch Logs, CloudWatch alarms and Auto Scaling, each scoped by a condition',
+  ],
+
+  async create(ctx) {
+    const {
+      CreateKeyCommand,
+      CreateAliasCommand,
+      CancelKeyDeletionCommand,
+      EnableKeyCommand,
+      GetKeyRotationStatusCommand,
+      EnableKeyRotationCommand,
+      GetKeyPolicyCommand,
+      PutKeyPolicyCommand,
+    } = await kmsSdk();
+    const kms = await ctx.aws.get('kms');
+    const alias = aliasName(ctx.config);
+    const account = await ctx.aws.accountId();
+    const policy = keyPolicy(ctx.config, account, ctx.aws.partition());
+
+    let key = await describeKey(ctx, alias);
+    const hasAlias = key !== undefined;
+    key ??= await findTaggedKey(ctx);
+    if (!key) {
+      ctx.progress(`creating KMS key ${alias}`);
+      const roleIsNew = await ensureAutoScalingRole(ctx);
+      const create = () =>
+        kms.send(
+          new CreateKeyCommand({
+            Description: keyDescription(ctx.config),
+            KeyUsage: 'ENCRYPT_DECRYPT',
+            KeySpec: 'SYMMETRIC_DEFAULT',
+            Origin: 'AWS_KMS',
+            MultiRegion: false,
+            Policy: JSON.stringify(policy),
+            Tags: ctx.tags.list(alias).map((t) => ({ TagKey: t.Key, TagValue: t.Value })),
+          }),
+        );
+      // A just-created service-linked role is not yet visible to KMS's policy validation.
+      const out = roleIsNew
+        ? await retryWhile(ctx, create, {
+            what: `creating KMS key ${alias} (waiting for IAM to propagate ${AUTOSCALING_SLR})`,
+            when: isMalformedPolicy,
+            timeoutMs: 60_000,
+            minDelayMs: 2_000,
+            maxDelayMs: 10_000,
+          })
+        : await create();
+      key = out.KeyMetadata;
+    }
+    if (!key?.KeyId) throw new Error(`KMS key ${alias}: AWS returned no key id`);
+    const keyId = key.KeyId;
+
+    if (key.KeyState === 'PendingDeletion') {
+      // The alias still names a key a destroy scheduled for deletion: bring it back rather than
+      // paying for a second key. Cancelling leaves it disabled.
+      ctx.progress(`KMS key ${keyId} was scheduled for deletion: cancelling the deletion`);
+      await kms.send(new CancelKeyDeletionCommand({ KeyId: keyId }));
+      await kms.send(new EnableKeyCommand({ KeyId: keyId }));
+    } else if (key.KeyState === 'Disabled') {
+      await kms.send(new EnableKeyCommand({ KeyId: keyId }));
+    } else if (key.KeyState !== 'Enabled' && key.KeyState !== undefined) {
+      throw new CloudmartError(
+        'AWS_ERROR',
+        `KMS key ${keyId} (${alias}) is ${key.KeyState}: it cannot encrypt anything in that state`,
+        { hint: 'Check the key in the KMS console, then run the same command again.' },
+      );
+    }
+    if (!hasAlias) {
+      await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
+    }
+
+    const rotation = await kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId }));
+    if (rotation.KeyRotationEnabled !== true) {
+      await kms.send(new EnableKeyRotationCommand({ KeyId: keyId }));
+    }
+    const current = await kms.send(
+      new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' }),
+    );
+    if (!samePolicy(decodePolicy(current.Policy), policy)) {
+      ctx.progress(`KMS key ${alias}: restoring the key policy`);
+      await ensureAutoScalingRole(ctx);
+      await kms.send(
+        new PutKeyPolicyCommand({
+          KeyId: keyId,
+          PolicyName: 'default',
+          Policy: JSON.stringify(policy),
+        }),
+      );
+    }
+
+    return {
+      keyId,
+      keyArn:
+        key.Arn ?? `arn:${ctx.aws.partition()}:kms:${ctx.config.region}:${account}:key/${keyId}`,
+      aliasName: alias,
+    };
+  },
+
+  async verify(ctx) {
+    const { GetKeyRotationStatusCommand, GetKeyPolicyCommand } = await kmsSdk();
+    const kms = await ctx.aws.get('kms');
+    const alias = aliasName(ctx.config);
+    const key = await describeKey(ctx, alias);
+    if (!key?.KeyId) {
+      return [
+        missing(
+          'security.kms.exists',
+          `KMS key ${alias} exists`,
+          'encryption',
+          `no key behind ${alias}`,
+        ),
+      ];
+    }
+    const keyId = key.KeyId;
+    const [rotation, policyOut] = await Promise.all([
+      kms.send(new GetKeyRotationStatusCommand({ KeyId: keyId })),
+      kms.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' })),
+    ]);
+    const policy = decodePolicy(policyOut.Policy);
+    const wild = policy ? wildcardPrincipals(policy) : [];
+    const account = await ctx.aws.accountId();
+    const drift = !samePolicy(policy, keyPolicy(ctx.config, account, ctx.aws.partition()));
+
+    const checks: Check[] = [
+      {
+        id: 'security.kms.enabled',
+        title: `KMS key ${alias} is enabled`,
+        criterion: 'encryption',
+        status: key.KeyState === 'Enabled' ? 'pass' : 'fail',
+        evidence: `${keyId} ${key.KeyState ?? '?'}${key.DeletionDate ? ` (deletion on ${key.DeletionDate.toISOString()})` : ''}`,
+        fix: FIX_PHASE1,
+      },
+      {
+        id: 'security.kms.rotation',
+        title: 'Automatic key rotation is on',
+        criterion: 'encryption',
+        status: rotation.KeyRotationEnabled === true ? 'pass' : 'fail',
+        evidence: `KeyRotationEnabled=${rotation.KeyRotationEnabled === true}`,
+        fix: FIX_PHASE1,
+      },
+      {
+        id: 'security.kms.policy',
+        title: 'Key policy grants no wildcard principal',
+        criterion: 'encryption',
+        status: !policy || wild.length > 0 ? 'fail' : drift ? 'warn' : 'pass',
+        evidence: !policy
+          ? 'the key policy could not be read'
+          : wild.length > 0
+            ? `statements open to everyone: ${wild.map((s) => s.Sid ?? canonicalJson(s)).join('; ')}`
+            : `${policy.Statement.length} statements, principals: ${[
+                ...new Set(policy.Statement.flatMap((s) => principalNames(s.Principal))),
+              ].join(', ')}${drift ? ' (differs from the policy cloudmart sets)' : ''}`,
+        fix: FIX_PHASE1,
+      },
+    ];
+    return checks;
+  },
+
+  async teardown(ctx) {
+    const { ScheduleKeyDeletionCommand, DeleteAliasCommand } = await kmsSdk();
+    const kms = await ctx.aws.get('kms');
+    const alias = aliasName(ctx.config);
+    const previousId = ctx.previous?.keyId as string | undefined;
+
+    const byAlias = await describeKey(ctx, alias);
+    const key =
+      byAlias ??
+      (previousId ? await describeKey(ctx, previousId) : undefined) ??
+      (await findTaggedKey(ctx));
+    if (!key?.KeyId) return;
+    const keyId = key.KeyId;
+
+    // Schedule first, alias second: if the run stops in between, the alias still leads the next
+    // destroy to the key.
+    let deletionDate = key.DeletionDate;
+    if (key.KeyState !== 'PendingDeletion' && key.KeyState !== 'PendingReplicaDeletion') {
+      ctx.progress(`scheduling KMS key ${keyId} for deletion in ${DELETION_WINDOW_DAYS} days`);
+      try {
+        const out = await kms.send(
+          new ScheduleKeyDeletionCommand({
+            KeyId: keyId,
+            PendingWindowInDays: DELETION_WINDOW_DAYS,
+          }),
+        );
+        deletionDate = out.DeletionDate;
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        return;
+      }
+    }
+    if (byAlias) await ignoreNotFound(kms.send(new DeleteAliasCommand({ AliasName: alias })));
+
+    const when = deletionDate
+      ? deletionDate.toISOString().slice(0, 10)
+      : `in ${DELETION_WINDOW_DAYS} days`;
+    ctx.warn(
+      `KMS key ${keyId} (${alias}) is pending deletion until ${when}: AWS never deletes a key at once, ${DELETION_WINDOW_DAYS} days is the shortest wait. ` +
+        'A key pending deletion is not billed (an active one costs $1/month, prorated); data still encrypted with it becomes unreadable afterwards. ' +
+        `To keep it: aws kms cancel-key-deletion --key-id ${keyId}`,
+    );
+  },
+});
+
+function principalNames(p: PolicyDocument['Statement'][number]['Principal']): string[] {
+  if (p === undefined) return [];
+  if (p === '*') return ['*'];
+  return Object.values(p).flatMap((v) => (Array.isArray(v) ? v : [v]));
+}

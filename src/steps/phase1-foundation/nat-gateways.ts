@@ -1,0 +1,308 @@
+import { createHash } from 'node:crypto';
+import type { Address, NatGateway } from '@aws-sdk/client-ec2';
+import { isNotFound } from '../../aws/errors.js';
+import { stackFilters, tagValue } from '../../aws/tags.js';
+import { retryWhile, waitUntil } from '../../aws/wait.js';
+import { defineStep, type StepContext } from '../../engine/step.js';
+import { CloudmartError } from '../../errors.js';
+import { names } from '../names.js';
+import { STEP, type NatOutputs, type SubnetsOutputs } from '../outputs.js';
+import {
+  AZ_INDEX_TAG,
+  ec2,
+  ec2sdk,
+  FIX_PHASE1,
+  ignoreNotFound,
+  missing,
+  previousOutputs,
+} from './ec2-lookup.js';
+
+/** NAT states that still are (or will be) a working gateway; deleted/failed ones are history. */
+const LIVE = ['pending', 'available'];
+const GONE = new Set(['deleting', 'deleted', 'failed']);
+
+const NAT_CREATE_TIMEOUT_MS = 15 * 60_000;
+const NAT_DELETE_TIMEOUT_MS = 30 * 60_000;
+
+async function findNats(ctx: StepContext, states: string[]): Promise<NatGateway[]> {
+  const { DescribeNatGatewaysCommand } = await ec2sdk();
+  const out = await (
+    await ec2(ctx)
+  ).send(
+    new DescribeNatGatewaysCommand({
+      // DescribeNatGateways calls its filters "Filter", unlike every other EC2 describe.
+      Filter: [...stackFilters(ctx.config, STEP.nat), { Name: 'state', Values: states }],
+    }),
+  );
+  return out.NatGateways ?? [];
+}
+
+async function findEips(ctx: StepContext): Promise<Address[]> {
+  const { DescribeAddressesCommand } = await ec2sdk();
+  const out = await (
+    await ec2(ctx)
+  ).send(new DescribeAddressesCommand({ Filters: stackFilters(ctx.config, STEP.nat) }));
+  return out.Addresses ?? [];
+}
+
+function atIndex<T extends { Tags?: Array<{ Key?: string; Value?: string }> }>(
+  items: T[],
+  index: number,
+): T | undefined {
+  return items.find((x) => tagValue(x.Tags, AZ_INDEX_TAG) === String(index));
+}
+
+/**
+ * Deterministic per stack, AZ and Elastic IP: a crash after CreateNatGateway is answered by
+ * the same NAT on the next run. The allocation id changes whenever the stack is rebuilt, so a
+ * token spent on a gateway that a destroy since deleted is not reused; `spent` lists NATs the
+ * token already returned dead, which moves the token on.
+ */
+function natClientToken(stack: string, az: string, allocationId: string, spent: string[]): string {
+  return createHash('sha256')
+    .update([stack, az, allocationId, ...spent].join('/'))
+    .digest('hex')
+    .slice(0, 64);
+}
+
+async function waitForNat(ctx: StepContext, natId: string, az: string): Promise<void> {
+  const { DescribeNatGatewaysCommand } = await ec2sdk();
+  const client = await ec2(ctx);
+  await waitUntil(
+    ctx,
+    async () => {
+      const out = await client.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [natId] }));
+      const nat = out.NatGateways?.[0];
+      const state = nat?.State ?? 'pending';
+      if (state === 'failed' || state === 'deleting' || state === 'deleted') {
+        return {
+          done: false,
+          failed: `${state}${nat?.FailureMessage ? `: ${nat.FailureMessage}` : ''}`,
+          status: state,
+        };
+      }
+      return { done: state === 'available', status: state };
+    },
+    {
+      what: `NAT gateway ${natId} in ${az}`,
+      minDelayMs: 5_000,
+      maxDelayMs: 15_000,
+      timeoutMs: NAT_CREATE_TIMEOUT_MS,
+    },
+  );
+}
+
+export const natGatewaysStep = defineStep<NatOutputs>({
+  id: STEP.nat,
+  phase: 1,
+  title: 'NAT gateways (one per AZ)',
+  needs: [STEP.subnets, STEP.igw],
+  actions: [
+    'ec2:DescribeNatGateways',
+    'ec2:DescribeAddresses',
+    'ec2:AllocateAddress',
+    'ec2:CreateNatGateway',
+    'ec2:CreateTags',
+    'ec2:DeleteNatGateway',
+    'ec2:ReleaseAddress',
+  ],
+  describe: (config) =>
+    config.availabilityZones.map(
+      (az) =>
+        `NAT gateway ${names.of(config, `nat-${az}`)} with its own Elastic IP in ${az}'s public subnet`,
+    ),
+
+  async create(ctx) {
+    const { AllocateAddressCommand, CreateNatGatewayCommand } = await ec2sdk();
+    const client = await ec2(ctx);
+    const subnets = ctx.outputs<SubnetsOutputs>(STEP.subnets);
+    const azs = ctx.config.availabilityZones;
+    const [nats, eips] = await Promise.all([findNats(ctx, LIVE), findEips(ctx)]);
+
+    const perAz = await Promise.all(
+      azs.map(async (az, i) => {
+        const name = names.of(ctx.config, `nat-${az}`);
+        const subnetId = subnets.publicSubnetIds[i]!;
+        const tags = ctx.tags.list(name, { [AZ_INDEX_TAG]: String(i) });
+        let nat = atIndex(nats, i);
+        let eip = atIndex(eips, i);
+
+        if (nat && nat.SubnetId !== subnetId) {
+          throw new CloudmartError(
+            'AWS_ERROR',
+            `NAT gateway ${nat.NatGatewayId ?? '?'} for ${az} is in ${nat.SubnetId ?? '?'}, not in the public subnet ${subnetId}`,
+            { hint: 'Run "cloudmart destroy" and then "cloudmart up" to rebuild the network.' },
+          );
+        }
+        if (!nat) {
+          // AllocateAddress has no client token: the az-index tag set at allocation is the guard.
+          if (!eip) {
+            ctx.progress(`allocating an Elastic IP for ${name}`);
+            const out = await client.send(
+              new AllocateAddressCommand({
+                Domain: 'vpc',
+                TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: tags }],
+              }),
+            );
+            if (!out.AllocationId) throw new Error('AllocateAddress returned no allocation id');
+            eip = { AllocationId: out.AllocationId, PublicIp: out.PublicIp };
+          }
+          const allocationId = eip.AllocationId!;
+          const spent: string[] = [];
+          while (!nat) {
+            ctx.progress(`creating ${name} in ${subnetId}`);
+            const out = await client.send(
+              new CreateNatGatewayCommand({
+                SubnetId: subnetId,
+                AllocationId: allocationId,
+                ConnectivityType: 'public',
+                ClientToken: natClientToken(ctx.config.stack, az, allocationId, spent),
+                TagSpecifications: [{ ResourceType: 'natgateway', Tags: tags }],
+              }),
+            );
+            const created = out.NatGateway;
+            if (!created?.NatGatewayId) throw new Error('CreateNatGateway returned no id');
+            if (GONE.has(created.State ?? '')) {
+              if (spent.length >= 2) {
+                throw new CloudmartError(
+                  'AWS_ERROR',
+                  `NAT gateway for ${az}: AWS keeps answering with gateways that are ${created.State}`,
+                );
+              }
+              spent.push(created.NatGatewayId);
+              continue;
+            }
+            nat = created;
+          }
+        }
+        const address = nat.NatGatewayAddresses?.[0];
+        return {
+          az,
+          nat,
+          allocationId: eip?.AllocationId ?? address?.AllocationId ?? '',
+          publicIp: eip?.PublicIp ?? address?.PublicIp ?? '',
+        };
+      }),
+    );
+
+    // Both gateways take ~2 minutes: wait for them side by side, not one after the other.
+    await Promise.all(
+      perAz
+        .filter((r) => r.nat.State !== 'available')
+        .map((r) => waitForNat(ctx, r.nat.NatGatewayId!, r.az)),
+    );
+
+    return {
+      natGatewayIds: perAz.map((r) => r.nat.NatGatewayId!),
+      allocationIds: perAz.map((r) => r.allocationId),
+      publicIps: perAz.map((r) => r.publicIp),
+    };
+  },
+
+  async verify(ctx) {
+    const nats = await findNats(ctx, [...LIVE, 'failed', 'deleting']);
+    const subnets = ctx.maybeOutputs<SubnetsOutputs>(STEP.subnets);
+    const azs = ctx.config.availabilityZones;
+    if (nats.length === 0) {
+      return [
+        missing(
+          'network.nat.per-az',
+          'One available NAT gateway in each AZ',
+          'multi-az',
+          `no NAT gateway tagged cloudmart:stack=${ctx.config.stack}`,
+        ),
+      ];
+    }
+    const lines = azs.map((az, i) => {
+      const subnetId = subnets?.publicSubnetIds[i];
+      const ok = nats.find(
+        (n) =>
+          n.State === 'available' &&
+          (subnetId ? n.SubnetId === subnetId : tagValue(n.Tags, AZ_INDEX_TAG) === String(i)),
+      );
+      const other = nats.find((n) => tagValue(n.Tags, AZ_INDEX_TAG) === String(i));
+      const evidence = ok
+        ? `${az}: ${ok.NatGatewayId ?? '?'} available in ${ok.SubnetId ?? '?'}`
+        : other
+          ? `${az}: ${other.NatGatewayId ?? '?'} is ${other.State ?? '?'} in ${other.SubnetId ?? '?'}${subnetId ? ` (public subnet ${subnetId})` : ''}`
+          : `${az}: no NAT gateway${subnetId ? ` in ${subnetId}` : ''}`;
+      return { ok: ok !== undefined, evidence };
+    });
+    return [
+      {
+        id: 'network.nat.per-az',
+        title: 'One available NAT gateway in each AZ',
+        criterion: 'multi-az',
+        status: lines.every((l) => l.ok) ? 'pass' : 'fail',
+        evidence: lines.map((l) => l.evidence).join('; '),
+        fix: FIX_PHASE1,
+      },
+    ];
+  },
+
+  async teardown(ctx) {
+    const { DeleteNatGatewayCommand, DescribeNatGatewaysCommand, ReleaseAddressCommand } =
+      await ec2sdk();
+    const client = await ec2(ctx);
+    const prev = previousOutputs<NatOutputs>(ctx);
+
+    const found = await findNats(ctx, [...LIVE, 'deleting']);
+    const natIds = new Set<string>([
+      ...found.map((n) => n.NatGatewayId!).filter(Boolean),
+      ...(prev?.natGatewayIds ?? []),
+    ]);
+    const alreadyDeleting = new Set(
+      found.filter((n) => n.State === 'deleting').map((n) => n.NatGatewayId),
+    );
+    for (const id of natIds) {
+      if (alreadyDeleting.has(id)) continue;
+      ctx.progress(`deleting NAT gateway ${id}`);
+      await ignoreNotFound(client.send(new DeleteNatGatewayCommand({ NatGatewayId: id })));
+    }
+
+    // Deleting a NAT releases neither its EIP nor the IGW's mapped addresses until it is gone.
+    await Promise.all(
+      [...natIds].map((id) =>
+        waitUntil(
+          ctx,
+          async () => {
+            try {
+              const out = await client.send(
+                new DescribeNatGatewaysCommand({ NatGatewayIds: [id] }),
+              );
+              const state = out.NatGateways?.[0]?.State ?? 'deleted';
+              return { done: state === 'deleted' || state === 'failed', status: state };
+            } catch (e) {
+              if (isNotFound(e)) return { done: true, status: 'deleted' };
+              throw e;
+            }
+          },
+          {
+            what: `NAT gateway ${id} to be deleted`,
+            minDelayMs: 5_000,
+            maxDelayMs: 15_000,
+            timeoutMs: NAT_DELETE_TIMEOUT_MS,
+          },
+        ),
+      ),
+    );
+
+    // Found by tag too, so a lost state file still releases the addresses (they bill when idle).
+    const allocationIds = new Set<string>([
+      ...(await findEips(ctx)).map((a) => a.AllocationId!).filter(Boolean),
+      ...(prev?.allocationIds ?? []).filter(Boolean),
+    ]);
+    for (const id of allocationIds) {
+      ctx.progress(`releasing Elastic IP ${id}`);
+      try {
+        // The NAT's interface lets go of the address a little after the NAT reads "deleted".
+        await retryWhile(ctx, () => client.send(new ReleaseAddressCommand({ AllocationId: id })), {
+          what: `releasing Elastic IP ${id}`,
+          timeoutMs: 5 * 60_000,
+        });
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }
+  },
+});
