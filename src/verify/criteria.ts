@@ -22,10 +22,7 @@ const num = (v: unknown): number | undefined =>
  */
 export function resultChecks(state: StateFile, config: Config): Check[] {
   const checks: Check[] = [];
-  const load = newest(
-    state.results.load,
-    state.steps['validation.load']?.outputs,
-  );
+  const load = newest(state.results.load, state.steps['validation.load']?.outputs);
   const avg = num(load?.average);
   const p95 = num(load?.p95);
   const notMeasured = 'not measured yet';
