@@ -53,7 +53,7 @@ const READ =
 
 describe('verify', () => {
   it('is read-only: across every step it sends no mutating command, whatever AWS answers', async () => {
-    const mocks = CLIENTS.map((C) => mockClient(C));
+    const mocks = CLIENTS.map((C) => mockClient(C as unknown as typeof EC2Client));
     for (const m of mocks) m.callsFake(() => Promise.resolve({}));
     const { options } = await engineFor([...registry]);
 
