@@ -86,8 +86,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   program
     .command('status')
-    .description('Show every step with its status and timings')
+    .description(
+      'Show every step with its status and timings, and whether the alert email is confirmed',
+    )
     .option('--json', 'print one JSON object')
+    .option('--offline', 'read only the state file (skip the AWS lookup of the alert subscription)')
     .action(run(async () => (await import('./commands/status.js')).statusCommand));
 
   program
@@ -109,6 +112,49 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--force-unlock', 'take the state lock even if another run seems to hold it')
     .option('--json', 'print engine events as JSON lines')
     .action(run(async () => (await import('./commands/destroy.js')).destroyCommand));
+
+  program
+    .command('load')
+    .description(
+      'Load test like the seed\'s "ab -n 1000 -c 100 http://<ALB>/api/products"; prints rps, latency percentiles and a histogram, records the result for verify',
+    )
+    .option('--requests <n>', 'requests to send (ab -n)', positiveInt, 1000)
+    .option('--concurrency <n>', 'concurrent connections (ab -c)', positiveInt, 100)
+    .option(
+      '--path <path>',
+      'path to request on the stack (or on a --url without a path)',
+      '/api/products',
+    )
+    .option(
+      '--duration <seconds>',
+      'run for this long instead of a number of requests',
+      positiveInt,
+    )
+    .option('--url <url>', "test this URL instead of the stack's load balancer (no AWS needed)")
+    .option(
+      '--users <n>',
+      'ramp up to this many concurrent connections (the seed: 1000)',
+      positiveInt,
+    )
+    .option('--watch-scaling', 'afterwards, follow the Auto Scaling group for up to 10 minutes')
+    .option(
+      '--record',
+      "with --url: record the result for verify even if it is not the stack's ALB",
+    )
+    .option('--json', 'print one JSON object with the figures')
+    .action(run(async () => (await import('./commands/load.js')).loadCommand));
+
+  program
+    .command('drill')
+    .description(
+      'Failure drills: instance (terminate one instance), rds-failover (forced Multi-AZ failover), az (simulated AZ loss); measures the recovery time',
+    )
+    .argument('<name>', 'instance | rds-failover | az')
+    .option('--dry-run', 'only check the stack and say what the drill would do')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--instance-id <id>', 'instance drill: terminate this instance')
+    .option('--json', 'print one JSON object with the figures')
+    .action(run(async () => (await import('./commands/drill.js')).drillCommand));
 
   program
     .command('cost')

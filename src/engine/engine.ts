@@ -115,6 +115,7 @@ function makeContext(options: EngineOptions, step: Step): StepContext {
     signal,
     sleep: (ms) => sleep(ms, signal),
     now: options.now ?? Date.now,
+    results: () => store.current.results,
   };
 }
 

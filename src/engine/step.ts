@@ -1,5 +1,6 @@
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
+import type { Results } from '../state/store.js';
 
 export type Phase = 1 | 2 | 3 | 4 | 5;
 
@@ -71,6 +72,8 @@ export interface StepContext {
   sleep(ms: number): Promise<void>;
   /** Clock in ms; tests replace it. */
   now(): number;
+  /** Read-only: the Phase 5 results `cloudmart load` and `cloudmart drill` recorded. */
+  results?(): Results;
 }
 
 export interface Step<O extends Outputs = Outputs> {

@@ -100,3 +100,30 @@ describe('result criteria', () => {
     ).toBe('fail');
   });
 });
+
+describe('result criteria: runs at scale', () => {
+  it('keeps judging 1,000 users on the last run at scale after a smaller run', () => {
+    const state = emptyState('cloudmart', 'ap-northeast-2');
+    state.results.load = {
+      at: '2026-01-02T00:00:00Z',
+      average: 100,
+      p95: 200,
+      requests: 1000,
+      errors: 0,
+      non2xx: 0,
+      concurrency: 100,
+      usersRun: {
+        at: '2026-01-01T00:00:00Z',
+        concurrency: 1000,
+        requests: 5000,
+        errors: 0,
+        non2xx: 3,
+      },
+    };
+    const c = byId(resultChecks(state, testConfig()));
+    expect(c['criteria.performance.concurrency']).toMatchObject({
+      status: 'pass',
+      evidence: '1000 connections, 3 errors or non-2xx of 5000 requests',
+    });
+  });
+});

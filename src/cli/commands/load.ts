@@ -1,0 +1,329 @@
+import type { AwsClientFactory } from '../../aws/clients.js';
+import { explainAwsError } from '../../aws/errors.js';
+import type { Config } from '../../config/schema.js';
+import { realSleep } from '../../engine/engine.js';
+import { CloudmartError, ConfigError, formatIssue } from '../../errors.js';
+import {
+  LOAD_CRITERIA,
+  assertFdLimit,
+  loadRecord,
+  loadVerdicts,
+  renderHistogram,
+  runLoadTest,
+  type LoadResult,
+} from '../../load/load-test.js';
+import type { GroupCounts, ScalingView } from '../../load/scaling-view.js';
+import { joinUrl, stackBaseUrl, withDefaultPath } from '../../load/target.js';
+import { StateStore, type StateFile } from '../../state/store.js';
+import { STEP, type AlbOutputs, type AsgOutputs, type DnsOutputs } from '../../steps/outputs.js';
+import type { Io } from '../io.js';
+import {
+  announceTarget,
+  awsFactory,
+  checkCredentials,
+  readConfig,
+  statePath,
+  type GlobalOptions,
+} from '../runtime.js';
+
+export interface LoadCommandOptions {
+  requests: number;
+  concurrency: number;
+  path: string;
+  duration?: number;
+  url?: string;
+  users?: number;
+  watchScaling?: boolean;
+  record?: boolean;
+  json?: boolean;
+}
+
+interface Target {
+  url: string;
+  /** The URL is this stack's ALB (or API record): record the result, show the CloudWatch view. */
+  isStack: boolean;
+  config?: Config;
+  store?: StateStore;
+  state?: StateFile;
+  asgName?: string;
+  notes: string[];
+}
+
+function doneOutputs<T>(state: StateFile | undefined, id: string): T | undefined {
+  const s = state?.steps[id];
+  return s?.status === 'done' ? (s.outputs as T | undefined) : undefined;
+}
+
+/** Config and state when there are some; with --url neither is required. */
+async function resolveTarget(g: GlobalOptions, opts: LoadCommandOptions): Promise<Target> {
+  const notes: string[] = [];
+  let config: Config | undefined;
+  try {
+    config = await readConfig(g);
+  } catch (e) {
+    if (!opts.url) throw e;
+    const issue = e instanceof ConfigError ? e.issues[0] : undefined;
+    notes.push(
+      issue?.path === '' && issue.message.startsWith('file not found')
+        ? `No config file (${g.config}), so the result is not recorded.`
+        : `No usable config (${g.config}: ${issue ? formatIssue(issue) : (e as Error).message}), so the result is not recorded.`,
+    );
+  }
+  let store: StateStore | undefined;
+  let state: StateFile | undefined;
+  if (config) {
+    store = new StateStore(statePath(g, config));
+    if (opts.url && !(await store.exists())) {
+      notes.push(`No state file (${store.path}), so the result is not recorded.`);
+      store = undefined;
+    } else {
+      state = await store.load(config.stack, config.region);
+    }
+  }
+  const alb = doneOutputs<AlbOutputs>(state, STEP.alb);
+  const asg = doneOutputs<AsgOutputs>(state, STEP.asg);
+  const stackBase =
+    config && alb ? stackBaseUrl(config, alb, doneOutputs<DnsOutputs>(state, STEP.dns)) : undefined;
+
+  if (!opts.url) {
+    if (!stackBase) {
+      throw new CloudmartError(
+        'NOT_READY',
+        `There is no load balancer in the state (${store?.path ?? 'no state'}): app.alb is not done`,
+        {
+          exitCode: 2,
+          hint: 'Build it with "cloudmart up --phase 1", or test any server with --url http://host:port.',
+        },
+      );
+    }
+    return {
+      url: joinUrl(stackBase, opts.path),
+      isStack: true,
+      config,
+      store,
+      state,
+      asgName: asg?.autoScalingGroupName,
+      notes,
+    };
+  }
+  const url = withDefaultPath(opts.url, opts.path);
+  const isStack = stackBase !== undefined && new URL(url).host === new URL(stackBase).host;
+  if (store && !isStack && !opts.record) {
+    notes.push(
+      `${new URL(url).host} is not this stack's load balancer, so the result is not recorded (pass --record to record it anyway).`,
+    );
+  }
+  return {
+    url,
+    isStack,
+    config,
+    ...(store && (isStack || opts.record) ? { store, state } : {}),
+    ...(isStack ? { asgName: asg?.autoScalingGroupName } : {}),
+    notes,
+  };
+}
+
+/** Ctrl-C once stops the test and reports what was measured; twice quits at once. */
+function stopOnSigint(io: Io): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  let count = 0;
+  const handler = () => {
+    if (++count === 1) {
+      io.err('\nStopping the load test (Ctrl-C again to quit now).');
+      controller.abort();
+    } else process.exit(130);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+const mark = (ok: boolean) => (ok ? '✔' : '✖');
+
+function printResult(io: Io, r: LoadResult): void {
+  const v = loadVerdicts(r);
+  io.out(`Load test: ${r.url}`);
+  io.out(
+    `  ${r.requests} responses in ${r.durationSeconds} s at ${r.concurrency} concurrent connections (${r.mode === 'requests' ? 'ab -n/-c' : r.mode === 'users' ? 'ramped' : 'timed'})${r.aborted ? ' — stopped early' : ''}${r.timedOut ? ' — cut at the time bound' : ''}`,
+  );
+  io.out(`  Requests/s   ${r.rps}`);
+  io.out(`  Latency ms   avg ${r.average}  p50 ${r.p50}  p95 ${r.p95}  p99 ${r.p99}`);
+  io.out(`               min ${r.min}  max ${r.max}`);
+  const codes = Object.entries(r.statusCodes)
+    .map(([code, n]) => `${code}×${n}`)
+    .join(' ');
+  io.out(
+    `  Errors       ${r.errors} (${r.timeouts} timeouts); non-2xx ${r.non2xx}${codes ? `; status ${codes}` : ''}`,
+  );
+  io.out('');
+  io.out('Latency histogram');
+  for (const line of renderHistogram(r)) io.out(line);
+  io.out('');
+  io.out(`${mark(v.average)} Average < ${LOAD_CRITERIA.averageMs} ms (${r.average} ms)`);
+  io.out(`${mark(v.p95)} P95 < ${LOAD_CRITERIA.p95Ms / 1000} s (${r.p95} ms)`);
+  if (r.concurrency >= LOAD_CRITERIA.users)
+    io.out(
+      `${mark(v.average && v.p95 && r.errors + r.non2xx <= r.requests * 0.01)} ${LOAD_CRITERIA.users} concurrent users served`,
+    );
+}
+
+function printScaling(io: Io, view: ScalingView): void {
+  const counts = (c: GroupCounts | null) =>
+    c ? `desired ${c.desired}, in service ${c.inService} (min ${c.min}, max ${c.max})` : '?';
+  io.out('');
+  io.out(`Auto Scaling group ${view.autoScalingGroupName}`);
+  io.out(`  before: ${counts(view.before)}`);
+  io.out(`  after:  ${counts(view.after)}`);
+  io.out(
+    `  CPU:    ${view.cpuAverage === null ? 'no datapoint yet (EC2 metrics arrive every 1–5 min)' : `average ${view.cpuAverage}%, max ${view.cpuMax}% (${view.cpuDatapoints} one-minute points)`}`,
+  );
+  io.out(`  Scaling ${view.scaled ? 'happened' : 'did not happen'} during the test`);
+  for (const a of view.activities) io.out(`    ${a.at} ${a.status}: ${a.description}`);
+}
+
+/** `load`: the seed's load test against the stack's ALB (or any --url). */
+export async function loadCommand(
+  io: Io,
+  opts: LoadCommandOptions,
+  cmd: { optsWithGlobals(): GlobalOptions },
+): Promise<number> {
+  const g = cmd.optsWithGlobals();
+  if (opts.users !== undefined && opts.users < 1)
+    throw new CloudmartError('USAGE', '--users must be at least 1', { exitCode: 2 });
+  // Say it before anything else when this shell cannot open that many sockets.
+  const peak = opts.users ?? opts.concurrency;
+  if (peak > 200) await assertFdLimit(peak);
+  const target = await resolveTarget(g, opts);
+  for (const n of target.notes) io.err(n);
+
+  // The CloudWatch view needs the stack's group and working credentials; without them the
+  // test still runs.
+  let aws: AwsClientFactory | undefined;
+  let before: GroupCounts | null = null;
+  if (target.isStack && target.config && target.asgName) {
+    const factory = awsFactory(g, target.config);
+    try {
+      if (!opts.json) announceTarget(io, factory, g);
+      await checkCredentials(factory);
+      const { groupCounts } = await import('../../load/scaling-view.js');
+      before = await groupCounts(factory, target.asgName);
+      aws = factory;
+    } catch (e) {
+      io.err(
+        `The Auto Scaling and CloudWatch view is skipped: ${explainAwsError(e, 'Reading the Auto Scaling group').message}`,
+      );
+      await factory.destroy();
+    }
+  }
+
+  const mode =
+    opts.users !== undefined
+      ? `ramping to ${opts.users} connections over ${opts.duration ?? 30} s`
+      : opts.duration !== undefined
+        ? `${opts.concurrency} connections for ${opts.duration} s`
+        : `${opts.requests} requests, ${opts.concurrency} concurrent`;
+  io.err(`Load test against ${target.url}: ${mode}.`);
+  const interrupt = stopOnSigint(io);
+  try {
+    const total = opts.users === undefined && opts.duration === undefined ? opts.requests : 0;
+    const result = await runLoadTest({
+      url: target.url,
+      requests: opts.requests,
+      concurrency: opts.concurrency,
+      ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
+      ...(opts.users !== undefined ? { users: opts.users } : {}),
+      signal: interrupt.signal,
+      onProgress: (p) =>
+        io.err(
+          `  ${String(p.elapsedSeconds).padStart(4)}s  ${p.done}${total ? `/${total}` : ''} responses  ${p.rps} req/s  ${p.errors} errors  ${p.non2xx} non-2xx${opts.users !== undefined ? `  ${p.connections} connections` : ''}`,
+        ),
+    });
+
+    let view: ScalingView | undefined;
+    if (aws && target.asgName && !result.aborted) {
+      try {
+        const { scalingView, watchScaling } = await import('../../load/scaling-view.js');
+        if (opts.watchScaling) {
+          io.err(`Watching ${target.asgName} for scaling (up to 10 min; Ctrl-C stops)…`);
+          await watchScaling(
+            {
+              aws,
+              signal: interrupt.signal,
+              sleep: (ms) => realSleep(ms, interrupt.signal),
+              now: Date.now,
+              report: (line) => io.err(line),
+            },
+            target.asgName,
+            before,
+          ).catch((e: unknown) => {
+            if (!(e instanceof CloudmartError && e.code === 'INTERRUPTED')) throw e;
+          });
+        }
+        view = await scalingView(aws, target.asgName, {
+          start: new Date(result.at),
+          end: new Date(),
+          before,
+        });
+      } catch (e) {
+        io.err(`The CloudWatch view failed: ${explainAwsError(e, 'Reading CloudWatch').message}`);
+      }
+    }
+
+    if (opts.json) {
+      io.out(JSON.stringify({ ...result, ...(view ? { scaling: view } : {}) }, null, 2));
+    } else {
+      printResult(io, result);
+      if (view) printScaling(io, view);
+    }
+
+    if (result.requests === 0) {
+      throw new CloudmartError(
+        'NOT_READY',
+        `No response from ${target.url}: ${result.errors} connection error(s)`,
+        { hint: 'Check the URL, or that the targets are healthy ("cloudmart verify --phase 1").' },
+      );
+    }
+    if (result.aborted) {
+      io.err('Stopped early: the result is not recorded.');
+      return 130;
+    }
+    if (target.store && target.config) await record(io, target.store, target.config, result);
+    return 0;
+  } finally {
+    interrupt.dispose();
+    await aws?.destroy();
+  }
+}
+
+/** Write `results.load` under the lock, on a fresh read of the state (others may have written). */
+async function record(
+  io: Io,
+  store: StateStore,
+  config: Config,
+  result: LoadResult,
+): Promise<void> {
+  try {
+    await store.lock('load');
+  } catch (e) {
+    if (e instanceof CloudmartError && e.code === 'STATE_LOCKED') {
+      io.err(`! The result is not recorded: ${e.message}`);
+      return;
+    }
+    throw e;
+  }
+  try {
+    await store.load(config.stack, config.region);
+    await store.update((s) => {
+      s.results.load = { ...loadRecord(result, s.results.load), at: result.at };
+    });
+    io.err(`Recorded in ${store.path}; "cloudmart verify" reads it.`);
+  } finally {
+    await store.unlock();
+  }
+}

@@ -1,0 +1,80 @@
+import type { Aws } from '../aws/clients.js';
+import type { Config } from '../config/schema.js';
+import type { Outputs, StepContext } from '../engine/step.js';
+
+/** The seed's recovery objectives. */
+export const RTO_TARGET_SECONDS = 300;
+export const RPO_TARGET_SECONDS = 300;
+
+export type DrillName = 'instance' | 'rds-failover' | 'az';
+export const DRILL_NAMES: readonly DrillName[] = ['instance', 'rds-failover', 'az'];
+
+/** One HTTP request through the ALB. */
+export interface ProbeOutcome {
+  ok: boolean;
+  status?: number;
+  error?: string;
+  /** Wall time of the request, ms. */
+  ms: number;
+}
+
+/** Sends one request; never throws (a failure is `ok: false`). Tests replace it. */
+export type Probe = (url: string, timeoutMs: number) => Promise<ProbeOutcome>;
+
+/**
+ * What a drill may use: the stack's clients and step outputs, progress, the abort signal, and
+ * the clock, sleep and HTTP probe, all injectable so the drills run on a fake clock in tests.
+ */
+export interface DrillContext {
+  readonly config: Config;
+  readonly aws: Aws;
+  /** Outputs of a step that is done, else undefined. */
+  outputs<T extends Outputs>(stepId: string): T | undefined;
+  progress(message: string): void;
+  readonly signal: AbortSignal;
+  /** Abortable sleep (rejects with InterruptedError on abort). */
+  sleep(ms: number): Promise<void>;
+  now(): number;
+  readonly probe: Probe;
+}
+
+/** GET `url` with Node's fetch and a hard timeout; 2xx is success. */
+export const httpProbe: Probe = async (url, timeoutMs) => {
+  const started = performance.now();
+  try {
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { 'user-agent': 'cloudmart-drill', 'cache-control': 'no-cache' },
+    });
+    // Read the body so the connection is released for the next probe.
+    await res.arrayBuffer().catch(() => undefined);
+    return {
+      ok: res.status >= 200 && res.status < 300,
+      status: res.status,
+      ms: performance.now() - started,
+    };
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string } };
+    const error =
+      err.name === 'TimeoutError' || err.name === 'AbortError'
+        ? `timeout after ${timeoutMs} ms`
+        : (err.cause?.code ?? err.message);
+    return { ok: false, error, ms: performance.now() - started };
+  }
+};
+
+/** A drill context from a step's context (the Phase 5 step runs drills through the engine). */
+export function drillContextFromStep(ctx: StepContext, probe: Probe = httpProbe): DrillContext {
+  return {
+    config: ctx.config,
+    aws: ctx.aws,
+    outputs: <T extends Outputs>(id: string) => ctx.maybeOutputs<T>(id),
+    progress: (m) => ctx.progress(m),
+    signal: ctx.signal,
+    sleep: (ms) => ctx.sleep(ms),
+    now: () => ctx.now(),
+    probe,
+  };
+}
+
+export const seconds = (ms: number): number => Math.round(ms / 100) / 10;

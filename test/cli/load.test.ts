@@ -1,0 +1,209 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { tempDir } from '../helpers/engine.js';
+import { recordingIo } from '../helpers/io.js';
+
+const run = async (args: string[], io = recordingIo()) => ({
+  code: await main(['node', 'cloudmart', ...args], io),
+  io,
+});
+
+let server: Server;
+let port: number;
+let paths: string[];
+
+beforeEach(async () => {
+  paths = [];
+  server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    res.setHeader('content-type', 'application/json');
+    res.end('[]');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+
+afterEach(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+/** A state file in which app.alb is done and its DNS name is the local server. */
+function stateWithAlb(dir: string, dnsName: string): string {
+  const file = join(dir, 'state.json');
+  const at = new Date().toISOString();
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: 1,
+      stack: 'cloudmart',
+      region: 'ap-northeast-2',
+      createdAt: at,
+      updatedAt: at,
+      steps: {
+        'app.alb': {
+          status: 'done',
+          attempts: 1,
+          outputs: {
+            loadBalancerArn:
+              'arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:loadbalancer/app/cloudmart-alb/1',
+            loadBalancerDimension: 'app/cloudmart-alb/1',
+            dnsName,
+            canonicalHostedZoneId: 'Z1',
+            targetGroupArn: 'arn:tg',
+            targetGroupDimension: 'targetgroup/cloudmart-tg/1',
+            listenerArns: [],
+            httpsEnabled: false,
+          },
+        },
+      },
+      runs: [],
+      results: {},
+    }),
+  );
+  return file;
+}
+
+describe('cloudmart load', () => {
+  it('--url with --json prints one figures object and exits 0, with no config and no AWS', async () => {
+    const dir = tempDir();
+    const { code, io } = await run([
+      'load',
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--requests',
+      '100',
+      '--concurrency',
+      '5',
+      '--json',
+      '--config',
+      join(dir, 'missing.yaml'),
+    ]);
+    expect(code).toBe(0);
+    expect(io.stdout).toHaveLength(1);
+    const figures = JSON.parse(io.stdout[0]!);
+    expect(figures).toEqual(
+      expect.objectContaining({
+        requests: 100,
+        errors: 0,
+        non2xx: 0,
+        rps: expect.any(Number),
+        average: expect.any(Number),
+        p50: expect.any(Number),
+        p95: expect.any(Number),
+        p99: expect.any(Number),
+      }),
+    );
+    expect(figures.p50).toBeLessThanOrEqual(figures.p95);
+    expect(figures.p95).toBeLessThanOrEqual(figures.p99);
+    // The seed's path is used when the URL has none.
+    expect(paths.length).toBeGreaterThanOrEqual(100);
+    expect(new Set(paths)).toEqual(new Set(['/api/products']));
+    expect(io.stderr.join('\n')).toContain('not recorded');
+  });
+
+  it('prints rps, latency percentiles, errors and the histogram for people', async () => {
+    const dir = tempDir();
+    const { code, io } = await run([
+      'load',
+      '--url',
+      `http://127.0.0.1:${port}/api/products`,
+      '--requests',
+      '50',
+      '--concurrency',
+      '5',
+      '--state',
+      join(dir, 'none.json'),
+    ]);
+    expect(code).toBe(0);
+    const out = io.stdout.join('\n');
+    expect(out).toContain('Requests/s');
+    expect(out).toMatch(/avg [\d.]+ {2}p50 [\d.]+ {2}p95 [\d.]+ {2}p99 [\d.]+/);
+    expect(out).toContain('Errors       0');
+    expect(out).toContain('Latency histogram');
+    expect(out).toContain('✔ Average < 500 ms');
+    expect(out).toContain('✔ P95 < 1 s');
+  });
+
+  it('without --url tests the ALB from the state and records the result there', async () => {
+    const dir = tempDir();
+    const state = stateWithAlb(dir, `127.0.0.1:${port}`);
+    const { code, io } = await run([
+      'load',
+      '--state',
+      state,
+      '--requests',
+      '100',
+      '--concurrency',
+      '5',
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    expect(new Set(paths)).toEqual(new Set(['/api/products']));
+    const saved = JSON.parse(readFileSync(state, 'utf8'));
+    expect(saved.results.load).toEqual(
+      expect.objectContaining({
+        url: `http://127.0.0.1:${port}/api/products`,
+        requests: 100,
+        concurrency: 5,
+        errors: 0,
+        non2xx: 0,
+        at: expect.any(String),
+      }),
+    );
+    expect(saved.results.load.p95).toBe(JSON.parse(io.stdout[0]!).p95);
+    expect(existsSync(`${state}.lock`)).toBe(false);
+  });
+
+  it('does not record a --url run against another server in the stack state', async () => {
+    const dir = tempDir();
+    const state = stateWithAlb(dir, 'cloudmart-alb-1.ap-northeast-2.elb.amazonaws.com');
+    const { code, io } = await run([
+      'load',
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--state',
+      state,
+      '--requests',
+      '20',
+      '--concurrency',
+      '2',
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    expect(JSON.parse(readFileSync(state, 'utf8')).results.load).toBeUndefined();
+    expect(io.stderr.join('\n')).toContain('--record');
+  });
+
+  it('without --url and without an ALB in the state says what to run (exit 2)', async () => {
+    const { code, io } = await run(['load', '--state', join(tempDir(), 's.json')]);
+    expect(code).toBe(2);
+    expect(io.text()).toContain('cloudmart up --phase 1');
+    expect(paths).toHaveLength(0);
+  });
+
+  it('exits 1 with a clear message when nothing answers', async () => {
+    const closed = `http://127.0.0.1:${port}`;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { code, io } = await run([
+      'load',
+      '--url',
+      closed,
+      '--requests',
+      '5',
+      '--concurrency',
+      '1',
+      '--config',
+      join(tempDir(), 'missing.yaml'),
+    ]);
+    expect(code).toBe(1);
+    expect(io.text()).toContain('No response from');
+  });
+});

@@ -1,0 +1,142 @@
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DescribeDBInstancesCommand,
+  RDSClient,
+  RebootDBInstanceCommand,
+} from '@aws-sdk/client-rds';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { drillVerdict } from '../../src/drills/index.js';
+import { runRdsFailoverDrill } from '../../src/drills/rds-failover-drill.js';
+import { strictMock } from '../helpers/context.js';
+import { BASE_URL, HEALTHY, START, db, drillContext, type FakeDrillContext } from './fixtures.js';
+
+describe('RDS failover drill', () => {
+  let rds: ReturnType<typeof strictMock>;
+  beforeEach(() => {
+    const asg = strictMock(AutoScalingClient);
+    const elb = strictMock(ElasticLoadBalancingV2Client);
+    rds = strictMock(RDSClient);
+    asg.on(DescribeAutoScalingGroupsCommand).resolves(HEALTHY.group);
+    elb.on(DescribeTargetHealthCommand).resolves(HEALTHY.targets);
+  });
+
+  /**
+   * RDS as time passes after the reboot: `available` for a moment, `rebooting` until
+   * `availableAt`, then available in the other AZ with a latest restorable time 2 min back.
+   */
+  function failover(ctx: () => FakeDrillContext, availableAt: number, moves = true) {
+    let rebootAt: number | undefined;
+    rds.on(RebootDBInstanceCommand).callsFake(() => {
+      rebootAt = ctx().now();
+      return Promise.resolve({});
+    });
+    rds.on(DescribeDBInstancesCommand).callsFake(() => {
+      const now = ctx().now();
+      if (rebootAt === undefined) return Promise.resolve(HEALTHY.db);
+      const t = now - rebootAt;
+      if (t < 3_000) return Promise.resolve(HEALTHY.db);
+      if (t < availableAt) return Promise.resolve(db({ DBInstanceStatus: 'rebooting' }));
+      return Promise.resolve(
+        db({
+          AvailabilityZone: moves ? 'ap-northeast-2c' : 'ap-northeast-2a',
+          SecondaryAvailabilityZone: moves ? 'ap-northeast-2a' : 'ap-northeast-2c',
+          LatestRestorableTime: new Date(now - 120_000),
+        }),
+      );
+    });
+  }
+
+  it('forces a failover and measures: available again, primary AZ before/after, app outage, RTO, RPO', async () => {
+    // /health fails from 4 s to 40 s after the reboot (the app reconnects after that).
+    const ctx = drillContext({
+      answer: (t) =>
+        t >= 4_000 && t < 40_000
+          ? { ok: false, status: 503, ms: 2 }
+          : { ok: true, status: 200, ms: 2 },
+    });
+    failover(() => ctx, 60_000);
+
+    const r = await runRdsFailoverDrill(ctx);
+
+    expect(rds.commandCalls(RebootDBInstanceCommand)[0]!.args[0].input).toEqual({
+      DBInstanceIdentifier: 'cloudmart-db',
+      ForceFailover: true,
+    });
+    expect(r).toMatchObject({
+      drill: 'rds-failover',
+      dbInstanceIdentifier: 'cloudmart-db',
+      primaryAzBefore: 'ap-northeast-2a',
+      standbyAzBefore: 'ap-northeast-2c',
+      primaryAzAfter: 'ap-northeast-2c',
+      failedOver: true,
+      availableAfterSeconds: 60,
+      appOutageSeconds: 36,
+      appRecoveredAfterSeconds: 40,
+      rtoSeconds: 60,
+      rpoSeconds: 120,
+      rpoOk: true,
+      latestRestorableTime: new Date(START + 60_000 - 120_000).toISOString(),
+    });
+    expect(r.probe).toMatchObject({ url: `${BASE_URL}/health`, perSecond: 1, failed: 36 });
+    // /health every second.
+    const healthProbes = ctx.probes.filter((p) => p.url === `${BASE_URL}/health`);
+    expect(healthProbes.length).toBeGreaterThanOrEqual(60);
+    expect(drillVerdict(r)).toMatchObject({ rtoOk: true, ok: true });
+  });
+
+  it('waits for the app to reconnect after RDS is back, and counts that in the RTO', async () => {
+    // RDS is back at 50 s, the app only answers again from 95 s.
+    const ctx = drillContext({
+      answer: (t) =>
+        t >= 2_000 && t < 95_000 ? { ok: false, error: 'timeout', ms: 3000 } : { ok: true, ms: 2 },
+    });
+    failover(() => ctx, 50_000);
+    const r = await runRdsFailoverDrill(ctx);
+    expect(r.availableAfterSeconds).toBe(50);
+    expect(r.appRecoveredAfterSeconds).toBe(95);
+    expect(r.rtoSeconds).toBe(95);
+    expect(r.appOutageSeconds).toBe(93);
+  });
+
+  it('an RDS that never leaves "available" counts as back only after 2 minutes', async () => {
+    const ctx = drillContext();
+    rds.on(RebootDBInstanceCommand).resolves({});
+    rds.on(DescribeDBInstancesCommand).resolves(HEALTHY.db);
+    const r = await runRdsFailoverDrill(ctx);
+    expect(r.availableAfterSeconds).toBe(120);
+    expect(r.failedOver).toBe(false);
+    expect(r.rpoSeconds).toBeNull();
+    expect(drillVerdict(r).ok).toBe(false);
+  });
+
+  it('refuses a single-AZ instance (a forced failover needs Multi-AZ) and reboots nothing', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves(db({ MultiAZ: false }));
+    await expect(runRdsFailoverDrill(drillContext())).rejects.toMatchObject({
+      code: 'NOT_READY',
+      message: expect.stringContaining('not Multi-AZ'),
+    });
+    expect(rds.commandCalls(RebootDBInstanceCommand)).toHaveLength(0);
+  });
+
+  it('dry run reads the AZs and sends no reboot', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves(HEALTHY.db);
+    const r = await runRdsFailoverDrill(drillContext(), { dryRun: true });
+    expect(r.plan[0]).toContain('ForceFailover=true');
+    expect(r.plan[0]).toContain('ap-northeast-2c');
+    expect(rds.commandCalls(RebootDBInstanceCommand)).toHaveLength(0);
+  });
+
+  it('stops on abort while RDS is rebooting', async () => {
+    const controller = new AbortController();
+    const ctx = drillContext({
+      signal: controller.signal,
+      onTick: (t) => t >= 20_000 && controller.abort(),
+    });
+    failover(() => ctx, 60_000);
+    await expect(runRdsFailoverDrill(ctx)).rejects.toMatchObject({ code: 'INTERRUPTED' });
+  });
+});

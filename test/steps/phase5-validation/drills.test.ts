@@ -1,0 +1,194 @@
+import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DescribeDBInstancesCommand,
+  RDSClient,
+  RebootDBInstanceCommand,
+} from '@aws-sdk/client-rds';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Outputs, StepContext } from '../../../src/engine/step.js';
+import type { Results } from '../../../src/state/store.js';
+import { drillsStep, makeDrillsStep } from '../../../src/steps/phase5-validation/drills.js';
+import { strictMock, testContext } from '../../helpers/context.js';
+import { HEALTHY, OUTPUTS, db, group, instance, target, targets } from '../../drills/fixtures.js';
+
+const ok = () => Promise.resolve({ ok: true, status: 200, ms: 1 });
+
+const ctx = (previous?: Outputs) =>
+  testContext({ stepId: drillsStep.id, outputs: OUTPUTS, ...(previous ? { previous } : {}) });
+
+const withResults = (c: StepContext, results: Results): StepContext =>
+  Object.assign(Object.create(c) as StepContext, { results: () => results });
+
+const status = (checks: Array<{ id: string; status: string }>, id: string) =>
+  checks.find((c) => c.id === id)?.status;
+
+describe('validation.drills', () => {
+  let asg: ReturnType<typeof strictMock>;
+  let elb: ReturnType<typeof strictMock>;
+  let rds: ReturnType<typeof strictMock>;
+  beforeEach(() => {
+    asg = strictMock(AutoScalingClient);
+    elb = strictMock(ElasticLoadBalancingV2Client);
+    rds = strictMock(RDSClient);
+  });
+
+  it('is Phase 5 and needs the ASG, the ALB and RDS', () => {
+    expect(drillsStep).toMatchObject({
+      id: 'validation.drills',
+      phase: 5,
+      needs: ['app.asg', 'app.alb', 'data.rds'],
+    });
+    expect(drillsStep.actions).toEqual(
+      expect.arrayContaining([
+        'autoscaling:TerminateInstanceInAutoScalingGroup',
+        'rds:RebootDBInstance',
+        'elasticloadbalancing:RegisterTargets',
+      ]),
+    );
+  });
+
+  it('create runs the instance drill, then the RDS failover drill, and outputs their figures', async () => {
+    const A = 'ap-northeast-2a';
+    const C = 'ap-northeast-2c';
+    asg
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolvesOnce(HEALTHY.group) // instance drill preflight
+      .resolvesOnce(group([instance('i-a', A, 'Terminating', 'Unhealthy'), instance('i-b', C)]))
+      .resolves(group([instance('i-b', C), instance('i-c', A)]));
+    elb
+      .on(DescribeTargetHealthCommand)
+      .resolvesOnce(HEALTHY.targets)
+      .resolvesOnce(targets(target('i-a', 'draining'), target('i-b', 'healthy')))
+      .resolves(targets(target('i-b', 'healthy'), target('i-c', 'healthy')));
+    asg.on(TerminateInstanceInAutoScalingGroupCommand).resolves({});
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce(HEALTHY.db) // instance drill preflight
+      .resolvesOnce(HEALTHY.db) // RDS drill preflight
+      .resolvesOnce(db({ DBInstanceStatus: 'rebooting' }))
+      .resolves(
+        db({
+          AvailabilityZone: C,
+          SecondaryAvailabilityZone: A,
+          LatestRestorableTime: new Date(1_700_000_000_000),
+        }),
+      );
+    rds.on(RebootDBInstanceCommand).resolves({});
+    const c = ctx();
+
+    const out = await makeDrillsStep(ok).create(c);
+
+    expect(out.instance).toMatchObject({ instanceId: 'i-a', replacementId: 'i-c', rtoSeconds: 5 });
+    expect(out['rds-failover']).toMatchObject({
+      primaryAzBefore: A,
+      primaryAzAfter: C,
+      availableAfterSeconds: 5,
+      rtoSeconds: 5,
+    });
+    expect(out['rds-failover']).not.toHaveProperty('plan');
+    expect(asg.commandCalls(TerminateInstanceInAutoScalingGroupCommand)).toHaveLength(1);
+    expect(rds.commandCalls(RebootDBInstanceCommand)[0]!.args[0].input).toEqual({
+      DBInstanceIdentifier: 'cloudmart-db',
+      ForceFailover: true,
+    });
+  });
+
+  it('does not start the RDS drill when the instance drill is refused', async () => {
+    asg.on(DescribeAutoScalingGroupsCommand).resolves(HEALTHY.group);
+    elb.on(DescribeTargetHealthCommand).resolves(targets(target('i-a', 'healthy')));
+    rds.on(DescribeDBInstancesCommand).resolves(HEALTHY.db);
+    await expect(makeDrillsStep(ok).create(ctx())).rejects.toMatchObject({ code: 'NOT_READY' });
+    expect(rds.commandCalls(RebootDBInstanceCommand)).toHaveLength(0);
+  });
+
+  it('verify is "not measured yet" before any drill, never pass', async () => {
+    const checks = await drillsStep.verify(withResults(ctx(), {}));
+    expect(checks.map((c) => [c.id, c.status, c.criterion])).toEqual([
+      ['criteria.recovery.instance', 'unknown', 'failure-recovery'],
+      ['criteria.recovery.rds-failover', 'unknown', 'failure-recovery'],
+    ]);
+    expect(checks[0]!.fix).toBe('cloudmart drill instance');
+  });
+
+  it('verify turns the recorded figures into RTO < 5 min, no-interruption and RPO checks', async () => {
+    const checks = await drillsStep.verify(
+      withResults(
+        ctx({
+          at: '2025-05-01T10:00:00.000Z',
+          instance: {
+            at: '2025-05-01T10:00:00.000Z',
+            rtoSeconds: 212,
+            instanceId: 'i-a',
+            failedRequests: 3,
+            probe: { sent: 1060 },
+          },
+          'rds-failover': {
+            at: '2025-05-01T10:10:00.000Z',
+            rtoSeconds: 420,
+            rpoSeconds: 130,
+            latestRestorableTime: '2025-05-01T10:08:00.000Z',
+          },
+        }),
+        {},
+      ),
+    );
+    expect(status(checks, 'criteria.recovery.instance')).toBe('pass');
+    expect(checks.find((c) => c.id === 'criteria.recovery.instance')!.evidence).toContain(
+      'RTO 212 s',
+    );
+    expect(status(checks, 'validation.drills.instance.no-interruption')).toBe('warn');
+    expect(
+      checks.find((c) => c.id === 'validation.drills.instance.no-interruption')!.evidence,
+    ).toContain('3 of 1060');
+    expect(status(checks, 'criteria.recovery.rds-failover')).toBe('fail');
+    expect(status(checks, 'validation.drills.rds-failover.rpo')).toBe('pass');
+  });
+
+  it('verify prefers a newer "cloudmart drill" record and shows the AZ simulation when run', async () => {
+    const c = withResults(
+      ctx({
+        at: '2025-05-01T10:00:00.000Z',
+        instance: { at: '2025-05-01T10:00:00.000Z', rtoSeconds: 400, failedRequests: 0 },
+      }),
+      {
+        drills: {
+          instance: { at: '2025-05-02T10:00:00.000Z', rtoSeconds: 180, failedRequests: 0 },
+          az: {
+            at: '2025-05-02T11:00:00.000Z',
+            rtoSeconds: 0,
+            availabilityZone: 'ap-northeast-2c',
+            serviceStayedUp: true,
+            failedRequests: 0,
+            restored: true,
+          },
+        },
+      },
+    );
+    const checks = await drillsStep.verify(c);
+    expect(status(checks, 'criteria.recovery.instance')).toBe('pass');
+    expect(status(checks, 'validation.drills.instance.no-interruption')).toBe('pass');
+    expect(status(checks, 'validation.drills.az')).toBe('pass');
+  });
+
+  it('verify leaves the criteria to the recorded-results checks when it cannot see the recorded results', async () => {
+    const own = {
+      at: '2025-05-01T10:00:00.000Z',
+      instance: { at: '2025-05-01T10:00:00.000Z', rtoSeconds: 400 },
+    };
+    expect(await drillsStep.verify(ctx(own))).toEqual([]);
+  });
+
+  it('teardown sends nothing', async () => {
+    await expect(drillsStep.teardown(ctx())).resolves.toBeUndefined();
+    expect(asg.calls()).toHaveLength(0);
+    expect(rds.calls()).toHaveLength(0);
+  });
+});
