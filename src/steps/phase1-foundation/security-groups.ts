@@ -27,7 +27,7 @@ export interface RuleSpec {
   protocol: 'tcp' | '-1';
   from: number;
   to: number;
-  peer: { cidr: string } | { group: SgRole };
+  peer: { cidr: string } | { group: SgRole } | { prefixList: string };
   description: string;
 }
 
@@ -35,6 +35,39 @@ export function dbPort(config: Config): number {
   return config.database.engine === 'mysql' ? 3306 : 5432;
 }
 export const REDIS_PORT = 6379;
+
+/**
+ * CloudFront's origin-facing addresses (an AWS-managed prefix list). When the allow-list is
+ * narrowed, CloudFront still has to reach the ALB for `/api/*`; with 0.0.0.0/0 it already can.
+ */
+export const CLOUDFRONT_PREFIX_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
+
+/** Managed prefix list ids by name, resolved in the stack's region. */
+type PrefixListIds = Record<string, string>;
+
+async function resolvePrefixLists(ctx: StepContext, specs: RuleSpec[]): Promise<PrefixListIds> {
+  const wantedNames = [
+    ...new Set(specs.flatMap((s) => ('prefixList' in s.peer ? [s.peer.prefixList] : []))),
+  ];
+  if (wantedNames.length === 0) return {};
+  const { DescribeManagedPrefixListsCommand } = await ec2sdk();
+  const out = await (
+    await ec2(ctx)
+  ).send(
+    new DescribeManagedPrefixListsCommand({
+      Filters: [{ Name: 'prefix-list-name', Values: wantedNames }],
+    }),
+  );
+  const ids: PrefixListIds = {};
+  for (const pl of out.PrefixLists ?? []) {
+    if (pl.PrefixListName && pl.PrefixListId) ids[pl.PrefixListName] = pl.PrefixListId;
+  }
+  for (const n of wantedNames) {
+    if (!ids[n])
+      throw new Error(`the managed prefix list ${n} does not exist in ${ctx.config.region}`);
+  }
+  return ids;
+}
 
 function groupName(config: Config, role: SgRole): string {
   return names.of(config, `${role}-sg`);
@@ -66,12 +99,24 @@ export function wantedRules(config: Config): Record<SgRole, RuleSpec[]> {
     description,
   });
   const engine = config.database.engine === 'mysql' ? 'MySQL' : 'PostgreSQL';
+  // CloudFront talks to the ALB over HTTPS when there is a certificate, else over HTTP.
+  const cloudfrontPort = config.dns.domain ? 443 : 80;
+  const cloudfront = config.network.allowedCidrs.includes('0.0.0.0/0')
+    ? []
+    : [
+        tcp(
+          cloudfrontPort,
+          { prefixList: CLOUDFRONT_PREFIX_LIST },
+          `CloudFront origin-facing addresses (the /api/* origin) on ${cloudfrontPort}`,
+        ),
+      ];
   return {
     alb: [
       ...config.network.allowedCidrs.flatMap((cidr) => [
         tcp(80, { cidr }, `HTTP from allowed ${cidr} (redirected to HTTPS when TLS is on)`),
         tcp(443, { cidr }, `HTTPS from allowed ${cidr}`),
       ]),
+      ...cloudfront,
       allOut('AWS default egress: to the targets and their health checks'),
     ],
     app: [
@@ -104,12 +149,20 @@ function liveKey(r: SecurityGroupRule): string {
   return `${r.IsEgress ? 'out' : 'in'}|${proto}|${from}|${to}|${peerOf(r)}`;
 }
 
-function specPeer(spec: RuleSpec, ids: Record<SgRole, string>): string {
-  return 'cidr' in spec.peer ? spec.peer.cidr : ids[spec.peer.group];
+function specPeer(spec: RuleSpec, ids: Record<SgRole, string>, lists: PrefixListIds): string {
+  if ('cidr' in spec.peer) return spec.peer.cidr;
+  if ('group' in spec.peer) return ids[spec.peer.group];
+  return lists[spec.peer.prefixList] ?? spec.peer.prefixList;
 }
 
-function specKey(spec: RuleSpec, ids: Record<SgRole, string>): string {
-  return `${spec.egress ? 'out' : 'in'}|${spec.protocol}|${spec.from}|${spec.to}|${specPeer(spec, ids)}`;
+function specKey(spec: RuleSpec, ids: Record<SgRole, string>, lists: PrefixListIds): string {
+  return `${spec.egress ? 'out' : 'in'}|${spec.protocol}|${spec.from}|${spec.to}|${specPeer(spec, ids, lists)}`;
+}
+
+function peerLabel(peer: RuleSpec['peer']): string {
+  if ('cidr' in peer) return peer.cidr;
+  if ('group' in peer) return `${peer.group} SG`;
+  return 'CloudFront';
 }
 
 /** "tcp 443 from 0.0.0.0/0", "all traffic to 0.0.0.0/0". */
@@ -126,8 +179,19 @@ function describeRule(r: SecurityGroupRule, roleOf: (id: string) => string | und
   return `${ports} ${r.IsEgress ? 'to' : 'from'} ${role ? `${peer} (${role})` : peer}`;
 }
 
-function permission(spec: RuleSpec, ids: Record<SgRole, string>): IpPermission {
+function permission(
+  spec: RuleSpec,
+  ids: Record<SgRole, string>,
+  lists: PrefixListIds,
+): IpPermission {
   const ports = spec.protocol === '-1' ? {} : { FromPort: spec.from, ToPort: spec.to };
+  if ('prefixList' in spec.peer) {
+    return {
+      IpProtocol: spec.protocol,
+      ...ports,
+      PrefixListIds: [{ PrefixListId: specPeer(spec, ids, lists), Description: spec.description }],
+    };
+  }
   return 'cidr' in spec.peer
     ? {
         IpProtocol: spec.protocol,
@@ -195,13 +259,14 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
     'ec2:ModifySecurityGroupRules',
     'ec2:DeleteSecurityGroup',
     'ec2:DescribeNetworkInterfaces',
+    'ec2:DescribeManagedPrefixLists',
   ],
   describe: (config) => {
     const rules = wantedRules(config);
     return ROLES.map((role) => {
       const ingress = rules[role]
         .filter((r) => !r.egress)
-        .map((r) => `${r.from} from ${'cidr' in r.peer ? r.peer.cidr : `${r.peer.group} SG`}`);
+        .map((r) => `${r.from} from ${peerLabel(r.peer)}`);
       const egress = rules[role].some((r) => r.egress) ? 'default egress' : 'no egress';
       return `Security group ${groupName(config, role)}: tcp ${ingress.join(', ')}; ${egress}`;
     });
@@ -247,24 +312,25 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
 
     const live = await rulesOf(ctx, Object.values(ids));
     const wanted = wantedRules(ctx.config);
+    const lists = await resolvePrefixLists(ctx, Object.values(wanted).flat());
     for (const role of ROLES) {
       const groupId = ids[role];
       const name = groupName(ctx.config, role);
       const current = live.filter((r) => r.GroupId === groupId);
       const byKey = new Map(current.map((r) => [liveKey(r), r]));
-      const wantedKeys = new Set(wanted[role].map((s) => specKey(s, ids)));
+      const wantedKeys = new Set(wanted[role].map((s) => specKey(s, ids, lists)));
       const ruleTags = [
         { ResourceType: 'security-group-rule' as const, Tags: ctx.tags.list(name) },
       ];
 
       // Add first, revoke after, so converging never leaves a gap in allowed traffic.
       for (const spec of wanted[role]) {
-        const have = byKey.get(specKey(spec, ids));
+        const have = byKey.get(specKey(spec, ids, lists));
         if (!have) {
           ctx.progress(`${name}: allowing ${spec.description}`);
           const input = {
             GroupId: groupId,
-            IpPermissions: [permission(spec, ids)],
+            IpPermissions: [permission(spec, ids, lists)],
             TagSpecifications: ruleTags,
           };
           try {
@@ -287,7 +353,9 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
                     ToPort: spec.to,
                     ...('cidr' in spec.peer
                       ? { CidrIpv4: spec.peer.cidr }
-                      : { ReferencedGroupId: ids[spec.peer.group] }),
+                      : 'group' in spec.peer
+                        ? { ReferencedGroupId: ids[spec.peer.group] }
+                        : { PrefixListId: specPeer(spec, ids, lists) }),
                     Description: spec.description,
                   },
                 },
@@ -376,6 +444,7 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
     const ssh = live.filter((r) => !r.IsEgress && isPortIn(r, 22));
 
     const wanted = wantedRules(ctx.config);
+    const lists = await resolvePrefixLists(ctx, Object.values(wanted).flat());
     const notInConfig: SecurityGroupRule[] = [];
     const notLive: string[] = [];
     const noDescription: SecurityGroupRule[] = [];
@@ -383,14 +452,14 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
       const groupId = ids[role];
       if (!groupId) continue;
       // A rule that references a group that is missing cannot be resolved: it is simply absent.
-      const specs = wanted[role].filter((s) => 'cidr' in s.peer || ids[s.peer.group]);
-      const wantedKeys = new Set(specs.map((s) => specKey(s, ids)));
+      const specs = wanted[role].filter((s) => !('group' in s.peer) || ids[s.peer.group]);
+      const wantedKeys = new Set(specs.map((s) => specKey(s, ids, lists)));
       const current = live.filter((r) => r.GroupId === groupId);
       const liveKeys = new Set(current.map(liveKey));
       notInConfig.push(...current.filter((r) => !wantedKeys.has(liveKey(r))));
       notLive.push(
         ...specs
-          .filter((s) => !liveKeys.has(specKey(s, ids)))
+          .filter((s) => !liveKeys.has(specKey(s, ids, lists)))
           .map((s) => `${groupName(ctx.config, role)}: ${s.description}`),
       );
       noDescription.push(...current.filter((r) => !r.Description));

@@ -1,4 +1,5 @@
 import {
+  DescribeManagedPrefixListsCommand,
   AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
@@ -46,6 +47,7 @@ function fakeSecurityGroups(ec2: Stub) {
     a.FromPort === b.FromPort &&
     a.ToPort === b.ToPort &&
     a.CidrIpv4 === b.CidrIpv4 &&
+    a.PrefixListId === b.PrefixListId &&
     a.ReferencedGroupInfo?.GroupId === b.ReferencedGroupInfo?.GroupId;
 
   ec2.on(DescribeSecurityGroupsCommand).callsFake(() => ({ SecurityGroups: [...groups] }));
@@ -86,6 +88,8 @@ function fakeSecurityGroups(ec2: Stub) {
       };
       for (const r of p.IpRanges ?? [])
         add.push({ ...base, CidrIpv4: r.CidrIp, Description: r.Description });
+      for (const l of p.PrefixListIds ?? [])
+        add.push({ ...base, PrefixListId: l.PrefixListId, Description: l.Description });
       for (const g of p.UserIdGroupPairs ?? [])
         add.push({
           ...base,
@@ -121,7 +125,7 @@ function fakeSecurityGroups(ec2: Stub) {
 
 const show = (r: SecurityGroupRule) =>
   `${r.GroupId} ${r.IsEgress ? 'out' : 'in'} ${r.IpProtocol} ${r.FromPort}-${r.ToPort} ${
-    r.CidrIpv4 ?? r.ReferencedGroupInfo?.GroupId
+    r.CidrIpv4 ?? r.PrefixListId ?? r.ReferencedGroupInfo?.GroupId
   }`;
 
 describe('network.security-groups', () => {
@@ -291,8 +295,22 @@ describe('network.security-groups', () => {
     expect(mutating(ec2)).toEqual([]);
   });
 
-  it('opens the ALB to each allowed CIDR only, and the DB port follows the engine', async () => {
+  it('opens the ALB to each allowed CIDR only (and to CloudFront for /api/*), and the DB port follows the engine', async () => {
     const api = fakeSecurityGroups(ec2);
+    ec2
+      .on(DescribeManagedPrefixListsCommand, {
+        Filters: [
+          { Name: 'prefix-list-name', Values: ['com.amazonaws.global.cloudfront.origin-facing'] },
+        ],
+      })
+      .resolves({
+        PrefixLists: [
+          {
+            PrefixListId: 'pl-22a6434b',
+            PrefixListName: 'com.amazonaws.global.cloudfront.origin-facing',
+          },
+        ],
+      });
     const config = testConfig({
       network: { allowedCidrs: ['203.0.113.0/24', '198.51.100.7/32'] },
       database: { engine: 'mysql' },
@@ -311,10 +329,17 @@ describe('network.security-groups', () => {
       'sg-alb in tcp 443-443 203.0.113.0/24',
       'sg-alb in tcp 80-80 198.51.100.7/32',
       'sg-alb in tcp 80-80 203.0.113.0/24',
+      'sg-alb in tcp 80-80 pl-22a6434b',
       'sg-app in tcp 3000-3000 sg-alb',
       'sg-db in tcp 3306-3306 sg-app',
       'sg-redis in tcp 6379-6379 sg-app',
     ]);
+    // Converged, including the prefix-list rule: a second run changes nothing.
+    ec2.resetHistory();
+    await securityGroupsStep.create(ctx({ config }));
+    expect(mutating(ec2)).toEqual([]);
+    const checks = await securityGroupsStep.verify(ctx({ config }));
+    expect(checks.find((c) => c.id === 'network.sg.rules-match-config')?.status).toBe('pass');
   });
 
   it('converges: revokes a rule not in the config (SSH from the world) and restores a missing one', async () => {
@@ -445,10 +470,21 @@ describe('network.security-groups', () => {
       fakeSecurityGroups(ec2);
       await securityGroupsStep.create(ctx());
       const config = testConfig({ network: { allowedCidrs: ['203.0.113.0/24'] } });
+      ec2.on(DescribeManagedPrefixListsCommand).resolves({
+        PrefixLists: [
+          {
+            PrefixListId: 'pl-22a6434b',
+            PrefixListName: 'com.amazonaws.global.cloudfront.origin-facing',
+          },
+        ],
+      });
       const checks = await securityGroupsStep.verify(ctx({ config }));
       const check = checks.find((c) => c.id === 'network.sg.rules-match-config')!;
       expect(check.status).toBe('fail');
       expect(check.evidence).toContain('not in the config: cloudmart-alb-sg tcp 80 from 0.0.0.0/0');
+      expect(check.evidence).toContain(
+        'missing: cloudmart-alb-sg: CloudFront origin-facing addresses',
+      );
     });
 
     it('fails when the groups are missing', async () => {
