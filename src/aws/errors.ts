@@ -78,11 +78,13 @@ export function isCredentialsError(e: unknown): boolean {
 
 export function isTransient(e: unknown): boolean {
   const s = status(e);
-  const n = nameOf(e);
+  // Node's socket errors are plain Errors whose `code` says what happened (ECONNRESET, …).
+  const code = (e as { code?: unknown } | null)?.code;
+  const n = `${nameOf(e)} ${typeof code === 'string' ? code : ''}`;
   return (
     isThrottled(e) ||
     (s !== undefined && s >= 500) ||
-    /ECONNRESET|ETIMEDOUT|EPIPE|TimeoutError|RequestTimeout|InternalError|ServiceUnavailable/i.test(
+    /ECONNRESET|ETIMEDOUT|EPIPE|ECONNREFUSED|EAI_AGAIN|TimeoutError|RequestTimeout|InternalError|ServiceUnavailable/i.test(
       n,
     )
   );

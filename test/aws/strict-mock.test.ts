@@ -24,3 +24,21 @@ describe('strictMock', () => {
     );
   });
 });
+
+describe('error classification', () => {
+  it('treats a socket reset (a plain Error with code ECONNRESET) as transient', async () => {
+    const { isTransient } = await import('../../src/aws/errors.js');
+    expect(isTransient(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(
+      true,
+    );
+    expect(isTransient(Object.assign(new Error('x'), { name: 'ThrottlingException' }))).toBe(true);
+    expect(
+      isTransient(
+        Object.assign(new Error('x'), {
+          name: 'InvalidParameterValue',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      ),
+    ).toBe(false);
+  });
+});

@@ -231,7 +231,7 @@ export const kmsKeyStep = defineStep<KmsOutputs>({
     key ??= await findTaggedKey(ctx);
     if (!key) {
       ctx.progress(`creating KMS key ${alias}`);
-      const roleIsNew = await ensureAutoScalingRole(ctx);
+      await ensureAutoScalingRole(ctx);
       const create = () =>
         kms.send(
           new CreateKeyCommand({
@@ -244,16 +244,15 @@ export const kmsKeyStep = defineStep<KmsOutputs>({
             Tags: ctx.tags.list(alias).map((t) => ({ TagKey: t.Key, TagValue: t.Value })),
           }),
         );
-      // A just-created service-linked role is not yet visible to KMS's policy validation.
-      const out = roleIsNew
-        ? await retryWhile(ctx, create, {
-            what: `creating KMS key ${alias} (waiting for IAM to propagate ${AUTOSCALING_SLR})`,
-            when: isMalformedPolicy,
-            timeoutMs: 60_000,
-            minDelayMs: 2_000,
-            maxDelayMs: 10_000,
-          })
-        : await create();
+      // A service-linked role created moments ago (by this run, or by a run that was killed
+      // right after creating it) is not yet visible to KMS's policy validation: retry a while.
+      const out = await retryWhile(ctx, create, {
+        what: `creating KMS key ${alias} (waiting for IAM to propagate ${AUTOSCALING_SLR})`,
+        when: isMalformedPolicy,
+        timeoutMs: 60_000,
+        minDelayMs: 2_000,
+        maxDelayMs: 10_000,
+      });
       key = out.KeyMetadata;
     }
     if (!key?.KeyId) throw new Error(`KMS key ${alias}: AWS returned no key id`);

@@ -427,7 +427,9 @@ export const loadBalancerStep = defineStep<AlbOutputs>({
   id: STEP.alb,
   phase: 1,
   title: 'Application load balancer',
-  needs: [STEP.subnets, STEP.securityGroups, STEP.albLogBucket, STEP.certificates],
+  // The IGW: AWS refuses an internet-facing ALB in a VPC without one, and on destroy the IGW
+  // cannot be detached while the ALB's public addresses are mapped.
+  needs: [STEP.subnets, STEP.igw, STEP.securityGroups, STEP.albLogBucket, STEP.certificates],
   actions: [
     'elasticloadbalancing:DescribeLoadBalancers',
     'elasticloadbalancing:DescribeLoadBalancerAttributes',

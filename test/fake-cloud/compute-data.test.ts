@@ -1,0 +1,645 @@
+import { describe, expect, it } from 'vitest';
+import { FakeCloud, LATENCY_TIMINGS as L } from '../helpers/fake-cloud/index.js';
+import type { ServiceName } from '../helpers/fake-cloud/index.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return -- responses are read loosely here */
+const R = 'ap-northeast-2';
+
+function virtual() {
+  const cloud = new FakeCloud({ mode: 'virtual', startAt: Date.UTC(2025, 0, 1) });
+  cloud.clock.quietMs = 60_000;
+  const call = (service: ServiceName, command: string, input: any = {}, region = R): Promise<any> =>
+    cloud.call(service, command, input, region);
+  return { cloud, call };
+}
+
+/** A VPC with an internet gateway and two subnets in two AZs, plus a security group. */
+async function base(call: ReturnType<typeof virtual>['call']) {
+  const vpc = (await call('ec2', 'CreateVpc', { CidrBlock: '10.0.0.0/16' })).Vpc.VpcId;
+  const igw = (await call('ec2', 'CreateInternetGateway')).InternetGateway.InternetGatewayId;
+  await call('ec2', 'AttachInternetGateway', { InternetGatewayId: igw, VpcId: vpc });
+  const subnets: string[] = [];
+  for (const [cidr, az] of [
+    ['10.0.1.0/24', `${R}a`],
+    ['10.0.2.0/24', `${R}c`],
+  ]) {
+    subnets.push(
+      (await call('ec2', 'CreateSubnet', { VpcId: vpc, CidrBlock: cidr, AvailabilityZone: az }))
+        .Subnet.SubnetId,
+    );
+  }
+  const sg = (
+    await call('ec2', 'CreateSecurityGroup', { GroupName: 'g', Description: 'g', VpcId: vpc })
+  ).GroupId;
+  const key = (await call('kms', 'CreateKey', {})).KeyMetadata.Arn as string;
+  return { vpc, subnets, sg, key };
+}
+
+describe('RDS', () => {
+  async function db(call: ReturnType<typeof virtual>['call'], extra: any = {}) {
+    const b = await base(call);
+    await call('rds', 'CreateDBSubnetGroup', {
+      DBSubnetGroupName: 'db-subnets',
+      DBSubnetGroupDescription: 'd',
+      SubnetIds: b.subnets,
+    });
+    await call('rds', 'CreateDBParameterGroup', {
+      DBParameterGroupName: 'pg16',
+      DBParameterGroupFamily: 'postgres16',
+      Description: 'p',
+    });
+    const out = await call('rds', 'CreateDBInstance', {
+      DBInstanceIdentifier: 'DB',
+      Engine: 'postgres',
+      EngineVersion: '16',
+      DBInstanceClass: 'db.t3.micro',
+      AllocatedStorage: 20,
+      MultiAZ: true,
+      StorageEncrypted: true,
+      KmsKeyId: b.key,
+      MasterUsername: 'u',
+      ManageMasterUserPassword: true,
+      VpcSecurityGroupIds: [b.sg],
+      DBSubnetGroupName: 'db-subnets',
+      DBParameterGroupName: 'pg16',
+      BackupRetentionPeriod: 7,
+      EnableCloudwatchLogsExports: ['postgresql'],
+      ...extra,
+    });
+    return { ...b, out };
+  }
+
+  it('creates a Multi-AZ instance: creating → backing-up → available, endpoint and PITR once available', async () => {
+    const { cloud, call } = virtual();
+    const { out, subnets } = await db(call);
+    expect(out.DBInstance).toMatchObject({
+      DBInstanceIdentifier: 'db',
+      DBInstanceStatus: 'creating',
+      MultiAZ: true,
+      SecondaryAvailabilityZone: `${R}c`,
+    });
+    expect(out.DBInstance.Endpoint).toBeUndefined();
+    expect(out.DBInstance.MasterUserSecret.SecretArn).toMatch(
+      /^arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:rds!db-/,
+    );
+    const describe = async () =>
+      (await call('rds', 'DescribeDBInstances', { DBInstanceIdentifier: 'db' })).DBInstances[0];
+    cloud.advance(L.rdsCreate);
+    expect(await describe()).toMatchObject({
+      DBInstanceStatus: 'backing-up',
+      Endpoint: {
+        Address: expect.stringMatching(/^db\.c[a-z0-9]{11}\.ap-northeast-2\.rds\.amazonaws\.com$/),
+        Port: 5432,
+      },
+    });
+    expect((await describe()).LatestRestorableTime).toBeUndefined();
+    cloud.advance(L.rdsFirstBackup);
+    const ready = await describe();
+    expect(ready.DBInstanceStatus).toBe('available');
+    expect(cloud.now() - ready.LatestRestorableTime.getTime()).toBeLessThanOrEqual(5 * 60_000);
+    // RDS made the group it exports into, untagged and never expiring.
+    expect(cloud.resources({ type: 'logs:log-group' })).toMatchObject([
+      { id: '/aws/rds/instance/db/postgresql', tags: {} },
+    ]);
+    // Its network interface sits in the primary AZ's subnet.
+    expect(
+      (
+        await call('ec2', 'DescribeNetworkInterfaces', {
+          Filters: [{ Name: 'description', Values: ['RDSNetworkInterface'] }],
+        })
+      ).NetworkInterfaces,
+    ).toMatchObject([{ SubnetId: subnets[0] }]);
+  });
+
+  it('refuses modifications while busy and deletes only without protection, then lets go of its groups', async () => {
+    const { cloud, call } = virtual();
+    const { subnets } = await db(call, { DeletionProtection: true });
+    await expect(
+      call('rds', 'ModifyDBInstance', { DBInstanceIdentifier: 'db', DeletionProtection: false }),
+    ).rejects.toMatchObject({ name: 'InvalidDBInstanceStateFault' });
+    cloud.advance(L.rdsCreate + L.rdsFirstBackup);
+    await expect(
+      call('rds', 'DeleteDBInstance', { DBInstanceIdentifier: 'db', SkipFinalSnapshot: true }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterCombination' });
+    const modified = await call('rds', 'ModifyDBInstance', {
+      DBInstanceIdentifier: 'db',
+      DeletionProtection: false,
+      ApplyImmediately: true,
+    });
+    expect(modified.DBInstance.DBInstanceStatus).toBe('modifying');
+    cloud.advance(L.rdsModify);
+    await expect(
+      call('rds', 'DeleteDBInstance', { DBInstanceIdentifier: 'db' }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterCombination' });
+    await call('rds', 'DeleteDBInstance', { DBInstanceIdentifier: 'db', SkipFinalSnapshot: true });
+    await expect(
+      call('rds', 'DeleteDBInstance', { DBInstanceIdentifier: 'db', SkipFinalSnapshot: true }),
+    ).rejects.toMatchObject({
+      name: 'InvalidDBInstanceStateFault',
+      message: 'Instance db is already being deleted.',
+    });
+    await expect(
+      call('rds', 'DeleteDBSubnetGroup', { DBSubnetGroupName: 'db-subnets' }),
+    ).rejects.toMatchObject({ name: 'InvalidDBSubnetGroupStateFault' });
+    await expect(
+      call('rds', 'DeleteDBParameterGroup', { DBParameterGroupName: 'pg16' }),
+    ).rejects.toMatchObject({ name: 'InvalidDBParameterGroupStateFault' });
+    cloud.advance(L.rdsDelete);
+    await expect(
+      call('rds', 'DescribeDBInstances', { DBInstanceIdentifier: 'db' }),
+    ).rejects.toMatchObject({ name: 'DBInstanceNotFoundFault' });
+    // The managed master secret went with the instance; the ENI lingers a little longer.
+    expect(cloud.resources({ type: 'secretsmanager:secret' })).toEqual([]);
+    await expect(call('ec2', 'DeleteSubnet', { SubnetId: subnets[0] })).rejects.toMatchObject({
+      name: 'DependencyViolation',
+    });
+    await call('rds', 'DeleteDBSubnetGroup', { DBSubnetGroupName: 'db-subnets' });
+    await call('rds', 'DeleteDBParameterGroup', { DBParameterGroupName: 'pg16' });
+    cloud.advance(L.eniRelease);
+    await call('ec2', 'DeleteSubnet', { SubnetId: subnets[0] });
+  });
+
+  it("knows the engines' parameter names, and needs two AZs for a subnet group", async () => {
+    const { call } = virtual();
+    const b = await base(call);
+    await expect(
+      call('rds', 'CreateDBSubnetGroup', {
+        DBSubnetGroupName: 'x',
+        DBSubnetGroupDescription: 'd',
+        SubnetIds: [b.subnets[0]],
+      }),
+    ).rejects.toMatchObject({ name: 'DBSubnetGroupDoesNotCoverEnoughAZs' });
+    await call('rds', 'CreateDBParameterGroup', {
+      DBParameterGroupName: 'pg',
+      DBParameterGroupFamily: 'postgres16',
+      Description: 'p',
+    });
+    await expect(
+      call('rds', 'ModifyDBParameterGroup', {
+        DBParameterGroupName: 'pg',
+        Parameters: [
+          {
+            ParameterName: 'require_secure_transport',
+            ParameterValue: '1',
+            ApplyMethod: 'immediate',
+          },
+        ],
+      }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    await call('rds', 'ModifyDBParameterGroup', {
+      DBParameterGroupName: 'pg',
+      Parameters: [
+        { ParameterName: 'rds.force_ssl', ParameterValue: '1', ApplyMethod: 'immediate' },
+      ],
+    });
+    expect(
+      (await call('rds', 'DescribeDBParameters', { DBParameterGroupName: 'pg', Source: 'user' }))
+        .Parameters,
+    ).toMatchObject([{ ParameterName: 'rds.force_ssl', ParameterValue: '1', Source: 'user' }]);
+  });
+
+  it('takes a snapshot only of an available instance, and replicates automated backups to another region', async () => {
+    const { cloud, call } = virtual();
+    const { out } = await db(call);
+    await expect(
+      call('rds', 'CreateDBSnapshot', { DBSnapshotIdentifier: 's1', DBInstanceIdentifier: 'db' }),
+    ).rejects.toMatchObject({ name: 'InvalidDBInstanceStateFault' });
+    cloud.advance(L.rdsCreate + L.rdsFirstBackup);
+    const snap = await call('rds', 'CreateDBSnapshot', {
+      DBSnapshotIdentifier: 's1',
+      DBInstanceIdentifier: 'db',
+      Tags: [{ Key: 'k', Value: 'v' }],
+    });
+    expect(snap.DBSnapshot).toMatchObject({ Status: 'creating', Encrypted: true });
+    await expect(
+      call('rds', 'DeleteDBSnapshot', { DBSnapshotIdentifier: 's1' }),
+    ).rejects.toMatchObject({ name: 'InvalidDBSnapshotStateFault' });
+    cloud.advance(L.rdsSnapshot);
+    expect(
+      (await call('rds', 'DescribeDBSnapshots', { DBSnapshotIdentifier: 's1' })).DBSnapshots[0]
+        .Status,
+    ).toBe('available');
+
+    const drKey = await call('kms', 'CreateKey', {}, 'ap-northeast-1');
+    const dr = (command: string, input: any) => call('rds', command, input, 'ap-northeast-1');
+    const source = out.DBInstance.DBInstanceArn;
+    await expect(
+      dr('StartDBInstanceAutomatedBackupsReplication', {
+        SourceDBInstanceArn: source,
+        KmsKeyId: 'nope',
+      }),
+    ).rejects.toMatchObject({ name: 'KMSKeyNotAccessibleFault' });
+    const started = await dr('StartDBInstanceAutomatedBackupsReplication', {
+      SourceDBInstanceArn: source,
+      KmsKeyId: drKey.KeyMetadata.Arn,
+      BackupRetentionPeriod: 7,
+    });
+    expect(started.DBInstanceAutomatedBackup).toMatchObject({
+      Status: 'pending',
+      DBInstanceArn: source,
+      Region: R,
+    });
+    cloud.advance(L.rdsReplication);
+    const dbi = out.DBInstance.DbiResourceId;
+    expect(
+      (await dr('DescribeDBInstanceAutomatedBackups', { DbiResourceId: dbi }))
+        .DBInstanceAutomatedBackups[0].Status,
+    ).toBe('replicating');
+    await expect(
+      dr('DeleteDBInstanceAutomatedBackup', { DbiResourceId: dbi }),
+    ).rejects.toMatchObject({ name: 'InvalidDBInstanceAutomatedBackupStateFault' });
+    await dr('StopDBInstanceAutomatedBackupsReplication', { SourceDBInstanceArn: source });
+    await dr('DeleteDBInstanceAutomatedBackup', { DbiResourceId: dbi });
+    cloud.advance(L.quick);
+    await expect(
+      dr('DescribeDBInstanceAutomatedBackups', { DbiResourceId: dbi }),
+    ).rejects.toMatchObject({ name: 'DBInstanceAutomatedBackupNotFoundFault' });
+  });
+});
+
+describe('ElastiCache', () => {
+  it('accepts an AUTH token only with in-transit encryption and in the allowed characters', async () => {
+    const { call } = virtual();
+    const b = await base(call);
+    await call('elasticache', 'CreateCacheSubnetGroup', {
+      CacheSubnetGroupName: 'cache',
+      CacheSubnetGroupDescription: 'c',
+      SubnetIds: b.subnets,
+    });
+    const group = {
+      ReplicationGroupId: 'Redis',
+      ReplicationGroupDescription: 'r',
+      CacheNodeType: 'cache.t3.micro',
+      Engine: 'redis',
+      NumCacheClusters: 2,
+      CacheSubnetGroupName: 'cache',
+      SecurityGroupIds: [b.sg],
+    };
+    await expect(
+      call('elasticache', 'CreateReplicationGroup', { ...group, AuthToken: 'a'.repeat(32) }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    await expect(
+      call('elasticache', 'CreateReplicationGroup', {
+        ...group,
+        TransitEncryptionEnabled: true,
+        AuthToken: 'short',
+      }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    await expect(
+      call('elasticache', 'CreateReplicationGroup', {
+        ...group,
+        TransitEncryptionEnabled: true,
+        AuthToken: `${'a'.repeat(20)}@@`,
+      }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    await expect(
+      call('elasticache', 'CreateReplicationGroup', { ...group, MultiAZEnabled: true }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterCombinationException' });
+    const out = await call('elasticache', 'CreateReplicationGroup', {
+      ...group,
+      TransitEncryptionEnabled: true,
+      AuthToken: 'Abc-123!&#$^<>xyz',
+      AutomaticFailoverEnabled: true,
+      MultiAZEnabled: true,
+      AtRestEncryptionEnabled: true,
+      KmsKeyId: b.key,
+      PreferredCacheClusterAZs: [`${R}a`, `${R}c`],
+    });
+    expect(out.ReplicationGroup).toMatchObject({
+      ReplicationGroupId: 'redis',
+      Status: 'creating',
+      AuthTokenEnabled: true,
+      MemberClusters: ['redis-001', 'redis-002'],
+    });
+    expect(JSON.stringify(out)).not.toContain('Abc-123');
+  });
+
+  it('moves creating → available → deleting → gone and keeps its subnet group busy until then', async () => {
+    const { cloud, call } = virtual();
+    const b = await base(call);
+    await call('elasticache', 'CreateCacheSubnetGroup', {
+      CacheSubnetGroupName: 'cache',
+      CacheSubnetGroupDescription: 'c',
+      SubnetIds: b.subnets,
+    });
+    await call('elasticache', 'CreateReplicationGroup', {
+      ReplicationGroupId: 'r',
+      ReplicationGroupDescription: 'r',
+      CacheNodeType: 'cache.t3.micro',
+      NumCacheClusters: 2,
+      AutomaticFailoverEnabled: true,
+      CacheSubnetGroupName: 'cache',
+      PreferredCacheClusterAZs: [`${R}a`, `${R}c`],
+    });
+    const status = async () =>
+      (await call('elasticache', 'DescribeReplicationGroups', { ReplicationGroupId: 'r' }))
+        .ReplicationGroups[0];
+    expect((await status()).NodeGroups[0].PrimaryEndpoint).toBeUndefined();
+    await expect(
+      call('elasticache', 'DeleteReplicationGroup', { ReplicationGroupId: 'r' }),
+    ).rejects.toMatchObject({ name: 'InvalidReplicationGroupStateFault' });
+    cloud.advance(L.redisCreate);
+    const ready = await status();
+    expect(ready).toMatchObject({
+      Status: 'available',
+      NodeGroups: [
+        {
+          PrimaryEndpoint: { Address: expect.stringMatching(/^master\.r\./), Port: 6379 },
+          NodeGroupMembers: [
+            { PreferredAvailabilityZone: `${R}a`, CurrentRole: 'primary' },
+            { PreferredAvailabilityZone: `${R}c`, CurrentRole: 'replica' },
+          ],
+        },
+      ],
+    });
+    expect(
+      (await call('elasticache', 'DescribeCacheClusters', { CacheClusterId: 'r-002' }))
+        .CacheClusters[0],
+    ).toMatchObject({ PreferredAvailabilityZone: `${R}c`, CacheSubnetGroupName: 'cache' });
+    await call('elasticache', 'DeleteReplicationGroup', { ReplicationGroupId: 'r' });
+    await expect(
+      call('elasticache', 'DeleteReplicationGroup', { ReplicationGroupId: 'r' }),
+    ).rejects.toMatchObject({ message: 'Replication group r is already being deleted.' });
+    await expect(
+      call('elasticache', 'DeleteCacheSubnetGroup', { CacheSubnetGroupName: 'cache' }),
+    ).rejects.toMatchObject({ name: 'CacheSubnetGroupInUse' });
+    cloud.advance(L.redisDelete);
+    await expect(status()).rejects.toMatchObject({ name: 'ReplicationGroupNotFoundFault' });
+    await call('elasticache', 'DeleteCacheSubnetGroup', { CacheSubnetGroupName: 'cache' });
+  });
+});
+
+describe('Load balancing and Auto Scaling', () => {
+  async function app(call: ReturnType<typeof virtual>['call']) {
+    const b = await base(call);
+    const profile = 'prof';
+    await call('iam', 'CreateRole', {
+      RoleName: 'role',
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { Service: 'ec2.amazonaws.com' },
+            Action: 'sts:AssumeRole',
+          },
+        ],
+      }),
+    });
+    await call('iam', 'CreateInstanceProfile', { InstanceProfileName: profile });
+    await call('iam', 'AddRoleToInstanceProfile', {
+      InstanceProfileName: profile,
+      RoleName: 'role',
+    });
+    const lt = (
+      await call('ec2', 'CreateLaunchTemplate', {
+        LaunchTemplateName: 'lt',
+        LaunchTemplateData: {
+          ImageId: 'ami-0123456789abcdef0',
+          InstanceType: 't3.micro',
+          IamInstanceProfile: { Name: profile },
+          NetworkInterfaces: [{ DeviceIndex: 0, AssociatePublicIpAddress: false, Groups: [b.sg] }],
+          MetadataOptions: { HttpTokens: 'required' },
+          BlockDeviceMappings: [
+            { DeviceName: '/dev/xvda', Ebs: { VolumeSize: 8, Encrypted: true, KmsKeyId: b.key } },
+          ],
+          TagSpecifications: [{ ResourceType: 'volume', Tags: [{ Key: 'Backup', Value: 'true' }] }],
+        },
+      })
+    ).LaunchTemplate.LaunchTemplateId;
+    const tg = (
+      await call('elbv2', 'CreateTargetGroup', {
+        Name: 'tg',
+        Protocol: 'HTTP',
+        Port: 8080,
+        VpcId: b.vpc,
+        HealthCheckPath: '/health',
+      })
+    ).TargetGroups[0].TargetGroupArn;
+    const lb = (
+      await call('elbv2', 'CreateLoadBalancer', {
+        Name: 'alb',
+        Subnets: b.subnets,
+        SecurityGroups: [b.sg],
+      })
+    ).LoadBalancers[0];
+    await call('elbv2', 'CreateListener', {
+      LoadBalancerArn: lb.LoadBalancerArn,
+      Port: 80,
+      Protocol: 'HTTP',
+      DefaultActions: [{ Type: 'forward', TargetGroupArn: tg }],
+    });
+    return { ...b, lt, tg, lb };
+  }
+
+  it('activates an ALB after provisioning and refuses an internet-facing one without an internet gateway', async () => {
+    const { cloud, call } = virtual();
+    const { lb, tg } = await app(call);
+    expect(lb).toMatchObject({
+      State: { Code: 'provisioning' },
+      Scheme: 'internet-facing',
+      DNSName: expect.stringMatching(/^alb-\d+\.ap-northeast-2\.elb\.amazonaws\.com$/),
+      CanonicalHostedZoneId: 'ZWKZPGTI48KDX',
+    });
+    cloud.advance(L.albActive);
+    expect(
+      (await call('elbv2', 'DescribeLoadBalancers', { Names: ['alb'] })).LoadBalancers[0].State
+        .Code,
+    ).toBe('active');
+    await expect(call('elbv2', 'DeleteTargetGroup', { TargetGroupArn: tg })).rejects.toMatchObject({
+      name: 'ResourceInUseException',
+    });
+
+    const vpc = (await call('ec2', 'CreateVpc', { CidrBlock: '10.5.0.0/16' })).Vpc.VpcId;
+    const s1 = (
+      await call('ec2', 'CreateSubnet', {
+        VpcId: vpc,
+        CidrBlock: '10.5.1.0/24',
+        AvailabilityZone: `${R}a`,
+      })
+    ).Subnet.SubnetId;
+    const s2 = (
+      await call('ec2', 'CreateSubnet', {
+        VpcId: vpc,
+        CidrBlock: '10.5.2.0/24',
+        AvailabilityZone: `${R}c`,
+      })
+    ).Subnet.SubnetId;
+    await expect(
+      call('elbv2', 'CreateLoadBalancer', { Name: 'other', Subnets: [s1, s2] }),
+    ).rejects.toMatchObject({
+      name: 'InvalidSubnetException',
+      message: `VPC ${vpc} has no internet gateway`,
+    });
+  });
+
+  it("checks the log bucket policy when access logs are turned on, and leaves ELB's test file", async () => {
+    const { call } = virtual();
+    const { lb } = await app(call);
+    await call('s3', 'CreateBucket', {
+      Bucket: 'logs',
+      CreateBucketConfiguration: { LocationConstraint: R },
+    });
+    const attrs = [
+      { Key: 'access_logs.s3.enabled', Value: 'true' },
+      { Key: 'access_logs.s3.bucket', Value: 'logs' },
+      { Key: 'access_logs.s3.prefix', Value: 'alb' },
+    ];
+    await expect(
+      call('elbv2', 'ModifyLoadBalancerAttributes', {
+        LoadBalancerArn: lb.LoadBalancerArn,
+        Attributes: attrs,
+      }),
+    ).rejects.toMatchObject({
+      name: 'InvalidConfigurationRequestException',
+      message: 'Access Denied for bucket: logs. Please check S3bucket permission',
+    });
+    await call('s3', 'PutBucketPolicy', {
+      Bucket: 'logs',
+      Policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: 'arn:aws:iam::600734575887:root' },
+            Action: 's3:PutObject',
+            Resource: 'arn:aws:s3:::logs/alb/AWSLogs/123456789012/*',
+          },
+        ],
+      }),
+    });
+    await call('elbv2', 'ModifyLoadBalancerAttributes', {
+      LoadBalancerArn: lb.LoadBalancerArn,
+      Attributes: attrs,
+    });
+    expect(
+      (await call('s3', 'ListObjectVersions', { Bucket: 'logs' })).Versions.map((v: any) => v.Key),
+    ).toEqual(['alb/AWSLogs/123456789012/ELBAccessLogTestFile']);
+    await expect(call('s3', 'DeleteBucket', { Bucket: 'logs' })).rejects.toMatchObject({
+      name: 'BucketNotEmpty',
+    });
+  });
+
+  it('launches instances Pending → InService across both subnets, healthy in the target group after boot', async () => {
+    const { cloud, call } = virtual();
+    const { lt, tg, subnets } = await app(call);
+    // A profile created a moment ago is not yet visible to Auto Scaling.
+    const group = {
+      AutoScalingGroupName: 'asg',
+      LaunchTemplate: { LaunchTemplateId: lt, Version: '$Latest' },
+      MinSize: 2,
+      MaxSize: 4,
+      DesiredCapacity: 2,
+      VPCZoneIdentifier: subnets.join(','),
+      TargetGroupARNs: [tg],
+      HealthCheckType: 'ELB',
+      Tags: [
+        { Key: 'cloudmart:stack', Value: 's', PropagateAtLaunch: true },
+        { Key: 'Name', Value: 'asg', PropagateAtLaunch: false },
+      ],
+    };
+    await expect(call('autoscaling', 'CreateAutoScalingGroup', group)).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringContaining('iamInstanceProfile.name is invalid'),
+    });
+    cloud.advance(L.iamPropagation);
+    await call('autoscaling', 'CreateAutoScalingGroup', group);
+    const asg = async () =>
+      (await call('autoscaling', 'DescribeAutoScalingGroups', { AutoScalingGroupNames: ['asg'] }))
+        .AutoScalingGroups[0];
+    const health = async () =>
+      (
+        await call('elbv2', 'DescribeTargetHealth', { TargetGroupArn: tg })
+      ).TargetHealthDescriptions.map((t: any) => t.TargetHealth.State);
+    const first = await asg();
+    expect(first.Instances.map((i: any) => i.LifecycleState)).toEqual(['Pending', 'Pending']);
+    expect(new Set(first.Instances.map((i: any) => i.AvailabilityZone))).toEqual(
+      new Set([`${R}a`, `${R}c`]),
+    );
+    expect(await health()).toEqual([]);
+    cloud.advance(L.instanceInService);
+    expect(
+      (await asg()).Instances.map((i: any) => `${i.LifecycleState} v${i.LaunchTemplate.Version}`),
+    ).toEqual(['InService v1', 'InService v1']);
+    expect(await health()).toEqual(['initial', 'initial']);
+    cloud.advance(L.targetHealthy);
+    expect(await health()).toEqual(['healthy', 'healthy']);
+
+    const ids = first.Instances.map((i: any) => i.InstanceId);
+    const instances = (
+      await call('ec2', 'DescribeInstances', { InstanceIds: ids })
+    ).Reservations.flatMap((r: any) => r.Instances);
+    expect(instances[0]).toMatchObject({
+      State: { Name: 'running' },
+      MetadataOptions: { HttpTokens: 'required' },
+      Tags: expect.arrayContaining([
+        { Key: 'cloudmart:stack', Value: 's' },
+        { Key: 'aws:autoscaling:groupName', Value: 'asg' },
+      ]),
+    });
+    expect(instances[0].PublicIpAddress).toBeUndefined();
+    const volumes = (
+      await call('ec2', 'DescribeVolumes', {
+        Filters: [{ Name: 'attachment.instance-id', Values: ids }],
+      })
+    ).Volumes;
+    expect(volumes).toHaveLength(2);
+    expect(volumes[0]).toMatchObject({
+      Encrypted: true,
+      Tags: expect.arrayContaining([{ Key: 'Backup', Value: 'true' }]),
+    });
+    // The service-linked role appeared with the first group.
+    expect(
+      cloud.resources({ type: 'iam:role' }).map((r) => `${r.id} system=${r.system}`),
+    ).toContain('AWSServiceRoleForAutoScaling system=true');
+  });
+
+  it('deletes a group only with ForceDelete while it has instances, terminating them', async () => {
+    const { cloud, call } = virtual();
+    const { lt, tg, subnets } = await app(call);
+    cloud.advance(L.iamPropagation);
+    await call('autoscaling', 'CreateAutoScalingGroup', {
+      AutoScalingGroupName: 'asg',
+      LaunchTemplate: { LaunchTemplateId: lt },
+      MinSize: 1,
+      MaxSize: 1,
+      VPCZoneIdentifier: subnets.join(','),
+      TargetGroupARNs: [tg],
+    });
+    const policy = await call('autoscaling', 'PutScalingPolicy', {
+      AutoScalingGroupName: 'asg',
+      PolicyName: 'cpu',
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingConfiguration: {
+        PredefinedMetricSpecification: { PredefinedMetricType: 'ASGAverageCPUUtilization' },
+        TargetValue: 70,
+      },
+    });
+    expect(policy.Alarms).toHaveLength(2);
+    await expect(
+      call('autoscaling', 'DeleteAutoScalingGroup', { AutoScalingGroupName: 'asg' }),
+    ).rejects.toMatchObject({ name: 'ResourceInUseFault' });
+    await call('autoscaling', 'DeleteAutoScalingGroup', {
+      AutoScalingGroupName: 'asg',
+      ForceDelete: true,
+    });
+    expect(
+      (await call('autoscaling', 'DescribeAutoScalingGroups', { AutoScalingGroupNames: ['asg'] }))
+        .AutoScalingGroups[0],
+    ).toMatchObject({
+      Status: 'Delete in progress',
+      Instances: [{ LifecycleState: 'Terminating' }],
+    });
+    cloud.advance(L.asgDelete);
+    expect(
+      (await call('autoscaling', 'DescribeAutoScalingGroups', { AutoScalingGroupNames: ['asg'] }))
+        .AutoScalingGroups,
+    ).toEqual([]);
+    const states = cloud
+      .resources({ type: 'ec2:instance' })
+      .map((i) => `${i.state} live=${i.live}`);
+    expect(states).toEqual(['terminated live=false']);
+    expect(cloud.resources({ type: 'ec2:volume' })).toEqual([]);
+    expect(cloud.resources({ type: 'cloudwatch:alarm' })).toEqual([]);
+  });
+});

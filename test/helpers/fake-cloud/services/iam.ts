@@ -1,0 +1,494 @@
+/* eslint-disable @typescript-eslint/no-unsafe-return -- responses are free-form SDK shapes (types.ts In) */
+import type { In, Resource, ServiceModule } from '../types.js';
+import { tagMap } from '../util.js';
+import type { World } from '../world.js';
+import { ensureAutoScalingRole } from './autoscaling.js';
+import { date } from './shared.js';
+
+/**
+ * IAM (global; kept under us-east-1, where the client lives): roles with trust policies,
+ * attached managed policies and inline policies (documents come back URL-encoded, as IAM
+ * returns them), instance profiles (one role each), service-linked roles, and a small catalog
+ * of AWS managed policies for GetPolicy / GetPolicyVersion.
+ */
+
+export const ROLE = 'iam:role';
+export const PROFILE = 'iam:instance-profile';
+const REGION = 'us-east-1';
+
+const MANAGED: Record<string, In> = {
+  'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore': {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: [
+          'ssm:DescribeAssociation',
+          'ssm:GetDeployablePatchSnapshotForInstance',
+          'ssm:GetDocument',
+          'ssm:DescribeDocument',
+          'ssm:GetManifest',
+          'ssm:GetParameter',
+          'ssm:GetParameters',
+          'ssm:ListAssociations',
+          'ssm:ListInstanceAssociations',
+          'ssm:PutInventory',
+          'ssm:PutComplianceItems',
+          'ssm:PutConfigurePackageResult',
+          'ssm:UpdateAssociationStatus',
+          'ssm:UpdateInstanceAssociationStatus',
+          'ssm:UpdateInstanceInformation',
+        ],
+        Resource: '*',
+      },
+      {
+        Effect: 'Allow',
+        Action: [
+          'ssmmessages:CreateControlChannel',
+          'ssmmessages:CreateDataChannel',
+          'ssmmessages:OpenControlChannel',
+          'ssmmessages:OpenDataChannel',
+        ],
+        Resource: '*',
+      },
+      {
+        Effect: 'Allow',
+        Action: [
+          'ec2messages:AcknowledgeMessage',
+          'ec2messages:DeleteMessage',
+          'ec2messages:FailMessage',
+          'ec2messages:GetEndpoint',
+          'ec2messages:GetMessages',
+          'ec2messages:SendReply',
+        ],
+        Resource: '*',
+      },
+    ],
+  },
+  'arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy': {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: [
+          'cloudwatch:PutMetricData',
+          'ec2:DescribeVolumes',
+          'ec2:DescribeTags',
+          'logs:PutLogEvents',
+          'logs:DescribeLogStreams',
+          'logs:DescribeLogGroups',
+          'logs:CreateLogStream',
+          'logs:CreateLogGroup',
+        ],
+        Resource: '*',
+      },
+    ],
+  },
+  'arn:aws:iam::aws:policy/AdministratorAccess': {
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+  },
+  'arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup': {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: [
+          'rds:CreateDBSnapshot',
+          'rds:DescribeDBSnapshots',
+          'rds:AddTagsToResource',
+          'ec2:CreateSnapshot',
+          'ec2:CreateTags',
+          'ec2:DescribeVolumes',
+          'ec2:DescribeSnapshots',
+        ],
+        Resource: '*',
+      },
+      { Effect: 'Allow', Action: 'tag:GetResources', Resource: '*' },
+    ],
+  },
+  'arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores': {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: [
+          'rds:RestoreDBInstanceFromDBSnapshot',
+          'ec2:CreateVolume',
+          'ec2:DescribeSnapshots',
+        ],
+        Resource: '*',
+      },
+    ],
+  },
+  'arn:aws:iam::aws:policy/aws-service-role/AutoScalingServiceRolePolicy': {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: [
+          'ec2:RunInstances',
+          'ec2:TerminateInstances',
+          'elasticloadbalancing:RegisterTargets',
+        ],
+        Resource: '*',
+      },
+    ],
+  },
+};
+
+/** Service-linked roles AWS creates on first use of a service (AWS-owned: never leftovers). */
+const SLR_NAMES: Record<string, string> = {
+  'autoscaling.amazonaws.com': 'AWSServiceRoleForAutoScaling',
+  'rds.amazonaws.com': 'AWSServiceRoleForRDS',
+  'elasticache.amazonaws.com': 'AWSServiceRoleForElastiCache',
+  'elasticloadbalancing.amazonaws.com': 'AWSServiceRoleForElasticLoadBalancing',
+  'backup.amazonaws.com': 'AWSServiceRoleForBackup',
+};
+
+const encode = (doc: unknown) =>
+  encodeURIComponent(typeof doc === 'string' ? doc : JSON.stringify(doc));
+
+export function iamService(w: World): ServiceModule {
+  const err = (code: string, message: string, status = 400) =>
+    w.error('iam', code, message, status);
+
+  const role = (name: string): Resource => {
+    const r = w.live(ROLE, REGION, name);
+    if (!r) throw err('NoSuchEntityException', `The role with name ${name} cannot be found.`, 404);
+    return r;
+  };
+  const profile = (name: string): Resource => {
+    const r = w.live(PROFILE, REGION, name);
+    if (!r) throw err('NoSuchEntityException', `Instance Profile ${name} cannot be found.`, 404);
+    return r;
+  };
+
+  function parse(text: unknown): In {
+    try {
+      const doc = JSON.parse(String(text));
+      if (!doc || typeof doc !== 'object' || !doc.Statement) throw new Error('no statement');
+      return doc;
+    } catch {
+      throw err('MalformedPolicyDocumentException', 'This policy contains invalid Json');
+    }
+  }
+
+  function roleShape(r: Resource): In {
+    const d = r.data;
+    return {
+      Path: d.path,
+      RoleName: r.id,
+      RoleId: d.roleId,
+      Arn: r.arn,
+      CreateDate: date(r.createdAt),
+      AssumeRolePolicyDocument: encode(d.trust),
+      ...(d.description ? { Description: d.description } : {}),
+      MaxSessionDuration: d.maxSessionDuration,
+      Tags: Object.entries(r.tags).map(([Key, Value]) => ({ Key, Value })),
+      RoleLastUsed: {},
+    };
+  }
+
+  function profileShape(p: Resource): In {
+    return {
+      Path: '/',
+      InstanceProfileName: p.id,
+      InstanceProfileId: p.data.profileId,
+      Arn: p.arn,
+      CreateDate: date(p.createdAt),
+      Roles: (p.data.roles as string[])
+        .map((n) => w.live(ROLE, REGION, n))
+        .filter(Boolean)
+        .map((r) => roleShape(r as Resource)),
+      Tags: Object.entries(p.tags).map(([Key, Value]) => ({ Key, Value })),
+    };
+  }
+
+  const handlers: ServiceModule['handlers'] = {
+    CreateRole(_ctx, input) {
+      const name = input.RoleName as string;
+      if (w.live(ROLE, REGION, name))
+        throw err('EntityAlreadyExistsException', `Role with name ${name} already exists.`, 409);
+      parse(input.AssumeRolePolicyDocument);
+      const path = (input.Path as string | undefined) ?? '/';
+      const r = w.add({
+        service: 'iam',
+        type: ROLE,
+        region: REGION,
+        id: name,
+        arn: `arn:aws:iam::${w.account}:role${path}${name}`,
+        name,
+        tags: tagMap(input.Tags),
+        state: 'available',
+        data: {
+          path,
+          roleId: 'AROA' + w.rng.chars(17, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'),
+          trust: String(input.AssumeRolePolicyDocument),
+          description: input.Description,
+          maxSessionDuration: input.MaxSessionDuration ?? 3600,
+          attached: [],
+          inline: {},
+        },
+      });
+      return { Role: roleShape(r) };
+    },
+    GetRole(_ctx, input) {
+      return { Role: roleShape(role(input.RoleName as string)) };
+    },
+    UpdateAssumeRolePolicy(_ctx, input) {
+      const r = role(input.RoleName as string);
+      parse(input.PolicyDocument);
+      r.data.trust = String(input.PolicyDocument);
+      return {};
+    },
+    DeleteRole(_ctx, input) {
+      const r = role(input.RoleName as string);
+      if (r.data.serviceLinked)
+        throw err(
+          'UnmodifiableEntity',
+          `Cannot perform the operation on the protected role '${r.id}' - this role is only modifiable by AWS`,
+        );
+      if ((r.data.attached as string[]).length > 0)
+        throw err(
+          'DeleteConflictException',
+          'Cannot delete entity, must detach all policies first.',
+          409,
+        );
+      if (Object.keys(r.data.inline as object).length > 0)
+        throw err(
+          'DeleteConflictException',
+          'Cannot delete entity, must delete policies first.',
+          409,
+        );
+      if (w.find(PROFILE, REGION, (p) => (p.data.roles as string[]).includes(r.id)).length > 0) {
+        throw err(
+          'DeleteConflictException',
+          'Cannot delete entity, must remove roles from instance profile first.',
+          409,
+        );
+      }
+      w.remove(r);
+      return {};
+    },
+    CreateServiceLinkedRole(_ctx, input) {
+      const service = String(input.AWSServiceName);
+      const name = SLR_NAMES[service];
+      if (!name)
+        throw err(
+          'InvalidInputException',
+          `Unknown service name ${service} for a service-linked role`,
+        );
+      if (w.live(ROLE, REGION, name)) {
+        throw err(
+          'InvalidInputException',
+          `Service role name ${name} has been taken in this account, please try a different suffix.`,
+        );
+      }
+      if (name === 'AWSServiceRoleForAutoScaling')
+        return { Role: roleShape(ensureAutoScalingRole(w)) };
+      const r = w.add({
+        service: 'iam',
+        type: ROLE,
+        region: REGION,
+        id: name,
+        arn: `arn:aws:iam::${w.account}:role/aws-service-role/${service}/${name}`,
+        name,
+        state: 'available',
+        system: true,
+        data: {
+          path: `/aws-service-role/${service}/`,
+          roleId: 'AROA' + w.rng.chars(17, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'),
+          trust: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' },
+            ],
+          }),
+          maxSessionDuration: 3600,
+          attached: [],
+          inline: {},
+          serviceLinked: true,
+        },
+      });
+      return { Role: roleShape(r) };
+    },
+    ListAttachedRolePolicies(_ctx, input) {
+      const r = role(input.RoleName as string);
+      return {
+        AttachedPolicies: (r.data.attached as string[]).map((arn) => ({
+          PolicyName: arn.split('/').pop(),
+          PolicyArn: arn,
+        })),
+        IsTruncated: false,
+      };
+    },
+    AttachRolePolicy(_ctx, input) {
+      const r = role(input.RoleName as string);
+      const arn = input.PolicyArn as string;
+      if (!MANAGED[arn] && !w.live('iam:policy', REGION, arn))
+        throw err(
+          'NoSuchEntityException',
+          `Policy ${arn} does not exist or is not attachable.`,
+          404,
+        );
+      const list = r.data.attached as string[];
+      if (!list.includes(arn)) list.push(arn);
+      return {};
+    },
+    DetachRolePolicy(_ctx, input) {
+      const r = role(input.RoleName as string);
+      const arn = input.PolicyArn as string;
+      const list = r.data.attached as string[];
+      if (!list.includes(arn))
+        throw err('NoSuchEntityException', `Policy ${arn} was not found.`, 404);
+      r.data.attached = list.filter((a) => a !== arn);
+      return {};
+    },
+    ListRolePolicies(_ctx, input) {
+      const r = role(input.RoleName as string);
+      return { PolicyNames: Object.keys(r.data.inline as object), IsTruncated: false };
+    },
+    GetRolePolicy(_ctx, input) {
+      const r = role(input.RoleName as string);
+      const doc = (r.data.inline as Record<string, string>)[input.PolicyName as string];
+      if (doc === undefined) {
+        throw err(
+          'NoSuchEntityException',
+          `The role policy with name ${String(input.PolicyName)} cannot be found.`,
+          404,
+        );
+      }
+      return { RoleName: r.id, PolicyName: input.PolicyName, PolicyDocument: encode(doc) };
+    },
+    PutRolePolicy(_ctx, input) {
+      const r = role(input.RoleName as string);
+      parse(input.PolicyDocument);
+      (r.data.inline as Record<string, string>)[input.PolicyName as string] = String(
+        input.PolicyDocument,
+      );
+      return {};
+    },
+    DeleteRolePolicy(_ctx, input) {
+      const r = role(input.RoleName as string);
+      const inline = r.data.inline as Record<string, string>;
+      if (!(String(input.PolicyName) in inline)) {
+        throw err(
+          'NoSuchEntityException',
+          `The role policy with name ${String(input.PolicyName)} cannot be found.`,
+          404,
+        );
+      }
+      delete inline[input.PolicyName as string];
+      return {};
+    },
+    GetPolicy(_ctx, input) {
+      const arn = input.PolicyArn as string;
+      if (!MANAGED[arn]) throw err('NoSuchEntityException', `Policy ${arn} was not found.`, 404);
+      return {
+        Policy: {
+          PolicyName: arn.split('/').pop(),
+          PolicyId: 'ANPA' + arn.length,
+          Arn: arn,
+          Path: arn.includes('/service-role/') ? '/service-role/' : '/',
+          DefaultVersionId: 'v1',
+          AttachmentCount: w.find(ROLE, REGION, (r) => (r.data.attached as string[]).includes(arn))
+            .length,
+          IsAttachable: true,
+        },
+      };
+    },
+    GetPolicyVersion(_ctx, input) {
+      const arn = input.PolicyArn as string;
+      if (!MANAGED[arn] || input.VersionId !== 'v1')
+        throw err(
+          'NoSuchEntityException',
+          `Policy ${arn} version ${String(input.VersionId)} does not exist.`,
+          404,
+        );
+      return {
+        PolicyVersion: { Document: encode(MANAGED[arn]), VersionId: 'v1', IsDefaultVersion: true },
+      };
+    },
+
+    CreateInstanceProfile(_ctx, input) {
+      const name = input.InstanceProfileName as string;
+      if (w.live(PROFILE, REGION, name))
+        throw err('EntityAlreadyExistsException', `Instance Profile ${name} already exists.`, 409);
+      const p = w.add({
+        service: 'iam',
+        type: PROFILE,
+        region: REGION,
+        id: name,
+        arn: `arn:aws:iam::${w.account}:instance-profile/${name}`,
+        name,
+        tags: tagMap(input.Tags),
+        state: 'available',
+        data: {
+          profileId: 'AIPA' + w.rng.chars(17, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'),
+          roles: [],
+        },
+      });
+      return { InstanceProfile: profileShape(p) };
+    },
+    GetInstanceProfile(_ctx, input) {
+      return { InstanceProfile: profileShape(profile(input.InstanceProfileName as string)) };
+    },
+    AddRoleToInstanceProfile(_ctx, input) {
+      const p = profile(input.InstanceProfileName as string);
+      const r = role(input.RoleName as string);
+      const roles = p.data.roles as string[];
+      if (roles.includes(r.id))
+        throw err(
+          'LimitExceededException',
+          'Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1',
+          409,
+        );
+      if (roles.length >= 1)
+        throw err(
+          'LimitExceededException',
+          'Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1',
+          409,
+        );
+      roles.push(r.id);
+      return {};
+    },
+    RemoveRoleFromInstanceProfile(_ctx, input) {
+      const p = profile(input.InstanceProfileName as string);
+      const roles = p.data.roles as string[];
+      if (!roles.includes(input.RoleName as string)) {
+        throw err(
+          'NoSuchEntityException',
+          `The role with name ${String(input.RoleName)} cannot be found.`,
+          404,
+        );
+      }
+      p.data.roles = roles.filter((n) => n !== input.RoleName);
+      return {};
+    },
+    DeleteInstanceProfile(_ctx, input) {
+      const p = profile(input.InstanceProfileName as string);
+      if ((p.data.roles as string[]).length > 0) {
+        throw err(
+          'DeleteConflictException',
+          'Cannot delete entity, must remove roles from instance profile first.',
+          409,
+        );
+      }
+      w.remove(p);
+      return {};
+    },
+    ListRoleTags(_ctx, input) {
+      const r = role(input.RoleName as string);
+      return {
+        Tags: Object.entries(r.tags).map(([Key, Value]) => ({ Key, Value })),
+        IsTruncated: false,
+      };
+    },
+    TagRole(_ctx, input) {
+      Object.assign(role(input.RoleName as string).tags, tagMap(input.Tags));
+      return {};
+    },
+  };
+  return { service: 'iam', handlers };
+}
