@@ -549,7 +549,7 @@ export const autoScalingGroupStep = defineStep<AsgOutputs>({
       {
         id: 'app.asg.elb-health-check',
         title: 'Unhealthy instances are replaced (ELB health checks)',
-        criterion: 'failure-recovery',
+        criterion: 'auto-scaling',
         status: group.HealthCheckType === 'ELB' ? 'pass' : 'fail',
         evidence: `HealthCheckType=${group.HealthCheckType ?? '?'} grace=${group.HealthCheckGracePeriod ?? '?'} s`,
         fix,

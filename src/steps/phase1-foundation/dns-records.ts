@@ -316,7 +316,7 @@ export const dnsRecordsStep = defineStep<DnsOutputs>({
       checks.push({
         id: 'edge.dns.health-check',
         title: 'Route 53 health check on the API',
-        criterion: 'failure-recovery',
+        criterion: 'multi-az',
         status: 'fail',
         evidence: `no health check on ${apiName(ctx.config, domain)}`,
         fix,
@@ -330,7 +330,7 @@ export const dnsRecordsStep = defineStep<DnsOutputs>({
       checks.push({
         id: 'edge.dns.health-check',
         title: 'Route 53 health check on the API reports healthy',
-        criterion: 'failure-recovery',
+        criterion: 'multi-az',
         status: obs.length > 0 && healthy * 2 > obs.length ? 'pass' : 'warn',
         evidence: `${hc.Id} ${hc.HealthCheckConfig?.Type} ${hc.HealthCheckConfig?.ResourcePath}: ${healthy}/${obs.length} checkers healthy`,
         fix,

@@ -593,7 +593,7 @@ export const loadBalancerStep = defineStep<AlbOutputs>({
       {
         id: 'app.alb.health-check',
         title: `Target group health check on ${ctx.config.app.healthCheckPath}`,
-        criterion: 'failure-recovery',
+        criterion: 'auto-scaling',
         status:
           tg?.HealthCheckPath === ctx.config.app.healthCheckPath && tg.Matcher?.HttpCode === '200'
             ? 'pass'

@@ -588,7 +588,7 @@ export const redisCacheStep = defineStep<RedisOutputs>({
     checks.push({
       id: 'data.redis.failover',
       title: 'Automatic failover and Multi-AZ on',
-      criterion: 'failure-recovery',
+      criterion: 'multi-az',
       status:
         group.AutomaticFailover === 'enabled' && group.MultiAZ === 'enabled' ? 'pass' : 'fail',
       evidence: `AutomaticFailover=${group.AutomaticFailover ?? '?'} MultiAZ=${group.MultiAZ ?? '?'}`,
