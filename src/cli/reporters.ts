@@ -25,6 +25,12 @@ function errorLine(error: Error): string {
   return error instanceof CloudmartError && error.hint ? `${first}\n    → ${error.hint}` : first;
 }
 
+/** A stopped step is not a failure: Ctrl-C's hint is printed once, at the end of the run. */
+function failedLine(id: string, error: Error): string {
+  if (error instanceof CloudmartError && error.code === 'INTERRUPTED') return `■ ${id} stopped`;
+  return `${mark.failed} ${id} failed: ${errorLine(error)}`;
+}
+
 /** Plain lines for CI and pipes: one line per transition, progress at most every 30 s per step. */
 export class PlainReporter implements Reporter {
   private readonly lastProgress = new Map<string, { at: number; message: string }>();
@@ -64,7 +70,7 @@ export class PlainReporter implements Reporter {
         line(`${mark.skipped} ${event.id} skipped: ${event.reason}`);
         break;
       case 'step-failed':
-        line(`${mark.failed} ${event.id} failed: ${errorLine(event.error)}`);
+        line(failedLine(event.id, event.error));
         break;
       case 'warning':
         line(`${mark.warn} ${event.id ? `${event.id}: ` : ''}${event.message}`);
@@ -181,7 +187,7 @@ export class TtyReporter implements Reporter {
         break;
       case 'step-failed':
         this.running.delete(event.id);
-        this.print(`${mark.failed} ${event.id} failed: ${errorLine(event.error)}`);
+        this.print(failedLine(event.id, event.error));
         break;
       case 'step-skipped':
         this.print(`${mark.skipped} ${event.id} skipped: ${event.reason}`);
