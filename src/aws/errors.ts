@@ -52,7 +52,9 @@ export function isDependencyViolation(e: unknown): boolean {
 }
 
 export function isAlreadyExists(e: unknown): boolean {
-  return /AlreadyExists|Duplicate|EntityAlreadyExists|BucketAlreadyOwnedByYou|ResourceExists|AlreadyOwned/i.test(
+  // InvalidSubnet.Conflict: a subnet with that CIDR is already in the VPC (ours, from a create
+  // whose answer was lost).
+  return /AlreadyExists|Duplicate|EntityAlreadyExists|BucketAlreadyOwnedByYou|ResourceExists|AlreadyOwned|InvalidSubnet\.Conflict/i.test(
     nameOf(e),
   );
 }

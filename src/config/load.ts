@@ -69,7 +69,16 @@ export function parseConfig(
       file,
     );
   }
-  const data: unknown = doc.toJS() ?? {};
+  let data: unknown;
+  try {
+    // toJS expands aliases; the yaml package refuses alias bombs ("Excessive alias count").
+    data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (e) {
+    throw new ConfigError(
+      [{ path: '', message: `YAML cannot be read: ${(e as Error).message}` }],
+      file,
+    );
+  }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError(
       [{ path: '', message: 'the config must be a mapping of settings', line: 1 }],

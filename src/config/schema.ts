@@ -24,20 +24,26 @@ const name = (max: number) =>
     );
 
 const retentionDays = z
-  .union([
-    z.literal(1),
-    z.literal(3),
-    z.literal(5),
-    z.literal(7),
-    z.literal(14),
-    z.literal(30),
-    z.literal(60),
-    z.literal(90),
-    z.literal(120),
-    z.literal(150),
-    z.literal(180),
-    z.literal(365),
-  ])
+  .union(
+    [
+      z.literal(1),
+      z.literal(3),
+      z.literal(5),
+      z.literal(7),
+      z.literal(14),
+      z.literal(30),
+      z.literal(60),
+      z.literal(90),
+      z.literal(120),
+      z.literal(150),
+      z.literal(180),
+      z.literal(365),
+    ],
+    {
+      error:
+        'must be one of the retentions CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180 or 365 days',
+    },
+  )
   .describe('CloudWatch Logs retention in days (one of the values CloudWatch accepts)');
 
 const logGroup = (defName: string, defDays: number) =>

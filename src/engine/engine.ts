@@ -1,4 +1,4 @@
-import { explainAwsError, isTransient } from '../aws/errors.js';
+import { explainAwsError, isAlreadyExists, isTransient } from '../aws/errors.js';
 import { tagSet } from '../aws/tags.js';
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
@@ -124,15 +124,25 @@ export const STEP_RETRY_DELAYS_MS = [5_000, 20_000];
 
 /**
  * The SDK retries each call (adaptive, 8 attempts); when throttling or a 5xx outlasts that, the
- * step is run again from the top — safe, because create and teardown are idempotent.
+ * step is run again from the top — safe, because create and teardown are idempotent. An
+ * "already exists" answer means an earlier attempt's create was applied though its answer was
+ * lost: running the step again makes its lookup adopt that resource.
  */
 async function withTransientRetry<T>(ctx: StepContext, run: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
+  let adoptions = 0;
+  for (let attempt = 0; ;) {
     try {
       return await run();
     } catch (e) {
-      const delay = STEP_RETRY_DELAYS_MS[attempt];
-      if (delay === undefined || !isTransient(e) || ctx.signal.aborted) throw e;
+      if (ctx.signal.aborted) throw e;
+      // Each create of a multi-resource step can meet this once; three re-runs is plenty.
+      if (isAlreadyExists(e) && adoptions < 3) {
+        adoptions++;
+        ctx.progress(`AWS says it already exists (${(e as Error).name}): looking it up again`);
+        continue;
+      }
+      const delay = STEP_RETRY_DELAYS_MS[attempt++];
+      if (delay === undefined || !isTransient(e)) throw e;
       ctx.progress(`AWS is busy (${(e as Error).name}); trying the step again in ${delay / 1000}s`);
       await ctx.sleep(delay);
     }
@@ -248,8 +258,9 @@ export async function runUp(
       await store.update((s) => {
         s.steps[step.id] = {
           ...s.steps[step.id]!,
-          // A step interrupted after it was done keeps its outputs; otherwise it is re-run.
-          status: resumed && error instanceof InterruptedError ? 'done' : 'failed',
+          // A step that was done keeps its status and outputs when its re-check fails (its
+          // resources still exist); a step that never finished is re-run next time.
+          status: resumed ? 'done' : 'failed',
           finishedAt: new Date().toISOString(),
           lastError: {
             code: error instanceof CloudmartError ? error.code : 'AWS_ERROR',

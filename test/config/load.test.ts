@@ -159,3 +159,23 @@ describe('config', () => {
     );
   });
 });
+
+describe('config: hostile or odd input', () => {
+  it('refuses a YAML alias bomb as a config error (exit 2), not a crash', () => {
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]',
+    ].join('\n');
+    expect(issues(bomb)[0]?.message).toMatch(/YAML cannot be read/);
+  });
+
+  it('names the allowed values of a log retention', () => {
+    const found = issues(`${minimal}network:\n  flowLogs:\n    retentionDays: 10\n`);
+    expect(found[0]).toMatchObject({
+      path: 'network.flowLogs.retentionDays',
+      message: expect.stringContaining('1, 3, 5, 7, 14, 30'),
+    });
+  });
+});

@@ -329,3 +329,34 @@ describe('engine: transient errors', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('engine: lost create answers', () => {
+  it('runs a step once more when AWS says the resource already exists, so its lookup adopts it', async () => {
+    let calls = 0;
+    const dup = Object.assign(new Error('exists'), { name: 'InvalidGroup.Duplicate' });
+    const a = fakeStep('a', {
+      create: async () => (++calls === 1 ? Promise.reject(dup) : { adopted: true }),
+    });
+    const { options, store } = await engineFor([a]);
+    expect((await runUp(options)).ok).toBe(true);
+    expect(calls).toBe(2);
+    expect(store.current.steps.a?.outputs).toEqual({ adopted: true });
+  });
+
+  it('keeps a done step done (with its outputs) when its re-check fails', async () => {
+    const dir = tempDir();
+    let fail = false;
+    const a = fakeStep('a', {
+      create: async () => (fail ? Promise.reject(new Error('AccessDenied')) : { id: 'x' }),
+    });
+    await runUp((await engineFor([a], { dir })).options);
+    fail = true;
+    const second = await engineFor([a], { dir });
+    expect((await runUp(second.options)).failed).toEqual(['a']);
+    expect(second.store.current.steps.a).toMatchObject({
+      status: 'done',
+      outputs: { id: 'x' },
+      lastError: { message: expect.stringContaining('AccessDenied') },
+    });
+  });
+});

@@ -138,7 +138,8 @@ async function describeKey(ctx: StepContext, keyId: string): Promise<KeyMetadata
  * the key is found by the tags it got at creation. Keys a destroy scheduled for deletion are
  * history and not adopted.
  */
-async function findTaggedKey(ctx: StepContext): Promise<KeyMetadata | undefined> {
+/** Every usable key tagged as this step's (normally one; more after a lost CreateKey answer). */
+async function taggedKeys(ctx: StepContext): Promise<KeyMetadata[]> {
   const { GetResourcesCommand } = await taggingSdk();
   const tagging = await ctx.aws.get('tagging');
   const out = await tagging.send(
@@ -150,12 +151,17 @@ async function findTaggedKey(ctx: StepContext): Promise<KeyMetadata | undefined>
       ],
     }),
   );
+  const keys: KeyMetadata[] = [];
   for (const r of out.ResourceTagMappingList ?? []) {
     if (!r.ResourceARN) continue;
     const key = await describeKey(ctx, r.ResourceARN);
-    if (key && (key.KeyState === 'Enabled' || key.KeyState === 'Disabled')) return key;
+    if (key && (key.KeyState === 'Enabled' || key.KeyState === 'Disabled')) keys.push(key);
   }
-  return undefined;
+  return keys;
+}
+
+async function findTaggedKey(ctx: StepContext): Promise<KeyMetadata | undefined> {
+  return (await taggedKeys(ctx))[0];
 }
 
 /**
@@ -220,6 +226,7 @@ export const kmsKeyStep = defineStep<KmsOutputs>({
       EnableKeyRotationCommand,
       GetKeyPolicyCommand,
       PutKeyPolicyCommand,
+      ScheduleKeyDeletionCommand,
     } = await kmsSdk();
     const kms = await ctx.aws.get('kms');
     const alias = aliasName(ctx.config);
@@ -254,6 +261,18 @@ export const kmsKeyStep = defineStep<KmsOutputs>({
         maxDelayMs: 10_000,
       });
       key = out.KeyMetadata;
+      // A CreateKey answer lost on the way back is retried by the SDK and makes a second key:
+      // keep the one we got, schedule any other key tagged as ours.
+      for (const stray of await taggedKeys(ctx)) {
+        if (!stray.KeyId || stray.KeyId === key?.KeyId) continue;
+        ctx.progress(`scheduling the stray KMS key ${stray.KeyId} for deletion`);
+        await kms.send(
+          new ScheduleKeyDeletionCommand({
+            KeyId: stray.KeyId,
+            PendingWindowInDays: DELETION_WINDOW_DAYS,
+          }),
+        );
+      }
     }
     if (!key?.KeyId) throw new Error(`KMS key ${alias}: AWS returned no key id`);
     const keyId = key.KeyId;
@@ -375,6 +394,20 @@ export const kmsKeyStep = defineStep<KmsOutputs>({
       byAlias ??
       (previousId ? await describeKey(ctx, previousId) : undefined) ??
       (await findTaggedKey(ctx));
+    // A CreateKey whose answer was lost (and retried by the SDK) can leave a second tagged key
+    // that no alias names: schedule those too, so none keeps billing.
+    const extras = (await taggedKeys(ctx)).filter((k) => k.KeyId && k.KeyId !== key?.KeyId);
+    for (const extra of extras) {
+      ctx.progress(`scheduling the stray KMS key ${extra.KeyId!} for deletion`);
+      await ignoreNotFound(
+        kms.send(
+          new ScheduleKeyDeletionCommand({
+            KeyId: extra.KeyId!,
+            PendingWindowInDays: DELETION_WINDOW_DAYS,
+          }),
+        ),
+      );
+    }
     if (!key?.KeyId) return;
     const keyId = key.KeyId;
 

@@ -119,6 +119,7 @@ async function describeKey(kms: KMSClient, keyId: string): Promise<KeyMetadata |
 async function findUnaliasedKey(
   ctx: StepContext,
   kms: KMSClient,
+  except?: string,
 ): Promise<KeyMetadata | undefined> {
   const { GetResourcesCommand } = await taggingSdk();
   const tagging = await ctx.aws.get('tagging', ctx.config.drRegion);
@@ -134,7 +135,7 @@ async function findUnaliasedKey(
   for (const r of out.ResourceTagMappingList ?? []) {
     if (!r.ResourceARN) continue;
     const key = await describeKey(kms, r.ResourceARN);
-    if (key?.KeyState === 'Enabled') return key;
+    if (key?.KeyState === 'Enabled' && key.KeyId !== except) return key;
   }
   return undefined;
 }
@@ -148,6 +149,7 @@ async function ensureDrKey(ctx: StepContext): Promise<KeyMetadata> {
     EnableKeyCommand,
     EnableKeyRotationCommand,
     GetKeyRotationStatusCommand,
+    ScheduleKeyDeletionCommand,
   } = await kmsSdk();
   const dr = ctx.config.drRegion;
   const kms = await ctx.aws.get('kms', dr);
@@ -178,6 +180,14 @@ async function ensureDrKey(ctx: StepContext): Promise<KeyMetadata> {
       );
       key = out.KeyMetadata;
       if (!key?.KeyId) throw new Error('KMS CreateKey returned no key id');
+      // A lost CreateKey answer retried by the SDK makes a second key: schedule the other one.
+      for (let i = 0; i < 5; i++) {
+        const stray = await findUnaliasedKey(ctx, kms, key.KeyId);
+        if (!stray?.KeyId) break;
+        await kms.send(
+          new ScheduleKeyDeletionCommand({ KeyId: stray.KeyId, PendingWindowInDays: 7 }),
+        );
+      }
     }
     await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyId }));
   }
@@ -510,6 +520,15 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
+    }
+    // A CreateKey whose answer was lost (the SDK retried it) leaves a second tagged key no alias
+    // names: schedule every other tagged key of this step too, so none keeps billing.
+    for (;;) {
+      const stray = await findUnaliasedKey(ctx, kms);
+      if (!stray?.KeyId || stray.KeyId === key?.KeyId) break;
+      await kms.send(
+        new ScheduleKeyDeletionCommand({ KeyId: stray.KeyId, PendingWindowInDays: 7 }),
+      );
     }
   },
 });

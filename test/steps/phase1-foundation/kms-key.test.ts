@@ -350,6 +350,39 @@ describe('security.kms', () => {
   });
 
   describe('teardown', () => {
+    beforeEach(() => {
+      // By default no stray key: the one behind the alias (or the state) is the only one.
+      tagging.on(GetResourcesCommand).resolves({ ResourceTagMappingList: [] });
+    });
+
+    it('also schedules a stray tagged key a lost CreateKey answer left behind', async () => {
+      const STRAY = 'ffffffff-12ab-34cd-56ef-1234567890ab';
+      kms.on(DescribeKeyCommand, { KeyId: 'alias/cloudmart' }).resolves(enabledKey());
+      kms
+        .on(DescribeKeyCommand, { KeyId: `arn:aws:kms:ap-northeast-2:${ACCOUNT}:key/${STRAY}` })
+        .resolves(enabledKey({ KeyId: STRAY }));
+      kms.on(DescribeKeyCommand, { KeyId: KEY_ARN }).resolves(enabledKey());
+      tagging.on(GetResourcesCommand).resolves({
+        ResourceTagMappingList: [
+          { ResourceARN: KEY_ARN },
+          { ResourceARN: `arn:aws:kms:ap-northeast-2:${ACCOUNT}:key/${STRAY}` },
+        ],
+      });
+      kms
+        .on(ScheduleKeyDeletionCommand)
+        .resolves({ DeletionDate: new Date('2026-03-08T00:00:00Z') });
+      kms.on(DeleteAliasCommand).resolves({});
+
+      await kmsKeyStep.teardown(ctx());
+
+      expect(
+        kms
+          .commandCalls(ScheduleKeyDeletionCommand)
+          .map((c) => c.args[0].input.KeyId)
+          .sort(),
+      ).toEqual([KEY_ID, STRAY].sort());
+    });
+
     it('schedules deletion with the 7-day window, then deletes the alias, and warns about it', async () => {
       kms.on(DescribeKeyCommand).resolves(enabledKey());
       kms.on(ScheduleKeyDeletionCommand).resolves({

@@ -360,6 +360,11 @@ describe('backup.rds', () => {
   });
 
   describe('teardown', () => {
+    beforeEach(() => {
+      // No stray DR key unless a test says so.
+      tagging.on(GetResourcesCommand).resolves({ ResourceTagMappingList: [] });
+    });
+
     it('stops replication and deletes the copies in the DR region, then schedules the DR key', async () => {
       rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance()] });
       rds
