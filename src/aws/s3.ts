@@ -1,3 +1,4 @@
+import { canonicalPolicy, samePolicyValue } from './policy.js';
 import { createHash } from 'node:crypto';
 import type {
   BucketLocationConstraint,
@@ -400,30 +401,6 @@ export function httpsOnlyStatement(bucket: string, partition = 'aws'): Record<st
   };
 }
 
-/**
- * A canonical form for comparing policies as AWS means them: key order, array order, a
- * one-element array versus its element, and `false` versus `"false"` do not matter.
- */
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) {
-    const items = v.map(canonical).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
-    return items.length === 1 ? items[0] : items;
-  }
-  if (v !== null && typeof v === 'object') {
-    return Object.fromEntries(
-      Object.keys(v)
-        .sort()
-        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-    );
-  }
-  if (typeof v === 'boolean' || typeof v === 'number') return String(v);
-  return v;
-}
-
-function samePolicyValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
 /** The live bucket policy, or undefined when the bucket has none. */
 export async function getBucketPolicy(
   ctx: StepContext,
@@ -554,7 +531,7 @@ export function hasHttpsOnlyDeny(policy: PolicyDocument | undefined, bucket: str
   const want = httpsOnlyStatement(bucket);
   return (policy?.Statement ?? []).some((s) => {
     const cond = s.Condition as { Bool?: Record<string, unknown> } | undefined;
-    const resources = canonical(s.Resource);
+    const resources = canonicalPolicy(s.Resource);
     const list = Array.isArray(resources) ? resources : [resources];
     return (
       s.Effect === 'Deny' &&

@@ -11,7 +11,7 @@ import {
   describeStatement,
   samePolicy,
   type PolicyDocument,
-} from './policy-document.js';
+} from '../../aws/policy.js';
 
 const iamSdk = () => import('@aws-sdk/client-iam');
 

@@ -13,7 +13,7 @@ import {
   samePolicy,
   wildcardPrincipals,
   type PolicyDocument,
-} from './policy-document.js';
+} from '../../aws/policy.js';
 
 const kmsSdk = () => import('@aws-sdk/client-kms');
 const iamSdk = () => import('@aws-sdk/client-iam');

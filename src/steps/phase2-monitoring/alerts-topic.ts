@@ -3,7 +3,8 @@ import { isAlreadyExists, isNotFound } from '../../aws/errors.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
 import { STEP, type KmsOutputs, type SnsOutputs } from '../outputs.js';
-import { normalizePolicy, parseJson, sameJson } from './compare.js';
+import { samePolicyValue } from '../../aws/policy.js';
+import { parseJson } from './compare.js';
 
 const snsSdk = () => import('@aws-sdk/client-sns');
 
@@ -177,7 +178,7 @@ async function ensureTopic(ctx: StepContext, target: TopicTarget): Promise<strin
         }),
       );
     }
-    if (!sameJson(normalizePolicy(parseJson(attrs.Policy)), normalizePolicy(policy))) {
+    if (!samePolicyValue(parseJson(attrs.Policy), policy)) {
       ctx.progress(`SNS topic ${target.name}: setting the CloudWatch publish policy`);
       await sns.send(
         new SetTopicAttributesCommand({

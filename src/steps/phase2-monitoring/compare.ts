@@ -37,21 +37,3 @@ export function parseJson(text: string | undefined): unknown {
     return undefined;
   }
 }
-
-/**
- * IAM-style policies: `"Action": "x"` and `"Action": ["x"]` mean the same, and AWS returns
- * either. Collapse one-element arrays and sort the others so equal policies compare equal.
- */
-export function normalizePolicy(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    const items = value.map(normalizePolicy);
-    if (items.length === 1) return items[0];
-    return [...items].sort((x, y) => canonicalJson(x).localeCompare(canonicalJson(y)));
-  }
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = normalizePolicy(v);
-    return out;
-  }
-  return value;
-}

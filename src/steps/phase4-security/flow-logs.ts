@@ -1,3 +1,4 @@
+import { decodePolicy, samePolicyValue } from '../../aws/policy.js';
 import type { LogGroup, CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EC2Client, FlowLog } from '@aws-sdk/client-ec2';
 import type { IAMClient, Role } from '@aws-sdk/client-iam';
@@ -68,31 +69,10 @@ export function deliveryPolicy(groupArn: string): Record<string, unknown> {
   };
 }
 
-/** Key order, array order and one-element arrays do not change what a policy means. */
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) {
-    const items = v.map(canonical).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
-    return items.length === 1 ? items[0] : items;
-  }
-  if (v !== null && typeof v === 'object') {
-    return Object.fromEntries(
-      Object.keys(v)
-        .sort()
-        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-    );
-  }
-  return v;
-}
-
-/** IAM hands policy documents back URL-encoded; compare them parsed and canonical. */
+/** IAM hands policy documents back URL-encoded; compare them parsed, as AWS means them. */
 export function sameDocument(live: string | undefined, want: Record<string, unknown>): boolean {
-  if (!live) return false;
-  try {
-    const parsed: unknown = JSON.parse(decodeURIComponent(live));
-    return JSON.stringify(canonical(parsed)) === JSON.stringify(canonical(want));
-  } catch {
-    return false;
-  }
+  const parsed = decodePolicy(live);
+  return parsed !== undefined && samePolicyValue(parsed, want);
 }
 
 async function findLogGroup(

@@ -27,7 +27,7 @@ import {
   instanceRoleStep,
   TRUST_POLICY,
 } from '../../../src/steps/phase1-foundation/instance-role.js';
-import type { PolicyDocument } from '../../../src/steps/phase1-foundation/policy-document.js';
+import type { PolicyDocument } from '../../../src/aws/policy.js';
 import { STEP } from '../../../src/steps/outputs.js';
 import { ACCOUNT, awsError, strictMock, testConfig, testContext } from '../../helpers/context.js';
 

@@ -25,7 +25,7 @@ import {
 } from '@aws-sdk/client-resource-groups-tagging-api';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { keyPolicy, kmsKeyStep } from '../../../src/steps/phase1-foundation/kms-key.js';
-import type { PolicyDocument } from '../../../src/steps/phase1-foundation/policy-document.js';
+import type { PolicyDocument } from '../../../src/aws/policy.js';
 import { ACCOUNT, awsError, strictMock, testConfig, testContext } from '../../helpers/context.js';
 
 type Stub = ReturnType<typeof strictMock>;

@@ -1,6 +1,6 @@
 /**
- * IAM / KMS policy documents: build, decode what AWS returns, compare, and find statements that
- * grant too much. Shared by the KMS key and the instance role steps.
+ * IAM, KMS, S3 and SNS policy documents: decode what AWS returns, compare them as AWS means
+ * them, and find statements that grant too much. Shared by every step that writes a policy.
  */
 export type OneOrMany = string | string[];
 
@@ -64,9 +64,38 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * A canonical form for comparing policies as AWS means them: key order, array order, a
+ * one-element array versus its element, and `false` versus `"false"` do not matter (AWS hands
+ * documents back in any of those forms).
+ */
+export function canonicalPolicy(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    const items = v
+      .map(canonicalPolicy)
+      .sort((a, b) => (canonicalJson(a) < canonicalJson(b) ? -1 : 1));
+    return items.length === 1 ? items[0] : items;
+  }
+  if (v !== null && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.keys(v)
+        .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+        .sort()
+        .map((k) => [k, canonicalPolicy((v as Record<string, unknown>)[k])]),
+    );
+  }
+  if (typeof v === 'boolean' || typeof v === 'number') return String(v);
+  return v;
+}
+
+/** Two policies (or parts of one) that mean the same. */
+export function samePolicyValue(a: unknown, b: unknown): boolean {
+  return canonicalJson(canonicalPolicy(a)) === canonicalJson(canonicalPolicy(b));
+}
+
 export function samePolicy(a: PolicyDocument | undefined, b: PolicyDocument | undefined): boolean {
   if (!a || !b) return false;
-  return canonicalJson(a) === canonicalJson(b);
+  return samePolicyValue(a, b);
 }
 
 /** Allow statements whose principal is everyone (`*` or `{ AWS: '*' }`). */
