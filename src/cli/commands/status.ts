@@ -43,7 +43,13 @@ export async function statusCommand(
     .sort()[0];
   const { estimateCost, usd } = await import('../../cost/estimate.js');
   const liveHours = firstCreate ? (Date.now() - Date.parse(firstCreate)) / 3_600_000 : 0;
-  const costSoFar = firstCreate ? estimateCost(config, liveHours).total : 0;
+  // Hourly items for the time up so far; usage items (NAT traffic, logs, …) are assumed for the
+  // whole exercise, so they count in proportion to how much of it has passed.
+  const soFar = estimateCost(config, liveHours);
+  const usage = soFar.lines.reduce((sum, l) => sum + l.usdOnce, 0);
+  const costSoFar = firstCreate
+    ? soFar.total - usage + usage * Math.min(1, liveHours / config.budget.hours)
+    : 0;
   const alerts =
     opts.offline || state.steps['monitoring.sns']?.status !== 'done'
       ? undefined
