@@ -10,7 +10,7 @@ export function renderEstimate(e: CostEstimate): string[] {
   ];
   for (const l of e.lines) {
     out.push(
-      `  ${l.resource.padEnd(width)}  ${l.priced ? usd(l.usd).padStart(8) : '       ?'}  ${l.detail}${l.priced ? '' : ' (no bundled price)'}`,
+      `  ${l.resource.padEnd(width)}  ${l.priced ? `$${l.usd.toFixed(4)}`.padStart(8) : '       ?'}  ${l.detail}${l.priced ? '' : ' (no bundled price)'}`,
     );
   }
   out.push(
