@@ -58,3 +58,41 @@ describe('cost estimate', () => {
     expect(onDemandHourly('nope')).toBeUndefined();
   });
 });
+
+describe('live prices', () => {
+  it('asks the Price List API for the configured instance types in the stack region and keeps the table on a miss', async () => {
+    const { GetProductsCommand, PricingClient } = await import('@aws-sdk/client-pricing');
+    const { strictMock, TestAws } = await import('../helpers/context.js');
+    const { livePrices } = await import('../../src/cost/live.js');
+    const pricing = strictMock(PricingClient);
+    const product = (usd: string) =>
+      JSON.stringify({
+        terms: {
+          OnDemand: { t: { priceDimensions: { d: { unit: 'Hrs', pricePerUnit: { USD: usd } } } } },
+        },
+      });
+    pricing
+      .on(GetProductsCommand, { ServiceCode: 'AmazonEC2' })
+      .resolves({ PriceList: [product('0.0140000000')] });
+    pricing.on(GetProductsCommand, { ServiceCode: 'AmazonRDS' }).resolves({ PriceList: [] });
+    pricing
+      .on(GetProductsCommand, { ServiceCode: 'AmazonElastiCache' })
+      .rejects(new Error('AccessDenied'));
+
+    const { overrides, notes } = await livePrices(new TestAws(), testConfig());
+
+    expect(overrides).toEqual({ ec2: 0.014 });
+    expect(notes).toEqual([
+      'AmazonRDS: no on-demand price for ap-northeast-2 db.t3.micro PostgreSQL Single-AZ',
+      'AmazonElastiCache: AccessDenied',
+    ]);
+    const ec2 = pricing.commandCalls(GetProductsCommand, { ServiceCode: 'AmazonEC2' })[0]!.args[0]
+      .input;
+    expect(ec2.Filters).toEqual(
+      expect.arrayContaining([
+        { Type: 'TERM_MATCH', Field: 'regionCode', Value: 'ap-northeast-2' },
+        { Type: 'TERM_MATCH', Field: 'instanceType', Value: 't3.micro' },
+      ]),
+    );
+  });
+});
