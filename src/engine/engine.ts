@@ -33,6 +33,8 @@ export interface RunResult {
   ok: boolean;
   failed: string[];
   skipped: string[];
+  /** Skipped because the user declined their phase (or a phase they need): not a failure. */
+  declined: string[];
   interrupted: boolean;
   errors: Map<string, Error>;
 }
@@ -423,7 +425,19 @@ async function execute(
   const failed = [...result.outcomes].filter(([, o]) => o === 'failed').map(([id]) => id);
   const skipped = [...result.outcomes].filter(([, o]) => o === 'skipped').map(([id]) => id);
   const interrupted = signal.aborted;
-  const ok = failed.length === 0 && skipped.length === 0 && !interrupted;
+  // Steps of a declined phase, and the steps that need them, were left out on purpose.
+  const declined = new Set(skipped.filter((id) => result.reasons.get(id) === 'declined'));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const id of skipped) {
+      const blocker = /^(\S+) was skipped$/.exec(result.reasons.get(id) ?? '')?.[1];
+      if (!declined.has(id) && blocker !== undefined && declined.has(blocker)) {
+        declined.add(id);
+        grew = true;
+      }
+    }
+  }
+  const ok = failed.length === 0 && skipped.every((id) => declined.has(id)) && !interrupted;
   await store.update((s) => {
     const r = s.runs[runIndex];
     if (r) {
@@ -443,7 +457,7 @@ async function execute(
     durationMs: Date.now() - started,
   });
   void action;
-  return { ok, failed, skipped, interrupted, errors };
+  return { ok, failed, skipped, declined: [...declined], interrupted, errors };
 }
 
 export interface VerifyResult {

@@ -68,4 +68,19 @@ describe('cloudmart against the fake cloud', () => {
     expect(cloud.leftovers('cloudmart').filter((r) => !r.kept)).toEqual([]);
     expect(existsSync(state)).toBe(true);
   });
+
+  it('in a terminal, asks for every phase before anything starts and skips a declined one', async () => {
+    const state = join(tempDir(), 's.json');
+    const io = recordingIo({ interactive: true, answers: [true, false] });
+    const code = await main(['node', 'cloudmart', 'up', '--to', '2', '--state', state], io);
+    expect(code, io.text()).toBe(0);
+    const text = io.stderr.join('\n');
+    // Both questions come before the first step starts.
+    expect(text.indexOf('Phase 2 — Monitoring')).toBeLessThan(text.indexOf(' ready ('));
+    expect(text.indexOf(' ready (')).toBeGreaterThan(0);
+    expect(text).toContain('Done, except 4 steps of the phases you declined');
+    const saved = JSON.parse(readFileSync(state, 'utf8'));
+    expect(saved.steps['data.rds'].status).toBe('done');
+    expect(saved.steps['monitoring.sns']).toBeUndefined();
+  });
 });

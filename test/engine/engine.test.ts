@@ -208,6 +208,9 @@ describe('engine: up', () => {
     expect(a.calls).toEqual(['create']);
     expect(b.calls).toEqual([]);
     expect(result.skipped.sort()).toEqual(['b', 'c']);
+    // Declining is not failing.
+    expect(result.declined.sort()).toEqual(['b', 'c']);
+    expect(result.ok).toBe(true);
   });
 
   it('rejects an unknown --step with a usage error', async () => {

@@ -14,6 +14,12 @@ export function printRunSummary(
     io.err(`→ Run "cloudmart ${command}" again to resume where it stopped.`);
     return 130;
   }
+  if (result.ok && result.declined.length > 0) {
+    io.err(
+      `\nDone, except ${result.declined.length} step${result.declined.length === 1 ? '' : 's'} of the phases you declined. Run "cloudmart ${command}" again to build them.`,
+    );
+    return 0;
+  }
   if (result.ok) {
     io.err(
       command === 'up'

@@ -89,19 +89,25 @@ export async function upCommand(
     const account = await checkCredentials(session.aws);
     io.err(`Account ${account}; stack "${session.config.stack}"; ${selected.length} steps.`);
 
-    const confirm = opts.yes
-      ? undefined
-      : async (phase: Phase, steps: Step[]) => {
-          session.reporter.pause?.();
-          try {
-            io.err(
-              `\nPhase ${phase} — ${PHASE_NAMES[phase]} (${steps.length} steps: ${steps.map((s) => s.id).join(', ')})`,
-            );
-            return await io.prompter.confirm(`Run Phase ${phase}?`, { default: true });
-          } finally {
-            session.reporter.resume?.();
-          }
-        };
+    // Ask for every phase before anything starts: phases overlap (a Phase 2 step starts as soon
+    // as what it needs is ready), so a question in the middle of the run would interleave with
+    // its progress. A declined phase is skipped with everything that needs it.
+    let confirm: ((phase: Phase) => Promise<boolean>) | undefined;
+    if (!opts.yes) {
+      const answers = new Map<Phase, boolean>();
+      for (const phase of [...new Set(selected.map((s) => s.phase))].sort()) {
+        const steps: Step[] = selected.filter((s) => s.phase === phase);
+        io.err(
+          `\nPhase ${phase} — ${PHASE_NAMES[phase]} (${steps.length} steps: ${steps.map((s) => s.id).join(', ')})`,
+        );
+        answers.set(phase, await io.prompter.confirm(`Run Phase ${phase}?`, { default: true }));
+      }
+      if (![...answers.values()].some(Boolean)) {
+        io.err('Nothing to do: every phase was declined.');
+        return 0;
+      }
+      confirm = (phase) => Promise.resolve(answers.get(phase) ?? false);
+    }
     const result = await runUp(session.engine(opts.concurrency), selection, confirm);
     const code = printRunSummary(io, 'up', result, session.store.path);
     for (const line of endpoints(session.store.current.steps)) io.err(line);
