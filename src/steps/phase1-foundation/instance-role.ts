@@ -123,8 +123,37 @@ export function instancePolicy(
         Action: ['ec2:DescribeTags', 'ec2:DescribeInstances'],
         Resource: '*',
       },
+      ...ecrStatements(config.app.image, partition),
     ],
   };
+}
+
+/**
+ * `app.image` in a private ECR repository: pull that one repository. GetAuthorizationToken has
+ * no resource of its own (AWS requires `*` for it); the image reads are scoped to the repository.
+ */
+export function ecrStatements(
+  image: string | null,
+  partition: string,
+): PolicyDocument['Statement'] {
+  const m = image
+    ? /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([^:@]+)/.exec(image)
+    : null;
+  if (!m) return [];
+  const [, repoAccount, repoRegion, repository] = m;
+  return [
+    { Sid: 'EcrLogin', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+    {
+      Sid: 'EcrPullAppImageOnly',
+      Effect: 'Allow',
+      Action: [
+        'ecr:BatchGetImage',
+        'ecr:GetDownloadUrlForLayer',
+        'ecr:BatchCheckLayerAvailability',
+      ],
+      Resource: `arn:${partition}:ecr:${repoRegion}:${repoAccount}:repository/${repository}`,
+    },
+  ];
 }
 
 function ssmCoreArn(partition: string): string {

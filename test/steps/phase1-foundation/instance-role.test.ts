@@ -476,3 +476,36 @@ describe('iam.instance-role', () => {
     });
   });
 });
+
+describe('iam.instance-role: a private ECR image', () => {
+  it('lets the instances pull exactly that repository, and nothing when the image is public or unset', async () => {
+    const { ecrStatements, instancePolicy } =
+      await import('../../../src/steps/phase1-foundation/instance-role.js');
+    expect(
+      ecrStatements('123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/shop/api:1.2', 'aws'),
+    ).toEqual([
+      { Sid: 'EcrLogin', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+      {
+        Sid: 'EcrPullAppImageOnly',
+        Effect: 'Allow',
+        Action: [
+          'ecr:BatchGetImage',
+          'ecr:GetDownloadUrlForLayer',
+          'ecr:BatchCheckLayerAvailability',
+        ],
+        Resource: 'arn:aws:ecr:ap-northeast-2:123456789012:repository/shop/api',
+      },
+    ]);
+    expect(ecrStatements('nginx:1.27', 'aws')).toEqual([]);
+    expect(ecrStatements(null, 'aws')).toEqual([]);
+    const withImage = instancePolicy(
+      testConfig({
+        app: { image: '123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/shop/api:1.2' },
+      }),
+      '123456789012',
+      'aws',
+      'arn:aws:kms:ap-northeast-2:123456789012:key/k',
+    );
+    expect(withImage.Statement.map((s) => s.Sid)).toContain('EcrPullAppImageOnly');
+  });
+});
