@@ -37,6 +37,7 @@ import {
   removeBucketPolicyStatements,
 } from '../../src/aws/s3.js';
 import { ACCOUNT, awsError, strictMock, testContext } from '../helpers/context.js';
+import { secureBucketSettings } from '../helpers/s3.js';
 
 const BUCKET = 'cloudmart-frontend-123456789012-ap-northeast-2';
 const ARN = `arn:aws:s3:::${BUCKET}`;
@@ -60,23 +61,7 @@ const OUR_TAGS = [
 /** A bucket whose every setting is what ensureSecureBucket wants. */
 function converged(s3: ReturnType<typeof strictMock>) {
   s3.on(GetBucketTaggingCommand).resolves({ TagSet: OUR_TAGS });
-  s3.on(GetPublicAccessBlockCommand).resolves({
-    PublicAccessBlockConfiguration: {
-      BlockPublicAcls: true,
-      IgnorePublicAcls: true,
-      BlockPublicPolicy: true,
-      RestrictPublicBuckets: true,
-    },
-  });
-  s3.on(GetBucketEncryptionCommand).resolves({
-    ServerSideEncryptionConfiguration: {
-      Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-    },
-  });
-  s3.on(GetBucketOwnershipControlsCommand).resolves({
-    OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-  });
-  s3.on(GetBucketVersioningCommand).resolves({ Status: 'Enabled' });
+  secureBucketSettings(s3, { versioning: 'Enabled' });
 }
 
 describe('aws/s3', () => {

@@ -7,7 +7,6 @@ import {
   GetBucketPolicyCommand,
   GetBucketPolicyStatusCommand,
   GetBucketTaggingCommand,
-  GetBucketVersioningCommand,
   GetPublicAccessBlockCommand,
   HeadBucketCommand,
   ListObjectVersionsCommand,
@@ -24,6 +23,7 @@ import {
   elbLogDeliveryStatement,
 } from '../../../src/steps/phase1-foundation/alb-log-bucket.js';
 import { ACCOUNT, awsError, strictMock, testConfig, testContext } from '../../helpers/context.js';
+import { secureBucketSettings } from '../../helpers/s3.js';
 
 const BUCKET = `cloudmart-alb-logs-${ACCOUNT}-ap-northeast-2`;
 const ARN = `arn:aws:s3:::${BUCKET}`;
@@ -66,23 +66,7 @@ function converged(
 ) {
   s3.on(HeadBucketCommand).resolves({});
   s3.on(GetBucketTaggingCommand).resolves({ TagSet: TAGS });
-  s3.on(GetPublicAccessBlockCommand).resolves({
-    PublicAccessBlockConfiguration: {
-      BlockPublicAcls: true,
-      IgnorePublicAcls: true,
-      BlockPublicPolicy: true,
-      RestrictPublicBuckets: true,
-    },
-  });
-  s3.on(GetBucketEncryptionCommand).resolves({
-    ServerSideEncryptionConfiguration: {
-      Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-    },
-  });
-  s3.on(GetBucketOwnershipControlsCommand).resolves({
-    OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-  });
-  s3.on(GetBucketVersioningCommand).resolves({});
+  secureBucketSettings(s3);
   s3.on(GetBucketPolicyCommand).resolves({
     Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }),
   });

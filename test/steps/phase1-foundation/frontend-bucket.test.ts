@@ -3,11 +3,9 @@ import {
   DeleteBucketCommand,
   DeleteObjectsCommand,
   GetBucketEncryptionCommand,
-  GetBucketOwnershipControlsCommand,
   GetBucketPolicyCommand,
   GetBucketPolicyStatusCommand,
   GetBucketTaggingCommand,
-  GetBucketVersioningCommand,
   GetPublicAccessBlockCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -24,6 +22,7 @@ import {
   INDEX_HTML,
 } from '../../../src/steps/phase1-foundation/frontend-bucket.js';
 import { awsError, strictMock, testContext } from '../../helpers/context.js';
+import { secureBucketSettings } from '../../helpers/s3.js';
 
 const BUCKET = 'cloudmart-frontend-123456789012-ap-northeast-2';
 const ARN = `arn:aws:s3:::${BUCKET}`;
@@ -63,23 +62,7 @@ function secureSettings(s3: ReturnType<typeof strictMock>) {
       { Key: 'cloudmart:step', Value: 'edge.frontend-bucket' },
     ],
   });
-  s3.on(GetPublicAccessBlockCommand).resolves({
-    PublicAccessBlockConfiguration: {
-      BlockPublicAcls: true,
-      IgnorePublicAcls: true,
-      BlockPublicPolicy: true,
-      RestrictPublicBuckets: true,
-    },
-  });
-  s3.on(GetBucketEncryptionCommand).resolves({
-    ServerSideEncryptionConfiguration: {
-      Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-    },
-  });
-  s3.on(GetBucketOwnershipControlsCommand).resolves({
-    OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-  });
-  s3.on(GetBucketVersioningCommand).resolves({});
+  secureBucketSettings(s3);
 }
 
 describe('edge.frontend-bucket', () => {

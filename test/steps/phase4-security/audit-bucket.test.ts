@@ -27,6 +27,7 @@ import {
 } from '../../../src/steps/phase4-security/audit-bucket.js';
 import { ACCOUNT, awsError, strictMock, testConfig, testContext } from '../../helpers/context.js';
 import { mutatingCalls, seq } from '../phase3-backup/helpers.js';
+import { secureBucketSettings } from '../../helpers/s3.js';
 
 const BUCKET = `cloudmart-audit-logs-${ACCOUNT}-ap-northeast-2`;
 const TRAIL_ARN = `arn:aws:cloudtrail:ap-northeast-2:${ACCOUNT}:trail/CloudMart-Audit-Trail`;
@@ -37,23 +38,7 @@ function convergedBucket(s3: ReturnType<typeof strictMock>) {
   s3.on(GetBucketTaggingCommand).resolves({
     TagSet: tagSet(testConfig(), 'security.audit-bucket').list(BUCKET),
   });
-  s3.on(GetPublicAccessBlockCommand).resolves({
-    PublicAccessBlockConfiguration: {
-      BlockPublicAcls: true,
-      IgnorePublicAcls: true,
-      BlockPublicPolicy: true,
-      RestrictPublicBuckets: true,
-    },
-  });
-  s3.on(GetBucketEncryptionCommand).resolves({
-    ServerSideEncryptionConfiguration: {
-      Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-    },
-  });
-  s3.on(GetBucketOwnershipControlsCommand).resolves({
-    OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-  });
-  s3.on(GetBucketVersioningCommand).resolves({ Status: 'Enabled' });
+  secureBucketSettings(s3, { versioning: 'Enabled' });
   s3.on(GetBucketPolicyStatusCommand).resolves({ PolicyStatus: { IsPublic: false } });
 }
 
