@@ -32,6 +32,16 @@ export function isNotFound(e: unknown): boolean {
   return false;
 }
 
+/** Resolve to undefined when AWS says the resource is not there (Read treats NotFound as absent). */
+export async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
 export function isThrottled(e: unknown): boolean {
   const n = nameOf(e);
   return (

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CertificateDetail } from '@aws-sdk/client-acm';
 import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
-import { isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import { ignoreNotFound, isDependencyViolation, isNotFound } from '../../aws/errors.js';
 import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -208,12 +208,8 @@ async function describeCertificate(
 ): Promise<CertificateDetail | undefined> {
   const { DescribeCertificateCommand } = await acmsdk();
   const acm = await ctx.aws.get('acm', region);
-  try {
-    return (await acm.send(new DescribeCertificateCommand({ CertificateArn: arn }))).Certificate;
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  return (await ignoreNotFound(acm.send(new DescribeCertificateCommand({ CertificateArn: arn }))))
+    ?.Certificate;
 }
 
 async function ensureCertificate(ctx: StepContext, spec: CertSpec): Promise<string> {

@@ -25,16 +25,6 @@ export function ec2(ctx: StepContext): Promise<EC2Client> {
   return ctx.aws.get('ec2');
 }
 
-/** Resolve to undefined when AWS says the resource is not there. */
-export async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
-}
-
 /** Which network interfaces still sit in a subnet or security group (for a clear error). */
 export async function eniHolders(
   ctx: StepContext,

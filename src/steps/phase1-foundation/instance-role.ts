@@ -1,10 +1,11 @@
+import { ignoreNotFound } from '../../aws/errors.js';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
 import { STEP, type InstanceRoleOutputs, type KmsOutputs } from '../outputs.js';
-import { deleteRetrying, FIX_PHASE1, ignoreNotFound, missing } from './ec2-lookup.js';
+import { deleteRetrying, FIX_PHASE1, missing } from './ec2-lookup.js';
 import {
   broadGrants,
   decodePolicy,

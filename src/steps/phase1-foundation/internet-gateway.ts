@@ -1,10 +1,11 @@
+import { ignoreNotFound } from '../../aws/errors.js';
 import type { InternetGateway } from '@aws-sdk/client-ec2';
 import { stackFilters } from '../../aws/tags.js';
 import { defineStep, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
 import { STEP, type IgwOutputs, type VpcOutputs } from '../outputs.js';
-import { deleteRetrying, ec2, ec2sdk, FIX_PHASE1, ignoreNotFound, missing } from './ec2-lookup.js';
+import { deleteRetrying, ec2, ec2sdk, FIX_PHASE1, missing } from './ec2-lookup.js';
 
 async function findIgw(ctx: StepContext): Promise<InternetGateway | undefined> {
   const { DescribeInternetGatewaysCommand } = await ec2sdk();

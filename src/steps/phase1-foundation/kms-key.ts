@@ -1,12 +1,12 @@
 import type { KeyMetadata } from '@aws-sdk/client-kms';
-import { isNotFound } from '../../aws/errors.js';
+import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
 import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
 import { retryWhile } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { STEP, type KmsOutputs } from '../outputs.js';
-import { FIX_PHASE1, ignoreNotFound, missing } from './ec2-lookup.js';
+import { FIX_PHASE1, missing } from './ec2-lookup.js';
 import {
   canonicalJson,
   decodePolicy,

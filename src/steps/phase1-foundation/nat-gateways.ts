@@ -1,21 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Address, NatGateway } from '@aws-sdk/client-ec2';
-import { isNotFound } from '../../aws/errors.js';
+import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
 import { stackFilters, tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
 import { STEP, type NatOutputs, type SubnetsOutputs } from '../outputs.js';
-import {
-  AZ_INDEX_TAG,
-  ec2,
-  ec2sdk,
-  FIX_PHASE1,
-  ignoreNotFound,
-  missing,
-  previousOutputs,
-} from './ec2-lookup.js';
+import { AZ_INDEX_TAG, ec2, ec2sdk, FIX_PHASE1, missing, previousOutputs } from './ec2-lookup.js';
 
 /** NAT states that still are (or will be) a working gateway; deleted/failed ones are history. */
 const LIVE = ['pending', 'available'];

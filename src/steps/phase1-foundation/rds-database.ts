@@ -1,5 +1,15 @@
-import type { DBInstance, ModifyDBInstanceMessage, Parameter } from '@aws-sdk/client-rds';
-import { isAlreadyExists, isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import type {
+  DBInstance,
+  ModifyDBInstanceMessage,
+  Parameter,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import {
+  ignoreNotFound,
+  isAlreadyExists,
+  isDependencyViolation,
+  isNotFound,
+} from '../../aws/errors.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
@@ -105,16 +115,19 @@ function tlsParameter(s: DbSettings): string {
   return s.engine === 'postgres' ? 'rds.force_ssl' : 'require_secure_transport';
 }
 
-async function findInstance(ctx: StepContext, id: string): Promise<DBInstance | undefined> {
+/** The DB instance by identifier, or undefined when there is none (also used by Phase 3). */
+export async function describeDbInstance(
+  rds: RDSClient,
+  id: string,
+): Promise<DBInstance | undefined> {
   const { DescribeDBInstancesCommand } = await rdsSdk();
-  const rds = await ctx.aws.get('rds');
-  try {
-    const out = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }));
-    return out.DBInstances?.[0];
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  return (
+    await ignoreNotFound(rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id })))
+  )?.DBInstances?.[0];
+}
+
+async function findInstance(ctx: StepContext, id: string): Promise<DBInstance | undefined> {
+  return describeDbInstance(await ctx.aws.get('rds'), id);
 }
 
 /** Parameters of the group that were set by a user (cloudmart), across pages. */

@@ -3,7 +3,7 @@ import type {
   ModifyReplicationGroupMessage,
   ReplicationGroup,
 } from '@aws-sdk/client-elasticache';
-import { isAlreadyExists, isNotFound } from '../../aws/errors.js';
+import { ignoreNotFound, isAlreadyExists, isNotFound } from '../../aws/errors.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
@@ -83,13 +83,9 @@ export function windowsOverlap(a: string, b: string): boolean {
 async function findGroup(ctx: StepContext, id: string): Promise<ReplicationGroup | undefined> {
   const { DescribeReplicationGroupsCommand } = await cacheSdk();
   const ec = await ctx.aws.get('elasticache');
-  try {
-    const out = await ec.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: id }));
-    return out.ReplicationGroups?.[0];
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  return (
+    await ignoreNotFound(ec.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: id })))
+  )?.ReplicationGroups?.[0];
 }
 
 interface SecretInfo {

@@ -1,3 +1,4 @@
+import { ignoreNotFound } from '../../aws/errors.js';
 import type { Route, RouteTable } from '@aws-sdk/client-ec2';
 import { stackFilters, tagValue } from '../../aws/tags.js';
 import type { Config } from '../../config/schema.js';
@@ -17,7 +18,6 @@ import {
   ec2,
   ec2sdk,
   FIX_PHASE1,
-  ignoreNotFound,
   missing,
   TIER_TAG,
   previousOutputs,

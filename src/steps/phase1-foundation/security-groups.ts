@@ -1,5 +1,5 @@
 import type { IpPermission, SecurityGroup, SecurityGroupRule } from '@aws-sdk/client-ec2';
-import { isAlreadyExists } from '../../aws/errors.js';
+import { ignoreNotFound, isAlreadyExists } from '../../aws/errors.js';
 import { stackFilters } from '../../aws/tags.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
@@ -11,7 +11,6 @@ import {
   ec2sdk,
   eniHolders,
   FIX_PHASE1,
-  ignoreNotFound,
   missing,
   previousOutputs,
 } from './ec2-lookup.js';

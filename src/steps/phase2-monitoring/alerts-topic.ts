@@ -1,5 +1,5 @@
 import type { SNSClient, Subscription } from '@aws-sdk/client-sns';
-import { isAlreadyExists, isNotFound } from '../../aws/errors.js';
+import { ignoreNotFound, isAlreadyExists, isNotFound } from '../../aws/errors.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
 import { STEP, type KmsOutputs, type SnsOutputs } from '../outputs.js';
@@ -103,13 +103,8 @@ async function getTopicAttributes(
   topicArn: string,
 ): Promise<Record<string, string> | undefined> {
   const { GetTopicAttributesCommand } = await snsSdk();
-  try {
-    const out = await sns.send(new GetTopicAttributesCommand({ TopicArn: topicArn }));
-    return out.Attributes ?? {};
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  const out = await ignoreNotFound(sns.send(new GetTopicAttributesCommand({ TopicArn: topicArn })));
+  return out ? (out.Attributes ?? {}) : undefined;
 }
 
 async function listSubscriptions(sns: SNSClient, topicArn: string): Promise<Subscription[]> {

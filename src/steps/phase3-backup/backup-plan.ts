@@ -6,7 +6,12 @@ import type {
   DescribeBackupVaultOutput,
 } from '@aws-sdk/client-backup';
 import type { IAMClient, Role } from '@aws-sdk/client-iam';
-import { isAlreadyExists, isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import {
+  ignoreNotFound,
+  isAlreadyExists,
+  isDependencyViolation,
+  isNotFound,
+} from '../../aws/errors.js';
 import { STACK_TAG } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -129,12 +134,7 @@ async function describeVault(
   name: string,
 ): Promise<DescribeBackupVaultOutput | undefined> {
   const { DescribeBackupVaultCommand } = await backupSdk();
-  try {
-    return await backup.send(new DescribeBackupVaultCommand({ BackupVaultName: name }));
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  return ignoreNotFound(backup.send(new DescribeBackupVaultCommand({ BackupVaultName: name })));
 }
 
 async function findPlan(
@@ -181,12 +181,7 @@ async function listSelections(
 
 async function getRole(iam: IAMClient, name: string): Promise<Role | undefined> {
   const { GetRoleCommand } = await iamSdk();
-  try {
-    return (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  return (await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: name }))))?.Role;
 }
 
 /**

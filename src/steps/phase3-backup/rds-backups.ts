@@ -1,10 +1,11 @@
 import type { KMSClient, KeyMetadata } from '@aws-sdk/client-kms';
-import type { DBInstance, DBInstanceAutomatedBackup, RDSClient } from '@aws-sdk/client-rds';
-import { isNotFound } from '../../aws/errors.js';
+import type { DBInstanceAutomatedBackup, RDSClient } from '@aws-sdk/client-rds';
+import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
 import { STACK_TAG, STEP_TAG, tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
+import { describeDbInstance } from '../phase1-foundation/rds-database.js';
 import { STEP, type RdsOutputs } from '../outputs.js';
 
 const rdsSdk = () => import('@aws-sdk/client-rds');
@@ -39,22 +40,11 @@ const ACTIVE_REPLICATION = new Set(['replicating', 'pending']);
 
 export const drKeyAlias = (stack: string): string => `alias/${stack}-dr`;
 
-async function describeInstance(rds: RDSClient, id: string): Promise<DBInstance | undefined> {
-  const { DescribeDBInstancesCommand } = await rdsSdk();
-  try {
-    const out = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }));
-    return out.DBInstances?.[0];
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
-}
-
 async function waitInstanceAvailable(ctx: StepContext, rds: RDSClient, id: string): Promise<void> {
   await waitUntil(
     ctx,
     async () => {
-      const status = (await describeInstance(rds, id))?.DBInstanceStatus ?? 'missing';
+      const status = (await describeDbInstance(rds, id))?.DBInstanceStatus ?? 'missing';
       return {
         done: status === 'available',
         failed: ['failed', 'incompatible-parameters', 'storage-full', 'missing'].includes(status)
@@ -104,12 +94,7 @@ async function findReplicas(
 
 async function describeKey(kms: KMSClient, keyId: string): Promise<KeyMetadata | undefined> {
   const { DescribeKeyCommand } = await kmsSdk();
-  try {
-    return (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  return (await ignoreNotFound(kms.send(new DescribeKeyCommand({ KeyId: keyId }))))?.KeyMetadata;
 }
 
 /**
@@ -253,7 +238,7 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
     const id = ctx.outputs<RdsOutputs>(STEP.rds).dbInstanceIdentifier;
     const rds = await ctx.aws.get('rds');
 
-    const instance = await describeInstance(rds, id);
+    const instance = await describeDbInstance(rds, id);
     if (!instance?.DBInstanceArn || !instance.DbiResourceId) {
       throw new CloudmartError('NOT_READY', `RDS ${id} was not found: backups cannot be set up`, {
         hint: 'cloudmart up --phase 1',
@@ -363,7 +348,7 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
     const id =
       ctx.maybeOutputs<RdsOutputs>(STEP.rds)?.dbInstanceIdentifier ??
       previousString(ctx, 'dbInstanceIdentifier');
-    const instance = id ? await describeInstance(await ctx.aws.get('rds'), id) : undefined;
+    const instance = id ? await describeDbInstance(await ctx.aws.get('rds'), id) : undefined;
     if (!instance) {
       return [
         {
@@ -454,7 +439,7 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
     const id =
       ctx.maybeOutputs<RdsOutputs>(STEP.rds)?.dbInstanceIdentifier ??
       previousString(ctx, 'dbInstanceIdentifier');
-    const instance = id ? await describeInstance(await ctx.aws.get('rds'), id) : undefined;
+    const instance = id ? await describeDbInstance(await ctx.aws.get('rds'), id) : undefined;
     const dbiResourceId = instance?.DbiResourceId ?? previousString(ctx, 'dbiResourceId');
     const drRds = await ctx.aws.get('rds', drRegion);
 

@@ -1,5 +1,5 @@
 import type { DBSnapshot, RDSClient } from '@aws-sdk/client-rds';
-import { isNotFound } from '../../aws/errors.js';
+import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
 import { tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type Check } from '../../engine/step.js';
@@ -21,13 +21,9 @@ export interface RdsSnapshotOutputs {
 
 async function findSnapshot(rds: RDSClient, name: string): Promise<DBSnapshot | undefined> {
   const { DescribeDBSnapshotsCommand } = await rdsSdk();
-  try {
-    const out = await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: name }));
-    return out.DBSnapshots?.[0];
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  return (
+    await ignoreNotFound(rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: name })))
+  )?.DBSnapshots?.[0];
 }
 
 const DAY_MS = 86_400_000;

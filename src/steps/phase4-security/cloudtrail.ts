@@ -4,7 +4,7 @@ import type {
   GetEventSelectorsCommandOutput,
   Trail,
 } from '@aws-sdk/client-cloudtrail';
-import { isAlreadyExists, isNotFound } from '../../aws/errors.js';
+import { ignoreNotFound, isAlreadyExists, isNotFound } from '../../aws/errors.js';
 import { retryWhile } from '../../aws/wait.js';
 import { defineStep, type Check } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
@@ -60,12 +60,7 @@ function selectorDrift(live: GetEventSelectorsCommandOutput, want: EventSelector
 
 async function getTrail(ct: CloudTrailClient, name: string): Promise<Trail | undefined> {
   const { GetTrailCommand } = await ctSdk();
-  try {
-    return (await ct.send(new GetTrailCommand({ Name: name }))).Trail;
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  return (await ignoreNotFound(ct.send(new GetTrailCommand({ Name: name }))))?.Trail;
 }
 
 function trailDrift(trail: Trail, bucket: string): string[] {

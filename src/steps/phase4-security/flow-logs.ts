@@ -2,7 +2,12 @@ import { decodePolicy, samePolicyValue } from '../../aws/policy.js';
 import type { LogGroup, CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EC2Client, FlowLog } from '@aws-sdk/client-ec2';
 import type { IAMClient, Role } from '@aws-sdk/client-iam';
-import { isAlreadyExists, isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import {
+  ignoreNotFound,
+  isAlreadyExists,
+  isDependencyViolation,
+  isNotFound,
+} from '../../aws/errors.js';
 import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
 import { retryWhile } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -86,12 +91,7 @@ async function findLogGroup(
 
 async function getRole(iam: IAMClient, name: string): Promise<Role | undefined> {
   const { GetRoleCommand } = await iamSdk();
-  try {
-    return (await iam.send(new GetRoleCommand({ RoleName: name }))).Role;
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  return (await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: name }))))?.Role;
 }
 
 async function getInlinePolicy(iam: IAMClient, role: string): Promise<string | undefined> {
