@@ -56,12 +56,24 @@ export class ConfigError extends CloudmartError {
     super(
       'CONFIG_INVALID',
       `Config is invalid${where}: ${issues.length} problem${issues.length === 1 ? '' : 's'}\n${lines}`,
-      { exitCode: 2, hint: 'Fix the fields above; nothing was sent to AWS.' },
+      {
+        exitCode: 2,
+        hint: isUnreadableFile(issues)
+          ? 'Nothing was sent to AWS. Pass --config <file> to use another file.'
+          : 'Fix the fields above; nothing was sent to AWS.',
+      },
     );
     this.name = 'ConfigError';
     this.issues = issues;
     this.file = file;
   }
+}
+
+/** The file itself could not be read (missing, a directory, no permission): no field to fix. */
+export function isUnreadableFile(issues: ConfigIssue[]): boolean {
+  return (
+    issues.length === 1 && /^(file not found|cannot read the file)/.test(issues[0]?.message ?? '')
+  );
 }
 
 export function formatIssue(issue: ConfigIssue): string {

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CloudmartError, ConfigError, formatIssue } from '../errors.js';
+import { CloudmartError, ConfigError, formatIssue, isUnreadableFile } from '../errors.js';
 import { processIo, type Io } from './io.js';
 import type { GlobalOptions } from './runtime.js';
 
@@ -215,7 +215,10 @@ export function reportError(io: Io, e: unknown, debug: boolean): number {
     return 2;
   }
   if (e instanceof ConfigError) {
-    io.err(`✖ Config is invalid${e.file ? ` (${e.file})` : ''}:`);
+    const unreadable = isUnreadableFile(e.issues);
+    io.err(
+      `✖ ${unreadable ? 'Cannot use the config' : 'Config is invalid'}${e.file ? ` (${e.file})` : ''}:`,
+    );
     for (const issue of e.issues) io.err(`  - ${formatIssue(issue)}`);
     if (e.hint) io.err(`→ ${e.hint}`);
     return 2;
