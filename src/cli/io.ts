@@ -12,6 +12,8 @@ export interface Io {
   /** Messages, warnings, progress: stderr. */
   err(text: string): void;
   readonly prompter: Prompter;
+  /** Where the live progress block (ora) draws; process.stderr unless a test gives its own. */
+  readonly progressStream?: NodeJS.WritableStream;
 }
 
 export interface Prompter {
@@ -91,5 +93,6 @@ export function processIo(): Io {
     out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     prompter: interactive ? ttyPrompter : noTtyPrompter,
+    progressStream: process.stderr,
   };
 }

@@ -160,7 +160,8 @@ export class TtyReporter implements Reporter {
         `${id} (${formatDuration(now - r.started)})${r.message ? `: ${r.message.replace(/\s*\(\d+m?\d*s\)$/, '')}` : ''}`,
     );
     const text = lines.join('\n  ');
-    if (!this.spinner) this.spinner = this.ora({ text, stream: process.stderr });
+    if (!this.spinner)
+      this.spinner = this.ora({ text, stream: this.io.progressStream ?? process.stderr });
     this.spinner!.text = text;
     if (!this.spinner!.isSpinning) this.spinner!.start();
     this.timer ??= setInterval(() => this.refresh(), 1000);

@@ -79,6 +79,9 @@ describe('cloudmart against the fake cloud', () => {
     expect(text.indexOf('Phase 2 — Monitoring')).toBeLessThan(text.indexOf(' ready ('));
     expect(text.indexOf(' ready (')).toBeGreaterThan(0);
     expect(text).toContain('Done, except 4 steps of the phases you declined');
+    // The live block drew the running steps on its own stream, not into the messages.
+    expect(io.progress.join('')).toContain('data.rds');
+    expect(text).not.toMatch(/^- /m);
     const saved = JSON.parse(readFileSync(state, 'utf8'));
     expect(saved.steps['data.rds'].status).toBe('done');
     expect(saved.steps['monitoring.sns']).toBeUndefined();

@@ -1,9 +1,12 @@
+import { Writable } from 'node:stream';
 import type { Io, Prompter } from '../../src/cli/io.js';
 import { noTtyPrompter } from '../../src/cli/io.js';
 
 export interface RecordingIo extends Io {
   stdout: string[];
   stderr: string[];
+  /** What the live progress block (ora) drew. */
+  progress: string[];
   text(): string;
 }
 
@@ -13,6 +16,7 @@ export function recordingIo(
 ): RecordingIo {
   const stdout: string[] = [];
   const stderr: string[] = [];
+  const progress: string[] = [];
   const answers = [...(options.answers ?? [])];
   const next = <T>(): Promise<T> => {
     if (answers.length === 0)
@@ -26,6 +30,13 @@ export function recordingIo(
     out: (t) => stdout.push(t),
     err: (t) => stderr.push(t),
     prompter: options.interactive ? scripted : noTtyPrompter,
+    progressStream: new Writable({
+      write(chunk: Buffer, _enc, done) {
+        progress.push(chunk.toString());
+        done();
+      },
+    }),
+    progress,
     stdout,
     stderr,
     text: () => [...stdout, ...stderr].join('\n'),

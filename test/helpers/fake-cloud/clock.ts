@@ -79,17 +79,26 @@ export class Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(new InterruptedError());
     if (this.mode === 'instant') return this.instantSleep(ms, signal);
-    const real = Math.max(0, ms / this.speed);
+    // Node timers may fire up to a millisecond early, so re-arm until simulated time
+    // has really moved `ms`: a caller may rely on `now()` having advanced that far.
+    const wake = this.now() + Math.max(0, ms);
     return new Promise((resolve, reject) => {
+      let t: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => {
         clearTimeout(t);
         reject(new InterruptedError());
       };
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, real);
+      const arm = () => {
+        const left = wake - this.now();
+        if (left <= 0) {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+          return;
+        }
+        t = setTimeout(arm, Math.max(1, left / this.speed));
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
+      arm();
     });
   }
 
