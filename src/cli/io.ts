@@ -84,14 +84,39 @@ async function guard<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A write that survives its reader going away (`cloudmart plan | head`): the pipe's EPIPE
+ * must not crash a run that is still building or deleting and has state to save, so once
+ * the reader is gone the rest of that stream's output is dropped.
+ */
+export function pipeSafeWriter(stream: NodeJS.WriteStream): (text: string) => void {
+  let gone = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') {
+      gone = true;
+      return;
+    }
+    throw e;
+  });
+  return (t) => {
+    if (gone || stream.destroyed) return;
+    stream.write(t.endsWith('\n') ? t : `${t}\n`);
+  };
+}
+
+let stdoutWriter: ((text: string) => void) | undefined;
+let stderrWriter: ((text: string) => void) | undefined;
+
 export function processIo(): Io {
+  stdoutWriter ??= pipeSafeWriter(process.stdout);
+  stderrWriter ??= pipeSafeWriter(process.stderr);
   const interactive =
     Boolean(process.stdin.isTTY && process.stderr.isTTY) && process.env.CI === undefined;
   return {
     interactive,
     color: Boolean(process.stderr.isTTY) && process.env.NO_COLOR === undefined,
-    out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
-    err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+    out: stdoutWriter,
+    err: stderrWriter,
     prompter: interactive ? ttyPrompter : noTtyPrompter,
     progressStream: process.stderr,
   };
