@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import { AwsClientFactory } from '../aws/clients.js';
 import { explainAwsError, isAccessDenied, isCredentialsError } from '../aws/errors.js';
+import { formatIssue } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { EngineOptions } from '../engine/engine.js';
@@ -19,10 +20,12 @@ export interface GlobalOptions {
   debug?: boolean;
 }
 
-export async function readConfig(opts: GlobalOptions): Promise<Config> {
+/** The config, validated; with `io`, its warnings (valid but risky settings) go to stderr. */
+export async function readConfig(opts: GlobalOptions, io?: Io): Promise<Config> {
   return loadConfig(opts.config, {
     region: opts.region,
     fallbackRegion: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION,
+    onWarning: io ? (w) => io.err(`! ${opts.config}: ${formatIssue(w)}`) : undefined,
   });
 }
 
@@ -116,7 +119,7 @@ export async function openSession(
   command: string,
   options: { lock: boolean; forceUnlock?: boolean },
 ): Promise<Session> {
-  const config = await readConfig(opts);
+  const config = await readConfig(opts, io);
   const store = new StateStore(statePath(opts, config));
   await store.load(config.stack, config.region);
   if (options.lock) {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { crossFieldIssues } from './rules.js';
+import { allValid, configWarnings, crossFieldIssues, validExcept, type Valid } from './rules.js';
 import { configSchema, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'cloudmart.config.yaml';
@@ -13,6 +13,11 @@ export interface ConfigOverrides {
   region?: string | undefined;
   /** AWS_REGION: used only when the file names no region. */
   fallbackRegion?: string | undefined;
+  /**
+   * Told about settings that work but may hit an adjustable AWS quota (path, message, line).
+   * Called before a ConfigError is thrown too, so one run shows everything.
+   */
+  onWarning?: ((warning: ConfigIssue) => void) | undefined;
 }
 
 /** Read, parse and validate a config file. Throws ConfigError (exit 2) listing every problem. */
@@ -87,17 +92,64 @@ export function parseConfig(
   }
 
   applyRegion(data as Record<string, unknown>, overrides);
-  const parsed = configSchema.safeParse(data);
   const lineOf = (path: PropertyKey[]) => lineForPath(doc, lineCounter, path);
-  if (!parsed.success) {
-    throw new ConfigError(zodIssues(parsed.error, lineOf, data), file);
+  return validate(data, lineOf, file, overrides.onWarning);
+}
+
+/**
+ * Schema, then the cross-field rules and warnings, all reported at once. When the schema fails,
+ * the rules still run on the parts that passed it (see salvage).
+ */
+function validate(
+  data: unknown,
+  lineOf: (path: PropertyKey[]) => number | undefined,
+  file: string | undefined,
+  onWarning: ((warning: ConfigIssue) => void) | undefined,
+): Config {
+  const parsed = configSchema.safeParse(data);
+  let config: Config;
+  let valid: Valid = allValid;
+  const issues: ConfigIssue[] = [];
+  if (parsed.success) {
+    config = parsed.data;
+  } else {
+    issues.push(...zodIssues(parsed.error, lineOf, data));
+    const invalid: string[] = [];
+    config = salvage(configSchema, data, [], invalid) as Config;
+    valid = validExcept(invalid);
   }
-  const cross = crossFieldIssues(parsed.data).map((i) => ({
+  const withLine = (i: ConfigIssue): ConfigIssue => ({
     ...i,
     line: i.line ?? lineOf(i.path === '' ? [] : i.path.split('.')),
-  }));
-  if (cross.length > 0) throw new ConfigError(cross, file);
-  return parsed.data;
+  });
+  issues.push(...crossFieldIssues(config, valid).map(withLine));
+  if (onWarning) for (const w of configWarnings(config, valid)) onWarning(withLine(w));
+  if (issues.length > 0) throw new ConfigError(issues, file);
+  return config;
+}
+
+const INVALID = Symbol('invalid');
+
+/**
+ * The config with every value that passes its own schema, defaults filled in, and the paths
+ * of the values that do not (they are left out). An object that fails as a whole (an unknown
+ * key, one bad field) is taken apart field by field, so one bad CIDR does not hide the rest
+ * of the network section from the cross-field rules. Lists and scalars pass or fail whole.
+ */
+function salvage(schema: z.ZodType, value: unknown, path: string[], invalid: string[]): unknown {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const shape = (unwrap(schema) as unknown as { shape?: Record<string, z.ZodType> }).shape;
+  if (shape && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, sub] of Object.entries(shape)) {
+      const v = salvage(sub, (value as Record<string, unknown>)[key], [...path, key], invalid);
+      if (v !== INVALID) out[key] = v;
+    }
+    return out;
+  }
+  invalid.push(path.join('.'));
+  return INVALID;
 }
 
 /**
@@ -113,12 +165,11 @@ function applyRegion(data: Record<string, unknown>, overrides: ConfigOverrides):
 }
 
 /** Validate a config object that did not come from a file (tests, `init`). */
-export function configFromObject(data: unknown): Config {
-  const parsed = configSchema.safeParse(data);
-  if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, () => undefined, data));
-  const cross = crossFieldIssues(parsed.data);
-  if (cross.length > 0) throw new ConfigError(cross);
-  return parsed.data;
+export function configFromObject(
+  data: unknown,
+  onWarning?: (warning: ConfigIssue) => void,
+): Config {
+  return validate(data, () => undefined, undefined, onWarning);
 }
 
 function zodIssues(
@@ -144,6 +195,10 @@ function zodIssues(
     let message = issue.message;
     if (issue.code === 'invalid_type' && valueAt(data, issue.path) === undefined) {
       message = 'is required';
+    }
+    // A bad key of a record (tags): zod says only "Invalid key in record"; say what is wrong.
+    if (issue.code === 'invalid_key') {
+      message = issue.issues.map((i) => i.message).join('; ');
     }
     issues.push({ path: issue.path.map(String).join('.'), message, line: lineOf(issue.path) });
   }

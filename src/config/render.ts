@@ -29,7 +29,7 @@ export function renderConfig(a: InitAnswers): string {
 # Every setting has the seed's default; only alerts.email is required.
 # Validate it offline with: cloudmart plan
 
-stack: ${a.stack} # prefix of every resource name and the cloudmart:stack tag
+stack: ${a.stack} # prefix of every resource name and the cloudmart:stack tag (a-z, 0-9, single -)
 region: ${a.region}
 drRegion: ap-northeast-1 # where RDS automated backups are replicated
 availabilityZones: [${a.region}a, ${a.region}c] # exactly two
@@ -76,7 +76,7 @@ database:
 
 cache:
   engine: redis # or valkey
-  engineVersion: "7.1"
+  engineVersion: null # null: 7.1 for redis, 8.0 for valkey (ElastiCache: Redis OSS up to 7.1, Valkey from 7.2)
   nodeType: cache.t3.micro
   snapshotRetentionDays: 1
 

@@ -1,30 +1,55 @@
 import type { ConfigIssue } from '../errors.js';
 import { contains, hasHostBits, overlaps } from './cidr.js';
-import type { Config } from './schema.js';
+import {
+  describeLimit,
+  PREFIX_LIST_WEIGHTS,
+  RESERVED_TAG_KEYS,
+  SG_INBOUND_RULES_DEFAULT_QUOTA,
+  stackLimit,
+  TAGS_PER_RESOURCE,
+} from './limits.js';
+import { CACHE_DEFAULT_VERSION, type Config } from './schema.js';
 
-/** Rules that span several fields. Runs after the schema; returns every problem. */
-export function crossFieldIssues(config: Config): ConfigIssue[] {
+/**
+ * Whether every given path holds a value that passed the schema. The rules run on a config
+ * whose failed parts are missing (see salvage in load.ts), so each rule first asks for the
+ * paths it reads and is skipped when one of them failed: schema and cross-field problems are
+ * then reported in one run, and no rule reports a consequence of a value already reported.
+ */
+export type Valid = (...paths: string[]) => boolean;
+
+export const allValid: Valid = () => true;
+
+/** A `Valid` for a config whose `invalid` paths failed the schema (a failed parent covers its children). */
+export function validExcept(invalid: readonly string[]): Valid {
+  const clash = (p: string, q: string) =>
+    q === '' || p === q || p.startsWith(`${q}.`) || q.startsWith(`${p}.`);
+  return (...paths) => paths.every((p) => !invalid.some((q) => clash(p, q)));
+}
+
+/** Rules that span several fields. Returns every problem among the fields that are valid. */
+export function crossFieldIssues(config: Config, valid: Valid = allValid): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const { network } = config;
 
-  const subnets: Array<[string, string]> = [
-    ...network.publicSubnets.map((c, i): [string, string] => [`network.publicSubnets.${i}`, c]),
-    ...network.appSubnets.map((c, i): [string, string] => [`network.appSubnets.${i}`, c]),
-    ...network.dataSubnets.map((c, i): [string, string] => [`network.dataSubnets.${i}`, c]),
-  ];
-  if (hasHostBits(network.vpcCidr)) {
-    issues.push({ path: 'network.vpcCidr', message: `${network.vpcCidr} has host bits set` });
+  if (valid('network.vpcCidr')) {
+    if (hasHostBits(network.vpcCidr)) {
+      issues.push({ path: 'network.vpcCidr', message: `${network.vpcCidr} has host bits set` });
+    }
+    const vpcPrefix = Number(network.vpcCidr.split('/')[1]);
+    if (vpcPrefix < 16 || vpcPrefix > 28) {
+      issues.push({ path: 'network.vpcCidr', message: 'a VPC block must be between /16 and /28' });
+    }
   }
-  const vpcPrefix = Number(network.vpcCidr.split('/')[1]);
-  if (vpcPrefix < 16 || vpcPrefix > 28) {
-    issues.push({ path: 'network.vpcCidr', message: 'a VPC block must be between /16 and /28' });
-  }
+  const subnets: Array<[string, string]> = (['publicSubnets', 'appSubnets', 'dataSubnets'] as const)
+    .filter((tier) => valid(`network.${tier}`))
+    .flatMap((tier) => network[tier].map((c, i): [string, string] => [`network.${tier}.${i}`, c]));
   for (const [path, c] of subnets) {
     const prefix = Number(c.split('/')[1]);
     if (hasHostBits(c)) issues.push({ path, message: `${c} has host bits set` });
     if (prefix < 16 || prefix > 28)
       issues.push({ path, message: 'a subnet must be between /16 and /28' });
-    if (!contains(network.vpcCidr, c)) {
+    if (valid('network.vpcCidr') && !contains(network.vpcCidr, c)) {
       issues.push({ path, message: `${c} is not inside the VPC block ${network.vpcCidr}` });
     }
   }
@@ -36,35 +61,59 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
     }
   }
 
-  config.availabilityZones.forEach((az, i) => {
-    if (!az.startsWith(config.region)) {
-      issues.push({
-        path: `availabilityZones.${i}`,
-        message: `${az} is not in the region ${config.region}`,
-      });
-    }
-  });
-  if (config.availabilityZones[0] === config.availabilityZones[1]) {
+  if (valid('availabilityZones', 'region')) {
+    config.availabilityZones.forEach((az, i) => {
+      if (!az.startsWith(config.region)) {
+        issues.push({
+          path: `availabilityZones.${i}`,
+          message: `${az} is not in the region ${config.region}`,
+        });
+      }
+    });
+  }
+  if (valid('availabilityZones') && config.availabilityZones[0] === config.availabilityZones[1]) {
     issues.push({ path: 'availabilityZones.1', message: 'the two availability zones must differ' });
   }
-  if (config.drRegion === config.region) {
+  if (valid('drRegion', 'region') && config.drRegion === config.region) {
     issues.push({ path: 'drRegion', message: 'the DR region must differ from the main region' });
   }
 
+  // Names built from the stack name: the bucket names also hold the account id and the region.
+  if (valid('stack', 'region')) {
+    const limit = stackLimit(config.region);
+    if (config.stack.length > limit.max) {
+      issues.push({
+        path: 'stack',
+        message: `is too long for ${config.region}: at most ${limit.max} characters there, since ${describeLimit(limit, config.region)}`,
+      });
+    }
+  }
+  if (valid('security.auditBucketPrefix', 'region')) {
+    const prefix = config.security.auditBucketPrefix;
+    // names.bucket: <prefix>-<12-digit account id>-<region>
+    const max = 63 - `--123456789012${config.region}`.length;
+    if (prefix.length > max) {
+      issues.push({
+        path: 'security.auditBucketPrefix',
+        message: `is too long for ${config.region}: at most ${max} characters, since the bucket name <prefix>-<account id>-${config.region} must fit in 63`,
+      });
+    }
+  }
+
   const { app } = config;
-  if (app.minSize > app.desiredCapacity) {
+  if (valid('app.minSize', 'app.desiredCapacity') && app.minSize > app.desiredCapacity) {
     issues.push({
       path: 'app.desiredCapacity',
       message: `must be at least minSize (${app.minSize})`,
     });
   }
-  if (app.desiredCapacity > app.maxSize) {
+  if (valid('app.desiredCapacity', 'app.maxSize') && app.desiredCapacity > app.maxSize) {
     issues.push({
       path: 'app.maxSize',
       message: `must be at least desiredCapacity (${app.desiredCapacity})`,
     });
   }
-  if (!/^ami-[0-9a-f]{8,17}$/.test(app.ami) && !app.ami.startsWith('/')) {
+  if (valid('app.ami') && !/^ami-[0-9a-f]{8,17}$/.test(app.ami) && !app.ami.startsWith('/')) {
     issues.push({
       path: 'app.ami',
       message: 'must be an AMI id (ami-…) or an SSM parameter path (/aws/…)',
@@ -72,23 +121,59 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
   }
 
   const { backup, database } = config;
-  if (backup.s3.noncurrentExpireDays <= backup.s3.noncurrentToGlacierDays) {
+  if (
+    valid('backup.s3.noncurrentExpireDays', 'backup.s3.noncurrentToGlacierDays') &&
+    backup.s3.noncurrentExpireDays <= backup.s3.noncurrentToGlacierDays
+  ) {
     issues.push({
       path: 'backup.s3.noncurrentExpireDays',
       message: `must be later than noncurrentToGlacierDays (${backup.s3.noncurrentToGlacierDays})`,
     });
   }
-  const [bStart, bEnd] = database.backupWindow.split('-');
-  if (
-    bStart &&
-    bEnd &&
-    minutesOf(bEnd) - minutesOf(bStart) < 30 &&
-    minutesOf(bEnd) > minutesOf(bStart)
-  ) {
-    issues.push({ path: 'database.backupWindow', message: 'must be at least 30 minutes long' });
+  if (valid('database.backupWindow')) {
+    const [bStart, bEnd] = database.backupWindow.split('-');
+    if (
+      bStart &&
+      bEnd &&
+      minutesOf(bEnd) - minutesOf(bStart) < 30 &&
+      minutesOf(bEnd) > minutesOf(bStart)
+    ) {
+      issues.push({ path: 'database.backupWindow', message: 'must be at least 30 minutes long' });
+    }
+  }
+
+  if (valid('cache.engine', 'cache.engineVersion') && config.cache.engineVersion !== null) {
+    const { engine, engineVersion } = config.cache;
+    const v = majorMinor(engineVersion);
+    if (engine === 'valkey' && v < majorMinor('7.2')) {
+      issues.push({
+        path: 'cache.engineVersion',
+        message: `ElastiCache offers Valkey from 7.2 on, not ${engineVersion}: use 7.2 or later, or null for ${CACHE_DEFAULT_VERSION.valkey}`,
+      });
+    }
+    if (engine === 'redis' && v > majorMinor('7.1')) {
+      issues.push({
+        path: 'cache.engineVersion',
+        message: `ElastiCache offers Redis OSS up to 7.1, not ${engineVersion}: for 7.2 and later set cache.engine to valkey`,
+      });
+    }
+  }
+
+  if (valid('tags')) {
+    // cloudmart adds Name, cloudmart:stack, cloudmart:step and, on instances and volumes, the
+    // backup selection tag: the config's tags share AWS's 50 per resource with them.
+    const room = TAGS_PER_RESOURCE - RESERVED_TAG_KEYS.length - 1;
+    const count = Object.keys(config.tags).length;
+    if (count > room) {
+      issues.push({
+        path: 'tags',
+        message: `has ${count} tags; at most ${room} fit next to the ${RESERVED_TAG_KEYS.length + 1} cloudmart adds (AWS allows ${TAGS_PER_RESOURCE} per resource)`,
+      });
+    }
   }
 
   if (
+    valid('dns.domain', 'dns.hostedZoneId', 'dns.createHostedZone') &&
     config.dns.domain === null &&
     (config.dns.hostedZoneId !== null || config.dns.createHostedZone)
   ) {
@@ -100,7 +185,50 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
   return issues;
 }
 
+/**
+ * Inbound rules the ALB security group needs, counted the way the VPC quota counts them: one
+ * per CIDR and port (80 and 443), and a prefix-list reference as the list's maximum entries.
+ * With a narrowed allow-list the group also admits CloudFront's origin-facing list (the /api/*
+ * origin). The Route 53 health checkers' list (weight 25) goes in a group of its own
+ * (`alb-health`), so it does not count here.
+ * Keep in step with wantedRules in src/steps/phase1-foundation/security-groups.ts
+ * (test/config/rules.test.ts compares the two).
+ */
+export function albInboundRuleEstimate(config: Pick<Config, 'network'>): number {
+  const { allowedCidrs } = config.network;
+  const narrowed = !allowedCidrs.includes('0.0.0.0/0');
+  return 2 * allowedCidrs.length + (narrowed ? PREFIX_LIST_WEIGHTS.cloudfront : 0);
+}
+
+/** Settings that work but may hit an adjustable AWS quota: said, not refused. */
+export function configWarnings(config: Config, valid: Valid = allValid): ConfigIssue[] {
+  const warnings: ConfigIssue[] = [];
+  if (valid('network.allowedCidrs')) {
+    const rules = albInboundRuleEstimate(config);
+    if (rules > SG_INBOUND_RULES_DEFAULT_QUOTA) {
+      const n = config.network.allowedCidrs.length;
+      const parts = [`${n} CIDR${n === 1 ? '' : 's'} × ports 80 and 443 = ${2 * n}`];
+      if (!config.network.allowedCidrs.includes('0.0.0.0/0')) {
+        parts.push(
+          `plus CloudFront's origin-facing prefix list, which counts as ${PREFIX_LIST_WEIGHTS.cloudfront}`,
+        );
+      }
+      warnings.push({
+        path: 'network.allowedCidrs',
+        message: `the ALB security group needs ${rules} inbound rules (${parts.join(', ')}), more than the default quota of ${SG_INBOUND_RULES_DEFAULT_QUOTA}: "cloudmart up" would stop at the security groups (RulesPerSecurityGroupLimitExceeded) unless the Amazon VPC quota "Inbound or outbound rules per security group" is raised first (Service Quotas), or the allow-list is shortened`,
+      });
+    }
+  }
+  return warnings;
+}
+
 function minutesOf(hhmm: string): number {
   const [h, m] = hhmm.split(':').map(Number);
   return (h ?? 0) * 60 + (m ?? 0);
+}
+
+/** A comparable number for a version's major.minor: "7.2.6" → 7002, "8.10" → 8010. */
+function majorMinor(version: string): number {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major * 1000 + minor;
 }

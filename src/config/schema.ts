@@ -1,10 +1,25 @@
 import { z } from 'zod';
+import {
+  describeLimit,
+  RESERVED_BUCKET_PREFIXES,
+  RESERVED_TAG_KEYS,
+  stackLimit,
+  TAG_CHARACTERS,
+  TAG_KEY_MAX,
+  TAG_VALUE_MAX,
+} from './limits.js';
 
 /**
  * The single source of cloudmart's config types. Every default is the seed's value
  * (../shared/DESIGN.md §1), so a config with only the required fields builds the stack
  * the challenge describes.
  */
+
+/** Lower-case letters and digits, single hyphens inside: "shop", "shop-prod-2". */
+export const STACK_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+
+const TAG_CHARSET_TEXT =
+  'may use only letters, digits, spaces and _ . : / = + - @ (what every AWS tagging API accepts)';
 
 const cidr = z
   .string()
@@ -13,15 +28,43 @@ const cidr = z
     'must be an IPv4 CIDR block such as 10.0.0.0/16',
   );
 
-const name = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .regex(
-      /^[A-Za-z][A-Za-z0-9-]*$/,
-      'must start with a letter and use only letters, digits and -',
-    );
+const STACK_MAX = stackLimit().max;
+
+/**
+ * The stack name prefixes every resource name. RDS and ElastiCache ids allow no upper case, no
+ * "--" and no trailing hyphen, and S3 bucket names are lower case: the strictest of them rules.
+ * Its length is checked against every derived name (src/config/limits.ts); the per-region
+ * bucket names are checked by the cross-field rules.
+ */
+const stackName = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(
+    STACK_MAX,
+    `is too long: at most ${STACK_MAX} characters, since ${describeLimit(stackLimit())}`,
+  )
+  .regex(
+    STACK_PATTERN,
+    'must start with a letter and use only lower-case letters, digits and single hyphens, not at the end (RDS, ElastiCache and S3 names are built from it)',
+  )
+  .refine((s) => !RESERVED_BUCKET_PREFIXES.some((p) => `${s}-`.startsWith(p)), {
+    message: `must not start with ${RESERVED_BUCKET_PREFIXES.map((p) => `"${p}"`).join(', ')}: S3 refuses bucket names that do`,
+  });
+
+/** A tag key every AWS tagging API accepts, not one AWS or cloudmart reserves. */
+const tagKey = z
+  .string()
+  .min(1, 'a tag key must not be empty')
+  .max(TAG_KEY_MAX, `a tag key is at most ${TAG_KEY_MAX} characters`)
+  .regex(TAG_CHARACTERS, `a tag key ${TAG_CHARSET_TEXT}`)
+  .refine((k) => !/^aws:/i.test(k), {
+    message: 'a tag key must not start with "aws:": AWS reserves that prefix',
+  });
+
+const tagValue = z
+  .string()
+  .max(TAG_VALUE_MAX, `a tag value is at most ${TAG_VALUE_MAX} characters`)
+  .regex(TAG_CHARACTERS, `a tag value ${TAG_CHARSET_TEXT}`);
 
 const retentionDays = z
   .union(
@@ -162,10 +205,20 @@ export const databaseSchema = z
   })
   .prefault({});
 
+/** The cache engine version when the config names none (as database.engineVersion does). */
+export const CACHE_DEFAULT_VERSION = { redis: '7.1', valkey: '8.0' } as const;
+
 export const cacheSchema = z
   .strictObject({
     engine: z.enum(['redis', 'valkey']).default('redis'),
-    engineVersion: z.string().default('7.1'),
+    engineVersion: z
+      .string()
+      .regex(/^\d+\.\d+(\.\d+)?$/, 'must be an engine version such as 7.1 or 8.0')
+      .nullable()
+      .default(null)
+      .describe(
+        `null: ${CACHE_DEFAULT_VERSION.redis} for redis, ${CACHE_DEFAULT_VERSION.valkey} for valkey (ElastiCache offers Redis OSS up to 7.1, Valkey from 7.2)`,
+      ),
     nodeType: z.string().startsWith('cache.').default('cache.t3.micro'),
     snapshotRetentionDays: z.number().int().min(1).max(35).default(1),
   })
@@ -232,7 +285,7 @@ export const backupSchema = z
     schedule: z.string().default('cron(0 2 * * ? *)').describe('Daily at 02:00 UTC'),
     retentionDays: z.number().int().min(1).default(7),
     selectionTag: z
-      .strictObject({ key: z.string().default('Backup'), value: z.string().default('true') })
+      .strictObject({ key: tagKey.default('Backup'), value: tagValue.default('true') })
       .prefault({}),
     s3: z
       .strictObject({
@@ -247,7 +300,17 @@ export const backupSchema = z
 export const securitySchema = z
   .strictObject({
     trailName: z.string().default('CloudMart-Audit-Trail'),
-    auditBucketPrefix: z.string().default('cloudmart-audit-logs'),
+    auditBucketPrefix: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9-]*$/,
+        'must start with a lower-case letter or digit and use only lower-case letters, digits and -',
+      )
+      .refine((s) => !RESERVED_BUCKET_PREFIXES.some((p) => `${s}-`.startsWith(p)), {
+        message: `must not start with ${RESERVED_BUCKET_PREFIXES.map((p) => `"${p}"`).join(', ')}: S3 refuses bucket names that do`,
+      })
+      .default('cloudmart-audit-logs')
+      .describe('The audit bucket is <prefix>-<account id>-<region>, at most 63 characters'),
     ebsEncryptionByDefault: z
       .boolean()
       .default(false)
@@ -276,7 +339,7 @@ export const destroySchema = z
 
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
-  stack: name(24)
+  stack: stackName
     .default('cloudmart')
     .describe('Stack name: prefix of every resource name and the cloudmart:stack tag'),
   region: z
@@ -311,10 +374,21 @@ export const configSchema = z.strictObject({
   security: securitySchema,
   budget: budgetSchema,
   tags: z
-    .record(z.string().min(1).max(128), z.string().max(256))
-    .default({ Project: 'CloudMart', Environment: 'production' }),
+    .record(
+      tagKey.refine((k) => !(RESERVED_TAG_KEYS as readonly string[]).includes(k), {
+        message: `cloudmart sets ${RESERVED_TAG_KEYS.join(', ')} on every resource itself`,
+      }),
+      tagValue,
+    )
+    .default({ Project: 'CloudMart', Environment: 'production' })
+    .describe('Added to every resource, next to Name, cloudmart:stack and cloudmart:step'),
   destroy: destroySchema,
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
+
+/** The cache engine version: the configured one, else the engine's default. */
+export function cacheEngineVersion(cache: Config['cache']): string {
+  return cache.engineVersion ?? CACHE_DEFAULT_VERSION[cache.engine];
+}

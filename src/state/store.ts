@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { CloudmartError } from '../errors.js';
 
 export const STATE_VERSION = 1;
@@ -77,7 +78,8 @@ export class StateStore {
   readonly lockPath: string;
   private state: StateFile | undefined;
   private writing: Promise<void> = Promise.resolve();
-  private locked = false;
+  /** The content of the lock this store holds, if it holds one. */
+  private lockText: string | undefined;
 
   constructor(path: string) {
     this.path = path;
@@ -148,7 +150,16 @@ export class StateStore {
     return this.writing;
   }
 
-  /** Take the lock or throw STATE_LOCKED. A lock held by a dead process on this host is taken over. */
+  /**
+   * Take the lock or throw STATE_LOCKED. A lock held by a dead process on this host is taken
+   * over (so is any lock with `force`).
+   *
+   * The lock file appears with its whole content at once (written to a temp file, then
+   * hard-linked into place, which fails if a lock exists), so no run can read it half-written.
+   * A lock that cannot be read anyway (an older cloudmart wrote it in two steps, a crash
+   * truncated it) counts as held while it is younger than LOCK_WRITE_GRACE_MS. Takeovers are
+   * serialised by a second lock file and only remove the very lock that was judged stale.
+   */
   async lock(
     command: string,
     options: { force?: boolean; onStale?: (info: LockInfo) => void } = {},
@@ -160,52 +171,194 @@ export class StateStore {
       command,
       startedAt: new Date().toISOString(),
     };
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fh = await open(this.lockPath, 'wx');
-        try {
-          await fh.writeFile(JSON.stringify(info));
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        this.locked = true;
+    // The nonce tells this lock apart from one the same process takes in the same millisecond
+    // (unlock removes only its own).
+    const text = JSON.stringify({ ...info, nonce: randomBytes(8).toString('hex') });
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      if (await createExclusive(this.lockPath, text)) {
+        this.lockText = text;
         return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const holder = await readLock(this.lockPath);
-      const stale =
-        holder === undefined || (holder.host === hostname() && !processAlive(holder.pid));
-      if (options.force || stale) {
-        if (holder && !options.force) options.onStale?.(holder);
-        await rm(this.lockPath, { force: true });
-        continue;
+      const seen = await inspectLock(this.lockPath);
+      if (seen.kind !== 'gone') {
+        if (seen.kind === 'held' && !options.force) throw heldError(this.path, seen.holder);
+        if (seen.kind === 'writing' && !options.force) {
+          throw new CloudmartError(
+            'STATE_LOCKED',
+            `Another cloudmart run is taking the lock on ${this.path} right now (its lock file ${this.lockPath} is not complete yet)`,
+            { hint: 'Wait for that run to finish, then run the command again.' },
+          );
+        }
+        const outcome = await takeOver(this.lockPath, seen.text, text);
+        if (outcome === 'taken') {
+          if (seen.kind === 'stale' && seen.holder && !options.force)
+            options.onStale?.(seen.holder);
+          this.lockText = text;
+          return;
+        }
       }
-      throw new CloudmartError(
-        'STATE_LOCKED',
-        `Another cloudmart run holds the lock on ${this.path}: "${holder.command}" (pid ${holder.pid} on ${holder.host}, since ${holder.startedAt})`,
-        {
-          hint: 'Wait for it to finish. If that run is dead on another machine, run again with --force-unlock.',
-        },
-      );
+      // The lock changed under us (released, taken by another run) or a takeover is under way:
+      // look again shortly. Whoever holds it then is reported as the holder.
+      if (Date.now() > deadline) {
+        throw new CloudmartError('STATE_LOCKED', `Could not take the lock ${this.lockPath}`, {
+          hint: 'Another run is starting at the same moment; run the command again.',
+        });
+      }
+      await delay(LOCK_RETRY_MS);
     }
-    throw new CloudmartError('STATE_LOCKED', `Could not take the lock ${this.lockPath}`);
   }
 
+  /** Release the lock, unless another run took it over (--force-unlock) in the meantime. */
   async unlock(): Promise<void> {
-    if (!this.locked) return;
-    this.locked = false;
-    await rm(this.lockPath, { force: true });
+    const mine = this.lockText;
+    if (mine === undefined) return;
+    this.lockText = undefined;
+    if ((await readText(this.lockPath)) === mine) await rm(this.lockPath, { force: true });
   }
 }
 
-async function readLock(path: string): Promise<LockInfo | undefined> {
+/** A lock file that cannot be parsed is held while younger than this (it may be mid-write). */
+export const LOCK_WRITE_GRACE_MS = 10_000;
+/** How long lock() keeps looking while the lock changes under it (release, takeover). */
+const LOCK_WAIT_MS = 3_000;
+const LOCK_RETRY_MS = 10;
+
+type LockSeen =
+  | { kind: 'gone' }
+  | { kind: 'held'; holder: LockInfo; text: string }
+  | { kind: 'stale'; holder: LockInfo | undefined; text: string }
+  | { kind: 'writing'; text: string };
+
+function heldError(statePath: string, holder: LockInfo): CloudmartError {
+  return new CloudmartError(
+    'STATE_LOCKED',
+    `Another cloudmart run holds the lock on ${statePath}: "${holder.command}" (pid ${holder.pid} on ${holder.host}, since ${holder.startedAt})`,
+    {
+      hint: 'Wait for it to finish. If that run is dead on another machine, run again with --force-unlock.',
+    },
+  );
+}
+
+/** Who holds the lock, judged from its content and, when that is unreadable, its age. */
+async function inspectLock(path: string): Promise<LockSeen> {
+  const text = await readText(path);
+  if (text === undefined) return { kind: 'gone' };
+  const holder = parseLock(text);
+  if (holder) {
+    const dead = holder.host === hostname() && !processAlive(holder.pid);
+    return dead ? { kind: 'stale', holder, text } : { kind: 'held', holder, text };
+  }
+  const st = await stat(path).catch(() => undefined);
+  if (st === undefined) return { kind: 'gone' };
+  return Date.now() - st.mtimeMs < LOCK_WRITE_GRACE_MS
+    ? { kind: 'writing', text }
+    : { kind: 'stale', holder: undefined, text };
+}
+
+function parseLock(text: string): LockInfo | undefined {
   try {
-    const info = JSON.parse(await readFile(path, 'utf8')) as LockInfo;
-    return typeof info.pid === 'number' ? info : undefined;
+    const info = JSON.parse(text) as Partial<LockInfo> | null;
+    return typeof info?.pid === 'number' && typeof info.host === 'string'
+      ? (info as LockInfo)
+      : undefined;
   } catch {
     return undefined;
+  }
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Create `path` with `content` only if it does not exist, all at once: the content goes to a
+ * temp file (fsync'd) that is then hard-linked to `path`; link() fails with EEXIST if `path`
+ * exists. Returns false when it exists. On a file system without hard links, falls back to an
+ * exclusive create followed by a write (readers then treat a young unreadable lock as held).
+ */
+async function createExclusive(path: string, content: string): Promise<boolean> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP')
+      throw e;
+    return createExclusiveWithoutLink(path, content);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+async function createExclusiveWithoutLink(path: string, content: string): Promise<boolean> {
+  let fh;
+  try {
+    fh = await open(path, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return true;
+}
+
+/**
+ * Replace the lock whose content was `judged` (stale, or forced) by ours. Only one run takes
+ * over at a time (the `.takeover` file), and it removes the lock only if it is still the one
+ * it judged: two runs that both saw the same stale lock cannot both end up holding a lock.
+ */
+async function takeOver(
+  lockPath: string,
+  judged: string,
+  ours: string,
+): Promise<'taken' | 'changed' | 'busy'> {
+  const guard = `${lockPath}.takeover`;
+  if (!(await createExclusive(guard, ours))) {
+    // A run that died in the middle of a takeover leaves the guard behind: clear it once old.
+    const st = await stat(guard).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs >= LOCK_WRITE_GRACE_MS) await rm(guard, { force: true });
+    return 'busy';
+  }
+  try {
+    if ((await readText(lockPath)) !== judged) return 'changed';
+    // Move it aside (atomic) and check that what moved is still the judged lock; if another
+    // run's lock slipped in between, put it back.
+    const aside = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
+    try {
+      await rename(lockPath, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'changed';
+      throw e;
+    }
+    if ((await readText(aside)) !== judged) {
+      await link(aside, lockPath).catch(() => undefined);
+      await rm(aside, { force: true });
+      return 'changed';
+    }
+    await rm(aside, { force: true });
+    return (await createExclusive(lockPath, ours)) ? 'taken' : 'changed';
+  } finally {
+    await rm(guard, { force: true });
   }
 }
 

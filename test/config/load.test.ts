@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
+import { configFromObject, parseConfig } from '../../src/config/load.js';
 import { EXAMPLE_ANSWERS, renderConfig } from '../../src/config/render.js';
 import { configJsonSchema } from '../../src/config/json-schema.js';
 import { ConfigError } from '../../src/errors.js';
@@ -177,5 +177,103 @@ describe('config: hostile or odd input', () => {
       path: 'network.flowLogs.retentionDays',
       message: expect.stringContaining('1, 3, 5, 7, 14, 30'),
     });
+  });
+});
+
+describe('config: every problem at once', () => {
+  it('reports schema problems and cross-field problems in one run, each with its path and line', () => {
+    const text = [
+      'stack: shop', // 1
+      'netwrok: {}', // 2: unknown key
+      'alerts: {}', // 3: no email
+      'network:', // 4
+      '  allowedCidrs: [1.2.3.4/33]', // 5: bad CIDR, in the same section as the subnet rules
+      '  publicSubnets: [10.0.1.0/24, 10.0.1.0/24]', // 6: duplicate
+      '  dataSubnets: [10.9.21.0/24, 10.0.22.0/24]', // 7: outside the VPC
+      'app:', // 8
+      '  port: eighty', // 9: wrong type
+      '  maxSize: 1', // 10: below desiredCapacity
+      'cache:', // 11
+      '  engine: valkey', // 12
+      '  engineVersion: "7.1"', // 13: not a Valkey version
+      'tags:', // 14
+      '  aws:owner: me', // 15
+      '',
+    ].join('\n');
+    expect(issues(text)).toEqual([
+      {
+        path: 'network.allowedCidrs.0',
+        message: 'must be an IPv4 CIDR block such as 10.0.0.0/16',
+        line: 5,
+      },
+      { path: 'app.port', message: expect.stringContaining('expected number'), line: 9 },
+      { path: 'alerts.email', message: 'is required', line: 3 },
+      {
+        path: 'tags.aws:owner',
+        message: 'a tag key must not start with "aws:": AWS reserves that prefix',
+        line: 15,
+      },
+      { path: 'netwrok', message: 'unknown setting; did you mean "network"?', line: 2 },
+      {
+        path: 'network.dataSubnets.0',
+        message: '10.9.21.0/24 is not inside the VPC block 10.0.0.0/16',
+        line: 7,
+      },
+      {
+        path: 'network.publicSubnets.1',
+        message: '10.0.1.0/24 overlaps network.publicSubnets.0 (10.0.1.0/24)',
+        line: 6,
+      },
+      { path: 'app.maxSize', message: 'must be at least desiredCapacity (2)', line: 10 },
+      { path: 'cache.engineVersion', message: expect.stringContaining('from 7.2 on'), line: 13 },
+    ]);
+  });
+
+  it('skips the rules whose inputs failed the schema, so nothing is reported twice', () => {
+    // A broken VPC block: only that, not "every subnet is outside it".
+    expect(issues(`${minimal}network:\n  vpcCidr: 10.0.0.0/99\n`)).toEqual([
+      { path: 'network.vpcCidr', message: expect.stringContaining('CIDR'), line: 4 },
+    ]);
+    // A broken minSize: no "desiredCapacity must be at least minSize".
+    expect(issues(`${minimal}app:\n  minSize: many\n  desiredCapacity: 1\n`)).toEqual([
+      { path: 'app.minSize', message: expect.stringContaining('expected number'), line: 4 },
+    ]);
+    // A whole section of the wrong type: its rules are skipped, the others still run.
+    expect(issues(`${minimal}network: 5\napp:\n  minSize: 3\n`)).toEqual([
+      { path: 'network', message: expect.stringContaining('expected object'), line: 3 },
+      // Not in the file: the line of its section.
+      { path: 'app.desiredCapacity', message: 'must be at least minSize (3)', line: 4 },
+    ]);
+  });
+
+  it('never crashes a rule, whichever setting is broken', () => {
+    const base = configFromObject({ alerts: { email: 'ops@example.com' } });
+    const paths: string[][] = [];
+    const walk = (v: unknown, path: string[]) => {
+      paths.push(path);
+      if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+        for (const [k, sub] of Object.entries(v)) walk(sub, [...path, k]);
+      }
+    };
+    walk(base, []);
+    for (const path of paths.slice(1)) {
+      // [[]] is wrong for every setting: scalar, list, section or record.
+      const data = structuredClone(base) as unknown as Record<string, unknown>;
+      let at = data;
+      for (const k of path.slice(0, -1)) at = at[k] as Record<string, unknown>;
+      at[path.at(-1)!] = [[]];
+      let error: unknown;
+      try {
+        configFromObject(data);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, path.join('.')).toBeInstanceOf(ConfigError);
+      expect(
+        (error as ConfigError).issues.some((i) => i.path.startsWith(path.join('.'))),
+        path.join('.'),
+      ).toBe(true);
+    }
+    expect(paths.length).toBeGreaterThan(80);
   });
 });

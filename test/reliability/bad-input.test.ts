@@ -204,6 +204,39 @@ const CONFIG_CASES: ConfigCase[] = [
     expect: ['tags.Owner: '],
   },
   {
+    name: 'stack name RDS and ElastiCache refuse (upper case, "--", trailing -)',
+    content: `stack: Shop--\n${EMAIL}`,
+    expect: ['stack: must start with a letter and use only lower-case letters', '(line 1)'],
+  },
+  {
+    name: 'stack name too long for the bucket names in its region',
+    content: `stack: ${'shop-'.repeat(5)}ab\n${EMAIL}`,
+    expect: ['stack: is too long for ap-northeast-2: at most 26 characters', '(line 1)'],
+  },
+  {
+    name: 'tag key with the reserved aws: prefix, tag value with &',
+    content: `${EMAIL}tags:\n  aws:team: a\n  Team: R&D\n`,
+    expect: [
+      'tags.aws:team: a tag key must not start with "aws:": AWS reserves that prefix (line 4)',
+      'tags.Team: a tag value may use only letters',
+    ],
+  },
+  {
+    name: 'Valkey with a Redis OSS version',
+    content: `${EMAIL}cache:\n  engine: valkey\n  engineVersion: "7.1"\n`,
+    expect: ['cache.engineVersion: ElastiCache offers Valkey from 7.2 on', '(line 5)'],
+  },
+  {
+    name: 'schema and cross-field problems reported at once',
+    content: `${EMAIL}network:\n  allowedCidrs: [1.2.3.4/33]\n  dataSubnets: [10.9.21.0/24, 10.0.22.0/24]\napp:\n  port: eighty\n  maxSize: 1\n`,
+    expect: [
+      '- network.allowedCidrs.0: must be an IPv4 CIDR block',
+      '- app.port: ',
+      '- network.dataSubnets.0: 10.9.21.0/24 is not inside the VPC block 10.0.0.0/16',
+      '- app.maxSize: must be at least desiredCapacity (2)',
+    ],
+  },
+  {
     name: 'several problems reported at once',
     content: `stack: 9lives\nalerts:\n  email: nope\nnetwork:\n  vpcCidr: 10.0.0.0/8x\n`,
     expect: [

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { StateStore, STATE_VERSION } from '../../src/state/store.js';
+import { LOCK_WRITE_GRACE_MS, StateStore, STATE_VERSION } from '../../src/state/store.js';
 import { tempDir } from '../helpers/engine.js';
 
 const load = async (path: string) => {
@@ -107,5 +107,120 @@ describe('state store', () => {
     await expect(store.lock('up')).rejects.toMatchObject({ code: 'STATE_LOCKED' });
     await store.lock('up', { force: true });
     await store.unlock();
+  });
+
+  it('a lock file that cannot be read yet counts as held while it is young, and as stale once old', async () => {
+    const path = join(tempDir(), 'state.json');
+    const lockPath = `${path}.lock`;
+    // What a reader saw in the old two-step write: the file exists but is empty or half-written.
+    for (const partial of ['', '{"pid": 12']) {
+      writeFileSync(lockPath, partial);
+      const store = await load(path);
+      await expect(store.lock('up')).rejects.toMatchObject({
+        code: 'STATE_LOCKED',
+        message: expect.stringContaining('taking the lock'),
+      });
+      expect(readFileSync(lockPath, 'utf8')).toBe(partial);
+    }
+    // Older than the grace period: whoever wrote it died mid-write; it is taken over.
+    const old = (Date.now() - LOCK_WRITE_GRACE_MS - 5_000) / 1000;
+    utimesSync(lockPath, old, old);
+    const store = await load(path);
+    const stale: unknown[] = [];
+    await store.lock('destroy', { onStale: (i) => stale.push(i) });
+    expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toMatchObject({
+      command: 'destroy',
+      pid: process.pid,
+    });
+    expect(stale).toEqual([]); // no holder to name
+    await store.unlock();
+    expect(existsSync(lockPath)).toBe(false);
+  });
+
+  it('two runs racing for a free lock: exactly one gets it, the other names it as the holder', async () => {
+    const dir = tempDir();
+    for (let round = 0; round < 30; round++) {
+      const path = join(dir, `state-${round}.json`);
+      const stores = [await load(path), await load(path), await load(path)];
+      const results = await Promise.allSettled(stores.map((s, i) => s.lock(`run-${i}`)));
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+      expect(won, `round ${round}`).toHaveLength(1);
+      for (const r of results) {
+        if (r.status === 'rejected') {
+          expect(r.reason).toMatchObject({
+            code: 'STATE_LOCKED',
+            message: expect.stringContaining(`"run-${won[0]}" (pid ${process.pid}`),
+          });
+        }
+      }
+      expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8'))).toMatchObject({
+        command: `run-${won[0]}`,
+      });
+      await stores[won[0]!]!.unlock();
+    }
+    // No temp file of the atomic create is left behind.
+    expect(readdirSync(dir).filter((f) => !f.endsWith('.json'))).toEqual([]);
+  });
+
+  it('two runs taking over the same stale lock: exactly one gets it', async () => {
+    const child = spawn(process.execPath, ['-e', '']);
+    const deadPid = await new Promise<number>((resolve) =>
+      child.on('exit', () => resolve(child.pid!)),
+    );
+    const dir = tempDir();
+    for (let round = 0; round < 30; round++) {
+      const path = join(dir, `state-${round}.json`);
+      writeFileSync(
+        `${path}.lock`,
+        JSON.stringify({ pid: deadPid, host: hostname(), command: 'up', startedAt: 'x' }),
+      );
+      const stores = [await load(path), await load(path), await load(path)];
+      const stale: number[] = [];
+      const results = await Promise.allSettled(
+        stores.map((s, i) => s.lock(`run-${i}`, { onStale: (info) => stale.push(info.pid) })),
+      );
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+      expect(won, `round ${round}`).toHaveLength(1);
+      // The one that took it over says so; a run that found the lock already cleared says nothing.
+      expect(stale.length).toBeLessThanOrEqual(1);
+      expect(stale.every((p) => p === deadPid)).toBe(true);
+      for (const r of results) {
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'STATE_LOCKED' });
+      }
+      expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8'))).toMatchObject({
+        command: `run-${won[0]}`,
+      });
+      await stores[won[0]!]!.unlock();
+      expect(existsSync(`${path}.lock`)).toBe(false);
+    }
+    expect(readdirSync(dir).filter((f) => !f.endsWith('.json'))).toEqual([]);
+  });
+
+  it('clears a takeover left behind by a run that died in the middle of it, once old', async () => {
+    const path = join(tempDir(), 'state.json');
+    writeFileSync(
+      `${path}.lock`,
+      JSON.stringify({ pid: 1, host: 'elsewhere', command: 'up', startedAt: 'x' }),
+    );
+    writeFileSync(`${path}.lock.takeover`, '');
+    const old = (Date.now() - LOCK_WRITE_GRACE_MS - 5_000) / 1000;
+    utimesSync(`${path}.lock.takeover`, old, old);
+    const store = await load(path);
+    await store.lock('destroy', { force: true });
+    expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8'))).toMatchObject({ command: 'destroy' });
+    expect(existsSync(`${path}.lock.takeover`)).toBe(false);
+    await store.unlock();
+  });
+
+  it('unlock leaves alone a lock that another run took over with --force-unlock', async () => {
+    const path = join(tempDir(), 'state.json');
+    const first = await load(path);
+    const second = await load(path);
+    await first.lock('up');
+    await second.lock('destroy', { force: true });
+    await first.unlock();
+    expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8'))).toMatchObject({ command: 'destroy' });
+    await second.unlock();
+    expect(existsSync(`${path}.lock`)).toBe(false);
   });
 });

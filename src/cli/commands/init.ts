@@ -1,6 +1,8 @@
 import { access, writeFile } from 'node:fs/promises';
 import { parseConfig } from '../../config/load.js';
+import { stackLimit } from '../../config/limits.js';
 import { renderConfig, type InitAnswers } from '../../config/render.js';
+import { STACK_PATTERN } from '../../config/schema.js';
 import { CloudmartError } from '../../errors.js';
 import type { Io } from '../io.js';
 import type { GlobalOptions } from '../runtime.js';
@@ -52,9 +54,9 @@ export async function initCommand(
     const stack = await p.input('Stack name (prefix of every resource)', {
       default: 'cloudmart',
       validate: (v) =>
-        /^[A-Za-z][A-Za-z0-9-]{0,23}$/.test(v)
+        STACK_PATTERN.test(v) && v.length <= stackLimit().max
           ? true
-          : 'letters, digits and -, starting with a letter, at most 24',
+          : `lower-case letters, digits and single hyphens, starting with a letter, at most ${stackLimit().max}`,
     });
     const region = await p.input('AWS region', {
       default: 'ap-northeast-2',

@@ -19,7 +19,7 @@ export async function planCommand(
   cmd: { optsWithGlobals(): GlobalOptions },
 ): Promise<number> {
   const g = cmd.optsWithGlobals();
-  const config = await readConfig(g);
+  const config = await readConfig(g, io);
   const store = new StateStore(statePath(g, config));
   const state = await store.load(config.stack, config.region);
 

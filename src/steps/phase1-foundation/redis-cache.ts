@@ -5,7 +5,7 @@ import type {
 } from '@aws-sdk/client-elasticache';
 import { ignoreNotFound, isAlreadyExists, isNotFound } from '../../aws/errors.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
-import type { Config } from '../../config/schema.js';
+import { cacheEngineVersion, type Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
@@ -395,7 +395,7 @@ export const redisCacheStep = defineStep<RedisOutputs>({
     return [
       `Secret ${s.secretName}: a generated 64-character AUTH token, encrypted with the stack KMS key`,
       `Cache subnet group ${s.subnetGroupName} over the data subnets ${config.network.dataSubnets.join(', ')}`,
-      `ElastiCache ${c.engine} ${c.engineVersion} ${c.nodeType} ${s.replicationGroupId}: 2 nodes in ${config.availabilityZones.join(' and ')}, automatic failover, Multi-AZ, encrypted at rest (stack KMS key) and in transit (required), AUTH`,
+      `ElastiCache ${c.engine} ${cacheEngineVersion(c)} ${c.nodeType} ${s.replicationGroupId}: 2 nodes in ${config.availabilityZones.join(' and ')}, automatic failover, Multi-AZ, encrypted at rest (stack KMS key) and in transit (required), AUTH`,
       `  snapshots kept ${c.snapshotRetentionDays} day(s) in ${s.snapshotWindow} UTC, maintenance ${s.maintenanceWindow} (~12 min)`,
     ];
   },
@@ -433,7 +433,7 @@ export const redisCacheStep = defineStep<RedisOutputs>({
             ReplicationGroupId: id,
             ReplicationGroupDescription: `cloudmart ${ctx.config.stack}: sessions and cache`,
             Engine: c.engine,
-            EngineVersion: c.engineVersion,
+            EngineVersion: cacheEngineVersion(c),
             CacheNodeType: c.nodeType,
             NumCacheClusters: 2,
             PreferredCacheClusterAZs:

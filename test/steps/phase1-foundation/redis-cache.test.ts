@@ -238,6 +238,37 @@ describe('data.redis', () => {
       expect(visibleTraces(c, out)).not.toContain(TOKEN);
     });
 
+    it('creates a Valkey group with a version ElastiCache offers for Valkey (8.0 by default)', async () => {
+      freshAccount();
+      ec.on(CreateReplicationGroupCommand).resolves({});
+      const valkey = testConfig({ cache: { engine: 'valkey' } });
+
+      await redisCacheStep.create(ctx(valkey));
+
+      const create = ec.commandCalls(CreateReplicationGroupCommand);
+      expect(create).toHaveLength(1);
+      expect(create[0]!.args[0].input).toMatchObject({
+        ReplicationGroupId: 'cloudmart-redis',
+        Engine: 'valkey',
+        EngineVersion: '8.0',
+        TransitEncryptionEnabled: true,
+        AuthToken: TOKEN,
+      });
+      expect(redisCacheStep.describe(valkey).join('\n')).toContain('ElastiCache valkey 8.0');
+    });
+
+    it('sends the Valkey version named in the config as it is', async () => {
+      freshAccount();
+      ec.on(CreateReplicationGroupCommand).resolves({});
+      await redisCacheStep.create(
+        ctx(testConfig({ cache: { engine: 'valkey', engineVersion: '7.2' } })),
+      );
+      expect(ec.commandCalls(CreateReplicationGroupCommand)[0]!.args[0].input).toMatchObject({
+        Engine: 'valkey',
+        EngineVersion: '7.2',
+      });
+    });
+
     it('never lets the token out through an error, even when AWS echoes it', async () => {
       freshAccount();
       const echo = awsError('InvalidParameterValueException', `Invalid AuthToken: ${TOKEN}`);
