@@ -3,6 +3,7 @@ import { tagSet } from '../aws/tags.js';
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
 import { CloudmartError, InterruptedError } from '../errors.js';
+import { stepCriteria } from '../verify/rubric.js';
 import type { StateStore } from '../state/store.js';
 import type { Action, Emit } from './events.js';
 import { schedule, type GraphNode } from './scheduler.js';
@@ -208,8 +209,7 @@ export async function runUp(
       }
     : undefined;
 
-  const nodes: GraphNode[] = selected.map((s) => ({ id: s.id, after: s.needs }));
-  return execute(options, 'up', 'create', nodes, gate, async (step) => {
+  return execute(options, 'up', 'create', upGraph(selected), gate, async (step) => {
     const ctx = makeContext(options, step);
     const previous = store.current.steps[step.id];
     const resumed = previous?.status === 'done';
@@ -282,6 +282,27 @@ export async function runUp(
   });
 }
 
+/**
+ * The order `up` follows: a step waits for its needs to succeed (hard edges) and, ordering
+ * only, for its `runsAfter` steps and, with `runsAfterEarlierPhases`, for every selected step of
+ * an earlier phase to finish, whatever their outcome (soft edges).
+ */
+export function upGraph(selected: readonly Step[]): GraphNode[] {
+  return selected.map((s) => ({
+    id: s.id,
+    after: [
+      ...new Set([
+        ...s.needs,
+        ...(s.runsAfter ?? []),
+        ...(s.runsAfterEarlierPhases
+          ? selected.filter((o) => o.phase < s.phase).map((o) => o.id)
+          : []),
+      ]),
+    ],
+    requires: s.needs,
+  }));
+}
+
 export interface DestroySelection {
   /** Tear down only these phases (default: everything). */
   phases?: Phase[];
@@ -291,6 +312,11 @@ export interface DestroySelection {
  * The order destroy follows: steps with a cleanup rank first (the seed's list: trail, alarms,
  * dashboard, Backup plan, RDS snapshots), one after another, then every other step once all
  * steps that need it are gone.
+ *
+ * Only the reversed needs are hard edges (a step whose dependent could not be torn down is
+ * kept, since that dependent still uses it). The seed's order and `teardownAfter` are soft: a
+ * step starts once those have finished, whatever their outcome, so a failed cleanup step (an
+ * AccessDenied on DeleteTrail, say) never leaves the NAT gateways, RDS and the ALB billing.
  */
 export function destroyGraph(steps: Step[]): GraphNode[] {
   const ids = new Set(steps.map((s) => s.id));
@@ -305,9 +331,18 @@ export function destroyGraph(steps: Step[]): GraphNode[] {
   }
   return steps.map((s) => {
     const rank = rankedIds.indexOf(s.id);
-    // The seed's cleanup steps run first, one after another, in the seed's order.
-    if (rank !== -1) return { id: s.id, after: rank > 0 ? [rankedIds[rank - 1]!] : [] };
-    return { id: s.id, after: [...new Set([...(dependents.get(s.id) ?? []), ...rankedIds])] };
+    const own = s.teardownAfter ?? [];
+    // The seed's cleanup steps run first, one after another, in the seed's order (they do not
+    // wait for their dependents: the seed removes them before anything else).
+    if (rank !== -1) {
+      return {
+        id: s.id,
+        after: [...new Set([...(rank > 0 ? [rankedIds[rank - 1]!] : []), ...own])],
+        requires: [],
+      };
+    }
+    const hard = dependents.get(s.id) ?? [];
+    return { id: s.id, after: [...new Set([...hard, ...rankedIds, ...own])], requires: hard };
   });
 }
 
@@ -460,6 +495,39 @@ async function execute(
   return { ok, failed, skipped, declined: [...declined], interrupted, errors };
 }
 
+/**
+ * What a step whose verify threw stands for: one `unknown` check per criterion it reports on
+ * (one `other` check when it declares none), so the score loses those points with the reason.
+ */
+export function couldNotCheck(
+  step: Pick<Step, 'id' | 'title' | 'criteria'>,
+  error: Error,
+): Check[] {
+  const criteria = stepCriteria(step);
+  const hint = error instanceof CloudmartError ? error.hint : undefined;
+  const fix = hint ?? `fix the cause (see the evidence), then run "cloudmart verify" again`;
+  if (criteria.length === 0) {
+    return [
+      {
+        id: `${step.id}.verify`,
+        title: `${step.title}: could not be checked`,
+        criterion: 'other',
+        status: 'unknown',
+        evidence: error.message,
+        fix,
+      },
+    ];
+  }
+  return criteria.map((criterion) => ({
+    id: `${step.id}.verify.${criterion}`,
+    title: `${step.title}: could not be checked (${criterion})`,
+    criterion,
+    status: 'unknown',
+    evidence: error.message,
+    fix,
+  }));
+}
+
 export interface VerifyResult {
   checks: Array<Check & { step: string }>;
   errors: Map<string, Error>;
@@ -487,14 +555,9 @@ export async function runVerify(
         } catch (e) {
           const error = toError(e, step, 'verify');
           errors.set(id, error);
-          checks.push({
-            id: `${id}.verify`,
-            title: `${step.title}: could not be checked`,
-            criterion: 'other',
-            status: 'unknown',
-            evidence: error.message,
-            step: id,
-          });
+          const unchecked = couldNotCheck(step, error);
+          for (const c of unchecked) checks.push({ ...c, step: id });
+          options.emit({ type: 'checks', id, checks: unchecked });
           if (
             error instanceof CloudmartError &&
             (error.code === 'CREDENTIALS' || error.code === 'ACCESS_DENIED')

@@ -1,13 +1,21 @@
 /**
- * A dependency-driven scheduler: a node starts as soon as every node it waits for has
- * succeeded, up to `concurrency` at a time; there is no barrier per phase or per level.
- * A failed node's dependents are skipped, every other branch goes on. After an abort no new
- * node starts; running nodes are awaited (they see the abort signal themselves).
+ * A dependency-driven scheduler: a node starts as soon as every node it is ordered after has
+ * finished and those it requires have succeeded, up to `concurrency` at a time; there is no
+ * barrier per phase or per level. A node whose required node failed or was skipped is skipped;
+ * every other branch goes on. An edge that is ordering only ("start after it has finished,
+ * whatever its outcome") never skips anything. After an abort no new node starts; running
+ * nodes are awaited (they see the abort signal themselves).
  */
 export interface GraphNode {
   id: string;
-  /** Ids of nodes that must succeed first (ids outside the graph are ignored). */
+  /** Ids of nodes that must have finished first (ids outside the graph are ignored). */
   after: string[];
+  /**
+   * Ids of nodes that must have succeeded first: when one fails or is skipped, this node is
+   * skipped. Default: every node of `after`. Those of `after` not listed here are ordering
+   * only. (Ids listed here but not in `after` are waited for as well.)
+   */
+  requires?: string[];
 }
 
 export type NodeOutcome = 'succeeded' | 'failed' | 'skipped';
@@ -34,9 +42,13 @@ export async function schedule(
   options: ScheduleOptions,
 ): Promise<ScheduleResult> {
   const ids = new Set(nodes.map((n) => n.id));
+  const inGraph = (id: string, list: readonly string[]) =>
+    [...new Set(list)].filter((a) => ids.has(a) && a !== id);
+  // Every node that must have finished first, and of those the ones that must have succeeded.
   const waitsFor = new Map(
-    nodes.map((n) => [n.id, n.after.filter((a) => ids.has(a) && a !== n.id)]),
+    nodes.map((n) => [n.id, inGraph(n.id, [...n.after, ...(n.requires ?? [])])]),
   );
+  const requires = new Map(nodes.map((n) => [n.id, inGraph(n.id, n.requires ?? n.after)]));
   assertAcyclic(nodes, waitsFor);
 
   const outcomes = new Map<string, NodeOutcome>();
@@ -81,7 +93,7 @@ export async function schedule(
       changed = false;
       for (const id of order) {
         if (!pending.has(id)) continue;
-        const blocker = waitsFor
+        const blocker = requires
           .get(id)!
           .find((d) => outcomes.get(d) === 'failed' || outcomes.get(d) === 'skipped');
         if (blocker !== undefined) {
@@ -94,7 +106,8 @@ export async function schedule(
       for (const id of order) {
         if (running.size >= concurrency) break;
         if (!pending.has(id)) continue;
-        if (waitsFor.get(id)!.every((d) => outcomes.get(d) === 'succeeded')) start(id);
+        // A required node that failed has skipped this one above: finished is enough here.
+        if (waitsFor.get(id)!.every((d) => outcomes.has(d))) start(id);
       }
     }
     if (running.size === 0) break;

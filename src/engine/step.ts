@@ -90,9 +90,34 @@ export interface Step<O extends Outputs = Outputs> {
   actions: string[];
   /**
    * Position in the seed's cleanup order; steps with a rank are torn down first, lowest rank
-   * first (CloudTrail trail 1, alarms 2, dashboard 3, Backup plan 4, RDS snapshots 5).
+   * first (CloudTrail trail 1, alarms 2, dashboard 3, Backup plan 4, RDS snapshots 5). The order
+   * is soft: a step starts once the lower ranks have finished, whatever their outcome, so one
+   * failed cleanup step never holds back the rest of destroy.
    */
   cleanupRank?: number;
+  /**
+   * Ordering only, for `up`: start once these steps have finished, whatever their outcome (this
+   * step reads none of their outputs; ids not in the run are ignored). E.g. the drills run after
+   * the load test, never during it.
+   */
+  runsAfter?: string[];
+  /**
+   * Ordering only, for `up`: start once every selected step of an earlier phase has finished,
+   * whatever its outcome (Phase 5 measures the finished stack, not one still being modified).
+   */
+  runsAfterEarlierPhases?: boolean;
+  /**
+   * Ordering only, for `destroy`: tear down once these steps' teardowns have finished, whatever
+   * their outcome (ids not in the run are ignored). E.g. the RDS log groups are deleted once
+   * the instance that would recreate them is gone.
+   */
+  teardownAfter?: string[];
+  /**
+   * The criteria this step's verify reports on. When verify throws, each becomes an `unknown`
+   * check, so the rubric loses those points instead of scoring only the checks that remain.
+   * Defaults to the step's entry in `STEP_CRITERIA` (src/verify/rubric.ts).
+   */
+  criteria?: Criterion[];
   /** Find-or-create, converge, wait; return outputs. Idempotent. */
   create(ctx: StepContext): Promise<O>;
   /** Read-only checks against the criteria. */

@@ -1,4 +1,5 @@
 import type { Check, Criterion } from '../engine/step.js';
+import { STEP, type StepId } from '../steps/outputs.js';
 
 /** The seed's 100-point rubric, item by item, with the criterion that feeds each item. */
 export const RUBRIC: ReadonlyArray<{
@@ -80,6 +81,62 @@ export const RUBRIC: ReadonlyArray<{
     builtBy: 'cloudmart up --phase 4',
   },
 ];
+
+/**
+ * The criteria each step's verify reports on (a step's own `criteria` field wins). When a
+ * step's verify throws, the engine turns each of these into an `unknown` check, so the items
+ * it feeds lose points with a reason instead of being scored on the other steps' checks alone.
+ * Keyed by every step id, so a new step cannot be forgotten; test/engine checks it against what
+ * each step really reports on a built stack.
+ */
+export const STEP_CRITERIA: Readonly<Record<StepId, readonly Criterion[]>> = {
+  [STEP.kms]: ['encryption'],
+  [STEP.vpc]: ['multi-az', 'security-design', 'other'],
+  [STEP.subnets]: ['multi-az', 'security-design'],
+  [STEP.igw]: ['other'],
+  [STEP.nat]: ['multi-az'],
+  [STEP.routes]: ['multi-az', 'other'],
+  [STEP.securityGroups]: ['security-design'],
+  [STEP.instanceRole]: ['iam'],
+  [STEP.certificates]: ['encryption', 'other'],
+  [STEP.rds]: ['rds-multi-az', 'security-design', 'encryption', 'backup', 'other'],
+  [STEP.redis]: ['multi-az', 'security-design', 'encryption', 'backup'],
+  [STEP.frontendBucket]: ['security-design', 'encryption'],
+  [STEP.waf]: ['security-design'],
+  [STEP.cdn]: ['scalability', 'security-design', 'encryption', 'other'],
+  [STEP.dns]: ['multi-az', 'other'],
+  [STEP.albLogBucket]: ['security-design', 'encryption', 'audit-logs'],
+  [STEP.alb]: ['multi-az', 'scalability', 'auto-scaling', 'encryption', 'audit-logs', 'other'],
+  [STEP.appSettings]: ['security-design', 'other'],
+  [STEP.launchTemplate]: [
+    'security-design',
+    'auto-scaling',
+    'encryption',
+    'iam',
+    'dashboard',
+    'backup',
+  ],
+  [STEP.asg]: ['multi-az', 'scalability', 'auto-scaling', 'security-design', 'encryption'],
+  [STEP.sns]: ['alarms', 'encryption'],
+  [STEP.logs]: ['dashboard', 'encryption', 'other'],
+  [STEP.dashboard]: ['dashboard'],
+  [STEP.alarms]: ['alarms'],
+  [STEP.rdsBackup]: ['backup'],
+  [STEP.rdsSnapshot]: ['backup'],
+  [STEP.s3Lifecycle]: ['backup'],
+  [STEP.backupPlan]: ['backup'],
+  [STEP.encryption]: ['encryption'],
+  [STEP.auditBucket]: ['security-design', 'encryption', 'audit-logs'],
+  [STEP.trail]: ['audit-logs'],
+  [STEP.flowLogs]: ['encryption', 'audit-logs'],
+  [STEP.load]: ['performance'],
+  [STEP.drills]: ['multi-az', 'failure-recovery'],
+};
+
+/** The criteria a step reports on: its own declaration, else its `STEP_CRITERIA` entry. */
+export function stepCriteria(step: { id: string; criteria?: Criterion[] }): readonly Criterion[] {
+  return step.criteria ?? (STEP_CRITERIA as Record<string, readonly Criterion[]>)[step.id] ?? [];
+}
 
 export type Grade = 'S' | 'A' | 'B' | 'C' | 'F';
 

@@ -1,9 +1,62 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { destroyGraph, runDestroy, runUp, runVerify } from '../../src/engine/engine.js';
+import {
+  destroyGraph,
+  runDestroy,
+  runUp,
+  runVerify,
+  selectSteps,
+  upGraph,
+} from '../../src/engine/engine.js';
+import type { EngineEvent } from '../../src/engine/events.js';
+import { schedule } from '../../src/engine/scheduler.js';
+import type { Step } from '../../src/engine/step.js';
 import { CloudmartError, InterruptedError } from '../../src/errors.js';
+import { STEP } from '../../src/steps/outputs.js';
+import { registry } from '../../src/steps/registry.js';
+import { STEP_CRITERIA } from '../../src/verify/rubric.js';
 import { StateStore } from '../../src/state/store.js';
+import { testConfig } from '../helpers/context.js';
 import { delay, engineFor, fakeStep, tempDir } from '../helpers/engine.js';
+
+/** A few event-loop turns: long enough for every other runnable step to start meanwhile. */
+const ticks = async (n = 5) => {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
+};
+
+/** Index of a step's start / end (done or failed) event: positions give the order. */
+function timeline(events: EngineEvent[]) {
+  const find = (id: string, types: string[]) => {
+    const i = events.findIndex((e) => types.includes(e.type) && 'id' in e && e.id === id);
+    if (i === -1) throw new Error(`no ${types.join('/')} event for ${id}`);
+    return i;
+  };
+  return {
+    start: (id: string) => find(id, ['step-start']),
+    end: (id: string) => find(id, ['step-done', 'step-failed']),
+  };
+}
+
+/** Runs a graph with a run that yields for a while, recording start and end of each node. */
+async function traceSchedule(nodes: Parameters<typeof schedule>[0], fail: string[] = []) {
+  const log: string[] = [];
+  const result = await schedule(nodes, {
+    concurrency: 64,
+    signal: new AbortController().signal,
+    run: async (id) => {
+      log.push(`start ${id}`);
+      await ticks();
+      log.push(`end ${id}`);
+      if (fail.includes(id)) throw new Error('boom');
+    },
+  });
+  const at = (e: string) => {
+    const i = log.indexOf(e);
+    if (i === -1) throw new Error(`${e} never happened`);
+    return i;
+  };
+  return { result, at };
+}
 
 describe('engine: up', () => {
   it('runs a step only after everything it needs is done, and passes outputs along', async () => {
@@ -213,6 +266,61 @@ describe('engine: up', () => {
     expect(result.ok).toBe(true);
   });
 
+  it('starts a step that runs after earlier phases only once every selected earlier step has finished, even a failed one', async () => {
+    const a = fakeStep('a');
+    const slow = fakeStep('slow', { phase: 3, needs: ['a'], create: () => ticks(10) });
+    const bad = fakeStep('bad', {
+      phase: 4,
+      create: async () => (await ticks(3), Promise.reject(new Error('boom'))),
+    });
+    const load = Object.assign(
+      fakeStep('load', { phase: 5, needs: ['a'], create: () => ticks(5) }),
+      { runsAfterEarlierPhases: true },
+    );
+    const drills = Object.assign(fakeStep('drills', { phase: 5, needs: ['a'] }), {
+      runsAfterEarlierPhases: true,
+      runsAfter: ['load'],
+    });
+    const { options, events } = await engineFor([a, slow, bad, load, drills]);
+
+    const result = await runUp(options);
+
+    const t = timeline(events);
+    for (const earlier of ['a', 'slow', 'bad']) {
+      expect(t.start('load'), `load after ${earlier}`).toBeGreaterThan(t.end(earlier));
+      expect(t.start('drills'), `drills after ${earlier}`).toBeGreaterThan(t.end(earlier));
+    }
+    // The drills never overlap the load test.
+    expect(t.start('drills')).toBeGreaterThan(t.end('load'));
+    // Ordering only: a failed earlier step is reported but does not skip Phase 5.
+    expect(result.failed).toEqual(['bad']);
+    expect(result.skipped).toEqual([]);
+    expect(load.calls).toEqual(['create']);
+    expect(drills.calls).toEqual(['create']);
+    expect(result.ok).toBe(false);
+  });
+
+  it("orders the registry's Phase 5 after every step of Phases 1–4, and the drills after the load test", async () => {
+    const config = testConfig({ dns: { domain: 'shop.example.com', createHostedZone: true } });
+    const selected = selectSteps(registry, config);
+    const graph = upGraph(selected);
+    // The load test and the drills read the API record's outputs: a real need (hard).
+    for (const id of [STEP.load, STEP.drills]) {
+      expect(graph.find((n) => n.id === id)!.requires).toContain(STEP.dns);
+    }
+    const { result, at } = await traceSchedule(graph);
+    expect([...result.outcomes.values()].every((o) => o === 'succeeded')).toBe(true);
+    const earlier = selected.filter((s) => s.phase < 5).map((s) => s.id);
+    expect(earlier).toEqual(
+      expect.arrayContaining([STEP.dns, STEP.rdsBackup, STEP.rdsSnapshot, STEP.encryption]),
+    );
+    for (const id of earlier) {
+      expect(at(`start ${STEP.load}`), `load after ${id}`).toBeGreaterThan(at(`end ${id}`));
+      expect(at(`start ${STEP.drills}`), `drills after ${id}`).toBeGreaterThan(at(`end ${id}`));
+    }
+    expect(at(`start ${STEP.drills}`)).toBeGreaterThan(at(`end ${STEP.load}`));
+  });
+
   it('rejects an unknown --step with a usage error', async () => {
     const { options } = await engineFor([fakeStep('a')]);
     await expect(runUp(options, { stepIds: ['nope'] })).rejects.toBeInstanceOf(CloudmartError);
@@ -263,12 +371,128 @@ describe('engine: destroy', () => {
     expect(store.current.steps.topic?.status).toBe('destroyed');
   });
 
-  it('builds an acyclic graph where unranked steps wait for every ranked one', () => {
-    const graph = destroyGraph([fakeStep('a'), fakeStep('t', { cleanupRank: 1, needs: ['a'] })]);
-    expect(graph).toEqual([
-      { id: 'a', after: ['t'] },
-      { id: 't', after: [] },
+  it('builds an acyclic graph where unranked steps wait for every ranked one, ordering only', () => {
+    const graph = destroyGraph([
+      fakeStep('a'),
+      fakeStep('b', { needs: ['a'] }),
+      fakeStep('t', { cleanupRank: 1, needs: ['a'] }),
+      fakeStep('u', { cleanupRank: 2 }),
     ]);
+    expect(graph).toEqual([
+      // Only the reversed needs are required to succeed (a ranked dependent's too).
+      { id: 'a', after: ['b', 't', 'u'], requires: ['b', 't'] },
+      { id: 'b', after: ['t', 'u'], requires: [] },
+      { id: 't', after: [], requires: [] },
+      { id: 'u', after: ['t'], requires: [] },
+    ]);
+  });
+
+  it('goes on with every other teardown when a seed cleanup step fails, in the same order, and reports it', async () => {
+    const rec = (id: string, o: Parameters<typeof fakeStep>[1] = {}) =>
+      fakeStep(id, { teardown: () => ticks(), ...o });
+    const vpc = rec('vpc');
+    const nat = rec('nat', { needs: ['vpc'] });
+    const rds = rec('rds', { needs: ['vpc'] });
+    const trail = rec('trail', {
+      cleanupRank: 1,
+      teardown: async () => (await ticks(), Promise.reject(new Error('AccessDenied'))),
+    });
+    const alarms = rec('alarms', { needs: ['rds'], cleanupRank: 2 });
+    const snapshot = rec('snapshot', { needs: ['rds'], cleanupRank: 5 });
+    const steps = [vpc, nat, rds, trail, alarms, snapshot];
+    const { options, store, events } = await engineFor(steps);
+    await runUp(options);
+    events.length = 0;
+
+    const result = await runDestroy(options);
+
+    expect(result.failed).toEqual(['trail']);
+    expect(result.skipped).toEqual([]);
+    expect(result.ok).toBe(false);
+    expect(result.errors.get('trail')?.message).toContain('AccessDenied');
+    for (const s of [vpc, nat, rds, alarms, snapshot]) {
+      expect(store.current.steps[s.id]?.status, s.id).toBe('destroyed');
+    }
+    expect(store.current.steps.trail?.status).toBe('done');
+    const t = timeline(events);
+    expect(t.start('alarms')).toBeGreaterThan(t.end('trail'));
+    expect(t.start('snapshot')).toBeGreaterThan(t.end('alarms'));
+    for (const id of ['nat', 'rds', 'vpc']) {
+      expect(t.start(id), id).toBeGreaterThan(t.end('snapshot'));
+    }
+    expect(t.start('vpc')).toBeGreaterThan(Math.max(t.end('nat'), t.end('rds')));
+  });
+
+  it('still keeps what a failed ranked step needs (reversed needs stay required)', async () => {
+    const vpc = fakeStep('vpc');
+    const nat = fakeStep('nat', { needs: ['vpc'] });
+    const rds = fakeStep('rds');
+    const alarms = fakeStep('alarms', {
+      needs: ['rds'],
+      cleanupRank: 2,
+      teardown: () => Promise.reject(new Error('boom')),
+    });
+    const { options } = await engineFor([vpc, nat, rds, alarms]);
+    const result = await runDestroy(options);
+    expect(result.failed).toEqual(['alarms']);
+    expect(result.skipped).toEqual(['rds']);
+    expect(nat.calls).toEqual(['teardown']);
+    expect(vpc.calls).toEqual(['teardown']);
+  });
+
+  it('tears a step down after its teardownAfter steps, whatever their outcome', async () => {
+    const run = async (rdsFails: boolean) => {
+      const rds = fakeStep('rds', {
+        teardown: async () => {
+          await ticks(10);
+          if (rdsFails) throw new Error('still deleting');
+        },
+      });
+      const logs = Object.assign(fakeStep('logs'), { teardownAfter: ['rds'] });
+      const other = fakeStep('other');
+      const { options, events } = await engineFor([logs, other, rds]);
+      const result = await runDestroy(options);
+      const t = timeline(events);
+      expect(t.start('logs')).toBeGreaterThan(t.end('rds'));
+      // Not a barrier: an unrelated step does not wait.
+      expect(t.start('other')).toBeLessThan(t.end('rds'));
+      return { result, logs };
+    };
+    expect((await run(false)).result.ok).toBe(true);
+    const failed = await run(true);
+    expect(failed.result.failed).toEqual(['rds']);
+    expect(failed.logs.calls).toEqual(['teardown']);
+  });
+
+  it("the registry's destroy graph is acyclic, keeps the seed order soft, and deletes the RDS log groups after the instance", async () => {
+    const config = testConfig({ dns: { domain: 'shop.example.com', createHostedZone: true } });
+    const steps = selectSteps(registry, config);
+    const graph = destroyGraph(steps);
+    const node = (id: string) => graph.find((n) => n.id === id)!;
+    expect(node(STEP.logs).after).toContain(STEP.rds);
+    expect(node(STEP.logs).requires).not.toContain(STEP.rds);
+    const ranked = [STEP.trail, STEP.alarms, STEP.dashboard, STEP.backupPlan, STEP.rdsSnapshot];
+    // The trail and the Backup plan fail: only what they need is kept (the audit and frontend
+    // buckets, the KMS key); the NAT gateways, RDS, Redis and the ALB are torn down.
+    const failing = [STEP.trail, STEP.backupPlan];
+    const { result, at } = await traceSchedule(graph, failing);
+    const outcome = (o: string) =>
+      [...result.outcomes].filter(([, x]) => x === o).map(([id]) => id);
+    expect(outcome('failed').sort()).toEqual([...failing].sort());
+    expect(outcome('skipped').sort()).toEqual(
+      [STEP.auditBucket, STEP.frontendBucket, STEP.kms].sort(),
+    );
+    for (const id of [STEP.nat, STEP.rds, STEP.redis, STEP.alb, STEP.asg]) {
+      expect(result.outcomes.get(id), id).toBe('succeeded');
+    }
+    for (let i = 1; i < ranked.length; i++) {
+      expect(at(`start ${ranked[i]}`)).toBeGreaterThan(at(`end ${ranked[i - 1]}`));
+    }
+    for (const s of steps.filter((x) => x.cleanupRank === undefined)) {
+      if (result.outcomes.get(s.id) === 'skipped') continue;
+      expect(at(`start ${s.id}`), s.id).toBeGreaterThan(at(`end ${STEP.rdsSnapshot}`));
+    }
+    expect(at(`start ${STEP.logs}`)).toBeGreaterThan(at(`end ${STEP.rds}`));
   });
 });
 
@@ -287,6 +511,52 @@ describe('engine: verify', () => {
       ['good.x', 'pass'],
       ['broken.verify', 'unknown'],
     ]);
+  });
+
+  it('turns a throwing verify into one unknown check per criterion the step reports on', async () => {
+    const broken: Step = {
+      ...fakeStep('broken'),
+      criteria: ['multi-az', 'encryption'],
+      verify: () =>
+        Promise.reject(
+          new CloudmartError('AWS_ERROR', 'DescribeReplicationGroups failed', {
+            hint: 'Check the ElastiCache permissions',
+          }),
+        ),
+    };
+    const { options, events } = await engineFor([broken]);
+    const { checks, errors } = await runVerify(options);
+    expect(errors.get('broken')?.message).toBe('DescribeReplicationGroups failed');
+    expect(checks).toEqual([
+      {
+        id: 'broken.verify.multi-az',
+        title: 'Fake broken: could not be checked (multi-az)',
+        criterion: 'multi-az',
+        status: 'unknown',
+        evidence: 'DescribeReplicationGroups failed',
+        fix: 'Check the ElastiCache permissions',
+        step: 'broken',
+      },
+      {
+        id: 'broken.verify.encryption',
+        title: 'Fake broken: could not be checked (encryption)',
+        criterion: 'encryption',
+        status: 'unknown',
+        evidence: 'DescribeReplicationGroups failed',
+        fix: 'Check the ElastiCache permissions',
+        step: 'broken',
+      },
+    ]);
+    expect(events.find((e) => e.type === 'checks')).toMatchObject({ id: 'broken' });
+  });
+
+  it("takes a registry step's criteria from STEP_CRITERIA when the step declares none", async () => {
+    const redis = fakeStep(STEP.redis);
+    redis.verify = () => Promise.reject(new Error('throttled for good'));
+    const { options } = await engineFor([redis]);
+    const { checks } = await runVerify(options);
+    expect(checks.map((c) => c.criterion)).toEqual([...STEP_CRITERIA[STEP.redis]]);
+    expect(checks.every((c) => c.status === 'unknown' && c.fix)).toBe(true);
   });
 });
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { couldNotCheck } from '../../src/engine/engine.js';
 import type { Check, Criterion } from '../../src/engine/step.js';
+import { STEP } from '../../src/steps/outputs.js';
 import { grade, RUBRIC, score } from '../../src/verify/rubric.js';
 
 const check = (
@@ -62,6 +64,30 @@ describe('rubric', () => {
     expect(item.lost[0]!.fix).toContain('cloudmart drill');
     expect(s.total).toBe(90);
     expect(s.grade).toBe('S');
+  });
+
+  it('a step that could not be checked costs the items it feeds, with the reason and the fix', () => {
+    const all = RUBRIC.map((r) => check(r.criterion, 'pass'));
+    // data.redis declares no criteria of its own: they come from STEP_CRITERIA.
+    const broken = couldNotCheck(
+      { id: STEP.redis, title: 'ElastiCache Redis' },
+      new Error('DescribeReplicationGroups: InternalFailure'),
+    );
+    // Multi-AZ, security design and encryption each lose half their points (1 pass, 1 unknown).
+    const s = score([...all, ...broken]);
+    const item = (c: Criterion) => s.items.find((i) => i.criterion === c)!;
+    expect(item('multi-az').earned).toBe(5);
+    expect(item('security-design').earned).toBe(5);
+    expect(item('encryption').earned).toBe(3.5);
+    expect(item('multi-az').lost).toEqual([
+      {
+        points: 5,
+        reason:
+          'ElastiCache Redis: could not be checked (multi-az): not known (DescribeReplicationGroups: InternalFailure)',
+        fix: 'fix the cause (see the evidence), then run "cloudmart verify" again',
+      },
+    ]);
+    expect(s.total).toBe(86.5);
   });
 
   it('grades at the seed boundaries', () => {

@@ -300,33 +300,45 @@ async function deleteGroup(
   }
 }
 
+/** How long an instance already being deleted is waited for (data.rds's teardown waits it out). */
+export const DB_GONE_CHECK_MS = 5 * 60_000;
+
 /**
- * RDS recreates its export group (unencrypted, never expiring) as long as the instance runs,
- * and nothing orders this teardown after data.rds's: wait for the instance to be gone.
+ * RDS recreates its export group (unencrypted, never expiring) as long as the instance runs.
+ * This step's teardown is ordered after data.rds's (`teardownAfter`), which waits until the
+ * instance is gone, so this is only a safety check: gone → true; still being deleted → a short
+ * bounded wait; still running (data.rds's teardown failed or was not part of this destroy) →
+ * false at once.
  */
-async function waitForDbGone(ctx: StepContext, dbInstanceIdentifier: string): Promise<boolean> {
+async function dbIsGone(ctx: StepContext, dbInstanceIdentifier: string): Promise<boolean> {
   const { DescribeDBInstancesCommand } = await rdsSdk();
   const rds = await ctx.aws.get('rds');
+  const status = async (): Promise<string | undefined> => {
+    try {
+      const out = await rds.send(
+        new DescribeDBInstancesCommand({ DBInstanceIdentifier: dbInstanceIdentifier }),
+      );
+      return out.DBInstances?.[0]?.DBInstanceStatus;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  };
+  const first = await status();
+  if (first === undefined) return true;
+  if (first !== 'deleting') return false;
   try {
     await waitUntil(
       ctx,
       async () => {
-        try {
-          const out = await rds.send(
-            new DescribeDBInstancesCommand({ DBInstanceIdentifier: dbInstanceIdentifier }),
-          );
-          const status = out.DBInstances?.[0]?.DBInstanceStatus;
-          if (!status) return { done: true, status: 'gone' };
-          return { done: false, status: `RDS ${dbInstanceIdentifier} still ${status}` };
-        } catch (e) {
-          if (isNotFound(e)) return { done: true, status: 'gone' };
-          throw e;
-        }
+        const now = await status();
+        if (now === undefined) return { done: true, status: 'gone' };
+        return { done: false, status: `RDS ${dbInstanceIdentifier} still ${now}` };
       },
       {
         what: `log groups of RDS ${dbInstanceIdentifier}: waiting for the instance to be deleted`,
         minDelayMs: 5_000,
-        timeoutMs: 30 * 60_000,
+        timeoutMs: DB_GONE_CHECK_MS,
       },
     );
     return true;
@@ -341,6 +353,8 @@ export const logGroupsStep = defineStep<LogsOutputs>({
   phase: 2,
   title: 'CloudWatch log groups and metric filters',
   needs: [STEP.kms],
+  // RDS recreates its export groups while the instance exists: delete them after it is gone.
+  teardownAfter: [STEP.rds],
   actions: [
     'logs:DescribeLogGroups',
     'logs:CreateLogGroup',
@@ -472,9 +486,9 @@ export const logGroupsStep = defineStep<LogsOutputs>({
       rdsExportLogGroups(ctx.config, dbId);
     const present = await describeGroups(logs, exportGroups);
     if (present.size === 0) return;
-    if (!(await waitForDbGone(ctx, dbId))) {
+    if (!(await dbIsGone(ctx, dbId))) {
       ctx.warn(
-        `Left ${[...present.keys()].join(', ')}: RDS ${dbId} still exists and would recreate them. Delete them once it is gone ("aws logs delete-log-group --log-group-name <name>").`,
+        `Left ${[...present.keys()].join(', ')}: RDS ${dbId} still exists and would recreate them. Delete them once it is gone ("cloudmart destroy" again, or "aws logs delete-log-group --log-group-name <name>").`,
       );
       return;
     }

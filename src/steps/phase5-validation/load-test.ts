@@ -138,7 +138,10 @@ export function makeLoadTestStep(
     id: STEP.load,
     phase: 5,
     title: 'Load test (ab -n 1000 -c 100)',
-    needs: [STEP.alb, STEP.asg],
+    // With a domain the target is https://api.<domain>: the record must exist first.
+    needs: [STEP.alb, STEP.asg, STEP.dns],
+    // It measures the finished stack, not one whose DB is still being modified or backed up.
+    runsAfterEarlierPhases: true,
     // `cloudmart load` reads the Auto Scaling and CloudWatch view after the test.
     actions: [
       'autoscaling:DescribeAutoScalingGroups',

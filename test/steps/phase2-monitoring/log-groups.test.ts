@@ -15,6 +15,7 @@ import {
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
+  DB_GONE_CHECK_MS,
   logGroupsStep,
   metricFilterSpecs,
   rdsExportLogGroups,
@@ -125,8 +126,9 @@ const liveFilters = (): MetricFilter[] =>
   }));
 
 describe('rdsExportLogGroups', () => {
-  it('names the groups after the instance id RDS stores (lower case) and the exported log types', () => {
-    expect(rdsExportLogGroups(testConfig({ stack: 'Shop' }))).toEqual([
+  it('names the groups after the instance id and the exported log types', () => {
+    // Stack names are lower case (config schema), so the id RDS stores is the one we build.
+    expect(rdsExportLogGroups(testConfig({ stack: 'shop' }))).toEqual([
       '/aws/rds/instance/shop-db/postgresql',
       '/aws/rds/instance/shop-db/upgrade',
     ]);
@@ -413,12 +415,37 @@ describe('monitoring.logs', () => {
       expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(0);
     });
 
-    it('waits for the RDS instance to be gone before deleting the group it exports into', async () => {
+    it('is torn down after data.rds, whose teardown waits until the instance is gone', () => {
+      expect(logGroupsStep.teardownAfter).toEqual([STEP.rds]);
+    });
+
+    it('deletes the export group at once when the instance is already gone', async () => {
       logs.on(DeleteLogGroupCommand).resolves({});
       logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [group(RDS_EXPORT)] });
       rds
         .on(DescribeDBInstancesCommand)
-        .resolvesOnce({ DBInstances: [{ DBInstanceStatus: 'available' }] })
+        .rejects(awsError('DBInstanceNotFoundFault', 'DBInstance cloudmart-db not found', 404));
+      const c = ctx();
+
+      await logGroupsStep.teardown(c);
+
+      expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(1);
+      expect(rds.commandCalls(DescribeDBInstancesCommand)[0]!.args[0].input).toEqual({
+        DBInstanceIdentifier: 'cloudmart-db',
+      });
+      expect(
+        logs.commandCalls(DeleteLogGroupCommand).map((x) => x.args[0].input.logGroupName),
+      ).toEqual([BACKEND, ALB, RDS_SEED, RDS_EXPORT]);
+      expect(c.slept()).toBe(0);
+      expect(c.warnings).toEqual([]);
+    });
+
+    it('waits briefly for an instance still being deleted, then deletes the export group', async () => {
+      logs.on(DeleteLogGroupCommand).resolves({});
+      logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [group(RDS_EXPORT)] });
+      rds
+        .on(DescribeDBInstancesCommand)
+        .resolvesOnce({ DBInstances: [{ DBInstanceStatus: 'deleting' }] })
         .resolvesOnce({ DBInstances: [{ DBInstanceStatus: 'deleting' }] })
         .rejects(awsError('DBInstanceNotFoundFault', 'DBInstance cloudmart-db not found', 404));
       const c = ctx();
@@ -426,16 +453,14 @@ describe('monitoring.logs', () => {
       await logGroupsStep.teardown(c);
 
       expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(3);
-      expect(rds.commandCalls(DescribeDBInstancesCommand)[0]!.args[0].input).toEqual({
-        DBInstanceIdentifier: 'cloudmart-db',
-      });
       expect(
         logs.commandCalls(DeleteLogGroupCommand).map((x) => x.args[0].input.logGroupName),
       ).toEqual([BACKEND, ALB, RDS_SEED, RDS_EXPORT]);
       expect(c.progressLog.some((l) => l.includes('still deleting'))).toBe(true);
     });
 
-    it('leaves the export group with a warning when the instance outlives the bound', async () => {
+    it('leaves the export group with a warning, without waiting, while the instance still runs', async () => {
+      // data.rds's teardown failed, or was not part of this destroy (destroy --phase 2).
       logs.on(DeleteLogGroupCommand).resolves({});
       logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [group(RDS_EXPORT)] });
       rds
@@ -447,9 +472,28 @@ describe('monitoring.logs', () => {
 
       expect(
         logs.commandCalls(DeleteLogGroupCommand).map((x) => x.args[0].input.logGroupName),
+      ).toEqual([BACKEND, ALB, RDS_SEED]);
+      expect(c.warnings[0]).toMatch(/Left \/aws\/rds\/instance\/cloudmart-db\/postgresql/);
+      expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(1);
+      expect(c.slept()).toBe(0);
+    });
+
+    it('leaves the export group with a warning when the deletion outlives the short bound', async () => {
+      logs.on(DeleteLogGroupCommand).resolves({});
+      logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [group(RDS_EXPORT)] });
+      rds
+        .on(DescribeDBInstancesCommand)
+        .resolves({ DBInstances: [{ DBInstanceStatus: 'deleting' }] });
+      const c = ctx();
+
+      await logGroupsStep.teardown(c);
+
+      expect(
+        logs.commandCalls(DeleteLogGroupCommand).map((x) => x.args[0].input.logGroupName),
       ).not.toContain(RDS_EXPORT);
       expect(c.warnings[0]).toMatch(/Left \/aws\/rds\/instance\/cloudmart-db\/postgresql/);
-      expect(c.slept()).toBeGreaterThanOrEqual(30 * 60_000);
+      expect(c.slept()).toBeGreaterThanOrEqual(DB_GONE_CHECK_MS);
+      expect(c.slept()).toBeLessThan(DB_GONE_CHECK_MS + 60_000);
     });
 
     it('retries a delete that collides with another operation on the group', async () => {
