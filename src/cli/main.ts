@@ -182,7 +182,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   program
     .command('policy')
-    .description('Print the least-privilege IAM policy for the person who runs cloudmart')
+    .description(
+      'Print the least-privilege IAM policies (customer managed, each within the 6,144-character limit) for the person who runs cloudmart',
+    )
+    .option('--json', 'print the policies as one JSON array')
+    .option('-o, --output-dir <dir>', 'write one <name>.json per policy into this folder')
     .action(run(async () => (await import('./commands/policy.js')).policyCommand));
 
   program.addOption(new Option('--no-color', 'plain output').hideHelp());

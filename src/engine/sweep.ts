@@ -1,15 +1,35 @@
-import type { Aws } from './clients.js';
+import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
-import { STACK_TAG } from './tags.js';
+import { ignoreNotFound, isNotFound } from '../aws/errors.js';
+import { STACK_TAG } from '../aws/tags.js';
+import { profileName, roleName } from '../steps/phase1-foundation/instance-role.js';
+import { dbSettings } from '../steps/phase1-foundation/rds-database.js';
+import { backupNames } from '../steps/phase3-backup/backup-plan.js';
+import { flowLogsRoleName } from '../steps/phase4-security/flow-logs.js';
 
 export interface Leftover {
   arn: string;
+  /** The resource's region; `global` for IAM. */
   region: string;
   /** `ec2:natgateway`, `kms:key`, `logs:log-group`, … */
   type: string;
-  /** Kept on purpose (KMS key pending deletion, final snapshot): not a failure. */
+  /** Kept on purpose (KMS key pending deletion, backups the config keeps): not a failure. */
   kept: boolean;
   note?: string;
+}
+
+/**
+ * The sweep could not look everywhere (AccessDenied, throttling that outlasted the retries…).
+ * `found` holds what the lookups that worked did find; `problems` says which lookups failed.
+ */
+export class SweepIncompleteError extends Error {
+  constructor(
+    readonly found: Leftover[],
+    readonly problems: string[],
+  ) {
+    super(`leftover check incomplete: ${problems.join('; ')}`);
+    this.name = 'SweepIncompleteError';
+  }
 }
 
 /** ARNs without a resource type (`arn:aws:s3:::bucket`, `arn:aws:sns:…:topic`) name their kind here. */
@@ -24,83 +44,299 @@ function typeOf(arn: string): string {
   return `${service}:${kind}`;
 }
 
+/** The resource part after `type:` or `type/` (`snapshot:awsbackup:job-1` → `awsbackup:job-1`). */
+function resourceId(arn: string): string {
+  const resource = arn.split(':').slice(5).join(':');
+  return resource.replace(/^[^/:]+[/:]/, '');
+}
+
+function reason(e: unknown): string {
+  const err = e as { name?: string; message?: string };
+  const name = err?.name && err.name !== 'Error' ? `${err.name}: ` : '';
+  return `${name}${err?.message ?? String(e)}`;
+}
+
 /**
  * After destroy: everything still tagged `cloudmart:stack=<stack>` in the stack's regions
- * (Resource Groups Tagging API), plus leftovers that services create without our tags (log
- * groups RDS and VPC Flow Logs write into). The Tagging API lags behind deletes, so resources
- * it still lists are checked once more where that is cheap.
+ * (Resource Groups Tagging API), then what that API cannot see: Auto Scaling groups (it
+ * answers empty for them) and IAM roles (not supported), looked up by tag and by name, and the
+ * log groups and dashboard that carry no tag. The Tagging API lags behind deletes, so what it
+ * still lists is checked once more where that is cheap. What the config keeps on purpose
+ * (snapshots, recovery points and the key they are encrypted with) comes back as `kept`.
+ *
+ * Every lookup runs even when another one fails; if any failed, SweepIncompleteError carries
+ * what was found and why the check is incomplete.
  */
 export async function sweep(aws: Aws, config: Config): Promise<Leftover[]> {
-  const { GetResourcesCommand } = await import('@aws-sdk/client-resource-groups-tagging-api');
+  const problems: string[] = [];
+  const found: Leftover[] = [];
+  const add = (l: Leftover) => {
+    if (!found.some((f) => f.arn === l.arn)) found.push(l);
+  };
+  const attempt = async (what: string, lookup: () => Promise<Leftover[]>) => {
+    try {
+      for (const l of await lookup()) add(l);
+    } catch (e) {
+      problems.push(`${what}: ${reason(e)}`);
+    }
+  };
+
   const regions = [...new Set([config.region, config.drRegion, config.edgeRegion])];
-  const leftovers: Leftover[] = [];
   for (const region of regions) {
-    const tagging = await aws.get('tagging', region);
-    let token: string | undefined;
-    do {
-      const out = await tagging.send(
-        new GetResourcesCommand({
-          TagFilters: [{ Key: STACK_TAG, Values: [config.stack] }],
-          ...(token ? { PaginationToken: token } : {}),
-        }),
-      );
-      for (const r of out.ResourceTagMappingList ?? []) {
-        if (r.ResourceARN)
-          leftovers.push({ arn: r.ResourceARN, region, type: typeOf(r.ResourceARN), kept: false });
+    await attempt(`resources tagged ${STACK_TAG}=${config.stack} in ${region}`, async () => {
+      const listed = await tagged(aws, config, region);
+      const confirmed: Leftover[] = [];
+      for (const l of listed.filter((x) => x.type !== 'kms:key')) {
+        const live = await confirm(aws, config, l);
+        if (live) confirmed.push(live);
       }
-      token = out.PaginationToken || undefined;
-    } while (token);
+      // Keys last: destroy keeps the key that backups kept here are encrypted with.
+      const keptHere = confirmed.filter((c) => c.kept);
+      for (const l of listed.filter((x) => x.type === 'kms:key')) {
+        const live = await confirm(aws, config, l, keptHere);
+        if (live) confirmed.push(live);
+      }
+      return confirmed;
+    });
   }
+  await attempt(`Auto Scaling groups in ${config.region}`, () => autoScalingGroups(aws, config));
+  await attempt('IAM roles and instance profile', () => iamLeftovers(aws, config));
+  await attempt('untagged log groups', () => untaggedLogGroups(aws, config));
+  await attempt('CloudWatch dashboard', () => dashboards(aws, config));
 
-  const confirmed: Leftover[] = [];
-  for (const l of leftovers) {
-    const live = await stillThere(aws, l);
-    if (live === false) continue;
-    confirmed.push(live === 'kept' ? { ...l, kept: true, note: keptNote(l) } : l);
-  }
-  for (const g of await untaggedLogGroups(aws, config)) {
-    if (!confirmed.some((c) => c.arn === g.arn)) confirmed.push(g);
-  }
-  return confirmed;
+  if (problems.length > 0) throw new SweepIncompleteError(found, problems);
+  return found;
 }
 
-function keptNote(l: Leftover): string {
-  if (l.type === 'kms:key') return 'scheduled for deletion (KMS keys cannot be deleted at once)';
-  if (l.type === 'rds:snapshot') return 'final snapshot kept on purpose (destroy.finalSnapshot)';
-  return 'kept on purpose';
+async function tagged(aws: Aws, config: Config, region: string): Promise<Leftover[]> {
+  const { GetResourcesCommand } = await import('@aws-sdk/client-resource-groups-tagging-api');
+  const tagging = await aws.get('tagging', region);
+  const list: Leftover[] = [];
+  let token: string | undefined;
+  do {
+    const out = await tagging.send(
+      new GetResourcesCommand({
+        TagFilters: [{ Key: STACK_TAG, Values: [config.stack] }],
+        ...(token ? { PaginationToken: token } : {}),
+      }),
+    );
+    for (const r of out.ResourceTagMappingList ?? []) {
+      if (r.ResourceARN)
+        list.push({ arn: r.ResourceARN, region, type: typeOf(r.ResourceARN), kept: false });
+    }
+    token = out.PaginationToken || undefined;
+  } while (token);
+  return list;
 }
 
-/** true: still exists; false: gone (the Tagging API lagged); 'kept': exists but on purpose. */
-async function stillThere(aws: Aws, l: Leftover): Promise<boolean | 'kept'> {
+/** What destroy keeps because the config says so, in words (empty: nothing is kept). */
+function keptBackups(config: Config): string[] {
+  const d = config.destroy;
+  return [
+    ...(d.finalSnapshot ? ['the final RDS snapshot (destroy.finalSnapshot)'] : []),
+    ...(d.deleteManualSnapshots
+      ? []
+      : [
+          `the manual RDS snapshot ${config.database.snapshotName} (destroy.deleteManualSnapshots: false)`,
+        ]),
+    ...(d.deleteRecoveryPoints
+      ? []
+      : ['the AWS Backup recovery points (destroy.deleteRecoveryPoints: false)']),
+  ];
+}
+
+/** Kept backups in words. */
+const KIND: Record<string, string> = {
+  'rds:snapshot': 'RDS snapshot',
+  'rds:auto-backup': 'RDS automated backups',
+  'backup:backup-vault': 'backup vault',
+  'backup:recovery-point': 'recovery point',
+  'ec2:image': 'AMI',
+  'ec2:snapshot': 'EBS snapshot',
+};
+
+const RECOVERY_POINT_NOTE =
+  'AWS Backup recovery point kept on purpose (destroy.deleteRecoveryPoints: false); it bills until it expires or you delete it';
+
+/**
+ * The tagged resource checked once more: false when it is gone (the Tagging API lagged), else
+ * the leftover, marked kept when the config keeps it on purpose (a key: when `keptHere`, the
+ * backups kept in its region, or the config's kept backups are encrypted with it). A check
+ * that fails reports the resource as still there, saying why.
+ */
+async function confirm(
+  aws: Aws,
+  config: Config,
+  l: Leftover,
+  keptHere: Leftover[] = [],
+): Promise<Leftover | false> {
+  const kept = (note: string): Leftover => ({ ...l, kept: true, note });
+  const there = (note?: string): Leftover => (note ? { ...l, note } : l);
+  const keepPoints = !config.destroy.deleteRecoveryPoints;
   try {
-    if (l.type === 'kms:key') {
-      const { DescribeKeyCommand } = await import('@aws-sdk/client-kms');
-      const kms = await aws.get('kms', l.region);
-      const out = await kms.send(new DescribeKeyCommand({ KeyId: l.arn }));
-      return out.KeyMetadata?.KeyState === 'PendingDeletion' ? 'kept' : true;
+    switch (l.type) {
+      case 'kms:key': {
+        const { DescribeKeyCommand } = await import('@aws-sdk/client-kms');
+        const kms = await aws.get('kms', l.region);
+        const out = await kms.send(new DescribeKeyCommand({ KeyId: l.arn }));
+        const state = out.KeyMetadata?.KeyState;
+        if (state === 'PendingDeletion' || state === 'PendingReplicaDeletion')
+          return kept('scheduled for deletion (KMS keys cannot be deleted at once)');
+        // The config's kept backups (they live in the main region), or kept backups found
+        // here (a final snapshot an earlier destroy left).
+        const backups = l.region === config.region ? keptBackups(config) : [];
+        if (backups.length === 0)
+          backups.push(
+            ...keptHere.map((k) => `the kept ${KIND[k.type] ?? k.type} ${resourceId(k.arn)}`),
+          );
+        if (state === 'Enabled' && backups.length > 0)
+          return kept(
+            `kept on purpose: ${backups.join(', ')} ${backups.length === 1 ? 'is' : 'are'} encrypted with it ($1/month until you schedule its deletion)`,
+          );
+        return there(state ? `key state ${state}` : undefined);
+      }
+      case 'ec2:natgateway': {
+        const { DescribeNatGatewaysCommand } = await import('@aws-sdk/client-ec2');
+        const ec2 = await aws.get('ec2', l.region);
+        const out = await ec2.send(
+          new DescribeNatGatewaysCommand({ NatGatewayIds: [resourceId(l.arn)] }),
+        );
+        const state = out.NatGateways?.[0]?.State;
+        return state !== undefined && state !== 'deleted' && there(state);
+      }
+      case 'ec2:instance': {
+        const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
+        const ec2 = await aws.get('ec2', l.region);
+        const out = await ec2.send(
+          new DescribeInstancesCommand({ InstanceIds: [resourceId(l.arn)] }),
+        );
+        const state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+        return state !== undefined && state !== 'terminated' && there(state);
+      }
+      // AWS Backup's recovery points: EC2 instances become AMIs and EBS snapshots.
+      case 'backup:recovery-point':
+      case 'ec2:image':
+      case 'ec2:snapshot':
+        return keepPoints ? kept(RECOVERY_POINT_NOTE) : there();
+      case 'backup:backup-vault': {
+        const { DescribeBackupVaultCommand } = await import('@aws-sdk/client-backup');
+        const backup = await aws.get('backup', l.region);
+        const name = resourceId(l.arn);
+        const out = await ignoreNotFound(
+          backup.send(new DescribeBackupVaultCommand({ BackupVaultName: name })),
+        );
+        if (!out) return false;
+        const points = out.NumberOfRecoveryPoints ?? 0;
+        if (keepPoints && points > 0)
+          return kept(
+            `backup vault ${name} kept on purpose: it holds ${points} kept recovery point(s) (destroy.deleteRecoveryPoints: false)`,
+          );
+        return there(`backup vault ${name}, ${points} recovery point(s)`);
+      }
+      case 'rds:snapshot':
+        return await rdsSnapshot(aws, config, l);
+      case 'rds:auto-backup':
+        // destroy.finalSnapshot deletes the instance with DeleteAutomatedBackups: false.
+        return config.destroy.finalSnapshot
+          ? kept(
+              'retained RDS automated backups, kept with the final snapshot (destroy.finalSnapshot)',
+            )
+          : there();
     }
-    if (l.type === 'ec2:natgateway') {
-      const { DescribeNatGatewaysCommand } = await import('@aws-sdk/client-ec2');
-      const ec2 = await aws.get('ec2', l.region);
-      const id = l.arn.split('/').pop()!;
-      const out = await ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [id] }));
-      const state = out.NatGateways?.[0]?.State;
-      return state !== undefined && state !== 'deleted';
-    }
-    if (l.type === 'ec2:instance') {
-      const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
-      const ec2 = await aws.get('ec2', l.region);
-      const id = l.arn.split('/').pop()!;
-      const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
-      const state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name;
-      return state !== undefined && state !== 'terminated';
-    }
-    if (l.type === 'rds:snapshot') return l.arn.includes('-final-') ? 'kept' : true;
   } catch (e) {
-    if (/NotFound|NotExist|Invalid.*\.NotFound/i.test((e as Error).name)) return false;
-    return true;
+    if (isNotFound(e)) return false;
+    return there(`still listed by the Tagging API; could not check it (${reason(e)})`);
   }
-  return true;
+  return l;
+}
+
+async function rdsSnapshot(aws: Aws, config: Config, l: Leftover): Promise<Leftover | false> {
+  const id = resourceId(l.arn);
+  // AWS Backup's RDS recovery points are snapshots named awsbackup:job-….
+  if (id.startsWith('awsbackup:'))
+    return config.destroy.deleteRecoveryPoints
+      ? l
+      : { ...l, kept: true, note: RECOVERY_POINT_NOTE };
+  const { DescribeDBSnapshotsCommand } = await import('@aws-sdk/client-rds');
+  const rds = await aws.get('rds', l.region);
+  const out = await ignoreNotFound(
+    rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id })),
+  );
+  if (!out?.DBSnapshots?.length) return false;
+  // destroy never deletes a final snapshot: it exists only because destroy.finalSnapshot was on.
+  if (id.startsWith(`${dbSettings(config).instanceId}-final-`))
+    return {
+      ...l,
+      kept: true,
+      note: `final snapshot ${id} kept on purpose (destroy.finalSnapshot); it bills until you delete it`,
+    };
+  if (id === config.database.snapshotName.toLowerCase() && !config.destroy.deleteManualSnapshots)
+    return {
+      ...l,
+      kept: true,
+      note: `manual snapshot ${id} kept on purpose (destroy.deleteManualSnapshots: false); it bills until you delete it`,
+    };
+  return { ...l, note: `snapshot ${id}` };
+}
+
+/**
+ * The Tagging API answers empty for Auto Scaling groups: ask Auto Scaling itself, filtering on
+ * the stack tag (and checking the tag on the answer too).
+ */
+async function autoScalingGroups(aws: Aws, config: Config): Promise<Leftover[]> {
+  const { DescribeAutoScalingGroupsCommand } = await import('@aws-sdk/client-auto-scaling');
+  const autoscaling = await aws.get('autoscaling', config.region);
+  const found: Leftover[] = [];
+  let token: string | undefined;
+  do {
+    const out = await autoscaling.send(
+      new DescribeAutoScalingGroupsCommand({
+        Filters: [{ Name: `tag:${STACK_TAG}`, Values: [config.stack] }],
+        ...(token ? { NextToken: token } : {}),
+      }),
+    );
+    for (const g of out.AutoScalingGroups ?? []) {
+      const ours = (g.Tags ?? []).some((t) => t.Key === STACK_TAG && t.Value === config.stack);
+      if (!ours || !g.AutoScalingGroupName) continue;
+      found.push({
+        arn: g.AutoScalingGroupARN ?? g.AutoScalingGroupName,
+        region: config.region,
+        type: 'autoscaling:autoScalingGroup',
+        kept: false,
+        note: g.Status ? `${g.AutoScalingGroupName} (${g.Status})` : g.AutoScalingGroupName,
+      });
+    }
+    token = out.NextToken || undefined;
+  } while (token);
+  return found;
+}
+
+/**
+ * The Tagging API does not list IAM roles: look up by name the roles and the instance profile
+ * the steps create (never the service-linked roles, which AWS owns).
+ */
+async function iamLeftovers(aws: Aws, config: Config): Promise<Leftover[]> {
+  const { GetInstanceProfileCommand, GetRoleCommand } = await import('@aws-sdk/client-iam');
+  const iam = await aws.get('iam');
+  const found: Leftover[] = [];
+  for (const name of [roleName(config), backupNames(config).role, flowLogsRoleName(config)]) {
+    const role = (await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: name }))))?.Role;
+    if (role?.Arn)
+      found.push({ arn: role.Arn, region: 'global', type: 'iam:role', kept: false, note: name });
+  }
+  const name = profileName(config);
+  const profile = (
+    await ignoreNotFound(iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })))
+  )?.InstanceProfile;
+  if (profile?.Arn)
+    found.push({
+      arn: profile.Arn,
+      region: 'global',
+      type: 'iam:instance-profile',
+      kept: false,
+      note: name,
+    });
+  return found;
 }
 
 /** Log groups that AWS services create by themselves carry no cloudmart tag. */
@@ -108,7 +344,8 @@ async function untaggedLogGroups(aws: Aws, config: Config): Promise<Leftover[]> 
   const { DescribeLogGroupsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
   const logs = await aws.get('logs');
   const prefixes = [
-    `/aws/rds/instance/${config.stack}-db/`,
+    // RDS names them after the instance id, which RDS stores in lower case.
+    `/aws/rds/instance/${dbSettings(config).instanceId}/`,
     config.network.flowLogs.logGroup,
     config.monitoring.logs.backend.name,
   ];
@@ -116,9 +353,10 @@ async function untaggedLogGroups(aws: Aws, config: Config): Promise<Leftover[]> 
   for (const prefix of prefixes) {
     const out = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: prefix }));
     for (const g of out.logGroups ?? []) {
-      if (g.arn && !found.some((f) => f.arn === g.arn)) {
+      const arn = g.arn?.replace(/:\*$/, '');
+      if (arn && !found.some((f) => f.arn === arn)) {
         found.push({
-          arn: g.arn.replace(/:\*$/, ''),
+          arn,
           region: config.region,
           type: 'logs:log-group',
           kept: false,
@@ -127,22 +365,23 @@ async function untaggedLogGroups(aws: Aws, config: Config): Promise<Leftover[]> 
       }
     }
   }
-  // Dashboards cannot carry tags: look for ours by name.
+  return found;
+}
+
+/** Dashboards cannot carry tags: look for ours by name. */
+async function dashboards(aws: Aws, config: Config): Promise<Leftover[]> {
   const { ListDashboardsCommand } = await import('@aws-sdk/client-cloudwatch');
   const cloudwatch = await aws.get('cloudwatch');
-  const dashboards = await cloudwatch.send(
+  const out = await cloudwatch.send(
     new ListDashboardsCommand({ DashboardNamePrefix: config.monitoring.dashboardName }),
   );
-  for (const d of dashboards.DashboardEntries ?? []) {
-    if (d.DashboardName === config.monitoring.dashboardName && d.DashboardArn) {
-      found.push({
-        arn: d.DashboardArn,
-        region: config.region,
-        type: 'cloudwatch:dashboard',
-        kept: false,
-        note: d.DashboardName,
-      });
-    }
-  }
-  return found;
+  return (out.DashboardEntries ?? [])
+    .filter((d) => d.DashboardName === config.monitoring.dashboardName && d.DashboardArn)
+    .map((d) => ({
+      arn: d.DashboardArn!,
+      region: config.region,
+      type: 'cloudwatch:dashboard',
+      kept: false,
+      note: d.DashboardName,
+    }));
 }

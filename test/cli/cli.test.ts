@@ -58,6 +58,27 @@ describe('cli', () => {
     );
   });
 
+  it('plan prints a config warning (valid but risky) with its line and still plans', async () => {
+    const file = join(tempDir(), 'wide.yaml');
+    const cidrs = ['10.1.0.0/24', '10.2.0.0/24', '10.3.0.0/24'];
+    writeFileSync(
+      file,
+      `stack: shop\nalerts:\n  email: ops@example.com\nnetwork:\n  allowedCidrs: [${cidrs.join(', ')}]\n`,
+    );
+    const { code, io } = await run([
+      'plan',
+      '--config',
+      file,
+      '--state',
+      join(tempDir(), 's.json'),
+    ]);
+    expect(code).toBe(0);
+    expect(io.stderr.join('\n')).toMatch(
+      /^! .*wide\.yaml: network\.allowedCidrs: the ALB security group needs 61 inbound rules .*\(line 5\)/m,
+    );
+    expect(io.stdout.join('\n')).toContain('Plan for stack "shop"');
+  });
+
   it('an unknown option is a usage error (exit 2)', async () => {
     expect((await run(['plan', '--bogus'])).code).toBe(2);
   });
@@ -122,11 +143,13 @@ describe('cli', () => {
     expect(existsSync(state)).toBe(false);
   });
 
-  it('policy prints a policy made of the actions the steps declare', async () => {
-    const { code, io } = await run(['policy']);
+  it('policy prints policies made of the actions the steps declare', async () => {
+    const { code, io } = await run(['policy', '--json']);
     expect(code).toBe(0);
-    const policy = JSON.parse(io.stdout.join('\n'));
-    const actions = policy.Statement.flatMap((s: { Action: string[] }) => s.Action);
+    const policies = JSON.parse(io.stdout.join('\n')) as {
+      document: { Statement: { Action: string[] }[] };
+    }[];
+    const actions = policies.flatMap((p) => p.document.Statement.flatMap((s) => s.Action));
     for (const a of registry.flatMap((s) => s.actions)) expect(actions).toContain(a);
     expect(actions).not.toContain('*');
   });

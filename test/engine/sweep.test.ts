@@ -1,50 +1,119 @@
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { BackupClient, DescribeBackupVaultCommand } from '@aws-sdk/client-backup';
 import { CloudWatchClient, ListDashboardsCommand } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeNatGatewaysCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { GetInstanceProfileCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
   GetResourcesCommand,
   ResourceGroupsTaggingAPIClient,
 } from '@aws-sdk/client-resource-groups-tagging-api';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { sweep } from '../../src/aws/sweep.js';
-import { strictMock, TestAws, testConfig } from '../helpers/context.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sweep, SweepIncompleteError, type Leftover } from '../../src/engine/sweep.js';
+import type { Config } from '../../src/config/schema.js';
+import { dbSettings } from '../../src/steps/phase1-foundation/rds-database.js';
+import { ACCOUNT, awsError, strictMock, TestAws, testConfig } from '../helpers/context.js';
+import { FakeCloud, type ServiceName } from '../helpers/fake-cloud/index.js';
+
+type Stub = ReturnType<typeof strictMock>;
+const R = 'ap-northeast-2';
+const arn = (s: string) => `arn:aws:${s}`;
 
 describe('destroy sweep', () => {
-  let tagging: ReturnType<typeof strictMock>;
-  let logs: ReturnType<typeof strictMock>;
-  let kms: ReturnType<typeof strictMock>;
-  let ec2: ReturnType<typeof strictMock>;
-  let cloudwatch: ReturnType<typeof strictMock>;
+  let tagging: Stub;
+  let logs: Stub;
+  let kms: Stub;
+  let ec2: Stub;
+  let cloudwatch: Stub;
+  let autoscaling: Stub;
+  let iam: Stub;
+  let rds: Stub;
+  let backup: Stub;
   beforeEach(() => {
     tagging = strictMock(ResourceGroupsTaggingAPIClient);
+    tagging.on(GetResourcesCommand).resolves({ ResourceTagMappingList: [] });
     logs = strictMock(CloudWatchLogsClient);
+    logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
     kms = strictMock(KMSClient);
     ec2 = strictMock(EC2Client);
-    logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
     cloudwatch = strictMock(CloudWatchClient);
     cloudwatch.on(ListDashboardsCommand).resolves({ DashboardEntries: [] });
+    autoscaling = strictMock(AutoScalingClient);
+    autoscaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+    iam = strictMock(IAMClient);
+    iam.on(GetRoleCommand).rejects(awsError('NoSuchEntityException', 'role not found', 404));
+    iam
+      .on(GetInstanceProfileCommand)
+      .rejects(awsError('NoSuchEntityException', 'profile not found', 404));
+    rds = strictMock(RDSClient);
+    backup = strictMock(BackupClient);
   });
 
-  it('finds nothing when nothing is tagged with the stack in any of its regions', async () => {
-    tagging.on(GetResourcesCommand).resolves({ ResourceTagMappingList: [] });
-    expect(await sweep(new TestAws(), testConfig())).toEqual([]);
-    expect(tagging.commandCalls(GetResourcesCommand)[0]!.args[0].input.TagFilters).toEqual([
-      { Key: 'cloudmart:stack', Values: ['cloudmart'] },
+  /** The Tagging API lists these ARNs in the main region, nothing elsewhere. */
+  const taggedInMainRegion = (...arns: string[]) => {
+    tagging
+      .on(GetResourcesCommand)
+      .resolvesOnce({ ResourceTagMappingList: arns.map((ResourceARN) => ({ ResourceARN })) })
+      .resolves({ ResourceTagMappingList: [] });
+  };
+  const summary = (found: Leftover[]) => found.map((f) => `${f.type} kept=${f.kept}`);
+
+  it('finds nothing, after asking the Tagging API in every region and looking up by tag and name what it cannot list', async () => {
+    const config = testConfig();
+    expect(await sweep(new TestAws(), config)).toEqual([]);
+
+    expect(tagging.commandCalls(GetResourcesCommand).map((c) => c.args[0].input)).toEqual([
+      { TagFilters: [{ Key: 'cloudmart:stack', Values: ['cloudmart'] }] },
+      { TagFilters: [{ Key: 'cloudmart:stack', Values: ['cloudmart'] }] },
+      { TagFilters: [{ Key: 'cloudmart:stack', Values: ['cloudmart'] }] },
     ]);
-    // main region, DR region and us-east-1
-    expect(tagging.commandCalls(GetResourcesCommand)).toHaveLength(3);
+    // main region, DR region and us-east-1 (CloudFront, WAF and ACM of the edge)
+    expect(new Set([config.region, config.drRegion, config.edgeRegion]).size).toBe(3);
+    // Auto Scaling groups: the Tagging API answers empty for them.
+    expect(autoscaling.commandCalls(DescribeAutoScalingGroupsCommand)[0]!.args[0].input).toEqual({
+      Filters: [{ Name: 'tag:cloudmart:stack', Values: ['cloudmart'] }],
+    });
+    // IAM roles: not supported by the Tagging API; the steps' role names.
+    expect(iam.commandCalls(GetRoleCommand).map((c) => c.args[0].input.RoleName)).toEqual([
+      'cloudmart-ec2-role',
+      'cloudmart-backup-role',
+      'cloudmart-flow-logs-role',
+    ]);
+    expect(iam.commandCalls(GetInstanceProfileCommand)[0]!.args[0].input).toEqual({
+      InstanceProfileName: 'cloudmart-ec2-profile',
+    });
+    expect(
+      logs.commandCalls(DescribeLogGroupsCommand).map((c) => c.args[0].input.logGroupNamePrefix),
+    ).toEqual([
+      '/aws/rds/instance/cloudmart-db/',
+      config.network.flowLogs.logGroup,
+      config.monitoring.logs.backend.name,
+    ]);
+    expect(cloudwatch.commandCalls(ListDashboardsCommand)[0]!.args[0].input).toEqual({
+      DashboardNamePrefix: config.monitoring.dashboardName,
+    });
+  });
+
+  it('looks for the RDS log groups under the instance id as the RDS step names it (lower case)', async () => {
+    // A stack name from before names had to be lower case: RDS still stores the id lower-cased.
+    const config: Config = { ...testConfig(), stack: 'Shop' };
+    expect(dbSettings(config).instanceId).toBe('shop-db');
+    await sweep(new TestAws(), config);
+    expect(logs.commandCalls(DescribeLogGroupsCommand)[0]!.args[0].input).toEqual({
+      logGroupNamePrefix: '/aws/rds/instance/shop-db/',
+    });
   });
 
   it('reports leftovers, keeps a KMS key pending deletion as "kept", drops a NAT that is already deleted', async () => {
-    const arn = (s: string) => `arn:aws:${s}`;
     tagging
       .on(GetResourcesCommand)
       .resolvesOnce({
         ResourceTagMappingList: [
-          { ResourceARN: arn('ec2:ap-northeast-2:123456789012:security-group/sg-1') },
-          { ResourceARN: arn('kms:ap-northeast-2:123456789012:key/k-1') },
-          { ResourceARN: arn('ec2:ap-northeast-2:123456789012:natgateway/nat-1') },
+          { ResourceARN: arn(`ec2:${R}:${ACCOUNT}:security-group/sg-1`) },
+          { ResourceARN: arn(`kms:${R}:${ACCOUNT}:key/k-1`) },
+          { ResourceARN: arn(`ec2:${R}:${ACCOUNT}:natgateway/nat-1`) },
         ],
         PaginationToken: 'next',
       })
@@ -62,11 +131,10 @@ describe('destroy sweep', () => {
         logGroups: [
           {
             logGroupName: '/aws/rds/instance/cloudmart-db/postgresql',
-            arn: 'arn:aws:logs:ap-northeast-2:1:log-group:/aws/rds/instance/cloudmart-db/postgresql:*',
+            arn: `arn:aws:logs:${R}:1:log-group:/aws/rds/instance/cloudmart-db/postgresql:*`,
           },
         ],
       });
-
     cloudwatch.on(ListDashboardsCommand).resolves({
       DashboardEntries: [
         {
@@ -78,16 +146,363 @@ describe('destroy sweep', () => {
 
     const found = await sweep(new TestAws(), testConfig());
 
-    expect(found.map((f) => [f.type, f.kept])).toEqual([
-      ['ec2:security-group', false],
-      ['kms:key', true],
-      ['s3:bucket', false],
-      ['logs:log-group', false],
-      ['cloudwatch:dashboard', false],
+    // Per region, keys come last (whether they are kept depends on the backups kept there).
+    expect(summary(found)).toEqual([
+      'ec2:security-group kept=false',
+      's3:bucket kept=false',
+      'kms:key kept=true',
+      'logs:log-group kept=false',
+      'cloudwatch:dashboard kept=false',
     ]);
-    expect(found[1]!.note).toContain('scheduled for deletion');
+    expect(found[2]!.note).toContain('scheduled for deletion');
+    expect(found[3]!.arn).toBe(
+      `arn:aws:logs:${R}:1:log-group:/aws/rds/instance/cloudmart-db/postgresql`,
+    );
+    expect(ec2.commandCalls(DescribeNatGatewaysCommand)[0]!.args[0].input).toEqual({
+      NatGatewayIds: ['nat-1'],
+    });
     expect(tagging.commandCalls(GetResourcesCommand)[1]!.args[0].input.PaginationToken).toBe(
       'next',
     );
+  });
+
+  it('reports an Auto Scaling group of the stack, which the Tagging API never lists', async () => {
+    autoscaling.on(DescribeAutoScalingGroupsCommand).resolvesOnce({
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: 'cloudmart-asg',
+          AutoScalingGroupARN: arn(
+            `autoscaling:${R}:${ACCOUNT}:autoScalingGroup:u-1:autoScalingGroupName/cloudmart-asg`,
+          ),
+          Status: 'Delete in progress',
+          Tags: [{ Key: 'cloudmart:stack', Value: 'cloudmart' }],
+        } as never,
+      ],
+      NextToken: 'page-2',
+    });
+    autoscaling.on(DescribeAutoScalingGroupsCommand, { NextToken: 'page-2' }).resolves({
+      AutoScalingGroups: [
+        // Not ours (an API that ignored the filter would still not make it a leftover).
+        {
+          AutoScalingGroupName: 'other-asg',
+          AutoScalingGroupARN: arn(`autoscaling:${R}:${ACCOUNT}:autoScalingGroup:u-2:x`),
+          Tags: [{ Key: 'cloudmart:stack', Value: 'other' }],
+        } as never,
+      ],
+    });
+
+    const found = await sweep(new TestAws(), testConfig());
+
+    expect(found).toEqual([
+      {
+        arn: arn(
+          `autoscaling:${R}:${ACCOUNT}:autoScalingGroup:u-1:autoScalingGroupName/cloudmart-asg`,
+        ),
+        region: R,
+        type: 'autoscaling:autoScalingGroup',
+        kept: false,
+        note: 'cloudmart-asg (Delete in progress)',
+      },
+    ]);
+    expect(autoscaling.commandCalls(DescribeAutoScalingGroupsCommand)[1]!.args[0].input).toEqual({
+      Filters: [{ Name: 'tag:cloudmart:stack', Values: ['cloudmart'] }],
+      NextToken: 'page-2',
+    });
+  });
+
+  it('reports the IAM roles and the instance profile the steps create when they are still there', async () => {
+    iam.on(GetRoleCommand, { RoleName: 'cloudmart-ec2-role' }).resolves({
+      Role: {
+        RoleName: 'cloudmart-ec2-role',
+        Arn: `arn:aws:iam::${ACCOUNT}:role/cloudmart-ec2-role`,
+      } as never,
+    });
+    iam.on(GetRoleCommand, { RoleName: 'cloudmart-flow-logs-role' }).resolves({
+      Role: {
+        RoleName: 'cloudmart-flow-logs-role',
+        Arn: `arn:aws:iam::${ACCOUNT}:role/cloudmart-flow-logs-role`,
+      } as never,
+    });
+    iam.on(GetInstanceProfileCommand).resolves({
+      InstanceProfile: {
+        InstanceProfileName: 'cloudmart-ec2-profile',
+        Arn: `arn:aws:iam::${ACCOUNT}:instance-profile/cloudmart-ec2-profile`,
+      } as never,
+    });
+
+    const found = await sweep(new TestAws(), testConfig());
+
+    expect(found.map((f) => `${f.type} ${f.region} ${f.note} kept=${f.kept}`)).toEqual([
+      'iam:role global cloudmart-ec2-role kept=false',
+      'iam:role global cloudmart-flow-logs-role kept=false',
+      'iam:instance-profile global cloudmart-ec2-profile kept=false',
+    ]);
+  });
+
+  describe('what the config keeps on purpose', () => {
+    const manual = arn(`rds:${R}:${ACCOUNT}:snapshot:cloudmart-db-snapshot-day5`);
+    const final = arn(`rds:${R}:${ACCOUNT}:snapshot:cloudmart-db-final-20250101-000000`);
+    const backupSnapshot = arn(`rds:${R}:${ACCOUNT}:snapshot:awsbackup:job-1234`);
+    const ami = arn(`ec2:${R}::image/ami-0123`);
+    const point = arn(`backup:${R}:${ACCOUNT}:recovery-point:rp-1`);
+    const vault = arn(`backup:${R}:${ACCOUNT}:backup-vault:cloudmart-vault`);
+    const key = arn(`kms:${R}:${ACCOUNT}:key/k-1`);
+    const autoBackups = arn(`rds:${R}:${ACCOUNT}:auto-backup:ab-0123`);
+
+    beforeEach(() => {
+      rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ Status: 'available' }] });
+      backup.on(DescribeBackupVaultCommand).resolves({ NumberOfRecoveryPoints: 2 });
+      kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'k-1', KeyState: 'Enabled' } });
+    });
+
+    it('keeps the manual and final snapshots, the recovery points, their vault and the key that encrypts them', async () => {
+      taggedInMainRegion(manual, final, autoBackups, backupSnapshot, ami, point, vault, key);
+      const config = testConfig({
+        destroy: { finalSnapshot: true, deleteManualSnapshots: false, deleteRecoveryPoints: false },
+      });
+
+      const found = await sweep(new TestAws(), config);
+
+      expect(found.filter((f) => !f.kept)).toEqual([]);
+      const note = (a: string) => found.find((f) => f.arn === a)?.note;
+      expect(note(manual)).toContain('destroy.deleteManualSnapshots: false');
+      expect(note(final)).toContain('destroy.finalSnapshot');
+      expect(note(autoBackups)).toContain('retained RDS automated backups');
+      for (const a of [backupSnapshot, ami, point])
+        expect(note(a)).toContain('AWS Backup recovery point kept on purpose');
+      expect(note(vault)).toBe(
+        'backup vault cloudmart-vault kept on purpose: it holds 2 kept recovery point(s) (destroy.deleteRecoveryPoints: false)',
+      );
+      expect(note(key)).toContain('encrypted with it');
+      expect(note(key)).toContain('the manual RDS snapshot cloudmart-db-snapshot-day5');
+      // Snapshots are checked to exist (the Tagging API lags behind deletes), by identifier.
+      expect(rds.commandCalls(DescribeDBSnapshotsCommand).map((c) => c.args[0].input)).toEqual([
+        { DBSnapshotIdentifier: 'cloudmart-db-snapshot-day5' },
+        { DBSnapshotIdentifier: 'cloudmart-db-final-20250101-000000' },
+      ]);
+      expect(backup.commandCalls(DescribeBackupVaultCommand)[0]!.args[0].input).toEqual({
+        BackupVaultName: 'cloudmart-vault',
+      });
+    });
+
+    it('keeps only what the config keeps: the manual snapshot kept, the recovery points are leftovers', async () => {
+      taggedInMainRegion(manual, backupSnapshot, point, vault, key);
+      const config = testConfig({ destroy: { deleteManualSnapshots: false } });
+
+      const found = await sweep(new TestAws(), config);
+
+      expect(found.map((f) => [f.arn, f.kept])).toEqual([
+        [manual, true],
+        [backupSnapshot, false],
+        [point, false],
+        [vault, false],
+        [key, true],
+      ]);
+      expect(found[4]!.note).not.toContain('recovery points');
+    });
+
+    it('with the defaults nothing is kept: a manual snapshot or an enabled key still there is a leftover', async () => {
+      taggedInMainRegion(manual, key);
+      const found = await sweep(new TestAws(), testConfig());
+      expect(found.map((f) => [f.type, f.kept, f.note])).toEqual([
+        ['rds:snapshot', false, 'snapshot cloudmart-db-snapshot-day5'],
+        ['kms:key', false, 'key state Enabled'],
+      ]);
+    });
+
+    it('keeps no enabled key of another region for the backups the config keeps in the main one', async () => {
+      tagging
+        .on(GetResourcesCommand)
+        .resolvesOnce({ ResourceTagMappingList: [] })
+        .resolvesOnce({
+          ResourceTagMappingList: [{ ResourceARN: arn(`kms:ap-northeast-1:${ACCOUNT}:key/k-2`) }],
+        })
+        .resolves({ ResourceTagMappingList: [] });
+      const found = await sweep(
+        new TestAws(),
+        testConfig({ drRegion: 'ap-northeast-1', destroy: { finalSnapshot: true } }),
+      );
+      expect(found.map((f) => [f.region, f.type, f.kept, f.note])).toEqual([
+        ['ap-northeast-1', 'kms:key', false, 'key state Enabled'],
+      ]);
+    });
+
+    it('keeps the enabled key a final snapshot from an earlier destroy is encrypted with, whatever the config says now', async () => {
+      taggedInMainRegion(key, final);
+      const found = await sweep(new TestAws(), testConfig());
+      expect(found.map((f) => [f.type, f.kept])).toEqual([
+        ['rds:snapshot', true],
+        ['kms:key', true],
+      ]);
+      expect(found[1]!.note).toBe(
+        'kept on purpose: the kept RDS snapshot cloudmart-db-final-20250101-000000 is encrypted with it ($1/month until you schedule its deletion)',
+      );
+    });
+
+    it('drops a snapshot and a vault the Tagging API still lists but that are gone', async () => {
+      taggedInMainRegion(manual, vault);
+      rds
+        .on(DescribeDBSnapshotsCommand)
+        .rejects(awsError('DBSnapshotNotFoundFault', 'DBSnapshot not found', 404));
+      backup
+        .on(DescribeBackupVaultCommand)
+        .rejects(awsError('ResourceNotFoundException', 'vault not found', 404));
+      expect(await sweep(new TestAws(), testConfig())).toEqual([]);
+    });
+
+    it('an empty vault is not kept even when recovery points are', async () => {
+      taggedInMainRegion(vault);
+      backup.on(DescribeBackupVaultCommand).resolves({ NumberOfRecoveryPoints: 0 });
+      const found = await sweep(
+        new TestAws(),
+        testConfig({ destroy: { deleteRecoveryPoints: false } }),
+      );
+      expect(summary(found)).toEqual(['backup:backup-vault kept=false']);
+    });
+  });
+
+  describe('a lookup that fails', () => {
+    it('does not stop the others: SweepIncompleteError carries what was found and why the check is incomplete', async () => {
+      cloudwatch
+        .on(ListDashboardsCommand)
+        .rejects(
+          awsError(
+            'AccessDeniedException',
+            'User: arn:aws:iam::123456789012:user/op is not authorized to perform: cloudwatch:ListDashboards',
+            403,
+          ),
+        );
+      iam.on(GetRoleCommand, { RoleName: 'cloudmart-ec2-role' }).resolves({
+        Role: { Arn: `arn:aws:iam::${ACCOUNT}:role/cloudmart-ec2-role` } as never,
+      });
+
+      const error = await sweep(new TestAws(), testConfig()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+
+      expect(error).toBeInstanceOf(SweepIncompleteError);
+      const e = error as SweepIncompleteError;
+      expect(e.problems).toEqual([
+        'CloudWatch dashboard: AccessDeniedException: User: arn:aws:iam::123456789012:user/op is not authorized to perform: cloudwatch:ListDashboards',
+      ]);
+      expect(summary(e.found)).toEqual(['iam:role kept=false']);
+      // The lookups after the failing one still ran… and the ones before it too.
+      expect(logs.commandCalls(DescribeLogGroupsCommand)).toHaveLength(3);
+    });
+
+    it('names every region whose Tagging API call failed and goes on with the others', async () => {
+      tagging
+        .on(GetResourcesCommand)
+        .rejectsOnce(awsError('ThrottlingException', 'Rate exceeded'))
+        .resolvesOnce({
+          ResourceTagMappingList: [{ ResourceARN: arn(`ec2:ap-northeast-1:${ACCOUNT}:vpc/vpc-1`) }],
+        })
+        .resolves({ ResourceTagMappingList: [] });
+      const config = testConfig();
+
+      const e = (await sweep(new TestAws(), config).catch(
+        (x: unknown) => x,
+      )) as SweepIncompleteError;
+
+      expect(e.problems).toEqual([
+        `resources tagged cloudmart:stack=cloudmart in ${config.region}: ThrottlingException: Rate exceeded`,
+      ]);
+      expect(summary(e.found)).toEqual(['ec2:vpc kept=false']);
+    });
+
+    it('a resource that cannot be checked again stays reported, saying why', async () => {
+      taggedInMainRegion(arn(`kms:${R}:${ACCOUNT}:key/k-1`));
+      kms
+        .on(DescribeKeyCommand)
+        .rejects(awsError('AccessDeniedException', 'no kms:DescribeKey', 403));
+      const found = await sweep(new TestAws(), testConfig());
+      expect(found).toEqual([
+        expect.objectContaining({
+          type: 'kms:key',
+          kept: false,
+          note: 'still listed by the Tagging API; could not check it (AccessDeniedException: no kms:DescribeKey)',
+        }),
+      ]);
+    });
+  });
+});
+
+describe('destroy sweep against the fake cloud', () => {
+  let cloud: FakeCloud | undefined;
+  afterEach(() => cloud?.uninstall());
+
+  it('finds a leftover Auto Scaling group and IAM role that the Tagging API does not list', async () => {
+    cloud = await new FakeCloud({ mode: 'instant' }).install();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the fake's answers are read loosely
+    const call = (service: ServiceName, command: string, input: object): Promise<any> =>
+      cloud!.call(service, command, input, R);
+    const stackTag = { Key: 'cloudmart:stack', Value: 'cloudmart' };
+    // An instance role and profile as the instance-role step makes them, and a group using them.
+    await call('iam', 'CreateRole', {
+      RoleName: 'cloudmart-ec2-role',
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { Service: 'ec2.amazonaws.com' },
+            Action: 'sts:AssumeRole',
+          },
+        ],
+      }),
+      Tags: [stackTag],
+    });
+    await call('iam', 'CreateInstanceProfile', { InstanceProfileName: 'cloudmart-ec2-profile' });
+    await call('iam', 'AddRoleToInstanceProfile', {
+      InstanceProfileName: 'cloudmart-ec2-profile',
+      RoleName: 'cloudmart-ec2-role',
+    });
+    const vpc = (await call('ec2', 'CreateVpc', { CidrBlock: '10.0.0.0/16' })).Vpc.VpcId;
+    const subnet = (
+      await call('ec2', 'CreateSubnet', {
+        VpcId: vpc,
+        CidrBlock: '10.0.1.0/24',
+        AvailabilityZone: `${R}a`,
+      })
+    ).Subnet.SubnetId;
+    const lt = (
+      await call('ec2', 'CreateLaunchTemplate', {
+        LaunchTemplateName: 'cloudmart-lt',
+        LaunchTemplateData: {
+          ImageId: 'ami-0123456789abcdef0',
+          InstanceType: 't3.micro',
+          IamInstanceProfile: { Name: 'cloudmart-ec2-profile' },
+        },
+      })
+    ).LaunchTemplate.LaunchTemplateId;
+    await call('autoscaling', 'CreateAutoScalingGroup', {
+      AutoScalingGroupName: 'cloudmart-asg',
+      LaunchTemplate: { LaunchTemplateId: lt, Version: '$Latest' },
+      MinSize: 0,
+      MaxSize: 1,
+      DesiredCapacity: 0,
+      VPCZoneIdentifier: subnet,
+      Tags: [{ ...stackTag, PropagateAtLaunch: true }],
+    });
+    // As in AWS, the Tagging API lists neither (IAM answers in us-east-1).
+    for (const region of [R, 'us-east-1']) {
+      const out = (await cloud.call(
+        'tagging',
+        'GetResources',
+        { TagFilters: [{ Key: 'cloudmart:stack' }] },
+        region,
+      )) as { ResourceTagMappingList: Array<{ ResourceARN: string }> };
+      const arns = out.ResourceTagMappingList.map((m) => m.ResourceARN);
+      expect(arns.filter((a) => /:role\/|autoScalingGroup/.test(a))).toEqual([]);
+    }
+
+    const found = await sweep(new TestAws(), testConfig());
+
+    expect(found.map((f) => `${f.type} ${f.note}`)).toEqual([
+      'autoscaling:autoScalingGroup cloudmart-asg',
+      'iam:role cloudmart-ec2-role',
+      'iam:instance-profile cloudmart-ec2-profile',
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { sweep } from '../../src/aws/sweep.js';
+import { sweep } from '../../src/engine/sweep.js';
 import { isEnabled, runDestroy, runUp, runVerify } from '../../src/engine/engine.js';
 import type { Step } from '../../src/engine/step.js';
 import type { LoadOptions, LoadResult } from '../../src/load/load-test.js';

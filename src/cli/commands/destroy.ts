@@ -1,3 +1,4 @@
+import type { Leftover } from '../../engine/sweep.js';
 import { destroyGraph, isEnabled, runDestroy } from '../../engine/engine.js';
 import { CloudmartError } from '../../errors.js';
 import { registry } from '../../steps/registry.js';
@@ -85,18 +86,25 @@ export async function destroyCommand(
 
     // Whatever the state said: look for anything still tagged with the stack.
     io.err('\nSweeping for anything still tagged cloudmart:stack=' + session.config.stack + ' …');
-    const { sweep } = await import('../../aws/sweep.js');
-    const leftovers = await sweep(session.aws, session.config);
+    const { sweep, SweepIncompleteError } = await import('../../engine/sweep.js');
+    let leftovers: Leftover[];
+    let incomplete: string[] = [];
+    try {
+      leftovers = await sweep(session.aws, session.config);
+    } catch (e) {
+      // The teardown is done and reported: a failed look-around must not hide that.
+      if (e instanceof SweepIncompleteError) {
+        leftovers = e.found;
+        incomplete = e.problems;
+      } else {
+        leftovers = [];
+        incomplete = [(e as Error).message ?? String(e)];
+      }
+    }
     const kept = leftovers.filter((l) => l.kept);
     const remaining = leftovers.filter((l) => !l.kept);
     for (const l of kept) io.err(`  kept: ${l.arn} (${l.region}) — ${l.note ?? ''}`);
-    if (remaining.length === 0) {
-      io.err(
-        kept.length
-          ? 'Nothing else remains: nothing of this stack keeps billing except what is listed as kept.'
-          : 'Nothing remains: nothing of this stack keeps billing.',
-      );
-    } else {
+    if (remaining.length > 0) {
       io.err(
         `${remaining.length} resource${remaining.length === 1 ? '' : 's'} still exist${remaining.length === 1 ? 's' : ''}:`,
       );
@@ -106,17 +114,30 @@ export async function destroyCommand(
         '→ Run "cloudmart destroy" again (deletes that AWS was still finishing are retried), or delete these in the console.',
       );
     }
+    if (incomplete.length > 0) {
+      io.err(`✖ leftover check incomplete: ${incomplete.join('; ')}`);
+      io.err(
+        '→ Something may still exist and bill: run "cloudmart policy" for the permissions the check needs, then "cloudmart destroy" again, or look in the console.',
+      );
+    } else if (remaining.length === 0) {
+      io.err(
+        kept.length
+          ? 'Nothing else remains: nothing of this stack keeps billing except what is listed as kept.'
+          : 'Nothing remains: nothing of this stack keeps billing.',
+      );
+    }
     if (opts.json)
       io.out(
         JSON.stringify({
-          ok: code === 0 && remaining.length === 0,
+          ok: code === 0 && remaining.length === 0 && incomplete.length === 0,
           failed: result.failed,
           skipped: result.skipped,
           kept,
           remaining,
+          ...(incomplete.length > 0 ? { incomplete } : {}),
         }),
       );
-    return code !== 0 ? code : remaining.length > 0 ? 1 : 0;
+    return code !== 0 ? code : remaining.length > 0 || incomplete.length > 0 ? 1 : 0;
   } finally {
     await session.close();
   }

@@ -95,7 +95,7 @@ export function page<T>(
   };
 }
 
-/** `service:kind` of an ARN, exactly as src/aws/sweep.ts names it. */
+/** `service:kind` of an ARN, exactly as src/engine/sweep.ts names it. */
 export function arnType(arn: string): string {
   const [, , service = '', , , ...rest] = arn.split(':');
   const resource = rest.join(':');

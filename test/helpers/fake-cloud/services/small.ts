@@ -41,9 +41,16 @@ export function pricingService(): ServiceModule {
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * What GetResources never returns, as in AWS ("Services that support the Resource Groups
+ * Tagging API"): IAM roles are not supported, and Auto Scaling groups get an empty answer.
+ */
+const NOT_LISTED_BY_TAGGING = new Set(['iam:role', 'autoscaling:autoScalingGroup']);
+
+/**
  * GetResources over every tagged resource of the region (global services answer in
- * us-east-1). A `deleted` NAT gateway and a `terminated` instance are still listed, as the
- * real API lags behind those deletes.
+ * us-east-1), except the types AWS leaves out (NOT_LISTED_BY_TAGGING). A `deleted` NAT
+ * gateway and a `terminated` instance are still listed, as the real API lags behind those
+ * deletes.
  */
 export function taggingService(w: World): ServiceModule {
   return {
@@ -58,6 +65,7 @@ export function taggingService(w: World): ServiceModule {
           // A deleted NAT gateway or a terminated instance stays listed for a while, as in AWS.
           .filter((r) => !r.gone || r.type === 'ec2:natgateway' || r.type === 'ec2:instance')
           .filter((r) => r.arn && Object.keys(r.tags).length > 0 && !r.system)
+          .filter((r) => !NOT_LISTED_BY_TAGGING.has(arnType(r.arn!)))
           .filter((r) => !arns?.length || arns.includes(r.arn!))
           .filter((r) =>
             filters.every(
