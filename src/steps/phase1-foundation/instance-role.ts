@@ -6,12 +6,15 @@ import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
 import { STEP, type InstanceRoleOutputs, type KmsOutputs } from '../outputs.js';
 import { deleteRetrying, FIX_PHASE1, missing } from './ec2-lookup.js';
+import { dbSettings } from './rds-database.js';
 import {
   broadGrants,
   decodePolicy,
   describeStatement,
   samePolicy,
+  samePolicyValue,
   type PolicyDocument,
+  type PolicyStatement,
 } from '../../aws/policy.js';
 
 const iamSdk = () => import('@aws-sdk/client-iam');
@@ -40,10 +43,36 @@ export const TRUST_POLICY: PolicyDocument = {
   ],
 };
 
+export const PARAMETER_READS = ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'];
+export const DENY_OTHER_PARAMETERS_SID = 'DenyParametersOutsideTheStack';
+
+/**
+ * The explicit Deny that keeps parameter reads inside the stack's prefix and /aws/service:
+ * AmazonSSMManagedInstanceCore allows ssm:GetParameter(s) on every parameter of the account,
+ * and an explicit Deny wins over any Allow. The instances' own reads (app settings and the
+ * CloudWatch agent config, both under the prefix) stay allowed.
+ */
+export function parameterDeny(config: Config, account: string, partition: string): PolicyStatement {
+  const base = `arn:${partition}:ssm:${config.region}:${account}:parameter`;
+  const prefix = names.parameterPrefix(config);
+  return {
+    Sid: DENY_OTHER_PARAMETERS_SID,
+    Effect: 'Deny',
+    Action: PARAMETER_READS,
+    NotResource: [
+      `${base}${prefix}`,
+      `${base}${prefix}/*`,
+      // Public parameters have no account in their ARN (arn:aws:ssm:<region>::parameter/…).
+      `arn:${partition}:ssm:*:*:parameter/aws/service/*`,
+    ],
+  };
+}
+
 /**
  * What the instances need and nothing more: write the backend log group and the stack's
  * metric namespaces, read the stack's own parameters and secrets (and the RDS-managed master
- * secret of the stack's database), decrypt those through SSM / Secrets Manager only.
+ * secret of the stack's database), decrypt those through SSM / Secrets Manager only, and no
+ * parameter outside the stack's prefix or AWS's public `/aws/service/*` ones (parameterDeny).
  */
 export function instancePolicy(
   config: Config,
@@ -82,6 +111,7 @@ export function instancePolicy(
         Action: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
         Resource: [arn('ssm', `parameter${prefix}`), arn('ssm', `parameter${prefix}/*`)],
       },
+      parameterDeny(config, account, partition),
       {
         Sid: 'StackSecretsOnly',
         Effect: 'Allow',
@@ -96,9 +126,10 @@ export function instancePolicy(
         Resource: arn('secretsmanager', 'secret:rds!db-*'),
         Condition: {
           StringEquals: {
+            // RDS stores its ids in lower case: the tag names the instance as RDS spells it.
             'secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn': arn(
               'rds',
-              `db:${names.of(config, 'db')}`,
+              `db:${dbSettings(config).instanceId}`,
             ),
           },
         },
@@ -210,7 +241,7 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
   ],
   describe: (config) => [
     `IAM role ${roleName(config)} (trusted by EC2) in instance profile ${profileName(config)}`,
-    `Policies: ${SSM_CORE_POLICY} (Session Manager, no SSH); inline ${inlinePolicyName(config)}: logs to ${config.monitoring.logs.backend.name}, metrics in CWAgent/${config.monitoring.namespace}, ${names.parameterPrefix(config)}/* parameters, ${names.secretPrefix(config)}/* secrets and the DB's master secret`,
+    `Policies: ${SSM_CORE_POLICY} (Session Manager, no SSH); inline ${inlinePolicyName(config)}: logs to ${config.monitoring.logs.backend.name}, metrics in CWAgent/${config.monitoring.namespace}, ${names.parameterPrefix(config)}/* parameters (reads of any other parameter denied, /aws/service/* aside), ${names.secretPrefix(config)}/* secrets and the DB's master secret`,
   ],
 
   async create(ctx) {
@@ -403,6 +434,9 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
       ? instancePolicy(ctx.config, await ctx.aws.accountId(), partition, kms.keyArn)
       : undefined;
     const profileRoles = profileOut?.InstanceProfile?.Roles?.map((r) => r.RoleName) ?? [];
+    const deny = parameterDeny(ctx.config, await ctx.aws.accountId(), partition);
+    const scoped = ownInline?.Statement.some((s) => samePolicyValue(s, deny)) === true;
+    const prefix = names.parameterPrefix(ctx.config);
     const hasSsm = attached.some((p) => p.PolicyArn === ssmCoreArn(partition));
 
     const checks: Check[] = [
@@ -445,6 +479,16 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
             : samePolicy(ownInline, wanted)
               ? `${inlinePolicyName(ctx.config)}: ${ownInline.Statement.length} statements as written`
               : `${inlinePolicyName(ctx.config)} was changed outside cloudmart`,
+        fix: FIX_PHASE1,
+      },
+      {
+        id: 'iam.instance-role.parameters-scoped',
+        title: "Instances read only the stack's SSM parameters",
+        criterion: 'iam',
+        status: scoped ? 'pass' : 'fail',
+        evidence: scoped
+          ? `${inlinePolicyName(ctx.config)} denies ${PARAMETER_READS.join(', ')} outside ${prefix}/* and /aws/service/*`
+          : `no Deny keeps parameter reads inside ${prefix}/*${hasSsm ? `: ${SSM_CORE_POLICY} lets the instances read every parameter in the account` : ''}`,
         fix: FIX_PHASE1,
       },
       {

@@ -1,3 +1,4 @@
+import { afterCreate } from '../../aws/consistency.js';
 import { ignoreNotFound } from '../../aws/errors.js';
 import type { InternetGateway } from '@aws-sdk/client-ec2';
 import { stackFilters } from '../../aws/tags.js';
@@ -42,6 +43,7 @@ export const internetGatewayStep = defineStep<IgwOutputs>({
     const name = names.of(ctx.config, 'igw');
 
     let igw = await findIgw(ctx);
+    const created = !igw;
     if (!igw) {
       ctx.progress(`creating ${name}`);
       const out = await client.send(
@@ -65,8 +67,13 @@ export const internetGatewayStep = defineStep<IgwOutputs>({
     }
     if (!attachments.some((a) => a.VpcId === vpcId)) {
       ctx.progress(`attaching ${igwId} to ${vpcId}`);
-      await client.send(
-        new AttachInternetGatewayCommand({ InternetGatewayId: igwId, VpcId: vpcId }),
+      // Right after the create, the attach may answer InvalidInternetGatewayID.NotFound.
+      await afterCreate(
+        ctx,
+        created,
+        () =>
+          client.send(new AttachInternetGatewayCommand({ InternetGatewayId: igwId, VpcId: vpcId })),
+        { what: `attaching ${igwId} to ${vpcId}` },
       );
     }
     return { internetGatewayId: igwId };

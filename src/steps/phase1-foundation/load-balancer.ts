@@ -18,6 +18,7 @@ import {
   type SubnetsOutputs,
 } from '../outputs.js';
 import { ALB_LOG_PREFIX, type AlbLogBucketOutputs } from './alb-log-bucket.js';
+import { albSecurityGroupIds } from './security-groups.js';
 
 const elbsdk = () => import('@aws-sdk/client-elastic-load-balancing-v2');
 const ec2sdk = () => import('@aws-sdk/client-ec2');
@@ -170,7 +171,7 @@ async function ensureTargetGroup(ctx: StepContext, vpcId: string): Promise<strin
 async function ensureLoadBalancer(
   ctx: StepContext,
   subnetIds: string[],
-  securityGroupId: string,
+  securityGroupIds: string[],
 ): Promise<LoadBalancer> {
   const { CreateLoadBalancerCommand, SetSubnetsCommand, SetSecurityGroupsCommand } = await elbsdk();
   const elb = await ctx.aws.get('elbv2');
@@ -186,7 +187,7 @@ async function ensureLoadBalancer(
           Scheme: 'internet-facing',
           IpAddressType: 'ipv4',
           Subnets: subnetIds,
-          SecurityGroups: [securityGroupId],
+          SecurityGroups: securityGroupIds,
           Tags: ctx.tags.list(name),
         }),
       );
@@ -212,12 +213,15 @@ async function ensureLoadBalancer(
       new SetSubnetsCommand({ LoadBalancerArn: lb.LoadBalancerArn, Subnets: subnetIds }),
     );
   }
-  if (JSON.stringify([...(lb.SecurityGroups ?? [])].sort()) !== JSON.stringify([securityGroupId])) {
-    ctx.progress(`${name}: setting the security group`);
+  if (
+    JSON.stringify([...(lb.SecurityGroups ?? [])].sort()) !==
+    JSON.stringify([...securityGroupIds].sort())
+  ) {
+    ctx.progress(`${name}: setting the security groups`);
     await elb.send(
       new SetSecurityGroupsCommand({
         LoadBalancerArn: lb.LoadBalancerArn,
-        SecurityGroups: [securityGroupId],
+        SecurityGroups: securityGroupIds,
       }),
     );
   }
@@ -469,7 +473,7 @@ export const loadBalancerStep = defineStep<AlbOutputs>({
     )?.regionalCertificateArn;
 
     const targetGroupArn = await ensureTargetGroup(ctx, await vpcOf(ctx, subnets));
-    let lb = await ensureLoadBalancer(ctx, subnets.publicSubnetIds, sg.albSgId);
+    let lb = await ensureLoadBalancer(ctx, subnets.publicSubnetIds, albSecurityGroupIds(sg));
     const lbArn = lb.LoadBalancerArn!;
     await ensureAttributes(ctx, lbArn, logs.bucketName);
     const listenerArns = await ensureListeners(

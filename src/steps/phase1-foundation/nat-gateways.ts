@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Address, NatGateway } from '@aws-sdk/client-ec2';
-import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
+import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
+import { ignoreNotFound, isDependencyViolation, isNotFound } from '../../aws/errors.js';
 import { stackFilters, tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type StepContext } from '../../engine/step.js';
@@ -15,6 +16,31 @@ const GONE = new Set(['deleting', 'deleted', 'failed']);
 
 const NAT_CREATE_TIMEOUT_MS = 15 * 60_000;
 const NAT_DELETE_TIMEOUT_MS = 30 * 60_000;
+/** How long ReleaseAddress waits for a deleted NAT's interface to let go of its address. */
+export const EIP_RELEASE_TIMEOUT_MS = 5 * 60_000;
+
+function errorName(e: unknown): string {
+  return (e as { name?: string } | null)?.name ?? '';
+}
+
+/**
+ * What ReleaseAddress answers while the address is still held by a NAT gateway that already
+ * reads "deleted": its network interface is still detaching. AWS then says InvalidIPAddress.InUse,
+ * AuthFailure ("You do not have permission to access the specified resource") or
+ * InvalidNetworkInterfaceID.NotFound (the interface it still maps to is half gone). None of them
+ * means the address is released, nor (for AuthFailure) that the credentials are bad.
+ */
+export function isAddressStillHeld(e: unknown): boolean {
+  const n = errorName(e);
+  return (
+    n === 'AuthFailure' || n === 'InvalidNetworkInterfaceID.NotFound' || isDependencyViolation(e)
+  );
+}
+
+/** The only answer that means the address is already released. */
+function isAddressGone(e: unknown): boolean {
+  return errorName(e) === 'InvalidAllocationID.NotFound';
+}
 
 async function findNats(ctx: StepContext, states: string[]): Promise<NatGateway[]> {
   const { DescribeNatGatewaysCommand } = await ec2sdk();
@@ -57,12 +83,18 @@ function natClientToken(stack: string, az: string, allocationId: string, spent: 
     .slice(0, 64);
 }
 
-async function waitForNat(ctx: StepContext, natId: string, az: string): Promise<void> {
+async function waitForNat(
+  ctx: StepContext,
+  natId: string,
+  az: string,
+  created: boolean,
+): Promise<void> {
   const { DescribeNatGatewaysCommand } = await ec2sdk();
   const client = await ec2(ctx);
   await waitUntil(
     ctx,
-    async () => {
+    // Right after the create, DescribeNatGateways by id may answer NatGatewayNotFound.
+    pendingWhileNotFound(ctx, created, async () => {
       const out = await client.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [natId] }));
       const nat = out.NatGateways?.[0];
       const state = nat?.State ?? 'pending';
@@ -74,7 +106,7 @@ async function waitForNat(ctx: StepContext, natId: string, az: string): Promise<
         };
       }
       return { done: state === 'available', status: state };
-    },
+    }),
     {
       what: `NAT gateway ${natId} in ${az}`,
       minDelayMs: 5_000,
@@ -82,6 +114,36 @@ async function waitForNat(ctx: StepContext, natId: string, az: string): Promise<
       timeoutMs: NAT_CREATE_TIMEOUT_MS,
     },
   );
+}
+
+async function releaseAddress(ctx: StepContext, id: string): Promise<void> {
+  const { ReleaseAddressCommand } = await ec2sdk();
+  const client = await ec2(ctx);
+  ctx.progress(`releasing Elastic IP ${id}`);
+  try {
+    // The NAT's interface lets go of the address a little after the NAT reads "deleted"; until
+    // then AWS refuses the release (see isAddressStillHeld).
+    await retryWhile(ctx, () => client.send(new ReleaseAddressCommand({ AllocationId: id })), {
+      what: `releasing Elastic IP ${id}`,
+      when: isAddressStillHeld,
+      timeoutMs: EIP_RELEASE_TIMEOUT_MS,
+    });
+  } catch (e) {
+    if (isAddressGone(e)) return;
+    if (isAddressStillHeld(e)) {
+      // A CloudmartError of its own: an AuthFailure here comes from the NAT's interface, not
+      // from the credentials, and must not read "credentials are missing or expired".
+      throw new CloudmartError(
+        'AWS_ERROR',
+        `Releasing Elastic IP ${id} failed: AWS still refuses it ${Math.round(EIP_RELEASE_TIMEOUT_MS / 60_000)} min after its NAT gateway was deleted (${errorName(e)}: ${(e as Error).message})`,
+        {
+          cause: e,
+          hint: 'The deleted NAT gateway\'s network interface still holds the address. Wait a few minutes, then run "cloudmart destroy" again.',
+        },
+      );
+    }
+    throw e;
+  }
 }
 
 export const natGatewaysStep = defineStep<NatOutputs>({
@@ -118,6 +180,8 @@ export const natGatewaysStep = defineStep<NatOutputs>({
         const tags = ctx.tags.list(name, { [AZ_INDEX_TAG]: String(i) });
         let nat = atIndex(nats, i);
         let eip = atIndex(eips, i);
+        let allocated = false;
+        let natCreated = false;
 
         if (nat && nat.SubnetId !== subnetId) {
           throw new CloudmartError(
@@ -138,19 +202,26 @@ export const natGatewaysStep = defineStep<NatOutputs>({
             );
             if (!out.AllocationId) throw new Error('AllocateAddress returned no allocation id');
             eip = { AllocationId: out.AllocationId, PublicIp: out.PublicIp };
+            allocated = true;
           }
           const allocationId = eip.AllocationId!;
           const spent: string[] = [];
           while (!nat) {
             ctx.progress(`creating ${name} in ${subnetId}`);
-            const out = await client.send(
-              new CreateNatGatewayCommand({
-                SubnetId: subnetId,
-                AllocationId: allocationId,
-                ConnectivityType: 'public',
-                ClientToken: natClientToken(ctx.config.stack, az, allocationId, spent),
-                TagSpecifications: [{ ResourceType: 'natgateway', Tags: tags }],
-              }),
+            const input = {
+              SubnetId: subnetId,
+              AllocationId: allocationId,
+              ConnectivityType: 'public' as const,
+              ClientToken: natClientToken(ctx.config.stack, az, allocationId, spent),
+              TagSpecifications: [{ ResourceType: 'natgateway' as const, Tags: tags }],
+            };
+            // An address allocated moments ago may still read InvalidAllocationID.NotFound; the
+            // client token makes the retry safe.
+            const out = await afterCreate(
+              ctx,
+              allocated,
+              () => client.send(new CreateNatGatewayCommand(input)),
+              { what: `creating ${name} with ${allocationId}` },
             );
             const created = out.NatGateway;
             if (!created?.NatGatewayId) throw new Error('CreateNatGateway returned no id');
@@ -165,12 +236,14 @@ export const natGatewaysStep = defineStep<NatOutputs>({
               continue;
             }
             nat = created;
+            natCreated = true;
           }
         }
         const address = nat.NatGatewayAddresses?.[0];
         return {
           az,
           nat,
+          natCreated,
           allocationId: eip?.AllocationId ?? address?.AllocationId ?? '',
           publicIp: eip?.PublicIp ?? address?.PublicIp ?? '',
         };
@@ -181,7 +254,7 @@ export const natGatewaysStep = defineStep<NatOutputs>({
     await Promise.all(
       perAz
         .filter((r) => r.nat.State !== 'available')
-        .map((r) => waitForNat(ctx, r.nat.NatGatewayId!, r.az)),
+        .map((r) => waitForNat(ctx, r.nat.NatGatewayId!, r.az, r.natCreated)),
     );
 
     return {
@@ -233,8 +306,7 @@ export const natGatewaysStep = defineStep<NatOutputs>({
   },
 
   async teardown(ctx) {
-    const { DeleteNatGatewayCommand, DescribeNatGatewaysCommand, ReleaseAddressCommand } =
-      await ec2sdk();
+    const { DeleteNatGatewayCommand, DescribeNatGatewaysCommand } = await ec2sdk();
     const client = await ec2(ctx);
     const prev = previousOutputs<NatOutputs>(ctx);
 
@@ -284,17 +356,12 @@ export const natGatewaysStep = defineStep<NatOutputs>({
       ...(await findEips(ctx)).map((a) => a.AllocationId!).filter(Boolean),
       ...(prev?.allocationIds ?? []).filter(Boolean),
     ]);
-    for (const id of allocationIds) {
-      ctx.progress(`releasing Elastic IP ${id}`);
-      try {
-        // The NAT's interface lets go of the address a little after the NAT reads "deleted".
-        await retryWhile(ctx, () => client.send(new ReleaseAddressCommand({ AllocationId: id })), {
-          what: `releasing Elastic IP ${id}`,
-          timeoutMs: 5 * 60_000,
-        });
-      } catch (e) {
-        if (!isNotFound(e)) throw e;
-      }
-    }
+    // Side by side: each may wait minutes for its NAT's interface, and one failing must not
+    // leave the other address allocated (an idle EIP bills).
+    const results = await Promise.allSettled(
+      [...allocationIds].map((id) => releaseAddress(ctx, id)),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   },
 });

@@ -1,3 +1,4 @@
+import { afterCreate } from '../../aws/consistency.js';
 import { ignoreNotFound } from '../../aws/errors.js';
 import type { Route, RouteTable } from '@aws-sdk/client-ec2';
 import { stackFilters, tagValue } from '../../aws/tags.js';
@@ -165,6 +166,7 @@ export const routeTablesStep = defineStep<RoutesOutputs>({
     const ids = await Promise.all(
       wanted.map(async (w) => {
         let table = pick(tables, ctx.config, w);
+        const created = !table;
         if (!table) {
           ctx.progress(`creating route table ${w.name}`);
           const extra: Record<string, string> = { [TIER_TAG]: w.tier };
@@ -182,14 +184,22 @@ export const routeTablesStep = defineStep<RoutesOutputs>({
         }
         const tableId = table.RouteTableId!;
 
+        // Right after CreateRouteTable, calls on the table may answer
+        // InvalidRouteTableID.NotFound for a moment.
         const route = defaultRoute(table);
         if (!route) {
-          await client.send(
-            new CreateRouteCommand({
-              RouteTableId: tableId,
-              DestinationCidrBlock: DEFAULT_ROUTE,
-              ...w.target,
-            }),
+          await afterCreate(
+            ctx,
+            created,
+            () =>
+              client.send(
+                new CreateRouteCommand({
+                  RouteTableId: tableId,
+                  DestinationCidrBlock: DEFAULT_ROUTE,
+                  ...w.target,
+                }),
+              ),
+            { what: `${w.name}: adding ${DEFAULT_ROUTE} → ${targetId(w.target)}` },
           );
         } else if (routeTarget(route) !== targetId(w.target) || route.State === 'blackhole') {
           ctx.progress(
@@ -207,15 +217,27 @@ export const routeTablesStep = defineStep<RoutesOutputs>({
         for (const subnetId of w.subnetIds) {
           const assoc = associationOf(subnetId);
           if (!assoc) {
-            await client.send(
-              new AssociateRouteTableCommand({ RouteTableId: tableId, SubnetId: subnetId }),
+            await afterCreate(
+              ctx,
+              created,
+              () =>
+                client.send(
+                  new AssociateRouteTableCommand({ RouteTableId: tableId, SubnetId: subnetId }),
+                ),
+              { what: `${w.name}: associating ${subnetId}` },
             );
           } else if (assoc.RouteTableId !== tableId) {
-            await client.send(
-              new ReplaceRouteTableAssociationCommand({
-                AssociationId: assoc.RouteTableAssociationId!,
-                RouteTableId: tableId,
-              }),
+            await afterCreate(
+              ctx,
+              created,
+              () =>
+                client.send(
+                  new ReplaceRouteTableAssociationCommand({
+                    AssociationId: assoc.RouteTableAssociationId!,
+                    RouteTableId: tableId,
+                  }),
+                ),
+              { what: `${w.name}: moving ${subnetId} onto it` },
             );
           }
         }

@@ -1,6 +1,8 @@
 import type { IpPermission, SecurityGroup, SecurityGroupRule } from '@aws-sdk/client-ec2';
+import { afterCreate, CONSISTENCY_WINDOW_MS } from '../../aws/consistency.js';
 import { ignoreNotFound, isAlreadyExists } from '../../aws/errors.js';
 import { stackFilters } from '../../aws/tags.js';
+import { waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
@@ -15,8 +17,17 @@ import {
   previousOutputs,
 } from './ec2-lookup.js';
 
-export type SgRole = 'alb' | 'app' | 'db' | 'redis';
-const ROLES: readonly SgRole[] = ['alb', 'app', 'db', 'redis'];
+/**
+ * `alb-health` is a second group on the ALB, only for a domain with a narrowed allow-list: it
+ * lets the Route 53 health checkers reach https://api.<domain>/health. It is a group of its own
+ * because a prefix list counts as its max entries against the 60 inbound rules a group may
+ * hold by default: CloudFront's list weighs 55 and Route 53's 25, so both do not fit in one.
+ */
+export type SgRole = 'alb' | 'app' | 'db' | 'redis' | 'alb-health';
+/** The four groups every stack has. */
+const CORE_ROLES: readonly SgRole[] = ['alb', 'app', 'db', 'redis'];
+const ALL_ROLES: readonly SgRole[] = [...CORE_ROLES, 'alb-health'];
+type GroupIds = Partial<Record<SgRole, string>>;
 const ROLE_TAG = 'cloudmart:role';
 const WORLD = new Set(['0.0.0.0/0', '::/0']);
 
@@ -40,6 +51,33 @@ export const REDIS_PORT = 6379;
  * narrowed, CloudFront still has to reach the ALB for `/api/*`; with 0.0.0.0/0 it already can.
  */
 export const CLOUDFRONT_PREFIX_LIST = 'com.amazonaws.global.cloudfront.origin-facing';
+
+/** The Route 53 health checkers' addresses (AWS-managed, per region, IPv4; weight 25). */
+export function route53HealthCheckPrefixList(region: string): string {
+  return `com.amazonaws.${region}.route53-healthchecks`;
+}
+
+/**
+ * With a domain, Route 53 health-checks https://api.<domain>/health straight at the ALB. When
+ * the allow-list is narrowed, its checkers are outside it and need a rule of their own.
+ */
+export function needsHealthCheckGroup(config: Config): boolean {
+  return config.dns.domain !== null && !config.network.allowedCidrs.includes('0.0.0.0/0');
+}
+
+/** The groups this config asks for. */
+function rolesFor(config: Config): SgRole[] {
+  return needsHealthCheckGroup(config) ? [...ALL_ROLES] : [...CORE_ROLES];
+}
+
+/**
+ * The security groups the ALB carries: its own, plus the Route 53 health-check group when the
+ * config needs one (see SgRole). For the load balancer step's SecurityGroups.
+ */
+export function albSecurityGroupIds(sg: SecurityGroupsOutputs): string[] {
+  const extra = sg.albHealthCheckSgId;
+  return typeof extra === 'string' && extra ? [sg.albSgId, extra] : [sg.albSgId];
+}
 
 /** Managed prefix list ids by name, resolved in the stack's region. */
 type PrefixListIds = Record<string, string>;
@@ -77,6 +115,7 @@ const DESCRIPTIONS: Record<SgRole, string> = {
   app: 'CloudMart app instances: app port from the ALB only',
   db: 'CloudMart database: engine port from the app instances only',
   redis: 'CloudMart Redis: 6379 from the app instances only',
+  'alb-health': 'CloudMart ALB: HTTPS from the Route 53 health checkers only',
 };
 
 /** Least privilege as the seed asks: each tier reachable only from the tier in front of it. */
@@ -125,6 +164,16 @@ export function wantedRules(config: Config): Record<SgRole, RuleSpec[]> {
     // No egress at all: a database and a cache never open connections of their own.
     db: [tcp(dbPort(config), { group: 'app' }, `${engine} from the app instances only`)],
     redis: [tcp(REDIS_PORT, { group: 'app' }, 'Redis from the app instances only')],
+    // No egress: the ALB group's egress covers the ALB, and replies need none (stateful).
+    'alb-health': needsHealthCheckGroup(config)
+      ? [
+          tcp(
+            443,
+            { prefixList: route53HealthCheckPrefixList(config.region) },
+            `Route 53 health checkers (the https://${config.dns.apiSubdomain}.${config.dns.domain ?? ''}/health check) on 443`,
+          ),
+        ]
+      : [],
   };
 }
 
@@ -148,20 +197,20 @@ function liveKey(r: SecurityGroupRule): string {
   return `${r.IsEgress ? 'out' : 'in'}|${proto}|${from}|${to}|${peerOf(r)}`;
 }
 
-function specPeer(spec: RuleSpec, ids: Record<SgRole, string>, lists: PrefixListIds): string {
+function specPeer(spec: RuleSpec, ids: GroupIds, lists: PrefixListIds): string {
   if ('cidr' in spec.peer) return spec.peer.cidr;
-  if ('group' in spec.peer) return ids[spec.peer.group];
+  if ('group' in spec.peer) return ids[spec.peer.group] ?? spec.peer.group;
   return lists[spec.peer.prefixList] ?? spec.peer.prefixList;
 }
 
-function specKey(spec: RuleSpec, ids: Record<SgRole, string>, lists: PrefixListIds): string {
+function specKey(spec: RuleSpec, ids: GroupIds, lists: PrefixListIds): string {
   return `${spec.egress ? 'out' : 'in'}|${spec.protocol}|${spec.from}|${spec.to}|${specPeer(spec, ids, lists)}`;
 }
 
 function peerLabel(peer: RuleSpec['peer']): string {
   if ('cidr' in peer) return peer.cidr;
   if ('group' in peer) return `${peer.group} SG`;
-  return 'CloudFront';
+  return peer.prefixList === CLOUDFRONT_PREFIX_LIST ? 'CloudFront' : 'Route 53 health checkers';
 }
 
 /** "tcp 443 from 0.0.0.0/0", "all traffic to 0.0.0.0/0". */
@@ -178,11 +227,7 @@ function describeRule(r: SecurityGroupRule, roleOf: (id: string) => string | und
   return `${ports} ${r.IsEgress ? 'to' : 'from'} ${role ? `${peer} (${role})` : peer}`;
 }
 
-function permission(
-  spec: RuleSpec,
-  ids: Record<SgRole, string>,
-  lists: PrefixListIds,
-): IpPermission {
+function permission(spec: RuleSpec, ids: GroupIds, lists: PrefixListIds): IpPermission {
   const ports = spec.protocol === '-1' ? {} : { FromPort: spec.from, ToPort: spec.to };
   if ('prefixList' in spec.peer) {
     return {
@@ -200,7 +245,7 @@ function permission(
     : {
         IpProtocol: spec.protocol,
         ...ports,
-        UserIdGroupPairs: [{ GroupId: ids[spec.peer.group], Description: spec.description }],
+        UserIdGroupPairs: [{ GroupId: specPeer(spec, ids, lists), Description: spec.description }],
       };
 }
 
@@ -262,7 +307,7 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
   ],
   describe: (config) => {
     const rules = wantedRules(config);
-    return ROLES.map((role) => {
+    return rolesFor(config).map((role) => {
       const ingress = rules[role]
         .filter((r) => !r.egress)
         .map((r) => `${r.from} from ${peerLabel(r.peer)}`);
@@ -283,17 +328,22 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
     const client = await ec2(ctx);
     const { vpcId } = ctx.outputs<VpcOutputs>(STEP.vpc);
     const existing = await findGroups(ctx, vpcId);
+    const wantedRoles = rolesFor(ctx.config);
 
     // CreateSecurityGroup has no client token: the group name (unique per VPC) and the tags set
     // at creation find it after a crash.
-    const ids = {} as Record<SgRole, string>;
-    for (const role of ROLES) {
+    const ids: GroupIds = {};
+    const created = new Set<string>();
+    for (const role of ALL_ROLES) {
       const name = groupName(ctx.config, role);
       const found = existing.find((g) => g.GroupName === name);
       if (found?.GroupId) {
+        // A health-check group the config no longer needs is converged to no rules; it may
+        // still sit on the ALB, so it is deleted with the stack, not here.
         ids[role] = found.GroupId;
         continue;
       }
+      if (!wantedRoles.includes(role)) continue;
       ctx.progress(`creating security group ${name}`);
       const out = await client.send(
         new CreateSecurityGroupCommand({
@@ -307,13 +357,47 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
       );
       if (!out.GroupId) throw new Error(`CreateSecurityGroup ${name} returned no id`);
       ids[role] = out.GroupId;
+      created.add(out.GroupId);
+    }
+    const present = ALL_ROLES.filter((r) => ids[r] !== undefined);
+
+    const live = await rulesOf(
+      ctx,
+      present.map((r) => ids[r]!),
+    );
+    // A group created moments ago may not show its rules yet (AWS gives every VPC group a
+    // default egress rule at creation): read again until it does, or the default egress of the
+    // DB and Redis groups would survive this run.
+    const unseen = (rules: SecurityGroupRule[]) =>
+      [...created].filter((id) => !rules.some((r) => r.GroupId === id && r.IsEgress));
+    if (unseen(live).length > 0) {
+      await waitUntil(
+        ctx,
+        async () => {
+          const again = await rulesOf(
+            ctx,
+            present.map((r) => ids[r]!),
+          );
+          live.splice(0, live.length, ...again);
+          const missing = unseen(again);
+          return {
+            done: missing.length === 0,
+            status: `rules of ${missing.join(', ')} not visible yet`,
+          };
+        },
+        {
+          what: 'new security groups',
+          minDelayMs: 1_000,
+          maxDelayMs: 5_000,
+          timeoutMs: CONSISTENCY_WINDOW_MS,
+        },
+      );
     }
 
-    const live = await rulesOf(ctx, Object.values(ids));
     const wanted = wantedRules(ctx.config);
     const lists = await resolvePrefixLists(ctx, Object.values(wanted).flat());
-    for (const role of ROLES) {
-      const groupId = ids[role];
+    for (const role of present) {
+      const groupId = ids[role]!;
       const name = groupName(ctx.config, role);
       const current = live.filter((r) => r.GroupId === groupId);
       const byKey = new Map(current.map((r) => [liveKey(r), r]));
@@ -321,6 +405,11 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
       const ruleTags = [
         { ResourceType: 'security-group-rule' as const, Tags: ctx.tags.list(name) },
       ];
+      // Calls on a group created moments ago (or naming one as the peer) may answer
+      // InvalidGroup.NotFound for a short while: the EC2 docs name exactly this case.
+      const fresh = (spec?: RuleSpec) =>
+        created.has(groupId) ||
+        (spec !== undefined && 'group' in spec.peer && created.has(ids[spec.peer.group] ?? ''));
 
       // Add first, revoke after, so converging never leaves a gap in allowed traffic.
       for (const spec of wanted[role]) {
@@ -333,84 +422,113 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
             TagSpecifications: ruleTags,
           };
           try {
-            if (spec.egress) await client.send(new AuthorizeSecurityGroupEgressCommand(input));
-            else await client.send(new AuthorizeSecurityGroupIngressCommand(input));
+            await afterCreate(
+              ctx,
+              fresh(spec),
+              () =>
+                spec.egress
+                  ? client.send(new AuthorizeSecurityGroupEgressCommand(input))
+                  : client.send(new AuthorizeSecurityGroupIngressCommand(input)),
+              { what: `${name}: allowing ${spec.description}` },
+            );
           } catch (e) {
             // InvalidPermission.Duplicate: a rule the describe did not show yet is already there.
             if (!isAlreadyExists(e)) throw e;
           }
         } else if (have.Description !== spec.description && have.SecurityGroupRuleId) {
-          await client.send(
-            new ModifySecurityGroupRulesCommand({
-              GroupId: groupId,
-              SecurityGroupRules: [
-                {
-                  SecurityGroupRuleId: have.SecurityGroupRuleId,
-                  SecurityGroupRule: {
-                    IpProtocol: spec.protocol,
-                    FromPort: spec.from,
-                    ToPort: spec.to,
-                    ...('cidr' in spec.peer
-                      ? { CidrIpv4: spec.peer.cidr }
-                      : 'group' in spec.peer
-                        ? { ReferencedGroupId: ids[spec.peer.group] }
-                        : { PrefixListId: specPeer(spec, ids, lists) }),
-                    Description: spec.description,
-                  },
-                },
-              ],
-            }),
+          await afterCreate(
+            ctx,
+            fresh(spec),
+            () =>
+              client.send(
+                new ModifySecurityGroupRulesCommand({
+                  GroupId: groupId,
+                  SecurityGroupRules: [
+                    {
+                      SecurityGroupRuleId: have.SecurityGroupRuleId,
+                      SecurityGroupRule: {
+                        IpProtocol: spec.protocol,
+                        FromPort: spec.from,
+                        ToPort: spec.to,
+                        ...('cidr' in spec.peer
+                          ? { CidrIpv4: spec.peer.cidr }
+                          : 'group' in spec.peer
+                            ? { ReferencedGroupId: specPeer(spec, ids, lists) }
+                            : { PrefixListId: specPeer(spec, ids, lists) }),
+                        Description: spec.description,
+                      },
+                    },
+                  ],
+                }),
+              ),
+            { what: `${name}: describing the rule as "${spec.description}"` },
           );
         }
       }
 
       // Everything not in the config goes, including AWS's default egress on the DB and Redis.
+      // Rule ids come from a describe: NotFound means the rule is already gone (on a group
+      // created moments ago it may also mean the group is not visible yet: retried first).
       const extra = current.filter((r) => !wantedKeys.has(liveKey(r)) && r.SecurityGroupRuleId);
       const extraIn = extra.filter((r) => !r.IsEgress).map((r) => r.SecurityGroupRuleId!);
       const extraOut = extra.filter((r) => r.IsEgress).map((r) => r.SecurityGroupRuleId!);
       if (extraIn.length > 0) {
         ctx.progress(`${name}: revoking ${extraIn.length} ingress rule(s) not in the config`);
         await ignoreNotFound(
-          client.send(
-            new RevokeSecurityGroupIngressCommand({
-              GroupId: groupId,
-              SecurityGroupRuleIds: extraIn,
-            }),
+          afterCreate(
+            ctx,
+            fresh(),
+            () =>
+              client.send(
+                new RevokeSecurityGroupIngressCommand({
+                  GroupId: groupId,
+                  SecurityGroupRuleIds: extraIn,
+                }),
+              ),
+            { what: `${name}: revoking ingress not in the config` },
           ),
         );
       }
       if (extraOut.length > 0) {
         ctx.progress(`${name}: revoking ${extraOut.length} egress rule(s) not in the config`);
         await ignoreNotFound(
-          client.send(
-            new RevokeSecurityGroupEgressCommand({
-              GroupId: groupId,
-              SecurityGroupRuleIds: extraOut,
-            }),
+          afterCreate(
+            ctx,
+            fresh(),
+            () =>
+              client.send(
+                new RevokeSecurityGroupEgressCommand({
+                  GroupId: groupId,
+                  SecurityGroupRuleIds: extraOut,
+                }),
+              ),
+            { what: `${name}: revoking egress not in the config` },
           ),
         );
       }
     }
 
     return {
-      albSgId: ids.alb,
-      appSgId: ids.app,
-      dbSgId: ids.db,
-      redisSgId: ids.redis,
+      albSgId: ids.alb!,
+      appSgId: ids.app!,
+      dbSgId: ids.db!,
+      redisSgId: ids.redis!,
+      ...(wantedRoles.includes('alb-health') ? { albHealthCheckSgId: ids['alb-health']! } : {}),
     };
   },
 
   async verify(ctx) {
     const vpcId = ctx.maybeOutputs<VpcOutputs>(STEP.vpc)?.vpcId;
     const groups = await findGroups(ctx, vpcId);
-    const ids = {} as Record<SgRole, string>;
+    const wantedRoles = rolesFor(ctx.config);
+    const ids: GroupIds = {};
     const absent: string[] = [];
-    for (const role of ROLES) {
+    for (const role of ALL_ROLES) {
       const g = groups.find((x) => x.GroupName === groupName(ctx.config, role));
       if (g?.GroupId) ids[role] = g.GroupId;
-      else absent.push(groupName(ctx.config, role));
+      else if (wantedRoles.includes(role)) absent.push(groupName(ctx.config, role));
     }
-    if (absent.length === ROLES.length) {
+    if (CORE_ROLES.every((r) => !ids[r])) {
       return [
         missing(
           'network.sg.exists',
@@ -420,12 +538,16 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
         ),
       ];
     }
-    const roleOf = (id: string) => ROLES.find((r) => ids[r] === id);
+    const roleOf = (id: string) => ALL_ROLES.find((r) => ids[r] === id);
     const nameOf = (id: string | undefined) => {
       const role = id ? roleOf(id) : undefined;
       return role ? groupName(ctx.config, role) : (id ?? '?');
     };
-    const live = await rulesOf(ctx, Object.values(ids));
+    const present = ALL_ROLES.filter((r) => ids[r] !== undefined);
+    const live = await rulesOf(
+      ctx,
+      present.map((r) => ids[r]!),
+    );
     const show = (r: SecurityGroupRule) =>
       `${nameOf(r.GroupId)} ${describeRule(r, (id) => (roleOf(id) ? nameOf(id) : undefined))}`;
 
@@ -447,9 +569,9 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
     const notInConfig: SecurityGroupRule[] = [];
     const notLive: string[] = [];
     const noDescription: SecurityGroupRule[] = [];
-    for (const role of ROLES) {
-      const groupId = ids[role];
-      if (!groupId) continue;
+    // A health-check group the config no longer needs must hold no rule at all.
+    for (const role of present) {
+      const groupId = ids[role]!;
       // A rule that references a group that is missing cannot be resolved: it is simply absent.
       const specs = wanted[role].filter((s) => !('group' in s.peer) || ids[s.peer.group]);
       const wantedKeys = new Set(specs.map((s) => specKey(s, ids, lists)));
@@ -472,7 +594,7 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
         status: absent.length === 0 ? 'pass' : 'fail',
         evidence:
           absent.length === 0
-            ? ROLES.map((r) => `${groupName(ctx.config, r)}=${ids[r]}`).join(', ')
+            ? wantedRoles.map((r) => `${groupName(ctx.config, r)}=${ids[r] ?? '?'}`).join(', ')
             : `missing: ${absent.join(', ')}`,
         fix: FIX_PHASE1,
       },
@@ -534,9 +656,13 @@ export const securityGroupsStep = defineStep<SecurityGroupsOutputs>({
     const prev = previousOutputs<SecurityGroupsOutputs>(ctx);
     const groupIds = new Set<string>([
       ...(await findGroups(ctx)).map((g) => g.GroupId!).filter(Boolean),
-      ...[prev?.albSgId, prev?.appSgId, prev?.dbSgId, prev?.redisSgId].filter(
-        (id): id is string => typeof id === 'string',
-      ),
+      ...[
+        prev?.albSgId,
+        prev?.appSgId,
+        prev?.dbSgId,
+        prev?.redisSgId,
+        prev?.albHealthCheckSgId,
+      ].filter((id): id is string => typeof id === 'string'),
     ]);
     if (groupIds.size === 0) return;
 

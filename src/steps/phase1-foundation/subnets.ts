@@ -1,4 +1,5 @@
 import type { Subnet } from '@aws-sdk/client-ec2';
+import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
 import { stackFilters, tagValue } from '../../aws/tags.js';
 import { waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -88,6 +89,7 @@ export const subnetsStep = defineStep<SubnetsOutputs>({
     const { vpcId } = ctx.outputs<VpcOutputs>(STEP.vpc);
     const wanted = wantedSubnets(ctx.config);
     const existing = await findSubnets(ctx, vpcId);
+    const created = new Set<string>();
 
     // CreateSubnet has no client token: the tier/az-index tags set at creation are the guard.
     const subnets = await Promise.all(
@@ -123,21 +125,30 @@ export const subnetsStep = defineStep<SubnetsOutputs>({
           }),
         );
         if (!out.Subnet?.SubnetId) throw new Error(`CreateSubnet ${w.name} returned no subnet id`);
+        created.add(out.Subnet.SubnetId);
         return out.Subnet;
       }),
     );
 
     const pending = subnets.filter((s) => s.State !== 'available').map((s) => s.SubnetId!);
     if (pending.length > 0) {
+      // Right after CreateSubnet, DescribeSubnets by id may answer InvalidSubnetID.NotFound.
       await waitUntil(
         ctx,
-        async () => {
-          const out = await client.send(new DescribeSubnetsCommand({ SubnetIds: pending }));
-          const ready = (out.Subnets ?? []).filter(
-            (s) => pending.includes(s.SubnetId!) && s.State === 'available',
-          ).length;
-          return { done: ready === pending.length, status: `${ready}/${pending.length} available` };
-        },
+        pendingWhileNotFound(
+          ctx,
+          pending.some((id) => created.has(id)),
+          async () => {
+            const out = await client.send(new DescribeSubnetsCommand({ SubnetIds: pending }));
+            const ready = (out.Subnets ?? []).filter(
+              (s) => pending.includes(s.SubnetId!) && s.State === 'available',
+            ).length;
+            return {
+              done: ready === pending.length,
+              status: `${ready}/${pending.length} available`,
+            };
+          },
+        ),
         { what: 'subnets', minDelayMs: 1_000, timeoutMs: 120_000 },
       );
     }
@@ -147,11 +158,17 @@ export const subnetsStep = defineStep<SubnetsOutputs>({
       const s = subnets[i]!;
       const want = w.tier === 'public';
       if ((s.MapPublicIpOnLaunch === true) !== want) {
-        await client.send(
-          new ModifySubnetAttributeCommand({
-            SubnetId: s.SubnetId!,
-            MapPublicIpOnLaunch: { Value: want },
-          }),
+        await afterCreate(
+          ctx,
+          created.has(s.SubnetId!),
+          () =>
+            client.send(
+              new ModifySubnetAttributeCommand({
+                SubnetId: s.SubnetId!,
+                MapPublicIpOnLaunch: { Value: want },
+              }),
+            ),
+          { what: `turning public IPs on launch ${want ? 'on' : 'off'} for ${s.SubnetId!}` },
         );
       }
     }

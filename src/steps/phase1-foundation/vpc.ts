@@ -1,4 +1,5 @@
 import type { Vpc } from '@aws-sdk/client-ec2';
+import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
 import { stackFilters } from '../../aws/tags.js';
 import { isNotFound } from '../../aws/errors.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
@@ -57,6 +58,7 @@ export const vpcStep = defineStep<VpcOutputs>({
     const name = names.of(ctx.config, 'vpc');
 
     let vpc = await findVpc(ctx);
+    const created = !vpc;
     if (!vpc) {
       ctx.progress(`creating ${name} ${ctx.config.network.vpcCidr}`);
       const out = await ec2.send(
@@ -71,27 +73,42 @@ export const vpcStep = defineStep<VpcOutputs>({
     const vpcId = vpc.VpcId!;
 
     if (vpc.State !== 'available') {
+      // Right after CreateVpc, DescribeVpcs by id may still answer InvalidVpcID.NotFound.
       await waitUntil(
         ctx,
-        async () => {
+        pendingWhileNotFound(ctx, created, async () => {
           const out = await ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
           const state = out.Vpcs?.[0]?.State ?? 'pending';
           return { done: state === 'available', status: state };
-        },
+        }),
         { what: `VPC ${name}`, minDelayMs: 1_000, timeoutMs: 120_000 },
       );
     }
 
     // DNS support is on by default, hostnames are not; RDS and interface endpoints need both.
-    const dns = await dnsAttributes(ctx, vpcId);
+    const dns = await afterCreate(ctx, created, () => dnsAttributes(ctx, vpcId), {
+      what: `reading the DNS attributes of ${vpcId}`,
+    });
     if (!dns.support) {
-      await ec2.send(
-        new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: true } }),
+      await afterCreate(
+        ctx,
+        created,
+        () =>
+          ec2.send(
+            new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: true } }),
+          ),
+        { what: `enabling DNS support on ${vpcId}` },
       );
     }
     if (!dns.hostnames) {
-      await ec2.send(
-        new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } }),
+      await afterCreate(
+        ctx,
+        created,
+        () =>
+          ec2.send(
+            new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: true } }),
+          ),
+        { what: `enabling DNS hostnames on ${vpcId}` },
       );
     }
     return { vpcId, cidr: vpc.CidrBlock ?? ctx.config.network.vpcCidr };

@@ -204,6 +204,17 @@ describe('iam.instance-role', () => {
         ],
       },
       {
+        // AmazonSSMManagedInstanceCore allows GetParameter(s) on *: this Deny narrows it.
+        Sid: 'DenyParametersOutsideTheStack',
+        Effect: 'Deny',
+        Action: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
+        NotResource: [
+          `arn:aws:ssm:${A}:parameter/cloudmart/cloudmart`,
+          `arn:aws:ssm:${A}:parameter/cloudmart/cloudmart/*`,
+          'arn:aws:ssm:*:*:parameter/aws/service/*',
+        ],
+      },
+      {
         Sid: 'StackSecretsOnly',
         Effect: 'Allow',
         Action: 'secretsmanager:GetSecretValue',
@@ -334,8 +345,28 @@ describe('iam.instance-role', () => {
         ['iam.instance-role.least-privilege', 'pass', 'iam'],
         ['iam.instance-role.ssm', 'pass', 'iam'],
         ['iam.instance-role.inline-policy', 'pass', 'iam'],
+        ['iam.instance-role.parameters-scoped', 'pass', 'iam'],
         ['iam.instance-role.profile', 'pass', 'iam'],
       ]);
+      expect(checks.find((c) => c.id === 'iam.instance-role.parameters-scoped')!.evidence).toBe(
+        'cloudmart-ec2-least-privilege denies ssm:GetParameter, ssm:GetParameters, ssm:GetParametersByPath outside /cloudmart/cloudmart/* and /aws/service/*',
+      );
+    });
+
+    it('reports a role that can read every parameter of the account (the Deny removed)', async () => {
+      converged();
+      const opened = seedInline();
+      opened.Statement = opened.Statement.filter((s) => s.Sid !== 'DenyParametersOutsideTheStack');
+      iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encoded(opened) });
+
+      const checks = await instanceRoleStep.verify(ctx());
+
+      expect(checks.find((c) => c.id === 'iam.instance-role.parameters-scoped')).toMatchObject({
+        status: 'fail',
+        criterion: 'iam',
+        evidence:
+          'no Deny keeps parameter reads inside /cloudmart/cloudmart/*: AmazonSSMManagedInstanceCore lets the instances read every parameter in the account',
+      });
     });
 
     it('reports AdministratorAccess and a service:* inline grant on *', async () => {
@@ -507,5 +538,88 @@ describe('iam.instance-role: a private ECR image', () => {
       'arn:aws:kms:ap-northeast-2:123456789012:key/k',
     );
     expect(withImage.Statement.map((s) => s.Sid)).toContain('EcrPullAppImageOnly');
+  });
+});
+
+describe('iam.instance-role: which parameters the instances can read', () => {
+  /** IAM's ARN match: each colon-separated field on its own, `*` and `?` as wildcards. */
+  const arnMatches = (pattern: string, arn: string): boolean => {
+    const p = pattern.split(':');
+    const a = arn.split(':');
+    if (p.length !== 6 || a.length < 6) return false;
+    const tail = [...a.slice(0, 5), a.slice(5).join(':')];
+    return p.every((field, i) =>
+      new RegExp(
+        `^${field
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.')}$`,
+      ).test(tail[i]!),
+    );
+  };
+  const denied = (doc: PolicyDocument, action: string, arn: string) =>
+    doc.Statement.some(
+      (s) =>
+        s.Effect === 'Deny' &&
+        [s.Action].flat().includes(action) &&
+        ![s.NotResource ?? []].flat().some((p) => arnMatches(p, arn)),
+    );
+  const param = (name: string) => `arn:aws:ssm:${A}:parameter${name}`;
+
+  it("denies reads outside the stack's prefix, never the instances' own reads", async () => {
+    const { agentParameterName } =
+      await import('../../../src/steps/phase1-foundation/launch-template.js');
+    const { SETTING_NAMES } = await import('../../../src/steps/phase1-foundation/app-settings.js');
+    const config = testConfig();
+    const doc = seedInline();
+
+    // What the instance itself reads: the agent config, every app setting, the path read.
+    const own = [
+      agentParameterName(config),
+      ...SETTING_NAMES.map((n) => `/cloudmart/cloudmart${n}`),
+    ];
+    for (const name of own) {
+      expect(denied(doc, 'ssm:GetParameter', param(name)), name).toBe(false);
+      expect(denied(doc, 'ssm:GetParameters', param(name)), name).toBe(false);
+    }
+    expect(denied(doc, 'ssm:GetParametersByPath', param('/cloudmart/cloudmart'))).toBe(false);
+    // AWS's public parameters (no account in the ARN).
+    expect(
+      denied(
+        doc,
+        'ssm:GetParameter',
+        'arn:aws:ssm:ap-northeast-2::parameter/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+      ),
+    ).toBe(false);
+
+    // Anything else of the account, including another stack whose name starts the same.
+    for (const name of [
+      '/prod/db-password',
+      '/cloudmart/other/db/endpoint',
+      '/cloudmart/cloudmart-2/app/port',
+    ]) {
+      expect(denied(doc, 'ssm:GetParameter', param(name)), name).toBe(true);
+      expect(denied(doc, 'ssm:GetParameters', param(name)), name).toBe(true);
+    }
+    expect(denied(doc, 'ssm:GetParametersByPath', param('/cloudmart'))).toBe(true);
+    // Only parameter reads are denied.
+    expect(denied(doc, 'ssm:PutParameter', param('/prod/x'))).toBe(false);
+  });
+});
+
+describe('iam.instance-role: an upper-case stack name', () => {
+  it('names the database in the master-secret condition as RDS spells it (lower case)', async () => {
+    const { dbSettings } = await import('../../../src/steps/phase1-foundation/rds-database.js');
+    // Built directly: the config schema may reject upper case; the policy must not depend on it.
+    const config = { ...testConfig(), stack: 'CloudMart' };
+    const doc = instancePolicy(config, ACCOUNT, 'aws', KEY_ARN);
+    const stmt = doc.Statement.find((s) => s.Sid === 'StackDatabaseMasterSecretOnly')!;
+    // StringEquals is case-sensitive: the tag RDS writes names the DB in lower case.
+    expect(stmt.Condition).toEqual({
+      StringEquals: {
+        'secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn': `arn:aws:rds:${A}:db:cloudmart-db`,
+      },
+    });
+    expect(dbSettings(config).instanceId).toBe('cloudmart-db');
   });
 });

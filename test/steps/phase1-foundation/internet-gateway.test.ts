@@ -34,6 +34,41 @@ describe('network.igw', () => {
       ...over,
     });
 
+  it('retries the attach while the gateway it just created reads InvalidInternetGatewayID.NotFound', async () => {
+    ec2.on(DescribeInternetGatewaysCommand).resolves({ InternetGateways: [] });
+    ec2
+      .on(CreateInternetGatewayCommand)
+      .resolves({ InternetGateway: { InternetGatewayId: 'igw-1', Attachments: [] } });
+    ec2
+      .on(AttachInternetGatewayCommand)
+      .rejectsOnce(awsError('InvalidInternetGatewayID.NotFound'))
+      .rejectsOnce(awsError('InvalidInternetGatewayID.NotFound'))
+      .resolves({});
+    const c = ctx();
+
+    await expect(internetGatewayStep.create(c)).resolves.toEqual({ internetGatewayId: 'igw-1' });
+    expect(ec2.commandCalls(AttachInternetGatewayCommand).map((x) => x.args[0].input)).toEqual([
+      { InternetGatewayId: 'igw-1', VpcId: 'vpc-1' },
+      { InternetGatewayId: 'igw-1', VpcId: 'vpc-1' },
+      { InternetGatewayId: 'igw-1', VpcId: 'vpc-1' },
+    ]);
+    expect(
+      c.progressLog.filter((l) => l.includes('waiting (InvalidInternetGatewayID.NotFound)')),
+    ).toHaveLength(2);
+  });
+
+  it('does not retry the attach of an adopted gateway that reads NotFound', async () => {
+    ec2
+      .on(DescribeInternetGatewaysCommand)
+      .resolves({ InternetGateways: [{ InternetGatewayId: 'igw-1', Attachments: [] }] });
+    ec2.on(AttachInternetGatewayCommand).rejects(awsError('InvalidInternetGatewayID.NotFound'));
+
+    await expect(internetGatewayStep.create(ctx())).rejects.toThrow(
+      'InvalidInternetGatewayID.NotFound',
+    );
+    expect(ec2.commandCalls(AttachInternetGatewayCommand)).toHaveLength(1);
+  });
+
   it('creates the gateway tagged at creation and attaches it to the VPC', async () => {
     ec2.on(DescribeInternetGatewaysCommand).resolves({ InternetGateways: [] });
     ec2

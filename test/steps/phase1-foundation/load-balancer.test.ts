@@ -17,6 +17,7 @@ import {
   DescribeTargetGroupsCommand,
   ElasticLoadBalancingV2Client,
   ModifyListenerCommand,
+  SetSecurityGroupsCommand,
   ModifyLoadBalancerAttributesCommand,
   ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
@@ -333,6 +334,29 @@ describe('app.alb', () => {
     expect(mutating(elb)).toEqual([]);
     expect(ec2.calls()).toHaveLength(0);
     expect(out.listenerArns).toEqual([L443, L80]);
+  });
+
+  it('attaches the Route 53 health-check security group next to the ALB group when there is one', async () => {
+    live([httpsListener, redirectListener]);
+    elb.on(SetSecurityGroupsCommand).resolves({ SecurityGroupIds: ['sg-alb', 'sg-alb-health'] });
+    const c = testContext({
+      stepId: loadBalancerStep.id,
+      outputs: {
+        ...outputs({ cert: true }),
+        [STEP.securityGroups]: {
+          albSgId: 'sg-alb',
+          albHealthCheckSgId: 'sg-alb-health',
+          appSgId: 'sg-app',
+          dbSgId: 'sg-db',
+          redisSgId: 'sg-redis',
+        },
+      },
+      config: testConfig({ dns: { domain: 'shop.example.com' } }),
+    });
+    await loadBalancerStep.create(c);
+    expect(elb.commandCalls(SetSecurityGroupsCommand).map((x) => x.args[0].input)).toEqual([
+      { LoadBalancerArn: LB_ARN, SecurityGroups: ['sg-alb', 'sg-alb-health'] },
+    ]);
   });
 
   it('adds HTTPS and turns port 80 into a redirect when a domain is added later', async () => {

@@ -9,7 +9,12 @@ import {
   type NatGateway,
 } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { natGatewaysStep } from '../../../src/steps/phase1-foundation/nat-gateways.js';
+import { explainAwsError } from '../../../src/aws/errors.js';
+import { CloudmartError } from '../../../src/errors.js';
+import {
+  EIP_RELEASE_TIMEOUT_MS,
+  natGatewaysStep,
+} from '../../../src/steps/phase1-foundation/nat-gateways.js';
 import { STEP } from '../../../src/steps/outputs.js';
 import { awsError, strictMock, testContext } from '../../helpers/context.js';
 
@@ -229,6 +234,70 @@ describe('network.nat', () => {
     );
   });
 
+  describe('right after a create (EC2 eventual consistency)', () => {
+    it('retries CreateNatGateway with the same client token while the new EIP reads InvalidAllocationID.NotFound', async () => {
+      emptyAccount(1);
+      ec2
+        .on(CreateNatGatewayCommand, { AllocationId: 'eipalloc-0' })
+        .rejectsOnce(awsError('InvalidAllocationID.NotFound'))
+        .resolves({ NatGateway: { NatGatewayId: 'nat-0', State: 'pending' } });
+      const c = ctx();
+
+      const out = await natGatewaysStep.create(c);
+
+      expect(out.natGatewayIds).toEqual(['nat-0', 'nat-1']);
+      const az0 = ec2
+        .commandCalls(CreateNatGatewayCommand)
+        .filter((x) => x.args[0].input.AllocationId === 'eipalloc-0')
+        .map((x) => x.args[0].input.ClientToken);
+      expect(az0).toHaveLength(2);
+      expect(az0[1]).toBe(az0[0]);
+      expect(ec2.commandCalls(AllocateAddressCommand)).toHaveLength(2);
+      expect(c.progressLog.some((l) => l.includes('waiting (InvalidAllocationID.NotFound)'))).toBe(
+        true,
+      );
+    });
+
+    it('does not retry CreateNatGateway on NotFound for an adopted EIP (it really is gone)', async () => {
+      emptyAccount(1);
+      ec2.on(DescribeAddressesCommand).resolves({ Addresses: [eip(0), eip(1)] });
+      ec2.on(CreateNatGatewayCommand).rejects(awsError('InvalidAllocationID.NotFound'));
+
+      await expect(natGatewaysStep.create(ctx())).rejects.toThrow('InvalidAllocationID.NotFound');
+      expect(ec2.commandCalls(CreateNatGatewayCommand)).toHaveLength(2);
+    });
+
+    it('reads NatGatewayNotFound on a NAT it just created as "not visible yet"', async () => {
+      emptyAccount(2);
+      ec2
+        .on(DescribeNatGatewaysCommand, { NatGatewayIds: ['nat-1'] })
+        .rejectsOnce(awsError('NatGatewayNotFound'))
+        .resolves({ NatGateways: [{ NatGatewayId: 'nat-1', State: 'available' }] });
+      const c = ctx();
+
+      await expect(natGatewaysStep.create(c)).resolves.toMatchObject({
+        natGatewayIds: ['nat-0', 'nat-1'],
+      });
+      expect(
+        c.progressLog.some((l) =>
+          l.startsWith(
+            'NAT gateway nat-1 in ap-northeast-2c: not visible yet (NatGatewayNotFound)',
+          ),
+        ),
+      ).toBe(true);
+    });
+
+    it('fails on NatGatewayNotFound for an adopted pending NAT', async () => {
+      ec2.on(DescribeNatGatewaysCommand).callsFake((input: { NatGatewayIds?: string[] }) => {
+        if (input.NatGatewayIds) throw awsError('NatGatewayNotFound');
+        return { NatGateways: [nat(0, { State: 'pending' }), nat(1)] };
+      });
+      ec2.on(DescribeAddressesCommand).resolves({ Addresses: [eip(0), eip(1)] });
+
+      await expect(natGatewaysStep.create(ctx())).rejects.toThrow('NatGatewayNotFound');
+    });
+  });
+
   describe('verify', () => {
     it('passes with one available NAT in each AZ public subnet', async () => {
       ec2.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [nat(0), nat(1)] });
@@ -347,6 +416,95 @@ describe('network.nat', () => {
       expect(
         ec2.commandCalls(DescribeNatGatewaysCommand).some((c) => c.args[0].input.NatGatewayIds),
       ).toBe(true);
+    });
+
+    /** Both NATs already deleted, both EIPs still tagged: only the release is left. */
+    function natsDeleted() {
+      ec2
+        .on(DescribeNatGatewaysCommand)
+        .callsFake((input: { NatGatewayIds?: string[] }) =>
+          input.NatGatewayIds
+            ? { NatGateways: [{ NatGatewayId: input.NatGatewayIds[0], State: 'deleted' }] }
+            : { NatGateways: [] },
+        );
+      ec2.on(DescribeAddressesCommand).resolves({ Addresses: [eip(0), eip(1)] });
+    }
+
+    it.each([
+      ['AuthFailure', 'You do not have permission to access the specified resource.'],
+      ['InvalidNetworkInterfaceID.NotFound', "The networkInterface ID 'eni-0' does not exist"],
+      ['InvalidIPAddress.InUse', 'Address 3.0.0.0 is in use.'],
+    ])(
+      'retries ReleaseAddress while the deleted NAT still holds the address (%s)',
+      async (name, message) => {
+        natsDeleted();
+        ec2.on(ReleaseAddressCommand).resolves({});
+        ec2
+          .on(ReleaseAddressCommand, { AllocationId: 'eipalloc-0' })
+          .rejectsOnce(awsError(name, message))
+          .rejectsOnce(awsError(name, message))
+          .resolves({});
+        const c = ctx();
+
+        await natGatewaysStep.teardown(c);
+
+        const released = ec2
+          .commandCalls(ReleaseAddressCommand)
+          .map((x) => x.args[0].input.AllocationId);
+        expect(released.filter((id) => id === 'eipalloc-0')).toHaveLength(3);
+        expect(released.filter((id) => id === 'eipalloc-1')).toHaveLength(1);
+        expect(
+          c.progressLog.some((l) =>
+            l.startsWith(`releasing Elastic IP eipalloc-0: waiting (${name})`),
+          ),
+        ).toBe(true);
+      },
+    );
+
+    it('gives up after the bound with its own error, not "credentials are missing or expired", and still releases the other EIP', async () => {
+      natsDeleted();
+      ec2.on(ReleaseAddressCommand).resolves({});
+      ec2
+        .on(ReleaseAddressCommand, { AllocationId: 'eipalloc-0' })
+        .rejects(
+          awsError('AuthFailure', 'You do not have permission to access the specified resource.'),
+        );
+      const c = ctx();
+
+      const err = await natGatewaysStep.teardown(c).catch((e: unknown) => e);
+
+      expect(err).toBeInstanceOf(CloudmartError);
+      expect((err as CloudmartError).code).toBe('AWS_ERROR');
+      expect((err as Error).message).toMatch(
+        /^Releasing Elastic IP eipalloc-0 failed: AWS still refuses it 5 min after its NAT gateway was deleted \(AuthFailure: /,
+      );
+      // The engine passes a CloudmartError through as is.
+      const shown = explainAwsError(err, 'NAT gateways (network.nat) teardown');
+      expect(shown.code).toBe('AWS_ERROR');
+      expect(shown.message).not.toMatch(/credentials/i);
+      expect(shown.hint).toMatch(/cloudmart destroy/);
+      // Bounded: waited out the bound, not much longer.
+      expect(c.slept()).toBeGreaterThanOrEqual(EIP_RELEASE_TIMEOUT_MS - 15_000);
+      expect(c.slept()).toBeLessThan(EIP_RELEASE_TIMEOUT_MS + 60_000);
+      expect(ec2.commandCalls(ReleaseAddressCommand, { AllocationId: 'eipalloc-1' })).toHaveLength(
+        1,
+      );
+    });
+
+    it('treats only InvalidAllocationID.NotFound as already released', async () => {
+      natsDeleted();
+      ec2.on(ReleaseAddressCommand).rejects(awsError('InvalidAllocationID.NotFound'));
+      await expect(natGatewaysStep.teardown(ctx())).resolves.toBeUndefined();
+      expect(ec2.commandCalls(ReleaseAddressCommand)).toHaveLength(2);
+    });
+
+    it('does not retry an error that says nothing about the address being held', async () => {
+      natsDeleted();
+      ec2
+        .on(ReleaseAddressCommand)
+        .rejects(awsError('UnauthorizedOperation', 'not authorized', 403));
+      await expect(natGatewaysStep.teardown(ctx())).rejects.toThrow('not authorized');
+      expect(ec2.commandCalls(ReleaseAddressCommand)).toHaveLength(2);
     });
   });
 });

@@ -99,6 +99,58 @@ describe('network.routes', () => {
       ...over,
     });
 
+  it('retries CreateRoute and AssociateRouteTable while a table it just created reads InvalidRouteTableID.NotFound', async () => {
+    ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: [MAIN] });
+    ec2.on(CreateRouteTableCommand).callsFake((input) => {
+      const tags = input.TagSpecifications[0].Tags as Array<{ Key: string; Value: string }>;
+      const tier = tags.find((t) => t.Key === 'cloudmart:tier')!.Value;
+      const index = tags.find((t) => t.Key === 'cloudmart:az-index')?.Value;
+      return {
+        RouteTable: {
+          RouteTableId: tier === 'public' ? 'rtb-pub' : `rtb-priv-${index}`,
+          Routes: [],
+          Associations: [],
+        },
+      };
+    });
+    ec2.on(CreateRouteCommand).resolves({ Return: true });
+    ec2
+      .on(CreateRouteCommand, { RouteTableId: 'rtb-pub' })
+      .rejectsOnce(awsError('InvalidRouteTableID.NotFound'))
+      .resolves({ Return: true });
+    ec2.on(AssociateRouteTableCommand).resolves({});
+    ec2
+      .on(AssociateRouteTableCommand, { RouteTableId: 'rtb-priv-1', SubnetId: 'subnet-data-c' })
+      .rejectsOnce(awsError('InvalidRouteTableID.NotFound'))
+      .resolves({});
+    const c = ctx();
+
+    await routeTablesStep.create(c);
+
+    expect(ec2.commandCalls(CreateRouteTableCommand)).toHaveLength(3);
+    expect(ec2.commandCalls(CreateRouteCommand, { RouteTableId: 'rtb-pub' })).toHaveLength(2);
+    expect(
+      ec2.commandCalls(AssociateRouteTableCommand, {
+        RouteTableId: 'rtb-priv-1',
+        SubnetId: 'subnet-data-c',
+      }),
+    ).toHaveLength(2);
+    expect(ec2.commandCalls(AssociateRouteTableCommand)).toHaveLength(7);
+    expect(
+      c.progressLog.filter((l) => l.includes('waiting (InvalidRouteTableID.NotFound)')),
+    ).toHaveLength(2);
+  });
+
+  it('does not retry NotFound on a table it adopted', async () => {
+    const tables = converged();
+    tables[1] = table('rtb-pub', 'public', undefined, undefined, ['subnet-pub-a', 'subnet-pub-c']);
+    ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: tables });
+    ec2.on(CreateRouteCommand).rejects(awsError('InvalidRouteTableID.NotFound'));
+
+    await expect(routeTablesStep.create(ctx())).rejects.toThrow('InvalidRouteTableID.NotFound');
+    expect(ec2.commandCalls(CreateRouteCommand)).toHaveLength(1);
+  });
+
   it('creates a public table to the IGW and one private table per AZ to that AZ NAT, with their associations', async () => {
     ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: [MAIN] });
     ec2.on(CreateRouteTableCommand).callsFake((input) => {

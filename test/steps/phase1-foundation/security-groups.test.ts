@@ -18,7 +18,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CloudmartError } from '../../../src/errors.js';
-import { securityGroupsStep } from '../../../src/steps/phase1-foundation/security-groups.js';
+import {
+  albSecurityGroupIds,
+  securityGroupsStep,
+} from '../../../src/steps/phase1-foundation/security-groups.js';
 import { STEP } from '../../../src/steps/outputs.js';
 import { awsError, strictMock, testConfig, testContext } from '../../helpers/context.js';
 
@@ -340,6 +343,257 @@ describe('network.security-groups', () => {
     expect(mutating(ec2)).toEqual([]);
     const checks = await securityGroupsStep.verify(ctx({ config }));
     expect(checks.find((c) => c.id === 'network.sg.rules-match-config')?.status).toBe('pass');
+  });
+
+  describe('right after the create (EC2 eventual consistency)', () => {
+    it('retries calls on the new groups while they read InvalidGroup.NotFound, and waits until their rules show', async () => {
+      const api = fakeSecurityGroups(ec2);
+      // The first two rules reads after the creates show nothing yet (not even the default egress).
+      let rulesReads = 0;
+      ec2.on(DescribeSecurityGroupRulesCommand).callsFake((input) => {
+        rulesReads += 1;
+        const ids = input.Filters[0].Values as string[];
+        return {
+          SecurityGroupRules:
+            rulesReads <= 2 ? [] : api.rules.filter((r) => ids.includes(r.GroupId!)),
+        };
+      });
+      let refusedIngress = 0;
+      ec2.on(AuthorizeSecurityGroupIngressCommand, { GroupId: 'sg-db' }).callsFake(() => {
+        refusedIngress += 1;
+        if (refusedIngress === 1)
+          throw awsError('InvalidGroup.NotFound', "The security group 'sg-db' does not exist");
+        api.rules.push({
+          SecurityGroupRuleId: 'sgr-db-in',
+          GroupId: 'sg-db',
+          IsEgress: false,
+          IpProtocol: 'tcp',
+          FromPort: 5432,
+          ToPort: 5432,
+          ReferencedGroupInfo: { GroupId: 'sg-app' },
+          Description: 'PostgreSQL from the app instances only',
+        });
+        return { Return: true };
+      });
+      ec2
+        .on(ModifySecurityGroupRulesCommand, { GroupId: 'sg-alb' })
+        .rejectsOnce(awsError('InvalidGroup.NotFound'))
+        .callsFake((input) => {
+          for (const m of input.SecurityGroupRules) {
+            api.rules.find((x) => x.SecurityGroupRuleId === m.SecurityGroupRuleId)!.Description =
+              m.SecurityGroupRule.Description;
+          }
+          return { Return: true };
+        });
+      const c = ctx();
+
+      await securityGroupsStep.create(c);
+
+      expect(rulesReads).toBe(3);
+      expect(
+        c.progressLog.some((l) =>
+          l.startsWith(
+            'new security groups: rules of sg-alb, sg-app, sg-db, sg-redis not visible yet',
+          ),
+        ),
+      ).toBe(true);
+      expect(
+        ec2.commandCalls(AuthorizeSecurityGroupIngressCommand, { GroupId: 'sg-db' }),
+      ).toHaveLength(2);
+      expect(ec2.commandCalls(ModifySecurityGroupRulesCommand, { GroupId: 'sg-alb' })).toHaveLength(
+        2,
+      );
+      // The default egress of the DB and Redis groups went, though the first read missed it.
+      expect(
+        api.rules
+          .filter((r) => r.IsEgress)
+          .map((r) => r.GroupId)
+          .sort(),
+      ).toEqual(['sg-alb', 'sg-app']);
+      expect(c.progressLog.some((l) => l.includes('waiting (InvalidGroup.NotFound)'))).toBe(true);
+    });
+
+    it('does not retry NotFound on a group it adopted', async () => {
+      const api = fakeSecurityGroups(ec2);
+      await securityGroupsStep.create(ctx());
+      api.rules.splice(
+        api.rules.findIndex((r) => r.GroupId === 'sg-redis' && !r.IsEgress),
+        1,
+      );
+      ec2.on(AuthorizeSecurityGroupIngressCommand).rejects(awsError('InvalidGroup.NotFound'));
+      ec2.resetHistory();
+      const c = ctx();
+
+      await expect(securityGroupsStep.create(c)).rejects.toThrow('InvalidGroup.NotFound');
+      expect(ec2.commandCalls(AuthorizeSecurityGroupIngressCommand)).toHaveLength(1);
+      expect(c.slept()).toBe(0);
+    });
+  });
+
+  describe('a domain with a narrowed allow-list: the Route 53 health checkers', () => {
+    const CF = 'com.amazonaws.global.cloudfront.origin-facing';
+    const R53 = 'com.amazonaws.ap-northeast-2.route53-healthchecks';
+    const narrowed = () =>
+      testConfig({
+        network: { allowedCidrs: ['203.0.113.0/24'] },
+        dns: { domain: 'shop.example.com' },
+      });
+    const prefixLists = () =>
+      ec2.on(DescribeManagedPrefixListsCommand).resolves({
+        PrefixLists: [
+          { PrefixListId: 'pl-cf', PrefixListName: CF },
+          { PrefixListId: 'pl-r53', PrefixListName: R53 },
+        ],
+      });
+
+    it('gives the ALB a second group that lets only them in on 443 (prefix-list weights: 55 + 25 > 60 rules)', async () => {
+      const api = fakeSecurityGroups(ec2);
+      prefixLists();
+      const config = narrowed();
+
+      const out = await securityGroupsStep.create(ctx({ config }));
+
+      expect(out).toEqual({
+        albSgId: 'sg-alb',
+        appSgId: 'sg-app',
+        dbSgId: 'sg-db',
+        redisSgId: 'sg-redis',
+        albHealthCheckSgId: 'sg-alb-health',
+      });
+      expect(albSecurityGroupIds(out)).toEqual(['sg-alb', 'sg-alb-health']);
+      expect(ec2.commandCalls(DescribeManagedPrefixListsCommand)[0]!.args[0].input).toEqual({
+        Filters: [{ Name: 'prefix-list-name', Values: [CF, R53] }],
+      });
+      expect(
+        ec2.commandCalls(CreateSecurityGroupCommand, { GroupName: 'cloudmart-alb-health-sg' })[0]!
+          .args[0].input,
+      ).toEqual({
+        GroupName: 'cloudmart-alb-health-sg',
+        Description: 'CloudMart ALB: HTTPS from the Route 53 health checkers only',
+        VpcId: 'vpc-1',
+        TagSpecifications: [
+          {
+            ResourceType: 'security-group',
+            Tags: expect.arrayContaining([
+              { Key: 'Name', Value: 'cloudmart-alb-health-sg' },
+              { Key: 'cloudmart:stack', Value: 'cloudmart' },
+              { Key: 'cloudmart:step', Value: 'network.security-groups' },
+              { Key: 'cloudmart:role', Value: 'alb-health' },
+            ]),
+          },
+        ],
+      });
+      expect(
+        ec2.commandCalls(AuthorizeSecurityGroupIngressCommand, { GroupId: 'sg-alb-health' })[0]!
+          .args[0].input,
+      ).toEqual({
+        GroupId: 'sg-alb-health',
+        IpPermissions: [
+          {
+            IpProtocol: 'tcp',
+            FromPort: 443,
+            ToPort: 443,
+            PrefixListIds: [
+              {
+                PrefixListId: 'pl-r53',
+                Description:
+                  'Route 53 health checkers (the https://api.shop.example.com/health check) on 443',
+              },
+            ],
+          },
+        ],
+        TagSpecifications: [
+          {
+            ResourceType: 'security-group-rule',
+            Tags: expect.arrayContaining([{ Key: 'Name', Value: 'cloudmart-alb-health-sg' }]),
+          },
+        ],
+      });
+      // Each list in its own group, and the new group keeps no egress of its own.
+      expect(
+        api.rules
+          .filter((r) => r.GroupId === 'sg-alb' || r.GroupId === 'sg-alb-health')
+          .map(show)
+          .sort(),
+      ).toEqual([
+        'sg-alb in tcp 443-443 203.0.113.0/24',
+        'sg-alb in tcp 443-443 pl-cf',
+        'sg-alb in tcp 80-80 203.0.113.0/24',
+        'sg-alb out -1 -1--1 0.0.0.0/0',
+        'sg-alb-health in tcp 443-443 pl-r53',
+      ]);
+
+      const checks = await securityGroupsStep.verify(ctx({ config }));
+      expect(checks.map((c) => [c.id, c.status])).toEqual([
+        ['network.sg.exists', 'pass'],
+        ['network.sg.no-world-ingress', 'pass'],
+        ['network.sg.no-ssh', 'pass'],
+        ['network.sg.rules-match-config', 'pass'],
+        ['network.sg.descriptions', 'pass'],
+      ]);
+      expect(checks[0]!.evidence).toContain('cloudmart-alb-health-sg=sg-alb-health');
+
+      ec2.resetHistory();
+      await securityGroupsStep.create(ctx({ config }));
+      expect(mutating(ec2)).toEqual([]);
+    });
+
+    it('plans the extra group only when it is needed', () => {
+      expect(securityGroupsStep.describe(narrowed())).toContain(
+        'Security group cloudmart-alb-health-sg: tcp 443 from Route 53 health checkers; no egress',
+      );
+      const open = testConfig({ dns: { domain: 'shop.example.com' } });
+      expect(securityGroupsStep.describe(open).join('\n')).not.toContain('alb-health');
+      const noDomain = testConfig({ network: { allowedCidrs: ['203.0.113.0/24'] } });
+      expect(securityGroupsStep.describe(noDomain).join('\n')).not.toContain('alb-health');
+    });
+
+    it('verify reports the group missing, and its rule as not in the config once no longer needed', async () => {
+      fakeSecurityGroups(ec2);
+      prefixLists();
+      await securityGroupsStep.create(ctx());
+      let checks = await securityGroupsStep.verify(ctx({ config: narrowed() }));
+      const by = (id: string) => checks.find((c) => c.id === id)!;
+      expect(by('network.sg.exists')).toMatchObject({
+        status: 'fail',
+        evidence: 'missing: cloudmart-alb-health-sg',
+      });
+
+      await securityGroupsStep.create(ctx({ config: narrowed() }));
+      const wide = testConfig({ dns: { domain: 'shop.example.com' } });
+      checks = await securityGroupsStep.verify(ctx({ config: wide }));
+      expect(by('network.sg.exists').status).toBe('pass');
+      expect(by('network.sg.rules-match-config').evidence).toContain(
+        'not in the config: cloudmart-alb-health-sg tcp 443 from pl-r53',
+      );
+
+      // up with the wider config empties the group (it may still sit on the ALB) and drops it
+      // from the outputs, so the load balancer lets go of it.
+      ec2.resetHistory();
+      const out = await securityGroupsStep.create(ctx({ config: wide }));
+      expect(out.albHealthCheckSgId).toBeUndefined();
+      expect(
+        ec2.commandCalls(RevokeSecurityGroupIngressCommand).map((c) => c.args[0].input.GroupId),
+      ).toContain('sg-alb-health');
+      checks = await securityGroupsStep.verify(ctx({ config: wide }));
+      expect(by('network.sg.rules-match-config').status).toBe('pass');
+    });
+
+    it('teardown deletes the extra group too', async () => {
+      fakeSecurityGroups(ec2);
+      prefixLists();
+      await securityGroupsStep.create(ctx({ config: narrowed() }));
+      ec2.on(DeleteSecurityGroupCommand).resolves({});
+
+      await securityGroupsStep.teardown(ctx({ config: narrowed(), outputs: {} }));
+
+      expect(
+        ec2
+          .commandCalls(DeleteSecurityGroupCommand)
+          .map((c) => c.args[0].input.GroupId)
+          .sort(),
+      ).toEqual(['sg-alb', 'sg-alb-health', 'sg-app', 'sg-db', 'sg-redis']);
+    });
   });
 
   it('converges: revokes a rule not in the config (SSH from the world) and restores a missing one', async () => {

@@ -91,6 +91,49 @@ describe('network.subnets', () => {
       ...over,
     });
 
+  it('right after CreateSubnet, waits out InvalidSubnetID.NotFound on the describe and ModifySubnetAttribute', async () => {
+    const created = statefulEc2(ec2);
+    let hidden = true;
+    ec2.on(DescribeSubnetsCommand).callsFake((input: { SubnetIds?: string[] }) => {
+      if (input.SubnetIds && hidden) {
+        hidden = false;
+        throw awsError(
+          'InvalidSubnetID.NotFound',
+          `The subnet ID '${input.SubnetIds[0]}' does not exist`,
+        );
+      }
+      return {
+        Subnets: created.filter((x) => !input.SubnetIds || input.SubnetIds.includes(x.SubnetId!)),
+      };
+    });
+    ec2
+      .on(ModifySubnetAttributeCommand, { SubnetId: 'subnet-public-1' })
+      .rejectsOnce(awsError('InvalidSubnetID.NotFound'))
+      .resolves({});
+    const c = ctx();
+
+    const out = await subnetsStep.create(c);
+
+    expect(out.publicSubnetIds).toEqual(['subnet-public-0', 'subnet-public-1']);
+    expect(ec2.commandCalls(CreateSubnetCommand)).toHaveLength(6);
+    expect(
+      ec2.commandCalls(ModifySubnetAttributeCommand, { SubnetId: 'subnet-public-1' }),
+    ).toHaveLength(2);
+    expect(c.progressLog).toContain('subnets: not visible yet (InvalidSubnetID.NotFound) (0s)');
+  });
+
+  it('does not retry NotFound on ModifySubnetAttribute for an adopted subnet', async () => {
+    ec2.on(DescribeSubnetsCommand).resolves({
+      Subnets: [...allSubnets().slice(0, 5), subnet('data', 1, { MapPublicIpOnLaunch: true })],
+    });
+    ec2.on(ModifySubnetAttributeCommand).rejects(awsError('InvalidSubnetID.NotFound'));
+    const c = ctx();
+
+    await expect(subnetsStep.create(c)).rejects.toThrow('InvalidSubnetID.NotFound');
+    expect(ec2.commandCalls(ModifySubnetAttributeCommand)).toHaveLength(1);
+    expect(c.slept()).toBe(0);
+  });
+
   it('creates a public, an app and a data subnet per AZ with the config CIDRs, tagged at creation', async () => {
     statefulEc2(ec2);
 

@@ -55,6 +55,64 @@ describe('network.vpc', () => {
     ]);
   });
 
+  it('right after CreateVpc, waits out InvalidVpcID.NotFound on the describe, the attribute reads and ModifyVpcAttribute', async () => {
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [] });
+    ec2.on(CreateVpcCommand).resolves({ Vpc: { VpcId: 'vpc-1', State: 'pending' } });
+    ec2
+      .on(DescribeVpcsCommand, { VpcIds: ['vpc-1'] })
+      .rejectsOnce(awsError('InvalidVpcID.NotFound'))
+      .resolves({ Vpcs: [{ VpcId: 'vpc-1', State: 'available' }] });
+    ec2
+      .on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsSupport' })
+      .rejectsOnce(awsError('InvalidVpcID.NotFound'))
+      .resolves({ EnableDnsSupport: { Value: true } });
+    ec2
+      .on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsHostnames' })
+      .resolves({ EnableDnsHostnames: { Value: false } });
+    ec2.on(ModifyVpcAttributeCommand).rejectsOnce(awsError('InvalidVpcID.NotFound')).resolves({});
+    const c = ctx();
+
+    await expect(vpcStep.create(c)).resolves.toEqual({ vpcId: 'vpc-1', cidr: '10.0.0.0/16' });
+
+    expect(ec2.commandCalls(CreateVpcCommand)).toHaveLength(1);
+    expect(ec2.commandCalls(ModifyVpcAttributeCommand).map((x) => x.args[0].input)).toEqual([
+      { VpcId: 'vpc-1', EnableDnsHostnames: { Value: true } },
+      { VpcId: 'vpc-1', EnableDnsHostnames: { Value: true } },
+    ]);
+    expect(c.progressLog).toContain(
+      'VPC cloudmart-vpc: not visible yet (InvalidVpcID.NotFound) (0s)',
+    );
+    expect(
+      c.progressLog.some((l) =>
+        l.startsWith(
+          'enabling DNS hostnames on vpc-1 (just created; AWS may not show it yet): waiting (InvalidVpcID.NotFound)',
+        ),
+      ),
+    ).toBe(true);
+  });
+
+  it('gives up on NotFound after a bounded time even right after the create', async () => {
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [] });
+    ec2.on(CreateVpcCommand).resolves({ Vpc: { VpcId: 'vpc-1', State: 'available' } });
+    ec2.on(DescribeVpcAttributeCommand).rejects(awsError('InvalidVpcID.NotFound'));
+    const c = ctx();
+
+    await expect(vpcStep.create(c)).rejects.toThrow('InvalidVpcID.NotFound');
+    expect(c.slept()).toBeGreaterThanOrEqual(120_000);
+    expect(c.slept()).toBeLessThan(130_000);
+  });
+
+  it('does not retry NotFound on a VPC it adopted', async () => {
+    ec2
+      .on(DescribeVpcsCommand)
+      .resolves({ Vpcs: [{ VpcId: 'vpc-9', State: 'available', CidrBlock: '10.0.0.0/16' }] });
+    ec2.on(DescribeVpcAttributeCommand).rejects(awsError('InvalidVpcID.NotFound'));
+    const c = ctx();
+
+    await expect(vpcStep.create(c)).rejects.toThrow('InvalidVpcID.NotFound');
+    expect(c.slept()).toBe(0);
+  });
+
   it('adopts the tagged VPC and sends no create when it already exists', async () => {
     ec2
       .on(DescribeVpcsCommand)

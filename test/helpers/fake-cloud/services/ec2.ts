@@ -253,23 +253,30 @@ export function terminateInstance(w: World, region: string, id: string, delay: n
   w.schedule(i, delay + HOUR, { remove: true });
 }
 
+/** EC2's instance state codes (the low byte of InstanceState.Code). */
+const INSTANCE_STATE_CODES: Record<string, number> = {
+  pending: 0,
+  running: 16,
+  'shutting-down': 32,
+  terminated: 48,
+  stopping: 64,
+  stopped: 80,
+};
+
+const instanceState = (r: Resource): In => ({
+  Code: INSTANCE_STATE_CODES[r.state] ?? 0,
+  Name: r.state,
+});
+
 function instanceShape(w: World, r: Resource): In {
   const d = r.data;
-  const codes: Record<string, number> = {
-    pending: 0,
-    running: 16,
-    'shutting-down': 32,
-    terminated: 48,
-    stopping: 64,
-    stopped: 80,
-  };
   const gone = r.state === 'terminated';
   const profile = d.iamInstanceProfile as string | undefined;
   return {
     InstanceId: r.id,
     ImageId: d.imageId,
     InstanceType: d.instanceType,
-    State: { Code: codes[r.state] ?? 0, Name: r.state },
+    State: instanceState(r),
     LaunchTime: date(d.launchTime as number),
     Placement: { AvailabilityZone: d.az, Tenancy: 'default' },
     ...(gone
@@ -804,6 +811,7 @@ function expandPermissions(
 function managedPrefixLists(w: World, region: string): In[] {
   return [
     { name: 'com.amazonaws.global.cloudfront.origin-facing', max: 55 },
+    { name: `com.amazonaws.${region}.route53-healthchecks`, max: 25 },
     { name: `com.amazonaws.${region}.s3`, max: 10 },
     { name: `com.amazonaws.${region}.dynamodb`, max: 10 },
   ].map((l) => {
@@ -1797,6 +1805,41 @@ export function ec2Service(w: World): ServiceModule {
           RequesterId: '940372691376',
           Instances: instances.map((i) => instanceShape(w, i)),
         })),
+      };
+    },
+    /**
+     * The seed's instance drill: shutting-down now, terminated after the shutdown (visible for
+     * an hour). Idempotent (an instance already shutting down or terminated answers its state);
+     * one unknown id fails the whole request and nothing is terminated. Nothing tells Auto
+     * Scaling or the load balancer beforehand: the group finds out through its EC2 health check
+     * (autoscaling.ts healthCheck()), which then deregisters and replaces the instance.
+     */
+    TerminateInstances(ctx, input) {
+      const ids = [...new Set((input.InstanceIds ?? []) as string[])];
+      if (ids.length === 0)
+        throw err('MissingParameter', 'The request must contain the parameter InstanceId');
+      const unknown = ids.filter((id) => !w.get(T.instance, ctx.region, id));
+      if (unknown.length === 1)
+        throw notFound(w, 'InvalidInstanceID.NotFound', 'instance', unknown[0]!);
+      if (unknown.length > 1)
+        throw err(
+          'InvalidInstanceID.NotFound',
+          `The instance IDs '${unknown.join(', ')}' do not exist`,
+        );
+      if (input.DryRun === true)
+        throw w.error(
+          'ec2',
+          'DryRunOperation',
+          'Request would have succeeded, but DryRun flag is set.',
+          412,
+        );
+      return {
+        TerminatingInstances: ids.map((id) => {
+          const i = w.get(T.instance, ctx.region, id)!;
+          const previous = instanceState(i);
+          terminateInstance(w, ctx.region, id, w.t('instanceRunning'));
+          return { InstanceId: id, PreviousState: previous, CurrentState: instanceState(i) };
+        }),
       };
     },
     DescribeVolumes(ctx, input) {
