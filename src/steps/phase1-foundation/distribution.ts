@@ -486,7 +486,8 @@ export const distributionStep = defineStep<CdnOutputs>({
         id: 'edge.cdn.deployed',
         title: 'CloudFront distribution enabled and deployed',
         criterion: 'scalability',
-        status: cfg.Enabled && distribution.Status === 'Deployed' ? 'pass' : 'warn',
+        // Disabled serves nothing (fail); InProgress is a change still rolling out (warn).
+        status: !cfg.Enabled ? 'fail' : distribution.Status === 'Deployed' ? 'pass' : 'warn',
         evidence: `${id} ${distribution.DomainName ?? ''} Enabled=${cfg.Enabled} Status=${distribution.Status}`,
         fix,
       },

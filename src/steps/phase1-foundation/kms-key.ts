@@ -1,10 +1,12 @@
 import type { KeyMetadata } from '@aws-sdk/client-kms';
+import type { Aws } from '../../aws/clients.js';
 import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
 import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
 import { retryWhile } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
+import { names } from '../names.js';
 import { STEP, type KmsOutputs } from '../outputs.js';
 import { FIX_PHASE1, missing } from './ec2-lookup.js';
 import {
@@ -18,6 +20,8 @@ import {
 const kmsSdk = () => import('@aws-sdk/client-kms');
 const iamSdk = () => import('@aws-sdk/client-iam');
 const taggingSdk = () => import('@aws-sdk/client-resource-groups-tagging-api');
+const rdsSdk = () => import('@aws-sdk/client-rds');
+const backupSdk = () => import('@aws-sdk/client-backup');
 
 /** The shortest waiting period AWS allows; a key can never be deleted at once. */
 export const DELETION_WINDOW_DAYS = 7;
@@ -186,6 +190,81 @@ async function ensureAutoScalingRole(ctx: StepContext): Promise<boolean> {
   return true;
 }
 
+/** True when a key reference (ARN or id) names the key. */
+function isKey(ref: string | undefined, key: { keyId: string; keyArn: string }): boolean {
+  return !!ref && (ref === key.keyArn || ref === key.keyId || ref.endsWith(`:key/${key.keyId}`));
+}
+
+/**
+ * What still holds data encrypted with the stack key in the stack's region, for destroy to
+ * keep the key (deleting it would make these impossible to restore while they keep billing):
+ * RDS snapshots (the manual snapshot, a final snapshot), retained RDS automated backups, and
+ * the stack's AWS Backup vault with its recovery points (EBS snapshots under the volumes' key,
+ * the vault under its own). Read-only; snapshots being deleted do not count. The replicated
+ * backups in the DR region are under their own key and always deleted by `backup.rds`.
+ */
+export async function dataEncryptedWith(
+  aws: Aws,
+  config: Config,
+  key: { keyId: string; keyArn: string },
+): Promise<string[]> {
+  const { DescribeDBSnapshotsCommand, DescribeDBInstanceAutomatedBackupsCommand } = await rdsSdk();
+  const { DescribeBackupVaultCommand } = await backupSdk();
+  const found: string[] = [];
+
+  const rds = await aws.get('rds', config.region);
+  let marker: string | undefined;
+  do {
+    const out = await rds.send(
+      new DescribeDBSnapshotsCommand({ MaxRecords: 100, ...(marker ? { Marker: marker } : {}) }),
+    );
+    for (const s of out.DBSnapshots ?? []) {
+      if (isKey(s.KmsKeyId, key) && s.Status !== 'deleting') {
+        found.push(`RDS snapshot ${s.DBSnapshotIdentifier ?? '?'} (${s.SnapshotType ?? '?'})`);
+      }
+    }
+    marker = out.Marker;
+  } while (marker);
+
+  let backupsMarker: string | undefined;
+  do {
+    const out = await rds.send(
+      new DescribeDBInstanceAutomatedBackupsCommand({
+        MaxRecords: 100,
+        ...(backupsMarker ? { Marker: backupsMarker } : {}),
+      }),
+    );
+    for (const b of out.DBInstanceAutomatedBackups ?? []) {
+      if (isKey(b.KmsKeyId, key) && b.Status !== 'deleting') {
+        found.push(`retained automated backups of RDS ${b.DBInstanceIdentifier ?? '?'}`);
+      }
+    }
+    backupsMarker = out.Marker;
+  } while (backupsMarker);
+
+  const backup = await aws.get('backup', config.region);
+  const vaultName = names.of(config, 'vault');
+  const vault = await ignoreNotFound(
+    backup.send(new DescribeBackupVaultCommand({ BackupVaultName: vaultName })),
+  );
+  const points = vault?.NumberOfRecoveryPoints ?? 0;
+  if (vault && isKey(vault.EncryptionKeyArn, key) && points > 0) {
+    found.push(
+      `AWS Backup vault ${vaultName} (${points} recovery point${points === 1 ? '' : 's'})`,
+    );
+  }
+  return found;
+}
+
+/** "a, b and 3 more" for a warning line. */
+function listed(items: string[], max = 4): string {
+  const shown = items.slice(0, max);
+  const more = items.length - shown.length;
+  if (more > 0) return `${shown.join(', ')} and ${more} more`;
+  if (shown.length < 2) return shown.join('');
+  return `${shown.slice(0, -1).join(', ')} and ${shown.at(-1)!}`;
+}
+
 const isMalformedPolicy = (e: unknown) =>
   (e as { name?: string } | null)?.name === 'MalformedPolicyDocumentException';
 
@@ -210,10 +289,20 @@ export const kmsKeyStep = defineStep<KmsOutputs>({
     'tag:GetResources',
     'iam:GetRole',
     'iam:CreateServiceLinkedRole',
+    'rds:DescribeDBSnapshots',
+    'rds:DescribeDBInstanceAutomatedBackups',
+    'backup:DescribeBackupVault',
   ],
   describe: (config) => [
     `KMS key ${aliasName(config)} (symmetric, yearly rotation) for RDS, ElastiCache, EBS, SNS and CloudWatch Logs`,
     'Key policy: the account through IAM; CloudWatch Logs, CloudWatch alarms and Auto Scaling, each scoped by a condition',
+    ...(config.destroy.finalSnapshot ||
+    !config.destroy.deleteManualSnapshots ||
+    !config.destroy.deleteRecoveryPoints
+      ? [
+          'destroy keeps this key (about $1/month) while the backups it keeps are encrypted with it, so they stay restorable',
+        ]
+      : []),
   ],
 
   async create(ctx) {
@@ -410,6 +499,33 @@ export const kmsKeyStep = defineStep<KmsOutputs>({
     }
     if (!key?.KeyId) return;
     const keyId = key.KeyId;
+    const region = ctx.config.region;
+    const keyArn =
+      key.Arn ??
+      `arn:${ctx.aws.partition()}:kms:${region}:${await ctx.aws.accountId()}:key/${keyId}`;
+
+    // Backups destroy keeps (destroy.finalSnapshot, deleteManualSnapshots: false,
+    // deleteRecoveryPoints: false), or any other snapshot made under this key, can only be
+    // restored while the key exists: then the key is kept too, alias and all.
+    const kept = await dataEncryptedWith(ctx.aws, ctx.config, { keyId, keyArn });
+    if (kept.length > 0) {
+      const what = `${listed(kept)} ${kept.length === 1 ? 'is' : 'are'} encrypted with it`;
+      const them = kept.length === 1 ? 'it' : 'them';
+      if (key.KeyState === 'PendingDeletion' || key.KeyState === 'PendingReplicaDeletion') {
+        const when = key.DeletionDate?.toISOString().slice(0, 10) ?? 'soon';
+        ctx.warn(
+          `KMS key ${keyId} (${alias}) is already pending deletion until ${when}, but ${what}: once the key is deleted, ${them} can never be restored. ` +
+            `To keep them usable: aws kms cancel-key-deletion --key-id ${keyId} --region ${region} && aws kms enable-key --key-id ${keyId} --region ${region}`,
+        );
+        return;
+      }
+      ctx.progress(`keeping KMS key ${keyId} (${alias}): ${what}`);
+      ctx.warn(
+        `Kept KMS key ${keyId} (${alias}) because ${what}; deleting the key would make ${them} impossible to restore. ` +
+          `It costs about $1/month while it exists. After deleting ${them}, schedule its deletion with: aws kms schedule-key-deletion --key-id ${keyId} --pending-window-in-days ${DELETION_WINDOW_DAYS} --region ${region}`,
+      );
+      return;
+    }
 
     // Schedule first, alias second: if the run stops in between, the alias still leads the next
     // destroy to the key.

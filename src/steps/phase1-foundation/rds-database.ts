@@ -770,7 +770,7 @@ export const rdsDatabaseStep = defineStep<RdsOutputs>({
       }
       if (withSnapshot) {
         ctx.warn(
-          `final snapshot ${snapshotId} of RDS ${id} is kept and bills until you delete it (aws rds delete-db-snapshot --db-snapshot-identifier ${snapshotId})`,
+          `final snapshot ${snapshotId} of RDS ${id} is kept and bills until you delete it (aws rds delete-db-snapshot --db-snapshot-identifier ${snapshotId}); it is encrypted with the stack KMS key, which destroy therefore keeps too (about $1/month)`,
         );
       }
     }

@@ -8,11 +8,14 @@ import {
   type RdsOutputs,
   type RedisOutputs,
 } from '../outputs.js';
+import { describeDbInstance } from '../phase1-foundation/rds-database.js';
 import { ALARM_KEYS, alarmArn, alarmNames } from './alarms.js';
 import { canonicalJson, parseJson, sameJson } from './compare.js';
 
 const cwSdk = () => import('@aws-sdk/client-cloudwatch');
 const asgSdk = () => import('@aws-sdk/client-auto-scaling');
+const elbSdk = () => import('@aws-sdk/client-elastic-load-balancing-v2');
+const cacheSdk = () => import('@aws-sdk/client-elasticache');
 
 type Config = StepContext['config'];
 
@@ -350,17 +353,115 @@ async function getDashboard(
   }
 }
 
-/** The ASG's current instances (leaving ones excluded), sorted. */
-async function asgInstanceIds(ctx: StepContext, autoScalingGroupName: string): Promise<string[]> {
+/** The ASG's current instances (leaving ones excluded), sorted; `exists` false when it is gone. */
+async function describeAsg(
+  ctx: StepContext,
+  autoScalingGroupName: string,
+): Promise<{ exists: boolean; instanceIds: string[] }> {
   const { DescribeAutoScalingGroupsCommand } = await asgSdk();
   const autoscaling = await ctx.aws.get('autoscaling');
   const out = await autoscaling.send(
     new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [autoScalingGroupName] }),
   );
-  return (out.AutoScalingGroups?.[0]?.Instances ?? [])
-    .filter((i) => i.InstanceId && !/^(Terminat|Detach)/.test(i.LifecycleState ?? ''))
-    .map((i) => i.InstanceId!)
-    .sort();
+  const group = out.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === autoScalingGroupName);
+  return {
+    exists: group !== undefined,
+    instanceIds: (group?.Instances ?? [])
+      .filter((i) => i.InstanceId && !/^(Terminat|Detach)/.test(i.LifecycleState ?? ''))
+      .map((i) => i.InstanceId!)
+      .sort(),
+  };
+}
+
+async function asgInstanceIds(ctx: StepContext, autoScalingGroupName: string): Promise<string[]> {
+  return (await describeAsg(ctx, autoScalingGroupName)).instanceIds;
+}
+
+/** Every value the dashboard's metrics give a dimension, sorted. */
+function dimensionValues(metrics: WidgetMetric[], dimension: string): string[] {
+  return [
+    ...new Set(metrics.map((m) => m.dimensions[dimension]).filter((v): v is string => !!v)),
+  ].sort();
+}
+
+/**
+ * Read-only: which of the resources the dashboard's widgets plot no longer exist. Works from
+ * the dashboard's own dimension values (the load balancer and target group ARNs are built from
+ * them), so a widget bound to a deleted ALB fails even when the state file still names it.
+ */
+async function goneResources(
+  ctx: StepContext,
+  metrics: WidgetMetric[],
+  asgExists: boolean,
+  asgName: string,
+  redis: RedisOutputs,
+): Promise<{ gone: string[]; unreadable: string[] }> {
+  const { DescribeLoadBalancersCommand, DescribeTargetGroupsCommand } = await elbSdk();
+  const { DescribeReplicationGroupsCommand } = await cacheSdk();
+  const gone: string[] = [];
+  const unreadable: string[] = [];
+  /** true: exists; false: AWS says it is not there; other errors are noted as unreadable. */
+  const probe = async (what: string, read: () => Promise<boolean>) => {
+    try {
+      if (!(await read())) gone.push(what);
+    } catch (e) {
+      if (isNotFound(e)) gone.push(what);
+      else unreadable.push(`${what} (${(e as Error).name})`);
+    }
+  };
+  const account = await ctx.aws.accountId();
+  const elbArn = (resource: string) =>
+    `arn:${ctx.aws.partition()}:elasticloadbalancing:${ctx.config.region}:${account}:${resource}`;
+
+  const elb = await ctx.aws.get('elbv2');
+  for (const lb of dimensionValues(metrics, 'LoadBalancer')) {
+    await probe(`load balancer ${lb}`, async () => {
+      const out = await elb.send(
+        new DescribeLoadBalancersCommand({ LoadBalancerArns: [elbArn(`loadbalancer/${lb}`)] }),
+      );
+      return (out.LoadBalancers ?? []).length > 0;
+    });
+  }
+  for (const tg of dimensionValues(metrics, 'TargetGroup')) {
+    await probe(`target group ${tg}`, async () => {
+      const out = await elb.send(
+        new DescribeTargetGroupsCommand({ TargetGroupArns: [elbArn(tg)] }),
+      );
+      return (out.TargetGroups ?? []).length > 0;
+    });
+  }
+  if (!asgExists) gone.push(`Auto Scaling group ${asgName}`);
+
+  const rds = await ctx.aws.get('rds');
+  for (const db of dimensionValues(metrics, 'DBInstanceIdentifier')) {
+    await probe(`RDS instance ${db}`, async () => {
+      const instance = await describeDbInstance(rds, db);
+      return instance !== undefined && instance.DBInstanceStatus !== 'deleting';
+    });
+  }
+
+  const clusters = dimensionValues(metrics, 'CacheClusterId');
+  if (clusters.length > 0) {
+    const cache = await ctx.aws.get('elasticache');
+    try {
+      const out = await cache.send(
+        new DescribeReplicationGroupsCommand({ ReplicationGroupId: redis.replicationGroupId }),
+      );
+      const group = out.ReplicationGroups?.[0];
+      if (!group || group.Status === 'deleting') {
+        gone.push(`replication group ${redis.replicationGroupId}`);
+      } else {
+        const members = group.MemberClusters ?? [];
+        for (const c of clusters.filter((x) => !members.includes(x))) {
+          gone.push(`cache cluster ${c} (not a member of ${redis.replicationGroupId})`);
+        }
+      }
+    } catch (e) {
+      if (isNotFound(e)) gone.push(`replication group ${redis.replicationGroupId}`);
+      else unreadable.push(`replication group ${redis.replicationGroupId} (${(e as Error).name})`);
+    }
+  }
+  return { gone, unreadable };
 }
 
 async function alarmArns(ctx: StepContext): Promise<string[]> {
@@ -380,6 +481,10 @@ export const dashboardStep = defineStep<DashboardOutputs>({
     'cloudwatch:PutDashboard',
     'cloudwatch:DeleteDashboards',
     'autoscaling:DescribeAutoScalingGroups',
+    'elasticloadbalancing:DescribeLoadBalancers',
+    'elasticloadbalancing:DescribeTargetGroups',
+    'rds:DescribeDBInstances',
+    'elasticache:DescribeReplicationGroups',
   ],
   describe: (config) => [
     `dashboard ${config.monitoring.dashboardName}: alarm status; ALB RequestCount, TargetResponseTime p50/p95/avg, Healthy/UnHealthyHostCount; EC2 CPU per instance + ASG average, NetworkIn/Out, StatusCheckFailed; RDS CPU, connections, read/write latency, free storage; ElastiCache CPU, hits/misses, network per node; ${config.monitoring.namespace} API response time, error rate, active users, slow queries`,
@@ -485,7 +590,10 @@ export const dashboardStep = defineStep<DashboardOutputs>({
       });
       return checks;
     }
-    const instances = await asgInstanceIds(ctx, asg.autoScalingGroupName);
+    const { exists: asgExists, instanceIds: instances } = await describeAsg(
+      ctx,
+      asg.autoScalingGroupName,
+    );
     const expected: Record<string, string[]> = {
       LoadBalancer: [alb.loadBalancerDimension],
       TargetGroup: [alb.targetGroupDimension],
@@ -504,16 +612,32 @@ export const dashboardStep = defineStep<DashboardOutputs>({
         }
       }
     }
+    const { gone, unreadable } = await goneResources(
+      ctx,
+      metrics,
+      asgExists,
+      asg.autoScalingGroupName,
+      redis,
+    );
+    const problems = [
+      ...(wrong.size > 0 ? [`not this stack's resources: ${[...wrong].join('; ')}`] : []),
+      ...(gone.length > 0 ? [`no longer exist: ${gone.join(', ')}`] : []),
+      ...(unreadable.length > 0 ? [`could not be read: ${unreadable.join(', ')}`] : []),
+    ];
     checks.push({
       id: 'monitoring.dashboard.dimensions',
-      title: 'Dashboard metrics point at the stack’s resources',
+      title: 'Dashboard metrics point at the stack’s resources, and those exist',
       criterion: 'dashboard',
-      status: wrong.size === 0 ? 'pass' : 'fail',
+      status:
+        wrong.size > 0 || gone.length > 0 ? 'fail' : unreadable.length > 0 ? 'unknown' : 'pass',
       evidence:
-        wrong.size === 0
-          ? `LoadBalancer ${alb.loadBalancerDimension}, TargetGroup ${alb.targetGroupDimension}, ASG ${asg.autoScalingGroupName}, RDS ${rds.dbInstanceIdentifier}, ElastiCache ${redis.memberClusters.join(', ')}`
-          : `not this stack's resources: ${[...wrong].join('; ')}`,
-      fix: 'cloudmart up --phase 2',
+        problems.length === 0
+          ? `LoadBalancer ${alb.loadBalancerDimension}, TargetGroup ${alb.targetGroupDimension}, ASG ${asg.autoScalingGroupName}, RDS ${rds.dbInstanceIdentifier}, ElastiCache ${redis.memberClusters.join(', ')} (all exist)`
+          : problems.join('; '),
+      fix:
+        gone.length > 0
+          ? 'cloudmart up --phase 1 (recreates what is gone), then cloudmart up --phase 2 (rebinds the dashboard)'
+          : 'cloudmart up --phase 2',
     });
     const shown = new Set(
       metrics.filter((m) => m.dimensions.InstanceId).map((m) => m.dimensions.InstanceId!),

@@ -64,11 +64,22 @@ const TRUST_POLICY = JSON.stringify({
   ],
 });
 
+/**
+ * The seed's "Daily at 02:00" names no time zone; cloudmart reads it as UTC, like the RDS
+ * backup window beside it (RDS windows exist only in UTC), so the EBS backup still runs an hour
+ * before the RDS one. In Seoul that is 11:00 KST: EBS snapshots are incremental and Multi-AZ
+ * RDS backs up from the standby, so neither pauses the shop.
+ */
+export const SCHEDULE_TIME_ZONE = 'Etc/UTC';
+const isUtc = (zone: string | undefined): boolean =>
+  zone === undefined || zone === '' || /^(Etc\/)?(UTC|GMT|Universal|Zulu)$/i.test(zone);
+
 function desiredRule(ctx: StepContext, vault: string): BackupRuleInput {
   return {
     RuleName: RULE_NAME,
     TargetBackupVaultName: vault,
     ScheduleExpression: ctx.config.backup.schedule,
+    ScheduleExpressionTimezone: SCHEDULE_TIME_ZONE,
     StartWindowMinutes: START_WINDOW_MINUTES,
     CompletionWindowMinutes: COMPLETION_WINDOW_MINUTES,
     Lifecycle: { DeleteAfterDays: ctx.config.backup.retentionDays },
@@ -87,6 +98,10 @@ function ruleDrift(live: BackupRule[] | undefined, want: BackupRuleInput): strin
   cmp('rule', r.RuleName, want.RuleName);
   cmp('vault', r.TargetBackupVaultName, want.TargetBackupVaultName);
   cmp('schedule', r.ScheduleExpression, want.ScheduleExpression);
+  // AWS answers Etc/UTC for a rule created without a zone: any spelling of UTC is the same.
+  if (!isUtc(r.ScheduleExpressionTimezone)) {
+    diffs.push(`time zone ${r.ScheduleExpressionTimezone} (want ${SCHEDULE_TIME_ZONE})`);
+  }
   cmp('start window', r.StartWindowMinutes, want.StartWindowMinutes);
   cmp('completion window', r.CompletionWindowMinutes, want.CompletionWindowMinutes);
   cmp('retention days', r.Lifecycle?.DeleteAfterDays, want.Lifecycle?.DeleteAfterDays);
@@ -308,7 +323,7 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
     const n = backupNames(config);
     return [
       `AWS Backup vault ${n.vault} encrypted with the stack's KMS key`,
-      `Backup plan ${n.plan}: ${config.backup.schedule}, start within ${START_WINDOW_MINUTES} min, complete within ${COMPLETION_WINDOW_MINUTES} min, kept ${config.backup.retentionDays} days`,
+      `Backup plan ${n.plan}: ${config.backup.schedule} UTC, start within ${START_WINDOW_MINUTES} min, complete within ${COMPLETION_WINDOW_MINUTES} min, kept ${config.backup.retentionDays} days`,
       `Selection ${n.selection}: resources tagged ${config.backup.selectionTag.key}=${config.backup.selectionTag.value} and ${STACK_TAG}=${config.stack}, using ${DEFAULT_BACKUP_ROLE} or ${n.role}`,
     ];
   },
@@ -471,7 +486,7 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
     const drift = ruleDrift(live.BackupPlan?.Rules, desiredRule(ctx, n.vault));
     checks.push({
       id: 'backup.plan.rule',
-      title: `Backup plan ${n.plan}: ${ctx.config.backup.schedule}, ${ctx.config.backup.retentionDays}-day retention`,
+      title: `Backup plan ${n.plan}: ${ctx.config.backup.schedule} UTC, ${ctx.config.backup.retentionDays}-day retention`,
       criterion: 'backup',
       status: drift.length === 0 ? 'pass' : 'fail',
       evidence: drift.length === 0 ? `${n.plan} (${plan.id}) as configured` : drift.join('; '),
@@ -537,7 +552,8 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
       const points = await listRecoveryPoints(backup, n.vault);
       if (points.length > 0 && !ctx.config.destroy.deleteRecoveryPoints) {
         ctx.warn(
-          `Kept backup vault ${n.vault} with ${points.length} recovery point(s) (destroy.deleteRecoveryPoints is false): they keep billing until they expire after ${ctx.config.backup.retentionDays} days or you delete them.`,
+          `Kept backup vault ${n.vault} with ${points.length} recovery point(s) (destroy.deleteRecoveryPoints is false): they keep billing until they expire after ${ctx.config.backup.retentionDays} days or you delete them. ` +
+            `The vault and the EBS snapshots are encrypted with the stack KMS key, so destroy keeps that key too (about $1/month) to keep them restorable; schedule its deletion once they are gone (destroy prints the command).`,
         );
       } else {
         for (const p of points.filter((x) => x.status !== 'DELETING')) {

@@ -43,7 +43,9 @@ export const rdsSnapshotStep = defineStep<RdsSnapshotOutputs>({
   ],
   describe: (config) => [
     `Manual RDS snapshot ${config.database.snapshotName}, tagged ${RETENTION_TAG}=${config.database.snapshotRetentionDays}` +
-      (config.destroy.deleteManualSnapshots ? ' (deleted by destroy)' : ' (kept by destroy)'),
+      (config.destroy.deleteManualSnapshots
+        ? ' (deleted by destroy)'
+        : ' (kept by destroy, and with it the stack KMS key it is encrypted with)'),
   ],
 
   async create(ctx) {
@@ -161,7 +163,8 @@ export const rdsSnapshotStep = defineStep<RdsSnapshotOutputs>({
     if (!snapshot) return;
     if (!ctx.config.destroy.deleteManualSnapshots) {
       ctx.warn(
-        `Kept the manual RDS snapshot ${name} (destroy.deleteManualSnapshots is false): its storage keeps billing until you delete it.`,
+        `Kept the manual RDS snapshot ${name} (destroy.deleteManualSnapshots is false): its storage keeps billing until you delete it. ` +
+          `It is encrypted with the stack KMS key, so destroy keeps that key too (about $1/month) to keep the snapshot restorable; delete the snapshot first, then schedule the key's deletion (destroy prints the command).`,
       );
       return;
     }

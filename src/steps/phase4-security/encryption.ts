@@ -1,4 +1,5 @@
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { describeBucketSecurity, hasHttpsOnlyDeny } from '../../aws/s3.js';
 import { STACK_TAG } from '../../aws/tags.js';
@@ -27,9 +28,12 @@ export interface EncryptionOutputs {
   ebsEncryptionByDefault: boolean;
   /** cloudmart turned EBS encryption by default on (teardown turns it off only then). */
   ebsEncryptionEnabledByCloudmart: boolean;
-  /** cloudmart pointed the region's default EBS key at the stack key. */
+  /**
+   * An earlier cloudmart version pointed the region's default EBS key at the stack key (this
+   * one never does, and undoes it on the next up or destroy; then it is false again).
+   */
   ebsDefaultKeyChangedByCloudmart: boolean;
-  /** The default EBS key before cloudmart changed it (restored by teardown). */
+  /** The default EBS key before that earlier version changed it (restored when undoing). */
   previousEbsDefaultKmsKeyId?: string;
   [k: string]: unknown;
 }
@@ -72,6 +76,34 @@ function recorded(ctx: StepContext): {
     previousEbsDefaultKmsKeyId:
       typeof p.previousEbsDefaultKmsKeyId === 'string' ? p.previousEbsDefaultKmsKeyId : undefined,
   };
+}
+
+/**
+ * When the region's default EBS key is the stack key: point it back at the key it was before
+ * (a customer key cloudmart recorded), else reset it to aws/ebs. Without the stack key's
+ * outputs, only a change cloudmart recorded is undone.
+ */
+async function restoreDefaultKey(
+  ctx: StepContext,
+  ec2: EC2Client,
+  key: KmsOutputs | undefined,
+  prev: ReturnType<typeof recorded>,
+): Promise<void> {
+  const {
+    GetEbsDefaultKmsKeyIdCommand,
+    ModifyEbsDefaultKmsKeyIdCommand,
+    ResetEbsDefaultKmsKeyIdCommand,
+  } = await ec2sdk();
+  const current = (await ec2.send(new GetEbsDefaultKmsKeyIdCommand({}))).KmsKeyId;
+  if (!isStackKey(current, key) && !(prev.ebsDefaultKeyChangedByCloudmart && !key)) return;
+  const before = prev.previousEbsDefaultKmsKeyId;
+  if (before && !AWS_MANAGED_EBS_KEY.test(before) && !isStackKey(before, key)) {
+    ctx.progress(`restoring the default EBS key of ${ctx.config.region} to ${before}`);
+    await ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: before }));
+  } else {
+    ctx.progress(`resetting the default EBS key of ${ctx.config.region} to aws/ebs`);
+    await ec2.send(new ResetEbsDefaultKmsKeyIdCommand({}));
+  }
 }
 
 type Group = (ctx: StepContext) => Promise<Check[]>;
@@ -336,20 +368,31 @@ const ebsChecks: Group = async (ctx) => {
 
   const def = await ec2.send(new GetEbsEncryptionByDefaultCommand({}));
   const on = def.EbsEncryptionByDefault === true;
-  const optIn = ctx.config.security.ebsEncryptionByDefault;
-  const defKey = optIn
-    ? (await ec2.send(new GetEbsDefaultKmsKeyIdCommand({}))).KmsKeyId
-    : undefined;
+  if (!ctx.config.security.ebsEncryptionByDefault) {
+    // Account-wide and not asked for: the two checks above verify that every volume of the
+    // stack is encrypted (launch template and live volumes), so this one only informs.
+    checks.push({
+      id: 'security.encryption.ebs-default',
+      title: `EBS encryption by default in ${ctx.config.region}`,
+      criterion: 'encryption',
+      status: 'pass',
+      evidence: `EbsEncryptionByDefault=${on}: not opted in (security.ebsEncryptionByDefault is false, the setting is account-wide); the stack's own volumes are encrypted through its launch template, checked by security.encryption.launch-template and security.encryption.ebs-volumes`,
+    });
+    return checks;
+  }
+  // The default key is left alone; it is read only to flag one that points at the stack key
+  // (set by an earlier cloudmart version or by hand): destroy deletes that key.
+  const defKey = (await ec2.send(new GetEbsDefaultKmsKeyIdCommand({}))).KmsKeyId;
+  const onStackKey = isStackKey(defKey, key);
   checks.push({
     id: 'security.encryption.ebs-default',
     title: `EBS encryption by default in ${ctx.config.region}`,
     criterion: 'encryption',
-    // Account-wide: only a failure when the config asked cloudmart to manage it.
-    status: on ? (optIn && !isStackKey(defKey, key) ? 'warn' : 'pass') : optIn ? 'fail' : 'warn',
-    evidence: `EbsEncryptionByDefault=${on}${defKey ? `, default key ${defKey}` : ''}${optIn ? '' : ' (not managed: security.ebsEncryptionByDefault is false)'}`,
-    fix: optIn
-      ? 'cloudmart up --phase 4'
-      : 'Set security.ebsEncryptionByDefault: true (account-wide for this region) and run cloudmart up --phase 4.',
+    status: !on ? 'fail' : onStackKey ? 'warn' : 'pass',
+    evidence: `EbsEncryptionByDefault=${on}, default key ${defKey ?? 'aws/ebs'}${onStackKey ? ' (the stack key: every new volume in the region depends on a key destroy deletes)' : ''}`,
+    fix: onStackKey
+      ? `aws ec2 reset-ebs-default-kms-key-id --region ${ctx.config.region} (back to aws/ebs), or cloudmart up --phase 4 if cloudmart changed it`
+      : 'cloudmart up --phase 4',
   });
   return checks;
 };
@@ -464,17 +507,13 @@ export const encryptionStep = defineStep<EncryptionOutputs>({
   describe: (config) => [
     'Verify encryption: RDS (stack KMS key, TLS required), Redis (at rest, in transit, AUTH), S3 (SSE, HTTPS only), EBS (launch template and volumes), SNS and log groups (stack KMS key)',
     config.security.ebsEncryptionByDefault
-      ? `Turn on EBS encryption by default in ${config.region} with the stack key (account-wide; turned off again by destroy only if cloudmart turned it on)`
+      ? `Turn on EBS encryption by default in ${config.region} (account-wide; the region's default key, aws/ebs, is left as it is; turned off again by destroy only if cloudmart turned it on)`
       : `Leave the account-wide EBS encryption-by-default setting of ${config.region} as it is (security.ebsEncryptionByDefault: false)`,
   ],
 
   async create(ctx) {
-    const {
-      EnableEbsEncryptionByDefaultCommand,
-      GetEbsDefaultKmsKeyIdCommand,
-      GetEbsEncryptionByDefaultCommand,
-      ModifyEbsDefaultKmsKeyIdCommand,
-    } = await ec2sdk();
+    const { EnableEbsEncryptionByDefaultCommand, GetEbsEncryptionByDefaultCommand } =
+      await ec2sdk();
     const ec2 = await ctx.aws.get('ec2');
     const prev = recorded(ctx);
     const optIn = ctx.config.security.ebsEncryptionByDefault;
@@ -489,25 +528,27 @@ export const encryptionStep = defineStep<EncryptionOutputs>({
         : {}),
     };
 
+    // Earlier versions also pointed the region's default EBS key at the stack key. That puts
+    // every other workload's new volumes in the region under a key destroy deletes: undo it.
+    if (prev.ebsDefaultKeyChangedByCloudmart) {
+      await restoreDefaultKey(ctx, ec2, ctx.maybeOutputs<KmsOutputs>(STEP.kms), prev);
+      out.ebsDefaultKeyChangedByCloudmart = false;
+      delete out.previousEbsDefaultKmsKeyId;
+    }
+
     const enabled =
       (await ec2.send(new GetEbsEncryptionByDefaultCommand({}))).EbsEncryptionByDefault === true;
     out.ebsEncryptionByDefault = enabled;
     // Everything else is fixed at creation by the steps that own the resources: verify checks it.
     if (!optIn) return out;
 
-    const key = ctx.outputs<KmsOutputs>(STEP.kms);
+    // Only the switch: new volumes get the region's default key (aws/ebs unless the account
+    // chose another). The stack's own volumes name the stack key in the launch template.
     if (!enabled) {
       ctx.progress(`turning on EBS encryption by default in ${ctx.config.region} (account-wide)`);
       await ec2.send(new EnableEbsEncryptionByDefaultCommand({}));
       out.ebsEncryptionByDefault = true;
       out.ebsEncryptionEnabledByCloudmart = true;
-    }
-    const current = (await ec2.send(new GetEbsDefaultKmsKeyIdCommand({}))).KmsKeyId;
-    if (!isStackKey(current, key)) {
-      ctx.progress(`setting the default EBS key of ${ctx.config.region} to the stack key`);
-      await ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: key.keyArn }));
-      out.ebsDefaultKeyChangedByCloudmart = true;
-      if (current && !out.previousEbsDefaultKmsKeyId) out.previousEbsDefaultKmsKeyId = current;
     }
     return out;
   },
@@ -529,33 +570,18 @@ export const encryptionStep = defineStep<EncryptionOutputs>({
   },
 
   async teardown(ctx) {
-    const {
-      DisableEbsEncryptionByDefaultCommand,
-      GetEbsDefaultKmsKeyIdCommand,
-      ModifyEbsDefaultKmsKeyIdCommand,
-      ResetEbsDefaultKmsKeyIdCommand,
-    } = await ec2sdk();
+    const { DisableEbsEncryptionByDefaultCommand } = await ec2sdk();
     const prev = recorded(ctx);
     const optIn = ctx.config.security.ebsEncryptionByDefault;
     if (!optIn && !prev.ebsDefaultKeyChangedByCloudmart && !prev.ebsEncryptionEnabledByCloudmart) {
       return; // cloudmart never touched the account-wide setting
     }
     const ec2 = await ctx.aws.get('ec2');
-    const key = ctx.maybeOutputs<KmsOutputs>(STEP.kms);
 
-    // The stack key is about to be scheduled for deletion: a region default pointing at it
-    // would make every new encrypted volume in the account fail.
-    const current = (await ec2.send(new GetEbsDefaultKmsKeyIdCommand({}))).KmsKeyId;
-    if (isStackKey(current, key) || (prev.ebsDefaultKeyChangedByCloudmart && !key)) {
-      const before = prev.previousEbsDefaultKmsKeyId;
-      if (before && !AWS_MANAGED_EBS_KEY.test(before) && !isStackKey(before, key)) {
-        ctx.progress(`restoring the default EBS key of ${ctx.config.region} to ${before}`);
-        await ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: before }));
-      } else {
-        ctx.progress(`resetting the default EBS key of ${ctx.config.region} to aws/ebs`);
-        await ec2.send(new ResetEbsDefaultKmsKeyIdCommand({}));
-      }
-    }
+    // cloudmart no longer changes the default key, but a state from an earlier version may say
+    // it did, and a default still pointing at the stack key would break every new encrypted
+    // volume in the region once that key is deleted.
+    await restoreDefaultKey(ctx, ec2, ctx.maybeOutputs<KmsOutputs>(STEP.kms), prev);
 
     if (prev.ebsEncryptionEnabledByCloudmart) {
       ctx.progress(`turning EBS encryption by default off again in ${ctx.config.region}`);

@@ -9,9 +9,10 @@ import {
   isNotFound,
 } from '../../aws/errors.js';
 import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
-import { retryWhile } from '../../aws/wait.js';
+import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
 import { STEP, type KmsOutputs, type VpcOutputs } from '../outputs.js';
 
@@ -122,6 +123,44 @@ async function findFlowLogs(
     }),
   );
   return out.FlowLogs ?? [];
+}
+
+/** EC2 client tokens are at most 64 ASCII characters: only the stack part may be shortened. */
+export const flowLogToken = (stack: string, run: number, attempt: number): string =>
+  `${stack.slice(0, 32)}-flow-logs-${run}-${attempt}`;
+
+/**
+ * The id CreateFlowLogs returned is recorded only once DescribeFlowLogs lists it: an answer
+ * replayed for a reused token names a flow log that no longer exists. A new flow log can take
+ * a moment to appear in Describe (eventual consistency), hence the short wait.
+ */
+async function confirmFlowLog(
+  ctx: StepContext,
+  ec2: EC2Client,
+  flowLogId: string,
+  vpcId: string,
+): Promise<void> {
+  const { DescribeFlowLogsCommand } = await ec2sdk();
+  try {
+    await waitUntil(
+      ctx,
+      async () => {
+        const out = await ignoreNotFound(
+          ec2.send(new DescribeFlowLogsCommand({ FlowLogIds: [flowLogId] })),
+        );
+        const found = out?.FlowLogs?.some((f) => f.FlowLogId === flowLogId) ?? false;
+        return { done: found, status: found ? 'listed' : 'not listed yet' };
+      },
+      { what: `flow log ${flowLogId} on ${vpcId}`, minDelayMs: 2_000, timeoutMs: 60_000 },
+    );
+  } catch (e) {
+    if (!(e instanceof CloudmartError) || e.code !== 'TIMEOUT') throw e;
+    throw new CloudmartError(
+      'AWS_ERROR',
+      `CreateFlowLogs on ${vpcId} answered with flow log ${flowLogId}, but EC2 does not list it: no flow log was created`,
+      { hint: 'Run cloudmart up --phase 4 again; it sends a new request.', cause: e },
+    );
+  }
 }
 
 /** CreateFlowLogs reports per-resource failures in the response, not as an error. */
@@ -261,6 +300,11 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
     let flowLogId = (await findFlowLogs(ctx, ec2, vpcId))[0]?.FlowLogId;
     if (!flowLogId) {
       ctx.progress(`creating flow log on ${vpcId}`);
+      // EC2 answers a reused token with the first answer it gave: the id of a flow log that
+      // has since been deleted, or an old failure. The token is therefore unique per run and
+      // per attempt (the SDK's own retries of one attempt still share it); across runs the
+      // find-by-tag lookup above is what keeps a second flow log from being made.
+      const run = ctx.now();
       let attempt = 0;
       flowLogId = await retryWhile(
         ctx,
@@ -280,8 +324,7 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
                   Tags: ctx.tags.list(names.of(ctx.config, 'flow-log')),
                 },
               ],
-              // A token per attempt: a failed attempt's token would replay that failure.
-              ClientToken: `${ctx.config.stack}-${vpcId}-flow-logs-${attempt}`,
+              ClientToken: flowLogToken(ctx.config.stack, run, attempt),
             }),
           );
           const failure = out.Unsuccessful?.[0]?.Error;
@@ -301,6 +344,7 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
           timeoutMs: 2 * 60_000,
         },
       );
+      await confirmFlowLog(ctx, ec2, flowLogId, vpcId);
     }
 
     return { flowLogId, logGroupName: groupName, logGroupArn: groupArn, roleName, roleArn };

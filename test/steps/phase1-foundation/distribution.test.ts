@@ -427,6 +427,37 @@ describe('edge.cdn', () => {
     expect(byId['edge.cdn.deployed']!.status).toBe('pass');
   });
 
+  it('verify fails a disabled distribution and only warns while a change is in progress', async () => {
+    cf.on(ListDistributionsCommand).resolves({
+      DistributionList: { Items: [{ Id: 'E1', Comment: 'cloudmart:cloudmart' }] },
+    });
+    const cfg = live(desiredConfig(testConfig(), inputs(), 'oac-1'));
+    s3.on(GetBucketPolicyCommand).resolves({
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [HTTPS_DENY, CLOUDFRONT_READ] }),
+    });
+    const deployed = async () =>
+      (await distributionStep.verify(ctx())).find((c) => c.id === 'edge.cdn.deployed')!;
+
+    cf.on(GetDistributionCommand).resolves({
+      Distribution: distribution({ ...cfg, Enabled: false }),
+      ETag: 'E-1',
+    });
+    expect(await deployed()).toMatchObject({
+      status: 'fail',
+      evidence: expect.stringContaining('Enabled=false Status=Deployed'),
+      fix: 'cloudmart up --phase 1',
+    });
+
+    cf.on(GetDistributionCommand).resolves({
+      Distribution: distribution(cfg, 'InProgress'),
+      ETag: 'E-1',
+    });
+    expect(await deployed()).toMatchObject({
+      status: 'warn',
+      evidence: expect.stringContaining('Enabled=true Status=InProgress'),
+    });
+  });
+
   it('teardown disables, waits until Deployed, deletes with the new ETag, then the OAC and the grant', async () => {
     cf.on(ListDistributionsCommand).resolves({
       DistributionList: { Items: [{ Id: 'E1', Comment: 'cloudmart:cloudmart' }] },

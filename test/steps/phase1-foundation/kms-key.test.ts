@@ -23,6 +23,12 @@ import {
   GetResourcesCommand,
   ResourceGroupsTaggingAPIClient,
 } from '@aws-sdk/client-resource-groups-tagging-api';
+import { BackupClient, DescribeBackupVaultCommand } from '@aws-sdk/client-backup';
+import {
+  DescribeDBInstanceAutomatedBackupsCommand,
+  DescribeDBSnapshotsCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { keyPolicy, kmsKeyStep } from '../../../src/steps/phase1-foundation/kms-key.js';
 import type { PolicyDocument } from '../../../src/aws/policy.js';
@@ -349,10 +355,164 @@ describe('security.kms', () => {
     });
   });
 
+  it('says in the plan when destroy will keep the key for the backups it keeps', () => {
+    expect(kmsKeyStep.describe(testConfig()).join('\n')).not.toContain('destroy keeps');
+    for (const destroy of [
+      { finalSnapshot: true },
+      { deleteManualSnapshots: false },
+      { deleteRecoveryPoints: false },
+    ]) {
+      expect(kmsKeyStep.describe(testConfig({ destroy })).at(-1)).toContain(
+        'destroy keeps this key (about $1/month)',
+      );
+    }
+  });
+
   describe('teardown', () => {
+    let rds: Stub;
+    let backup: Stub;
     beforeEach(() => {
       // By default no stray key: the one behind the alias (or the state) is the only one.
       tagging.on(GetResourcesCommand).resolves({ ResourceTagMappingList: [] });
+      // By default destroy kept nothing encrypted with the key.
+      rds = strictMock(RDSClient);
+      backup = strictMock(BackupClient);
+      rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [] });
+      rds
+        .on(DescribeDBInstanceAutomatedBackupsCommand)
+        .resolves({ DBInstanceAutomatedBackups: [] });
+      backup
+        .on(DescribeBackupVaultCommand)
+        .rejects(awsError('ResourceNotFoundException', 'vault not found', 404));
+    });
+
+    const OTHER_KEY = `arn:aws:kms:ap-northeast-2:${ACCOUNT}:key/other`;
+
+    it('keeps the key (and its alias) when the manual snapshot destroy kept is encrypted with it', async () => {
+      kms.on(DescribeKeyCommand).resolves(enabledKey());
+      rds.on(DescribeDBSnapshotsCommand).resolves({
+        DBSnapshots: [
+          {
+            DBSnapshotIdentifier: 'cloudmart-db-snapshot-day5',
+            SnapshotType: 'manual',
+            Status: 'available',
+            KmsKeyId: KEY_ARN,
+          },
+        ],
+      });
+      const c = ctx({
+        config: testConfig({ destroy: { deleteManualSnapshots: false } }),
+      });
+
+      await kmsKeyStep.teardown(c);
+
+      expect(mutating(kms)).toEqual([]);
+      expect(c.warnings).toEqual([
+        `Kept KMS key ${KEY_ID} (alias/cloudmart) because RDS snapshot cloudmart-db-snapshot-day5 (manual) is encrypted with it; deleting the key would make it impossible to restore. ` +
+          `It costs about $1/month while it exists. After deleting it, schedule its deletion with: aws kms schedule-key-deletion --key-id ${KEY_ID} --pending-window-in-days 7 --region ap-northeast-2`,
+      ]);
+      expect(c.progressLog.some((l) => l.startsWith(`keeping KMS key ${KEY_ID}`))).toBe(true);
+    });
+
+    it('lists a final snapshot, retained automated backups and kept recovery points, across pages', async () => {
+      kms.on(DescribeKeyCommand).resolves(enabledKey());
+      rds
+        .on(DescribeDBSnapshotsCommand)
+        .resolvesOnce({
+          DBSnapshots: [
+            // Someone else's snapshot under another key, and one being deleted: not a reason.
+            { DBSnapshotIdentifier: 'other-db-snap', Status: 'available', KmsKeyId: OTHER_KEY },
+            { DBSnapshotIdentifier: 'going', Status: 'deleting', KmsKeyId: KEY_ARN },
+          ],
+          Marker: 'page-2',
+        })
+        .resolves({
+          DBSnapshots: [
+            {
+              DBSnapshotIdentifier: 'cloudmart-db-final-20260301',
+              SnapshotType: 'manual',
+              Status: 'creating',
+              KmsKeyId: KEY_ARN,
+            },
+          ],
+        });
+      rds.on(DescribeDBInstanceAutomatedBackupsCommand).resolves({
+        DBInstanceAutomatedBackups: [
+          { DBInstanceIdentifier: 'cloudmart-db', Status: 'retained', KmsKeyId: KEY_ARN },
+        ],
+      });
+      backup.on(DescribeBackupVaultCommand).resolves({
+        BackupVaultName: 'cloudmart-vault',
+        EncryptionKeyArn: KEY_ARN,
+        NumberOfRecoveryPoints: 3,
+      });
+      const c = ctx({
+        config: testConfig({ destroy: { finalSnapshot: true, deleteRecoveryPoints: false } }),
+      });
+
+      await kmsKeyStep.teardown(c);
+
+      expect(mutating(kms)).toEqual([]);
+      expect(rds.commandCalls(DescribeDBSnapshotsCommand).map((x) => x.args[0].input)).toEqual([
+        { MaxRecords: 100 },
+        { MaxRecords: 100, Marker: 'page-2' },
+      ]);
+      expect(backup.commandCalls(DescribeBackupVaultCommand)[0]!.args[0].input).toEqual({
+        BackupVaultName: 'cloudmart-vault',
+      });
+      expect(c.warnings[0]).toContain(
+        'because RDS snapshot cloudmart-db-final-20260301 (manual), retained automated backups of RDS cloudmart-db and AWS Backup vault cloudmart-vault (3 recovery points) are encrypted with it',
+      );
+    });
+
+    it('schedules deletion when what remains is under other keys, being deleted, or an empty vault', async () => {
+      kms.on(DescribeKeyCommand).resolves(enabledKey());
+      kms.on(ScheduleKeyDeletionCommand).resolves({ DeletionDate: new Date('2026-03-08') });
+      kms.on(DeleteAliasCommand).resolves({});
+      rds.on(DescribeDBSnapshotsCommand).resolves({
+        DBSnapshots: [
+          { DBSnapshotIdentifier: 'x', Status: 'available', KmsKeyId: OTHER_KEY },
+          { DBSnapshotIdentifier: 'y', Status: 'deleting', KmsKeyId: KEY_ARN },
+        ],
+      });
+      rds.on(DescribeDBInstanceAutomatedBackupsCommand).resolves({
+        DBInstanceAutomatedBackups: [{ Status: 'deleting', KmsKeyId: KEY_ARN }],
+      });
+      backup.on(DescribeBackupVaultCommand).resolves({
+        EncryptionKeyArn: KEY_ARN,
+        NumberOfRecoveryPoints: 0,
+      });
+
+      await kmsKeyStep.teardown(ctx());
+
+      expect(mutating(kms)).toEqual(['ScheduleKeyDeletionCommand', 'DeleteAliasCommand']);
+    });
+
+    it('warns how to cancel when a key already pending deletion still protects kept backups', async () => {
+      kms.on(DescribeKeyCommand).resolves(
+        enabledKey({
+          KeyState: 'PendingDeletion',
+          DeletionDate: new Date('2026-03-08T00:00:00Z'),
+        }),
+      );
+      rds.on(DescribeDBSnapshotsCommand).resolves({
+        DBSnapshots: [
+          {
+            DBSnapshotIdentifier: 'cloudmart-db-snapshot-day5',
+            Status: 'available',
+            KmsKeyId: KEY_ID,
+          },
+        ],
+      });
+      const c = ctx();
+
+      await kmsKeyStep.teardown(c);
+
+      expect(mutating(kms)).toEqual([]);
+      expect(c.warnings[0]).toContain('already pending deletion until 2026-03-08');
+      expect(c.warnings[0]).toContain(
+        `aws kms cancel-key-deletion --key-id ${KEY_ID} --region ap-northeast-2 && aws kms enable-key --key-id ${KEY_ID} --region ap-northeast-2`,
+      );
     });
 
     it('also schedules a stray tagged key a lost CreateKey answer left behind', async () => {

@@ -5,6 +5,13 @@ import {
   GetDashboardCommand,
   PutDashboardCommand,
 } from '@aws-sdk/client-cloudwatch';
+import {
+  DescribeLoadBalancersCommand,
+  DescribeTargetGroupsCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   dashboardBody,
@@ -319,7 +326,41 @@ describe('monitoring.dashboard', () => {
   });
 
   describe('verify', () => {
-    it('passes a dashboard bound to the stack', async () => {
+    let elb: ReturnType<typeof strictMock>;
+    let rds: ReturnType<typeof strictMock>;
+    let cache: ReturnType<typeof strictMock>;
+    /** The resources the widgets plot all exist (each test removes what it needs gone). */
+    beforeEach(() => {
+      elb = strictMock(ElasticLoadBalancingV2Client);
+      rds = strictMock(RDSClient);
+      cache = strictMock(ElastiCacheClient);
+      elb
+        .on(DescribeLoadBalancersCommand, { LoadBalancerArns: [ALB.loadBalancerArn] })
+        .resolves({ LoadBalancers: [{ LoadBalancerArn: ALB.loadBalancerArn }] });
+      elb
+        .on(DescribeTargetGroupsCommand, { TargetGroupArns: [ALB.targetGroupArn] })
+        .resolves({ TargetGroups: [{ TargetGroupArn: ALB.targetGroupArn }] });
+      rds
+        .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: RDS.dbInstanceIdentifier })
+        .resolves({
+          DBInstances: [
+            { DBInstanceIdentifier: RDS.dbInstanceIdentifier, DBInstanceStatus: 'available' },
+          ],
+        });
+      cache
+        .on(DescribeReplicationGroupsCommand, { ReplicationGroupId: REDIS.replicationGroupId })
+        .resolves({
+          ReplicationGroups: [
+            {
+              ReplicationGroupId: REDIS.replicationGroupId,
+              Status: 'available',
+              MemberClusters: REDIS.memberClusters,
+            },
+          ],
+        });
+    });
+
+    it('passes a dashboard bound to the stack, reading each plotted resource live', async () => {
       autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
       cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(dashboardBody(INPUT)) });
       const checks = await dashboardStep.verify(ctx());
@@ -329,6 +370,70 @@ describe('monitoring.dashboard', () => {
         ['monitoring.dashboard.dimensions', 'pass', 'dashboard'],
         ['monitoring.dashboard.instances', 'pass', 'dashboard'],
       ]);
+      // The ARNs are rebuilt from the dashboard's own dimension values.
+      expect(elb.commandCalls(DescribeLoadBalancersCommand)[0]!.args[0].input).toEqual({
+        LoadBalancerArns: [ALB.loadBalancerArn],
+      });
+      expect(elb.commandCalls(DescribeTargetGroupsCommand)[0]!.args[0].input).toEqual({
+        TargetGroupArns: [ALB.targetGroupArn],
+      });
+      expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(1);
+      expect(cache.commandCalls(DescribeReplicationGroupsCommand)).toHaveLength(1);
+      expect(checks[2]!.evidence).toContain('(all exist)');
+    });
+
+    it('fails when the ALB, target group, RDS instance and replication group it plots are gone', async () => {
+      autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
+      cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(dashboardBody(INPUT)) });
+      elb
+        .on(DescribeLoadBalancersCommand)
+        .rejects(awsError('LoadBalancerNotFoundException', 'not found'));
+      elb
+        .on(DescribeTargetGroupsCommand)
+        .rejects(awsError('TargetGroupNotFoundException', 'not found'));
+      rds.on(DescribeDBInstancesCommand).rejects(awsError('DBInstanceNotFoundFault', 'gone', 404));
+      cache
+        .on(DescribeReplicationGroupsCommand)
+        .rejects(awsError('ReplicationGroupNotFoundFault', 'gone', 404));
+
+      const dims = (await dashboardStep.verify(ctx())).find(
+        (c) => c.id === 'monitoring.dashboard.dimensions',
+      )!;
+
+      expect(dims.status).toBe('fail');
+      expect(dims.evidence).toBe(
+        `no longer exist: load balancer ${ALB.loadBalancerDimension}, target group ${ALB.targetGroupDimension}, RDS instance cloudmart-db, replication group cloudmart-redis`,
+      );
+      expect(dims.fix).toContain('cloudmart up --phase 1');
+    });
+
+    it('fails a replaced cache node and a deleted ASG, and is unknown when a read is denied', async () => {
+      autoscaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+      cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(dashboardBody(INPUT)) });
+      cache.on(DescribeReplicationGroupsCommand).resolves({
+        ReplicationGroups: [
+          { Status: 'available', MemberClusters: ['cloudmart-redis-001', 'cloudmart-redis-003'] },
+        ],
+      });
+      const dims = async () =>
+        (await dashboardStep.verify(ctx())).find(
+          (c) => c.id === 'monitoring.dashboard.dimensions',
+        )!;
+      expect(await dims()).toMatchObject({
+        status: 'fail',
+        evidence:
+          'no longer exist: Auto Scaling group cloudmart-asg, cache cluster cloudmart-redis-002 (not a member of cloudmart-redis)',
+      });
+
+      autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
+      cache.on(DescribeReplicationGroupsCommand).resolves({
+        ReplicationGroups: [{ Status: 'available', MemberClusters: REDIS.memberClusters }],
+      });
+      rds.on(DescribeDBInstancesCommand).rejects(awsError('AccessDenied', 'denied', 403));
+      expect(await dims()).toMatchObject({
+        status: 'unknown',
+        evidence: 'could not be read: RDS instance cloudmart-db (AccessDenied)',
+      });
     });
 
     it('fails metrics that point at another load balancer and warns about replaced instances', async () => {

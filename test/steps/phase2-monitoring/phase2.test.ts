@@ -23,6 +23,12 @@ import {
   type LogGroup,
   type MetricFilter,
 } from '@aws-sdk/client-cloudwatch-logs';
+import {
+  DescribeLoadBalancersCommand,
+  DescribeTargetGroupsCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import {
   CreateTopicCommand,
@@ -38,7 +44,7 @@ import type { Outputs } from '../../../src/engine/step.js';
 import { phase2Steps } from '../../../src/steps/phase2-monitoring/index.js';
 import { STEP } from '../../../src/steps/outputs.js';
 import { ACCOUNT, awsError, strictMock, testContext } from '../../helpers/context.js';
-import { asgResponse, KMS, PHASE1 } from './fixtures.js';
+import { asgResponse, KMS, PHASE1, REDIS } from './fixtures.js';
 
 /**
  * `cloudmart up --phase 2` against small in-memory fakes of SNS, CloudWatch Logs and
@@ -72,6 +78,7 @@ describe('phase 2 against in-memory fakes', () => {
   const alarms = new Map<string, MetricAlarm>();
   const sent: string[] = [];
   const mocks: Array<ReturnType<typeof strictMock>> = [];
+  let phase1Live = true;
 
   beforeEach(() => {
     for (const m of [topics, groups, filters, dashboards, alarms]) m.clear();
@@ -82,7 +89,9 @@ describe('phase 2 against in-memory fakes', () => {
     const cw = strictMock(CloudWatchClient);
     const asg = strictMock(AutoScalingClient);
     const rds = strictMock(RDSClient);
-    mocks.splice(0, mocks.length, sns, logs, cw, asg, rds);
+    const elb = strictMock(ElasticLoadBalancingV2Client);
+    const cache = strictMock(ElastiCacheClient);
+    mocks.splice(0, mocks.length, sns, logs, cw, asg, rds, elb, cache);
 
     sns.on(GetTopicAttributesCommand).callsFake(({ TopicArn }: { TopicArn: string }) => {
       const t = topics.get(TopicArn);
@@ -160,7 +169,26 @@ describe('phase 2 against in-memory fakes', () => {
       if (!groups.delete(logGroupName)) throw awsError('ResourceNotFoundException');
       return {};
     });
-    rds.on(DescribeDBInstancesCommand).rejects(awsError('DBInstanceNotFoundFault'));
+    // Phase 1 as verify sees it (the dashboard checks that what it plots exists); gone again
+    // for teardown, as after destroy's Phase 1.
+    phase1Live = true;
+    rds.on(DescribeDBInstancesCommand).callsFake(({ DBInstanceIdentifier: id }) => {
+      if (!phase1Live) throw awsError('DBInstanceNotFoundFault');
+      return { DBInstances: [{ DBInstanceIdentifier: id, DBInstanceStatus: 'available' }] };
+    });
+    elb
+      .on(DescribeLoadBalancersCommand)
+      .callsFake(({ LoadBalancerArns }: { LoadBalancerArns: string[] }) => ({
+        LoadBalancers: LoadBalancerArns.map((LoadBalancerArn) => ({ LoadBalancerArn })),
+      }));
+    elb
+      .on(DescribeTargetGroupsCommand)
+      .callsFake(({ TargetGroupArns }: { TargetGroupArns: string[] }) => ({
+        TargetGroups: TargetGroupArns.map((TargetGroupArn) => ({ TargetGroupArn })),
+      }));
+    cache.on(DescribeReplicationGroupsCommand).resolves({
+      ReplicationGroups: [{ Status: 'available', MemberClusters: REDIS.memberClusters }],
+    });
 
     cw.on(GetDashboardCommand).callsFake(({ DashboardName }: { DashboardName: string }) => {
       const body = dashboards.get(DashboardName);
@@ -237,6 +265,7 @@ describe('phase 2 against in-memory fakes', () => {
     const notPassing = checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}:${c.status}`);
     expect(notPassing).toEqual(['monitoring.sns.subscription.email:warn']);
 
+    phase1Live = false;
     for (const step of [...phase2Steps].sort(
       (a, b) => (a.cleanupRank ?? 99) - (b.cleanupRank ?? 99),
     )) {

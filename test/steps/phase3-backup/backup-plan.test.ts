@@ -133,7 +133,12 @@ describe('backup.plan', () => {
     expect(plan.BackupPlan).toEqual({
       BackupPlanName: 'CloudMart-Daily-Backup',
       Rules: [
-        { ...rule, RecoveryPointTags: expect.objectContaining({ 'cloudmart:stack': 'cloudmart' }) },
+        {
+          ...rule,
+          // "Daily at 02:00" read as UTC, like the RDS window; stated, not left to the default.
+          ScheduleExpressionTimezone: 'Etc/UTC',
+          RecoveryPointTags: expect.objectContaining({ 'cloudmart:stack': 'cloudmart' }),
+        },
       ],
     });
     expect(plan.BackupPlanTags).toMatchObject({ 'cloudmart:stack': 'cloudmart' });
@@ -346,6 +351,31 @@ describe('backup.plan', () => {
     expect(checks[1]!.evidence).toContain('cron(0 5 * * ? *)');
   });
 
+  it('sees a plan moved to another time zone as drift, and any spelling of UTC as none', async () => {
+    backup
+      .on(DescribeBackupVaultCommand)
+      .resolves({ EncryptionKeyArn: KEY_ARN, NumberOfRecoveryPoints: 0 });
+    backup.on(ListBackupPlansCommand).resolves({
+      BackupPlansList: [{ BackupPlanName: 'CloudMart-Daily-Backup', BackupPlanId: 'p' }],
+    });
+    backup.on(ListBackupSelectionsCommand).resolves({ BackupSelectionsList: [] });
+    const ruleCheck = async (zone: string) => {
+      backup.on(GetBackupPlanCommand).resolves({
+        BackupPlan: {
+          BackupPlanName: 'CloudMart-Daily-Backup',
+          Rules: [{ ...rule, ScheduleExpressionTimezone: zone }],
+        },
+      });
+      return (await backupPlanStep.verify(ctx())).find((c) => c.id === 'backup.plan.rule')!;
+    };
+    expect(await ruleCheck('Etc/UTC')).toMatchObject({ status: 'pass' });
+    expect(await ruleCheck('UTC')).toMatchObject({ status: 'pass' });
+    expect(await ruleCheck('Asia/Seoul')).toMatchObject({
+      status: 'fail',
+      evidence: 'time zone Asia/Seoul (want Etc/UTC)',
+    });
+  });
+
   describe('teardown', () => {
     it('deletes selection, plan, every recovery point (paginated), waits for an empty vault, then vault and role', async () => {
       backup.on(ListBackupPlansCommand).resolves({
@@ -418,6 +448,7 @@ describe('backup.plan', () => {
       expect(backup.commandCalls(DeleteRecoveryPointCommand)).toHaveLength(0);
       expect(backup.commandCalls(DeleteBackupVaultCommand)).toHaveLength(0);
       expect(c.warnings[0]).toMatch(/keep billing/);
+      expect(c.warnings[0]).toContain('destroy keeps that key too (about $1/month)');
     });
 
     it('never deletes the account default role and succeeds when everything is gone', async () => {

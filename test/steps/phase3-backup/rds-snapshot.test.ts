@@ -197,5 +197,7 @@ describe('backup.rds-snapshot', () => {
     await rdsSnapshotStep.teardown(c);
     expect(rds.commandCalls(DeleteDBSnapshotCommand)).toHaveLength(0);
     expect(c.warnings[0]).toMatch(/keeps billing/);
+    // Not "the backup survives" on its own: the key it needs is kept too.
+    expect(c.warnings[0]).toContain('destroy keeps that key too (about $1/month)');
   });
 });

@@ -108,46 +108,59 @@ describe('security.encryption', () => {
       expect(ec2.calls()).toHaveLength(1);
     });
 
-    it('turns EBS encryption by default on with the stack key on opt-in and records it', async () => {
+    it('on opt-in only turns EBS encryption by default on, leaving the default key (aws/ebs) alone', async () => {
       ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: false });
       ec2.on(EnableEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
-      ec2.on(GetEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: AWS_EBS });
-      ec2.on(ModifyEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: KEY_ARN });
 
       const out = await encryptionStep.create(ctx({ optIn: true }));
 
-      expect(ec2.commandCalls(EnableEbsEncryptionByDefaultCommand)).toHaveLength(1);
-      expect(ec2.commandCalls(ModifyEbsDefaultKmsKeyIdCommand)[0]!.args[0].input).toEqual({
-        KmsKeyId: KEY_ARN,
-      });
+      expect(ec2.commandCalls(EnableEbsEncryptionByDefaultCommand)[0]!.args[0].input).toEqual({});
+      // Not even read: the region's default key is the account's business, not the stack's.
+      expect(ec2.calls().map((c) => (c.args[0] as object).constructor.name)).toEqual([
+        'GetEbsEncryptionByDefaultCommand',
+        'EnableEbsEncryptionByDefaultCommand',
+      ]);
       expect(out).toEqual({
         ebsEncryptionByDefaultManaged: true,
         ebsEncryptionByDefault: true,
         ebsEncryptionEnabledByCloudmart: true,
-        ebsDefaultKeyChangedByCloudmart: true,
-        previousEbsDefaultKmsKeyId: AWS_EBS,
+        ebsDefaultKeyChangedByCloudmart: false,
       });
     });
 
     it('a second run changes nothing and keeps what the first run recorded', async () => {
       ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
+      const previous = { ebsEncryptionEnabledByCloudmart: true };
+      const out = await encryptionStep.create(ctx({ optIn: true, previous }));
+      expect(ec2.calls()).toHaveLength(1);
+      expect(out).toMatchObject({ ...previous, ebsDefaultKeyChangedByCloudmart: false });
+    });
+
+    it('undoes a default key an earlier version pointed at the stack key', async () => {
       ec2.on(GetEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: KEY_ARN });
+      ec2.on(ResetEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: AWS_EBS });
+      ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
       const previous = {
         ebsEncryptionEnabledByCloudmart: true,
         ebsDefaultKeyChangedByCloudmart: true,
         previousEbsDefaultKmsKeyId: AWS_EBS,
       };
+
       const out = await encryptionStep.create(ctx({ optIn: true, previous }));
-      expect(ec2.commandCalls(EnableEbsEncryptionByDefaultCommand)).toHaveLength(0);
+
+      expect(ec2.commandCalls(ResetEbsDefaultKmsKeyIdCommand)).toHaveLength(1);
       expect(ec2.commandCalls(ModifyEbsDefaultKmsKeyIdCommand)).toHaveLength(0);
-      expect(out).toMatchObject(previous);
+      expect(ec2.commandCalls(EnableEbsEncryptionByDefaultCommand)).toHaveLength(0);
+      expect(out).toEqual({
+        ebsEncryptionByDefaultManaged: true,
+        ebsEncryptionByDefault: true,
+        ebsEncryptionEnabledByCloudmart: true,
+        ebsDefaultKeyChangedByCloudmart: false,
+      });
     });
 
     it('does not claim a setting that was already on before cloudmart', async () => {
       ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
-      ec2
-        .on(GetEbsDefaultKmsKeyIdCommand)
-        .resolves({ KmsKeyId: `arn:aws:kms:ap-northeast-2:${ACCOUNT}:key/k-1` });
       const out = await encryptionStep.create(ctx({ optIn: true }));
       expect(out.ebsEncryptionEnabledByCloudmart).toBe(false);
       expect(out.ebsDefaultKeyChangedByCloudmart).toBe(false);
@@ -224,7 +237,7 @@ describe('security.encryption', () => {
         .on(DescribeVolumesCommand)
         .resolves({ Volumes: [{ VolumeId: 'vol-1', Encrypted: true }] });
       ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
-      ec2.on(GetEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: KEY_ARN });
+      ec2.on(GetEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: AWS_EBS });
       sns
         .on(GetTopicAttributesCommand)
         .resolves({ Attributes: { KmsMasterKeyId: 'alias/cloudmart' } });
@@ -375,16 +388,41 @@ describe('security.encryption', () => {
       expect(checks['security.encryption.log-groups']?.evidence).toContain('not encrypted');
     });
 
-    it('only warns about EBS encryption by default when the config leaves it alone', async () => {
+    it('does not score down EBS encryption by default when the config leaves it alone', async () => {
       compliant();
       ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: false });
-      expect(
-        byId(await encryptionStep.verify(ctx()))['security.encryption.ebs-default']?.status,
-      ).toBe('warn');
+      const checks = byId(await encryptionStep.verify(ctx()));
+      expect(checks['security.encryption.ebs-default']).toMatchObject({ status: 'pass' });
+      expect(checks['security.encryption.ebs-default']?.evidence).toMatch(
+        /EbsEncryptionByDefault=false: not opted in.*security\.encryption\.ebs-volumes/,
+      );
+      // The per-volume checks it points at are the ones that score the stack's volumes.
+      expect(checks['security.encryption.launch-template']?.status).toBe('pass');
+      expect(checks['security.encryption.ebs-volumes']?.status).toBe('pass');
+      expect(ec2.commandCalls(GetEbsDefaultKmsKeyIdCommand)).toHaveLength(0);
       expect(
         byId(await encryptionStep.verify(ctx({ optIn: true })))['security.encryption.ebs-default']
           ?.status,
       ).toBe('fail');
+    });
+
+    it('on opt-in passes with aws/ebs as default key and warns when it is the stack key', async () => {
+      compliant();
+      ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
+      ec2.on(GetEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: AWS_EBS });
+      const ok = byId(await encryptionStep.verify(ctx({ optIn: true })))[
+        'security.encryption.ebs-default'
+      ];
+      expect(ok).toMatchObject({ status: 'pass' });
+      expect(ok?.evidence).toBe(`EbsEncryptionByDefault=true, default key ${AWS_EBS}`);
+
+      ec2.on(GetEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: KEY_ARN });
+      const bad = byId(await encryptionStep.verify(ctx({ optIn: true })))[
+        'security.encryption.ebs-default'
+      ];
+      expect(bad).toMatchObject({ status: 'warn' });
+      expect(bad?.evidence).toContain('destroy deletes');
+      expect(bad?.fix).toContain('aws ec2 reset-ebs-default-kms-key-id --region ap-northeast-2');
     });
 
     it('turns an unreadable group into unknown checks instead of failing verify', async () => {

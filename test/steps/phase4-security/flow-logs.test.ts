@@ -73,6 +73,9 @@ describe('security.flow-logs', () => {
     iam.on(GetRolePolicyCommand).rejects(noEntity());
     iam.on(PutRolePolicyCommand).resolves({});
     ec2.on(DescribeFlowLogsCommand).resolves({ FlowLogs: [] });
+    ec2
+      .on(DescribeFlowLogsCommand, { FlowLogIds: ['fl-1'] })
+      .resolves({ FlowLogs: [{ FlowLogId: 'fl-1', ResourceId: 'vpc-1' }] });
     ec2.on(CreateFlowLogsCommand).resolves({ FlowLogIds: ['fl-1'] });
 
     const out = await flowLogsStep.create(ctx());
@@ -136,7 +139,12 @@ describe('security.flow-logs', () => {
           Tags: expect.arrayContaining([{ Key: 'cloudmart:stack', Value: 'cloudmart' }]),
         },
       ],
-      ClientToken: 'cloudmart-vpc-1-flow-logs-1',
+      // Unique per run (the clock) and per attempt.
+      ClientToken: 'cloudmart-flow-logs-1700000000000-1',
+    });
+    // The returned id is recorded only once EC2 lists it.
+    expect(ec2.commandCalls(DescribeFlowLogsCommand)[1]!.args[0].input).toEqual({
+      FlowLogIds: ['fl-1'],
     });
     expect(out).toEqual({
       flowLogId: 'fl-1',
@@ -167,15 +175,110 @@ describe('security.flow-logs', () => {
         ],
       })
       .resolves({ FlowLogIds: ['fl-2'] });
+    ec2
+      .on(DescribeFlowLogsCommand, { FlowLogIds: ['fl-2'] })
+      .resolves({ FlowLogs: [{ FlowLogId: 'fl-2' }] });
 
     const out = await flowLogsStep.create(ctx());
 
     const calls = ec2.commandCalls(CreateFlowLogsCommand);
     expect(calls.map((c) => c.args[0].input.ClientToken)).toEqual([
-      'cloudmart-vpc-1-flow-logs-1',
-      'cloudmart-vpc-1-flow-logs-2',
+      'cloudmart-flow-logs-1700000000000-1',
+      'cloudmart-flow-logs-1700000000000-2',
     ]);
     expect(out.flowLogId).toBe('fl-2');
+  });
+
+  /** The group, role and policy as create leaves them: only the flow log is in question. */
+  function convergedGroupAndRole() {
+    logs.on(DescribeLogGroupsCommand).resolves({
+      logGroups: [{ logGroupName: GROUP, retentionInDays: 7, kmsKeyId: KEY_ARN }],
+    });
+    iam.on(GetRoleCommand).resolves({
+      Role: role(ROLE, ROLE_ARN, {
+        AssumeRolePolicyDocument: encoded(trustPolicy(ACCOUNT, 'aws', 'ap-northeast-2')),
+      }),
+    });
+    iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encoded(deliveryPolicy(GROUP_ARN)) });
+  }
+
+  /**
+   * EC2 as it treats client tokens: a token it has seen gets the first answer again (here the
+   * id of a flow log deleted since), whatever exists now. Flow logs live in `live`.
+   */
+  function ec2WithTokenReplay(live: Set<string>) {
+    const answers = new Map<string, string>();
+    let next = 1;
+    ec2.on(CreateFlowLogsCommand).callsFake((input: { ClientToken: string }) => {
+      let id = answers.get(input.ClientToken);
+      if (!id) {
+        id = `fl-${next++}`;
+        answers.set(input.ClientToken, id);
+        live.add(id);
+      }
+      return Promise.resolve({ FlowLogIds: [id], Unsuccessful: [] });
+    });
+    ec2
+      .on(DescribeFlowLogsCommand)
+      .callsFake((input: { FlowLogIds?: string[]; Filter?: unknown[] }) =>
+        Promise.resolve({
+          FlowLogs: [...live]
+            .filter((id) => !input.FlowLogIds || input.FlowLogIds.includes(id))
+            .map((id) => ({ FlowLogId: id, ResourceId: 'vpc-1' })),
+        }),
+      );
+  }
+
+  it('drift: a flow log deleted after the last run is created again by the next up', async () => {
+    convergedGroupAndRole();
+    const live = new Set<string>();
+    ec2WithTokenReplay(live);
+
+    const first = ctx();
+    const out1 = await flowLogsStep.create(first);
+    expect(out1.flowLogId).toBe('fl-1');
+
+    // Someone deletes the flow log; a later run (its clock has moved on) must make a new one.
+    live.delete('fl-1');
+    const second = ctx({ flowLogId: 'fl-1' });
+    await second.sleep(3_600_000);
+    const out2 = await flowLogsStep.create(second);
+
+    const tokens = ec2.commandCalls(CreateFlowLogsCommand).map((c) => c.args[0].input.ClientToken);
+    expect(tokens).toHaveLength(2);
+    expect(tokens[1]).not.toBe(tokens[0]);
+    expect(out2.flowLogId).toBe('fl-2');
+    expect([...live]).toEqual(['fl-2']);
+  });
+
+  it('refuses to record an id CreateFlowLogs returned that EC2 does not list', async () => {
+    convergedGroupAndRole();
+    ec2.on(DescribeFlowLogsCommand).resolves({ FlowLogs: [] });
+    ec2.on(CreateFlowLogsCommand).resolves({ FlowLogIds: ['fl-gone'], Unsuccessful: [] });
+    const c = ctx();
+
+    await expect(flowLogsStep.create(c)).rejects.toThrow(
+      /answered with flow log fl-gone, but EC2 does not list it/,
+    );
+    // Polled a bounded while for eventual consistency, then gave up.
+    expect(ec2.commandCalls(DescribeFlowLogsCommand).length).toBeGreaterThan(2);
+    expect(c.slept()).toBeGreaterThanOrEqual(60_000);
+    expect(c.slept()).toBeLessThan(120_000);
+  });
+
+  it('waits until a new flow log shows up in DescribeFlowLogs', async () => {
+    convergedGroupAndRole();
+    ec2.on(DescribeFlowLogsCommand).resolves({ FlowLogs: [] });
+    ec2
+      .on(DescribeFlowLogsCommand, { FlowLogIds: ['fl-1'] })
+      .resolvesOnce({ FlowLogs: [] })
+      .resolves({ FlowLogs: [{ FlowLogId: 'fl-1' }] });
+    ec2.on(CreateFlowLogsCommand).resolves({ FlowLogIds: ['fl-1'] });
+
+    const out = await flowLogsStep.create(ctx());
+
+    expect(out.flowLogId).toBe('fl-1');
+    expect(ec2.commandCalls(CreateFlowLogsCommand)).toHaveLength(1);
   });
 
   it('surfaces a per-resource failure that is not IAM propagation', async () => {
