@@ -2,7 +2,13 @@ import type { TargetDescription } from '@aws-sdk/client-elastic-load-balancing-v
 import { CloudmartError, InterruptedError } from '../errors.js';
 import { SEED_LOAD } from '../load/load-test.js';
 import { joinUrl } from '../load/target.js';
-import { seconds, type DrillContext } from './context.js';
+import {
+  DrillTimeoutError,
+  isTimeout,
+  seconds,
+  type DrillContext,
+  type TimeoutFigures,
+} from './context.js';
 import { observe, Prober, type ProbeSummary } from './observe.js';
 import { describeTargets, isServing, preflight, targetState } from './preflight.js';
 
@@ -27,7 +33,7 @@ export interface AzDrillOptions {
   restoreTimeoutMs?: number;
 }
 
-export interface AzDrillResult {
+export interface AzDrillResult extends TimeoutFigures {
   drill: 'az';
   simulation: true;
   at: string;
@@ -168,6 +174,8 @@ export async function runAzDrill(
     restored: true,
     restoredHealthyAfterSeconds: null,
     probe: null,
+    timedOut: false,
+    timedOutAfterSeconds: null,
   };
   if (options.dryRun) return result;
 
@@ -178,6 +186,7 @@ export async function runAzDrill(
   const changes: Changes = { deregistered: [], paused: [] };
   const prober = new Prober(ctx, url, probeIntervalMs, 2_000);
   let failure: unknown;
+  let t0 = ctx.now();
   try {
     if (toPause.length > 0) {
       // Recorded before the call: if the call fails half-way, resuming is harmless.
@@ -191,7 +200,7 @@ export async function runAzDrill(
     );
     changes.deregistered = targets;
     await elb.send(new DeregisterTargetsCommand({ TargetGroupArn: tgArn, Targets: targets }));
-    const t0 = ctx.now();
+    t0 = ctx.now();
     prober.setOrigin(t0);
     result.at = new Date(t0).toISOString();
     const remainingIds = remaining.map((i) => i.InstanceId!);
@@ -218,6 +227,7 @@ export async function runAzDrill(
     // Every error, abort included, ends here: the restore below always runs.
     failure = e;
   }
+  const failedAt = ctx.now();
   const failures = await restore(ctx, groupName, tgArn, changes);
   if (failures.length > 0) {
     result.restored = false;
@@ -232,6 +242,21 @@ export async function runAzDrill(
     );
   }
   if (failure !== undefined) {
+    if (isTimeout(failure)) {
+      // The targets never left the target group: record it (restored) as a failed drill.
+      const probe = await prober.settle();
+      throw new DrillTimeoutError<AzDrillResult>(
+        {
+          ...result,
+          probe,
+          failedRequests: probe.failed,
+          serviceStayedUp: probe.failed === 0,
+          timedOut: true,
+          timedOutAfterSeconds: seconds(failedAt - t0),
+        },
+        failure,
+      );
+    }
     if (failure instanceof InterruptedError) {
       throw new InterruptedError(
         `Interrupted: the AZ simulation was stopped and restored (targets registered again; they turn healthy in about 30 s)`,
@@ -248,19 +273,28 @@ export async function runAzDrill(
 
   // Wait until the restored targets serve again, so the next drill starts from a whole stack.
   const restoredAt = ctx.now();
-  await observe(ctx, {
-    what: `targets of ${az} to be healthy again`,
-    pollEveryMs: options.pollIntervalMs ?? 5_000,
-    timeoutMs: options.restoreTimeoutMs ?? 5 * 60_000,
-    poll: async () => {
-      const now = await describeTargets(ctx, tgArn);
-      const healthy = targets.filter((t) => targetState(now, t.Id!) === 'healthy').length;
-      return {
-        done: healthy === targets.length,
-        status: `${healthy} of ${targets.length} restored target(s) healthy`,
-      };
-    },
-  });
+  try {
+    await observe(ctx, {
+      what: `targets of ${az} to be healthy again`,
+      pollEveryMs: options.pollIntervalMs ?? 5_000,
+      timeoutMs: options.restoreTimeoutMs ?? 5 * 60_000,
+      poll: async () => {
+        const now = await describeTargets(ctx, tgArn);
+        const healthy = targets.filter((t) => targetState(now, t.Id!) === 'healthy').length;
+        return {
+          done: healthy === targets.length,
+          status: `${healthy} of ${targets.length} restored target(s) healthy`,
+        };
+      },
+    });
+  } catch (e) {
+    if (!isTimeout(e)) throw e;
+    // Registered again but not healthy in time: the service part was measured, keep it.
+    throw new DrillTimeoutError<AzDrillResult>(
+      { ...result, timedOut: true, timedOutAfterSeconds: seconds(ctx.now() - restoredAt) },
+      e,
+    );
+  }
   result.restoredHealthyAfterSeconds = seconds(ctx.now() - restoredAt);
   return result;
 }

@@ -1,6 +1,7 @@
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
 import type { Outputs, StepContext } from '../engine/step.js';
+import { CloudmartError } from '../errors.js';
 
 /** The seed's recovery objectives. */
 export const RTO_TARGET_SECONDS = 300;
@@ -78,3 +79,34 @@ export function drillContextFromStep(ctx: StepContext, probe: Probe = httpProbe)
 }
 
 export const seconds = (ms: number): number => Math.round(ms / 100) / 10;
+
+/** What every drill result carries about a timeout. */
+export interface TimeoutFigures {
+  /** The drill gave up waiting for the recovery: the RTO is longer than it waited (a fail). */
+  timedOut: boolean;
+  /** How long it waited before giving up (a lower bound of the RTO), seconds. */
+  timedOutAfterSeconds: number | null;
+}
+
+/**
+ * A drill that gave up waiting for the recovery. It still carries what was measured until then
+ * (`result`, with `timedOut: true` and no RTO), so the caller can record the drill as failed
+ * instead of "not run yet".
+ */
+export class DrillTimeoutError<R = unknown> extends CloudmartError {
+  readonly result: R;
+
+  constructor(result: R, cause: CloudmartError) {
+    super('TIMEOUT', cause.message, {
+      cause,
+      exitCode: cause.exitCode,
+      ...(cause.hint ? { hint: cause.hint } : {}),
+    });
+    this.name = 'DrillTimeoutError';
+    this.result = result;
+  }
+}
+
+/** observe()'s TIMEOUT (not an interrupt, not an AWS error). */
+export const isTimeout = (e: unknown): e is CloudmartError =>
+  e instanceof CloudmartError && e.code === 'TIMEOUT';

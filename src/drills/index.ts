@@ -1,5 +1,10 @@
 import { runAzDrill, type AzDrillOptions, type AzDrillResult } from './az-drill.js';
-import { RTO_TARGET_SECONDS, type DrillContext, type DrillName } from './context.js';
+import {
+  DrillTimeoutError,
+  RTO_TARGET_SECONDS,
+  type DrillContext,
+  type DrillName,
+} from './context.js';
 import {
   runInstanceDrill,
   type InstanceDrillOptions,
@@ -38,15 +43,25 @@ export interface DrillVerdict {
   findings: string[];
 }
 
+/** A drill that gave up waiting, with what it measured until then. */
+export function isDrillTimeout(e: unknown): e is DrillTimeoutError<DrillResult> {
+  return e instanceof DrillTimeoutError;
+}
+
 /** How a drill's figures read against the seed (RTO < 5 min, no interruption, RPO < 5 min). */
 export function drillVerdict(r: DrillResult): DrillVerdict {
   const rtoOk = r.rtoSeconds !== null && r.rtoSeconds < RTO_TARGET_SECONDS;
   const findings = [
     r.rtoSeconds === null
-      ? 'RTO not measured'
+      ? r.timedOut
+        ? `RTO not measured: gave up waiting for the recovery after ${r.timedOutAfterSeconds ?? '?'} s`
+        : 'RTO not measured'
       : `RTO ${r.rtoSeconds} s ${rtoOk ? '<' : '≥'} ${RTO_TARGET_SECONDS} s`,
   ];
-  let ok = rtoOk;
+  // The AZ simulation measures its RTO before the restore, which can still time out.
+  if (r.timedOut && r.rtoSeconds !== null)
+    findings.push(`gave up waiting after ${r.timedOutAfterSeconds ?? '?'} s`);
+  let ok = rtoOk && !r.timedOut;
   if (r.drill === 'instance') {
     findings.push(
       r.failedRequests === 0
@@ -83,5 +98,11 @@ export function drillRecord(
   return { ...figures, at: r.at, rtoSeconds: r.rtoSeconds, passed: drillVerdict(r).ok };
 }
 
-export { DRILL_NAMES, RTO_TARGET_SECONDS, RPO_TARGET_SECONDS, httpProbe } from './context.js';
+export {
+  DRILL_NAMES,
+  DrillTimeoutError,
+  RTO_TARGET_SECONDS,
+  RPO_TARGET_SECONDS,
+  httpProbe,
+} from './context.js';
 export type { DrillContext, DrillName, Probe, ProbeOutcome } from './context.js';

@@ -1,5 +1,13 @@
+import type { CloudmartError } from '../errors.js';
 import { joinUrl } from '../load/target.js';
-import { RPO_TARGET_SECONDS, seconds, type DrillContext } from './context.js';
+import {
+  DrillTimeoutError,
+  isTimeout,
+  RPO_TARGET_SECONDS,
+  seconds,
+  type DrillContext,
+  type TimeoutFigures,
+} from './context.js';
 import { observe, Prober, type ProbeSummary } from './observe.js';
 import { describeDb, preflight } from './preflight.js';
 
@@ -25,7 +33,7 @@ export interface RdsFailoverDrillOptions {
   appGraceMs?: number;
 }
 
-export interface RdsFailoverDrillResult {
+export interface RdsFailoverDrillResult extends TimeoutFigures {
   drill: 'rds-failover';
   at: string;
   dryRun: boolean;
@@ -93,6 +101,8 @@ export async function runRdsFailoverDrill(
     rpoSeconds: null,
     rpoOk: null,
     probe: null,
+    timedOut: false,
+    timedOutAfterSeconds: null,
   };
   if (options.dryRun) return result;
 
@@ -109,40 +119,53 @@ export async function runRdsFailoverDrill(
   let seenDown = false;
   let availableAt: number | undefined;
   const grace = options.appGraceMs ?? 5 * 60_000;
-  await observe(ctx, {
-    what: `failover of ${id}`,
-    pollEveryMs: options.pollIntervalMs ?? 5_000,
-    timeoutMs: options.timeoutMs ?? 20 * 60_000,
-    prober,
-    poll: async () => {
-      const elapsed = ctx.now() - t0;
-      if (availableAt === undefined) {
-        const db = await describeDb(ctx, id);
-        const status = db?.DBInstanceStatus ?? 'not found';
-        if (status !== 'available') seenDown = true;
-        // Right after the call RDS may still say "available" for a moment: accept it only once
-        // it was seen rebooting, or the primary moved, or long after a failover would be seen.
-        const moved = db?.AvailabilityZone !== undefined && db.AvailabilityZone !== azBefore;
-        if (status === 'available' && (seenDown || moved || elapsed >= 120_000)) {
-          availableAt = elapsed;
-          result.availableAfterSeconds = seconds(elapsed);
-          ctx.progress(`${id} is available again after ${result.availableAfterSeconds} s`);
-        } else {
-          return {
-            done: false,
-            status: `RDS ${status}; app ${prober.streak() > 0 ? 'up' : 'down'}`,
-          };
+  let timeout: CloudmartError | undefined;
+  try {
+    await observe(ctx, {
+      what: `failover of ${id}`,
+      pollEveryMs: options.pollIntervalMs ?? 5_000,
+      timeoutMs: options.timeoutMs ?? 20 * 60_000,
+      prober,
+      poll: async () => {
+        const elapsed = ctx.now() - t0;
+        if (availableAt === undefined) {
+          const db = await describeDb(ctx, id);
+          const status = db?.DBInstanceStatus ?? 'not found';
+          if (status !== 'available') seenDown = true;
+          // Right after the call RDS may still say "available" for a moment: accept it only once
+          // it was seen rebooting, or the primary moved, or long after a failover would be seen.
+          const moved = db?.AvailabilityZone !== undefined && db.AvailabilityZone !== azBefore;
+          if (status === 'available' && (seenDown || moved || elapsed >= 120_000)) {
+            availableAt = elapsed;
+            result.availableAfterSeconds = seconds(elapsed);
+            ctx.progress(`${id} is available again after ${result.availableAfterSeconds} s`);
+          } else {
+            return {
+              done: false,
+              status: `RDS ${status}; app ${prober.streak() > 0 ? 'up' : 'down'}`,
+            };
+          }
         }
-      }
-      // RDS is back: the app must reconnect (its pool drops the dead connections).
-      const streak = prober.streak();
-      if (streak >= streakWanted) return { done: true, status: 'app answering' };
-      if (elapsed - availableAt >= grace) return { done: true, status: 'app still failing' };
-      return { done: false, status: `RDS available; app ${streak > 0 ? 'recovering' : 'down'}` };
-    },
-  });
+        // RDS is back: the app must reconnect (its pool drops the dead connections).
+        const streak = prober.streak();
+        if (streak >= streakWanted) return { done: true, status: 'app answering' };
+        if (elapsed - availableAt >= grace) return { done: true, status: 'app still failing' };
+        return { done: false, status: `RDS available; app ${streak > 0 ? 'recovering' : 'down'}` };
+      },
+    });
+  } catch (e) {
+    if (!isTimeout(e)) throw e;
+    // Keep what was measured: RDS or the app never came back within the time given.
+    timeout = e;
+    result.timedOut = true;
+    result.timedOutAfterSeconds = seconds(ctx.now() - t0);
+  }
   const probe = await prober.settle();
-  const after = await describeDb(ctx, id);
+  // After a timeout, a failing read must not lose what was measured.
+  const after = await describeDb(ctx, id).catch((e: unknown) => {
+    if (timeout) return undefined;
+    throw e;
+  });
   const now = ctx.now();
   result.primaryAzAfter = after?.AvailabilityZone ?? null;
   result.failedOver = result.primaryAzAfter !== null ? result.primaryAzAfter !== azBefore : null;
@@ -156,9 +179,10 @@ export async function runRdsFailoverDrill(
   result.appOutageSeconds = probe.outageSeconds;
   result.appRecoveredAfterSeconds = appRecovered;
   result.rtoSeconds =
-    appRecovered === null || result.availableAfterSeconds === null
+    timeout || appRecovered === null || result.availableAfterSeconds === null
       ? null
       : Math.max(result.availableAfterSeconds, appRecovered);
   result.probe = probe;
+  if (timeout) throw new DrillTimeoutError<RdsFailoverDrillResult>(result, timeout);
   return result;
 }

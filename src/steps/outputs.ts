@@ -245,6 +245,7 @@ export interface DrillsOutputs {
   at: string;
   /** `results.drills` records: `{ at, rtoSeconds, …figures }` per drill. */
   instance: Record<string, unknown> & { at: string; rtoSeconds: number | null };
-  'rds-failover': Record<string, unknown> & { at: string; rtoSeconds: number | null };
+  /** Absent when the instance drill timed out before any RDS drill ran (`skipped` says so). */
+  'rds-failover'?: Record<string, unknown> & { at: string; rtoSeconds: number | null };
   [k: string]: unknown;
 }

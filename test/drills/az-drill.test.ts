@@ -12,8 +12,9 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runAzDrill } from '../../src/drills/az-drill.js';
-import { drillVerdict } from '../../src/drills/index.js';
+import { runAzDrill, type AzDrillResult } from '../../src/drills/az-drill.js';
+import { DrillTimeoutError } from '../../src/drills/context.js';
+import { drillRecord, drillVerdict } from '../../src/drills/index.js';
 import { awsError, strictMock } from '../helpers/context.js';
 import { HEALTHY, TG_ARN, drillContext, group, instance, target, targets } from './fixtures.js';
 
@@ -191,6 +192,64 @@ describe('AZ drill (simulation)', () => {
     expect(r.rtoSeconds).toBe(2);
     expect(r.restored).toBe(true);
     expect(drillVerdict(r).ok).toBe(false);
+  });
+
+  it('records a timeout (restored) when the targets never leave the target group', async () => {
+    const ctx = drillContext();
+    elb.on(DeregisterTargetsCommand).resolves({});
+    elb.on(RegisterTargetsCommand).resolves({});
+    elb.on(DescribeTargetHealthCommand).resolves(HEALTHY.targets); // i-b never drains
+    const err = (await runAzDrill(ctx, { holdMs: 30_000 }).catch(
+      (e: unknown) => e,
+    )) as DrillTimeoutError<AzDrillResult>;
+    expect(err).toBeInstanceOf(DrillTimeoutError);
+    expect(elb.commandCalls(RegisterTargetsCommand)).toHaveLength(1);
+    expect(asg.commandCalls(ResumeProcessesCommand)).toHaveLength(1);
+    expect(err.result).toMatchObject({
+      drill: 'az',
+      restored: true,
+      drainedAfterSeconds: null,
+      serviceStayedUp: true,
+      failedRequests: 0,
+      rtoSeconds: null,
+      timedOut: true,
+      timedOutAfterSeconds: 330,
+    });
+    expect(drillRecord(err.result)).toMatchObject({ timedOut: true, passed: false });
+  });
+
+  it('records a timeout when the restored targets do not turn healthy again', async () => {
+    const ctx = drillContext();
+    targetGroup(() => ctx);
+    // Registered again, but the target never passes its health checks.
+    elb.on(DescribeTargetHealthCommand).callsFake(() => {
+      const registered = elb.commandCalls(RegisterTargetsCommand).length > 0;
+      const draining = deregisteredAt !== undefined && ctx.now() - deregisteredAt < 30_000;
+      const ib = registered
+        ? [target('i-b', 'unhealthy', 'Target.Timeout')]
+        : deregisteredAt === undefined
+          ? [target('i-b', 'healthy')]
+          : draining
+            ? [target('i-b', 'draining')]
+            : [];
+      return Promise.resolve(targets(target('i-a', 'healthy'), ...ib));
+    });
+    const err = (await runAzDrill(ctx, { restoreTimeoutMs: 60_000 }).catch(
+      (e: unknown) => e,
+    )) as DrillTimeoutError<AzDrillResult>;
+    expect(err).toBeInstanceOf(DrillTimeoutError);
+    expect(err.message).toContain('targets of ap-northeast-2c to be healthy again');
+    expect(err.result).toMatchObject({
+      restored: true,
+      serviceStayedUp: true,
+      rtoSeconds: 0,
+      restoredHealthyAfterSeconds: null,
+      timedOut: true,
+      timedOutAfterSeconds: 60,
+    });
+    const verdict = drillVerdict(err.result);
+    expect(verdict).toMatchObject({ rtoOk: true, ok: false });
+    expect(verdict.findings).toContain('gave up waiting after 60 s');
   });
 
   it('dry run sends no mutating call', async () => {

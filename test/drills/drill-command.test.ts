@@ -1,8 +1,5 @@
-import {
-  AutoScalingClient,
-  DescribeAutoScalingGroupsCommand,
-  TerminateInstanceInAutoScalingGroupCommand,
-} from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
@@ -13,12 +10,26 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { ACCOUNT, strictMock } from '../helpers/context.js';
+import type { DrillContext } from '../../src/drills/context.js';
+import * as drills from '../../src/drills/index.js';
+import { emptyState } from '../../src/state/store.js';
+import { resultChecks } from '../../src/verify/criteria.js';
+import { ACCOUNT, strictMock, testConfig } from '../helpers/context.js';
 import { tempDir } from '../helpers/engine.js';
 import { recordingIo } from '../helpers/io.js';
 import { HEALTHY, OUTPUTS, group, instance, target, targets } from './fixtures.js';
+
+// The drill runner, spied on so one test can put the drill on a fake clock (a real 15-minute
+// timeout would take 15 minutes); every other test runs the real thing.
+vi.mock('../../src/drills/index.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof drills>();
+  return { ...actual, runDrill: vi.fn(actual.runDrill) };
+});
+const { runDrill: realRunDrill } = await vi.importActual<typeof drills>(
+  '../../src/drills/index.js',
+);
 
 const run = async (args: string[], io = recordingIo()) => ({
   code: await main(['node', 'cloudmart', ...args], io),
@@ -31,6 +42,7 @@ describe('cloudmart drill', () => {
   let asg: ReturnType<typeof strictMock>;
   let elb: ReturnType<typeof strictMock>;
   let sts: ReturnType<typeof strictMock>;
+  let ec2: ReturnType<typeof strictMock>;
 
   beforeEach(async () => {
     // The app behind the "ALB": a local server, so the probe is real HTTP.
@@ -61,10 +73,17 @@ describe('cloudmart drill', () => {
     sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT });
     asg = strictMock(AutoScalingClient);
     elb = strictMock(ElasticLoadBalancingV2Client);
+    ec2 = strictMock(EC2Client);
+    ec2.on(TerminateInstancesCommand).resolves({
+      TerminatingInstances: [
+        { InstanceId: 'i-a', CurrentState: { Code: 32, Name: 'shutting-down' } },
+      ],
+    });
     strictMock(RDSClient).on(DescribeDBInstancesCommand).resolves(HEALTHY.db);
   });
 
   afterEach(async () => {
+    vi.mocked(drills.runDrill).mockImplementation(realRunDrill);
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
@@ -90,7 +109,7 @@ describe('cloudmart drill', () => {
     const { code, io } = await run(['drill', 'instance', '--dry-run', '--state', state]);
     expect(code).toBe(0);
     expect(io.stdout.join('\n')).toContain('1. Terminate i-a');
-    expect(asg.commandCalls(TerminateInstanceInAutoScalingGroupCommand)).toHaveLength(0);
+    expect(ec2.calls()).toHaveLength(0);
     expect(JSON.parse(readFileSync(state, 'utf8')).results.drills).toBeUndefined();
   });
 
@@ -101,7 +120,7 @@ describe('cloudmart drill', () => {
     const { code } = await run(['drill', 'instance', '--state', state], io);
     expect(code).toBe(1);
     expect(io.text()).toContain('Not confirmed: nothing was changed.');
-    expect(asg.commandCalls(TerminateInstanceInAutoScalingGroupCommand)).toHaveLength(0);
+    expect(ec2.calls()).toHaveLength(0);
   });
 
   it('--yes runs the drill, prints the figures and records them with the RTO', async () => {
@@ -115,7 +134,6 @@ describe('cloudmart drill', () => {
       .resolvesOnce(HEALTHY.targets)
       .resolvesOnce(HEALTHY.targets)
       .resolves(targets(target('i-b', 'healthy'), target('i-c', 'healthy')));
-    asg.on(TerminateInstanceInAutoScalingGroupCommand).resolves({});
 
     const { code, io } = await run(['drill', 'instance', '--yes', '--json', '--state', state]);
 
@@ -129,6 +147,9 @@ describe('cloudmart drill', () => {
       verdict: { rtoOk: true },
     });
     expect(out.probe.failed).toBe(0);
+    expect(ec2.commandCalls(TerminateInstancesCommand)[0]!.args[0].input).toEqual({
+      InstanceIds: ['i-a'],
+    });
     const saved = JSON.parse(readFileSync(state, 'utf8'));
     expect(saved.results.drills.instance).toMatchObject({
       at: out.at,
@@ -138,6 +159,72 @@ describe('cloudmart drill', () => {
       passed: true,
     });
     expect(existsSync(`${state}.lock`)).toBe(false);
+  });
+
+  it('records a drill that timed out as failed, so verify shows a failed RTO, and exits 1', async () => {
+    asg
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolvesOnce(HEALTHY.group) // dry-run preview
+      .resolvesOnce(HEALTHY.group) // preflight
+      .resolves(group([instance('i-b', 'ap-northeast-2c'), instance('i-c', 'ap-northeast-2a')]));
+    elb
+      .on(DescribeTargetHealthCommand)
+      .resolvesOnce(HEALTHY.targets)
+      .resolvesOnce(HEALTHY.targets)
+      // The replacement never passes its health checks.
+      .resolves(
+        targets(
+          target('i-b', 'healthy'),
+          target('i-c', 'unhealthy', 'Target.ResponseCodeMismatch'),
+        ),
+      );
+    // The real drill on a fake clock that jumps with every sleep; probes answer 200 at once.
+    let clock = Date.now();
+    vi.mocked(drills.runDrill).mockImplementation((name, ctx: DrillContext, options) =>
+      realRunDrill(
+        name,
+        {
+          ...ctx,
+          now: () => clock,
+          sleep: (ms) => {
+            clock += ms;
+            return Promise.resolve();
+          },
+          probe: () => Promise.resolve({ ok: true, status: 200, ms: 1 }),
+        },
+        options,
+      ),
+    );
+
+    const { code, io } = await run(['drill', 'instance', '--yes', '--state', state]);
+
+    expect(code).toBe(1);
+    expect(ec2.commandCalls(TerminateInstancesCommand)).toHaveLength(1);
+    const text = io.text();
+    expect(text).toContain(
+      'Replacement         i-c (ap-northeast-2a): InService after 0 s, healthy after —',
+    );
+    expect(text).toContain('✖ RTO < 5 min: not reached: gave up after 900 s');
+    expect(text).toContain('✖ Gave up waiting for replacement of i-a after 15m00s');
+    const saved = JSON.parse(readFileSync(state, 'utf8'));
+    expect(saved.results.drills.instance).toMatchObject({
+      instanceId: 'i-a',
+      replacementId: 'i-c',
+      rtoSeconds: null,
+      timedOut: true,
+      timedOutAfterSeconds: 900,
+      passed: false,
+    });
+    expect(existsSync(`${state}.lock`)).toBe(false);
+    // verify reads it as a failed recovery, not "drill not run yet".
+    const check = resultChecks(
+      { ...emptyState('cloudmart', 'ap-northeast-2'), ...saved },
+      testConfig(),
+    ).find((c) => c.id === 'criteria.recovery.instance');
+    expect(check).toMatchObject({
+      status: 'fail',
+      evidence: expect.stringContaining('the drill gave up after 900 s'),
+    });
   });
 
   it('without a state file says to build the stack first (exit 2)', async () => {

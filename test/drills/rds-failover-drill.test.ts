@@ -9,8 +9,12 @@ import {
   RebootDBInstanceCommand,
 } from '@aws-sdk/client-rds';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { drillVerdict } from '../../src/drills/index.js';
-import { runRdsFailoverDrill } from '../../src/drills/rds-failover-drill.js';
+import { DrillTimeoutError } from '../../src/drills/context.js';
+import { drillRecord, drillVerdict } from '../../src/drills/index.js';
+import {
+  runRdsFailoverDrill,
+  type RdsFailoverDrillResult,
+} from '../../src/drills/rds-failover-drill.js';
 import { strictMock } from '../helpers/context.js';
 import { BASE_URL, HEALTHY, START, db, drillContext, type FakeDrillContext } from './fixtures.js';
 
@@ -128,6 +132,56 @@ describe('RDS failover drill', () => {
     expect(r.plan[0]).toContain('ForceFailover=true');
     expect(r.plan[0]).toContain('ap-northeast-2c');
     expect(rds.commandCalls(RebootDBInstanceCommand)).toHaveLength(0);
+  });
+
+  it('gives up with TIMEOUT when RDS stays rebooting, keeping what it measured', async () => {
+    const ctx = drillContext({
+      answer: (t) => (t >= 4_000 ? { ok: false, status: 503, ms: 2 } : { ok: true, ms: 2 }),
+    });
+    failover(() => ctx, Number.POSITIVE_INFINITY);
+    const err = (await runRdsFailoverDrill(ctx, { timeoutMs: 60_000 }).catch(
+      (e: unknown) => e,
+    )) as DrillTimeoutError<RdsFailoverDrillResult>;
+    expect(err).toBeInstanceOf(DrillTimeoutError);
+    expect(err).toMatchObject({ code: 'TIMEOUT' });
+    expect(err.result).toMatchObject({
+      drill: 'rds-failover',
+      primaryAzBefore: 'ap-northeast-2a',
+      // Still rebooting: the AZ read afterwards is the old one, no failover seen.
+      primaryAzAfter: 'ap-northeast-2a',
+      failedOver: false,
+      availableAfterSeconds: null,
+      appRecoveredAfterSeconds: null,
+      rtoSeconds: null,
+      timedOut: true,
+      timedOutAfterSeconds: 60,
+    });
+    expect(err.result.appOutageSeconds).toBeGreaterThanOrEqual(55);
+    expect(err.result.probe!.failed).toBeGreaterThan(50);
+    expect(drillRecord(err.result)).toMatchObject({ timedOut: true, passed: false });
+  });
+
+  it('keeps the timeout record when the read after a timeout fails too', async () => {
+    const ctx = drillContext();
+    let reboots = 0;
+    rds.on(RebootDBInstanceCommand).callsFake(() => {
+      reboots++;
+      return Promise.resolve({});
+    });
+    // Polls at 0, 5, …, 60 s say rebooting; the read after the timeout fails.
+    let polls = 0;
+    rds.on(DescribeDBInstancesCommand).callsFake(() => {
+      if (reboots === 0) return Promise.resolve(HEALTHY.db);
+      return ++polls > 13
+        ? Promise.reject(new Error('socket hang up'))
+        : Promise.resolve(db({ DBInstanceStatus: 'rebooting' }));
+    });
+    const err = (await runRdsFailoverDrill(ctx, { timeoutMs: 60_000 }).catch(
+      (e: unknown) => e,
+    )) as DrillTimeoutError<RdsFailoverDrillResult>;
+    expect(err).toBeInstanceOf(DrillTimeoutError);
+    expect(err.result).toMatchObject({ timedOut: true, primaryAzAfter: null, rtoSeconds: null });
+    expect(polls).toBe(14);
   });
 
   it('stops on abort while RDS is rebooting', async () => {

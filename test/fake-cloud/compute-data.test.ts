@@ -642,4 +642,173 @@ describe('Load balancing and Auto Scaling', () => {
     expect(cloud.resources({ type: 'ec2:volume' })).toEqual([]);
     expect(cloud.resources({ type: 'cloudwatch:alarm' })).toEqual([]);
   });
+
+  /** A group of two instances, InService and healthy in the target group. */
+  async function servingGroup() {
+    const { cloud, call } = virtual();
+    const { lt, tg, subnets } = await app(call);
+    cloud.advance(L.iamPropagation);
+    await call('autoscaling', 'CreateAutoScalingGroup', {
+      AutoScalingGroupName: 'asg',
+      LaunchTemplate: { LaunchTemplateId: lt, Version: '$Latest' },
+      MinSize: 2,
+      MaxSize: 4,
+      DesiredCapacity: 2,
+      VPCZoneIdentifier: subnets.join(','),
+      TargetGroupARNs: [tg],
+      HealthCheckType: 'ELB',
+    });
+    // InService (registered in the target group) first, then healthy after the health checks.
+    cloud.advance(L.instanceInService);
+    cloud.advance(L.targetHealthy);
+    const asg = async () =>
+      (await call('autoscaling', 'DescribeAutoScalingGroups', { AutoScalingGroupNames: ['asg'] }))
+        .AutoScalingGroups[0];
+    const health = async () =>
+      Object.fromEntries(
+        (
+          await call('elbv2', 'DescribeTargetHealth', { TargetGroupArn: tg })
+        ).TargetHealthDescriptions.map((t: any) => [t.Target.Id, t.TargetHealth.State]),
+      );
+    const [victim, survivor] = (await asg()).Instances.map((i: any) => i.InstanceId as string);
+    expect(await health()).toEqual({ [victim!]: 'healthy', [survivor!]: 'healthy' });
+    return { cloud, call, tg, asg, health, victim: victim!, survivor: survivor! };
+  }
+
+  it('EC2 TerminateInstances on a group instance: the group sees it Unhealthy, deregisters it after the termination and launches a healthy replacement, desired capacity kept', async () => {
+    const { cloud, call, tg, asg, health, victim, survivor } = await servingGroup();
+
+    const out = await call('ec2', 'TerminateInstances', { InstanceIds: [victim] });
+
+    expect(out.TerminatingInstances).toEqual([
+      {
+        InstanceId: victim,
+        PreviousState: { Code: 16, Name: 'running' },
+        CurrentState: { Code: 32, Name: 'shutting-down' },
+      },
+    ]);
+    // Nobody was told beforehand: the target is still registered (not draining) while the
+    // instance is already shutting down.
+    const targets = () =>
+      cloud.world.get('elasticloadbalancing:targetgroup', R, tg)!.data.targets as any[];
+    expect(targets().find((t) => t.id === victim)).not.toHaveProperty('drainingUntil');
+    expect(cloud.world.get('ec2:instance', R, victim)!.state).toBe('shutting-down');
+
+    // The group's EC2 health check notices it, takes it out and launches a replacement.
+    const after = await asg();
+    expect(after.DesiredCapacity).toBe(2);
+    const byId = Object.fromEntries(
+      after.Instances.map((i: any) => [i.InstanceId, `${i.LifecycleState} ${i.HealthStatus}`]),
+    );
+    const replacement = Object.keys(byId).find((id) => id !== victim && id !== survivor)!;
+    expect(byId).toEqual({
+      [victim]: 'Terminating Unhealthy',
+      [survivor]: 'InService Healthy',
+      [replacement]: 'Pending Healthy',
+    });
+    expect(await health()).toEqual({ [victim]: 'draining', [survivor]: 'healthy' });
+    const activities = (
+      await call('autoscaling', 'DescribeScalingActivities', { AutoScalingGroupName: 'asg' })
+    ).Activities;
+    expect(activities.slice(0, 2)).toMatchObject([
+      { Description: `Launching a new EC2 instance: ${replacement}`, StatusCode: 'Successful' },
+      {
+        Description: `Terminating EC2 instance: ${victim}`,
+        Cause: expect.stringContaining(
+          'in response to an EC2 health check indicating it has been terminated or stopped',
+        ),
+      },
+    ]);
+
+    // Terminating again is idempotent and launches nothing more.
+    expect(
+      (await call('ec2', 'TerminateInstances', { InstanceIds: [victim] })).TerminatingInstances,
+    ).toEqual([
+      {
+        InstanceId: victim,
+        PreviousState: { Code: 32, Name: 'shutting-down' },
+        CurrentState: { Code: 32, Name: 'shutting-down' },
+      },
+    ]);
+
+    cloud.advance(L.instanceInService);
+    cloud.advance(L.targetHealthy);
+    const healed = await asg();
+    expect(
+      healed.Instances.map(
+        (i: any) => `${i.InstanceId} ${i.LifecycleState} ${i.HealthStatus}`,
+      ).sort(),
+    ).toEqual([`${replacement} InService Healthy`, `${survivor} InService Healthy`].sort());
+    expect(healed.DesiredCapacity).toBe(2);
+    // Serving from the replacement while the old target still drains (300 s by default).
+    expect(await health()).toEqual({
+      [victim]: 'draining',
+      [replacement]: 'healthy',
+      [survivor]: 'healthy',
+    });
+    cloud.advance(300_000 - L.instanceInService - L.targetHealthy);
+    expect(await health()).toEqual({ [replacement]: 'healthy', [survivor]: 'healthy' });
+    const [terminated] = (
+      await call('ec2', 'DescribeInstances', { InstanceIds: [victim] })
+    ).Reservations.flatMap((r: any) => r.Instances);
+    expect(terminated.State).toEqual({ Code: 48, Name: 'terminated' });
+    expect(
+      (await call('ec2', 'TerminateInstances', { InstanceIds: [victim] })).TerminatingInstances[0],
+    ).toMatchObject({ CurrentState: { Code: 48, Name: 'terminated' } });
+  });
+
+  it('TerminateInstances with an unknown id fails as a whole and terminates nothing', async () => {
+    const { call, asg, victim } = await servingGroup();
+    const unknown = 'i-0123456789abcdef0';
+
+    await expect(
+      call('ec2', 'TerminateInstances', { InstanceIds: [victim, unknown] }),
+    ).rejects.toMatchObject({
+      name: 'InvalidInstanceID.NotFound',
+      message: `The instance ID '${unknown}' does not exist`,
+    });
+    await expect(
+      call('ec2', 'TerminateInstances', { InstanceIds: [unknown, 'i-0fedcba9876543210'] }),
+    ).rejects.toMatchObject({
+      name: 'InvalidInstanceID.NotFound',
+      message: `The instance IDs '${unknown}, i-0fedcba9876543210' do not exist`,
+    });
+    await expect(call('ec2', 'TerminateInstances', { InstanceIds: [] })).rejects.toMatchObject({
+      name: 'MissingParameter',
+    });
+    await expect(
+      call('ec2', 'TerminateInstances', { InstanceIds: [victim], DryRun: true }),
+    ).rejects.toMatchObject({ name: 'DryRunOperation' });
+    expect((await asg()).Instances.map((i: any) => i.LifecycleState)).toEqual([
+      'InService',
+      'InService',
+    ]);
+  });
+
+  it('with ReplaceUnhealthy suspended the group marks a terminated instance Unhealthy but replaces it only once resumed', async () => {
+    const { call, asg, victim } = await servingGroup();
+    await call('autoscaling', 'SuspendProcesses', {
+      AutoScalingGroupName: 'asg',
+      ScalingProcesses: ['ReplaceUnhealthy'],
+    });
+
+    await call('ec2', 'TerminateInstances', { InstanceIds: [victim] });
+
+    const held = await asg();
+    expect(held.Instances).toHaveLength(2);
+    expect(held.Instances.find((i: any) => i.InstanceId === victim)).toMatchObject({
+      LifecycleState: 'InService',
+      HealthStatus: 'Unhealthy',
+    });
+    await call('autoscaling', 'ResumeProcesses', {
+      AutoScalingGroupName: 'asg',
+      ScalingProcesses: ['ReplaceUnhealthy'],
+    });
+    const replaced = await asg();
+    expect(replaced.Instances.map((i: any) => i.LifecycleState).sort()).toEqual([
+      'InService',
+      'Pending',
+      'Terminating',
+    ]);
+  });
 });

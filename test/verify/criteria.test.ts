@@ -48,12 +48,17 @@ describe('result criteria', () => {
     const c = byId(resultChecks(state, testConfig()));
     expect(c['criteria.performance.average']).toMatchObject({
       status: 'fail',
-      evidence: expect.stringContaining('650.0 ms'),
+      evidence:
+        '650.0 ms over 1000 requests at 100 concurrent (up (validation.load) run at 2026-01-02T00:00:00Z)',
     });
-    expect(c['criteria.performance.p95']?.status).toBe('fail');
+    expect(c['criteria.performance.p95']).toMatchObject({
+      status: 'fail',
+      evidence: 'P95 1200.0 ms (up (validation.load) run at 2026-01-02T00:00:00Z)',
+    });
     expect(c['criteria.performance.concurrency']).toMatchObject({
       status: 'unknown',
-      evidence: 'measured at 100 concurrent connections only',
+      evidence:
+        'measured at 100 concurrent connections only (up (validation.load) run at 2026-01-02T00:00:00Z)',
     });
   });
 
@@ -123,7 +128,160 @@ describe('result criteria: runs at scale', () => {
     const c = byId(resultChecks(state, testConfig()));
     expect(c['criteria.performance.concurrency']).toMatchObject({
       status: 'pass',
-      evidence: '1000 connections, 3 errors or non-2xx of 5000 requests',
+      evidence:
+        '1000 connections, 3 errors or non-2xx of 5000 requests (cloudmart load run at 2026-01-01T00:00:00Z)',
+    });
+  });
+
+  it('keeps the 1,000-user run of "cloudmart load" when a newer up re-ran the 100-connection test', () => {
+    const state = emptyState('cloudmart', 'ap-northeast-2');
+    state.results.load = {
+      at: '2026-01-01T00:00:00Z',
+      average: 310,
+      p95: 900,
+      requests: 20000,
+      errors: 0,
+      non2xx: 40,
+      concurrency: 1000,
+      usersRun: {
+        at: '2026-01-01T00:00:00Z',
+        average: 310,
+        p95: 900,
+        requests: 20000,
+        errors: 0,
+        non2xx: 40,
+        concurrency: 1000,
+      },
+    };
+    // Every `up` runs the seed's ab -n 1000 -c 100 again: newer, but not at scale.
+    state.steps['validation.load'] = {
+      status: 'done',
+      attempts: 2,
+      outputs: {
+        at: '2026-01-03T00:00:00Z',
+        average: 95,
+        p95: 180,
+        requests: 1000,
+        errors: 0,
+        non2xx: 0,
+        concurrency: 100,
+      },
+    };
+    const c = byId(resultChecks(state, testConfig()));
+    // Response times from the newest run, 1,000 users from the newest run that measured it.
+    expect(c['criteria.performance.average']).toMatchObject({
+      status: 'pass',
+      evidence: expect.stringContaining('95.0 ms over 1000 requests at 100 concurrent (up'),
+    });
+    expect(c['criteria.performance.concurrency']).toMatchObject({
+      status: 'pass',
+      evidence:
+        '1000 connections, 40 errors or non-2xx of 20000 requests (cloudmart load run at 2026-01-01T00:00:00Z)',
+    });
+  });
+
+  it('judges 1,000 users on the newest run at scale, wherever it was recorded', () => {
+    const state = emptyState('cloudmart', 'ap-northeast-2');
+    state.results.load = {
+      at: '2026-01-05T00:00:00Z',
+      requests: 1000,
+      concurrency: 100,
+      average: 90,
+      p95: 150,
+      usersRun: {
+        at: '2026-01-01T00:00:00Z',
+        requests: 5000,
+        errors: 0,
+        non2xx: 0,
+        concurrency: 1000,
+      },
+    };
+    state.steps['validation.load'] = {
+      status: 'done',
+      attempts: 1,
+      outputs: {
+        at: '2026-01-02T00:00:00Z',
+        usersRun: {
+          at: '2026-01-02T00:00:00Z',
+          requests: 5000,
+          errors: 400,
+          non2xx: 0,
+          concurrency: 1000,
+        },
+      },
+    };
+    expect(
+      byId(resultChecks(state, testConfig()))['criteria.performance.concurrency'],
+    ).toMatchObject({
+      status: 'fail',
+      evidence:
+        '1000 connections, 400 errors or non-2xx of 5000 requests (up (validation.load) run at 2026-01-02T00:00:00Z)',
+    });
+  });
+
+  it('ignores a record that measured nothing (0 requests)', () => {
+    const state = emptyState('cloudmart', 'ap-northeast-2');
+    state.results.load = {
+      at: '2026-01-01T00:00:00Z',
+      requests: 1000,
+      average: 200,
+      p95: 400,
+      concurrency: 100,
+    };
+    state.steps['validation.load'] = {
+      status: 'done',
+      attempts: 1,
+      outputs: { at: '2026-01-02T00:00:00Z', requests: 0, average: 0, p95: 0, concurrency: 100 },
+    };
+    expect(byId(resultChecks(state, testConfig()))['criteria.performance.average']).toMatchObject({
+      status: 'pass',
+      evidence: expect.stringContaining('(cloudmart load run at 2026-01-01T00:00:00Z)'),
+    });
+  });
+});
+
+describe('result criteria: drills that did not recover', () => {
+  it('a timed-out drill is a failed RTO, not "drill not run yet"', () => {
+    const state = emptyState('cloudmart', 'ap-northeast-2');
+    state.results.drills = {
+      instance: {
+        at: '2026-01-01T00:00:00.000Z',
+        rtoSeconds: null,
+        timedOut: true,
+        timedOutAfterSeconds: 900,
+        replacementId: 'i-c',
+        passed: false,
+      },
+      'rds-failover': { at: '2026-01-01T00:00:00.000Z', rtoSeconds: null, timedOut: false },
+    };
+    const c = byId(resultChecks(state, testConfig()));
+    expect(c['criteria.recovery.instance']).toMatchObject({
+      status: 'fail',
+      evidence:
+        'no recovery: the drill gave up after 900 s, RTO not reached (2026-01-01T00:00:00.000Z)',
+    });
+    expect(c['criteria.recovery.rds-failover']).toMatchObject({
+      status: 'fail',
+      evidence: 'RTO not measured: no recovery seen (2026-01-01T00:00:00.000Z)',
+    });
+  });
+
+  it('a newer successful drill replaces an older timed-out one', () => {
+    const state = emptyState('cloudmart', 'ap-northeast-2');
+    state.results.drills = {
+      instance: { at: '2026-01-01T00:00:00.000Z', rtoSeconds: null, timedOut: true },
+    };
+    state.steps['validation.drills'] = {
+      status: 'done',
+      attempts: 1,
+      outputs: {
+        at: '2026-01-02T00:00:00.000Z',
+        instance: { at: '2026-01-02T00:00:00.000Z', rtoSeconds: 180, timedOut: false },
+      },
+    };
+    expect(byId(resultChecks(state, testConfig()))['criteria.recovery.instance']).toMatchObject({
+      status: 'pass',
+      evidence: 'RTO 180 s (2026-01-02T00:00:00.000Z)',
     });
   });
 });

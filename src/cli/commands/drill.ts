@@ -25,7 +25,7 @@ export interface DrillCommandOptions {
 const NAMES: readonly DrillName[] = ['instance', 'rds-failover', 'az'];
 
 const WHAT: Record<DrillName, string> = {
-  instance: 'terminates one instance of the Auto Scaling group',
+  instance: 'terminates one instance of the Auto Scaling group with EC2 TerminateInstances',
   'rds-failover': 'forces a Multi-AZ failover of the RDS instance (a short database outage)',
   az: 'SIMULATES the loss of one AZ by taking its targets out of the load balancer, then restores them',
 };
@@ -64,12 +64,19 @@ function probeLine(p: ProbeSummary | null): string {
   return `${p.failed} of ${p.sent} request(s) failed (${p.perSecond}/s to ${p.url})${p.failed > 0 ? `; outage ${p.outageSeconds} s, last error ${p.lastError}` : ''}`;
 }
 
+const TAKEN_OUT: Record<string, string> = {
+  unhealthy: 'marked unhealthy: its health checks failed',
+  unused: 'marked unused: it saw the instance terminated',
+  draining: 'draining: the Auto Scaling group deregistered it',
+  deregistered: 'already out of the target group when looked at',
+};
+
 function figureLines(r: DrillResult): string[] {
   switch (r.drill) {
     case 'instance':
       return [
         `Terminated          ${r.instanceId} (${r.availabilityZone}) of ${r.autoScalingGroupName}`,
-        `ALB took it out     after ${s(r.unhealthyAfterSeconds)}`,
+        `ALB took it out     after ${s(r.unhealthyAfterSeconds)}${r.takenOutAs ? ` (${TAKEN_OUT[r.takenOutAs] ?? r.takenOutAs})` : ''}`,
         `Replacement         ${r.replacementId ?? '—'} (${r.replacementAvailabilityZone ?? '—'}): InService after ${s(r.replacementInServiceAfterSeconds)}, healthy after ${s(r.replacementHealthyAfterSeconds)}`,
         `Background load     ${probeLine(r.probe)}`,
       ];
@@ -141,7 +148,8 @@ export async function drillCommand(
     if (!opts.json) announceTarget(io, aws, g);
     await checkCredentials(aws);
     const { httpProbe } = await import('../../drills/context.js');
-    const { runDrill, drillVerdict, drillRecord } = await import('../../drills/index.js');
+    const { runDrill, drillVerdict, drillRecord, isDrillTimeout } =
+      await import('../../drills/index.js');
     const context = (probe: Probe): DrillContext => ({
       config,
       aws,
@@ -186,7 +194,16 @@ export async function drillCommand(
     await store.lock(`drill ${drill}`);
     try {
       await store.load(config.stack, config.region);
-      const result = await runDrill(drill, context(httpProbe), options);
+      let result: DrillResult;
+      let timeout: Error | undefined;
+      try {
+        result = await runDrill(drill, context(httpProbe), options);
+      } catch (e) {
+        // Gave up waiting for the recovery: still a drill that ran, recorded as failed.
+        if (!isDrillTimeout(e)) throw e;
+        timeout = e;
+        result = e.result;
+      }
       const verdict = drillVerdict(result);
       await store.update((st) => {
         st.results.drills ??= {};
@@ -199,11 +216,12 @@ export async function drillCommand(
         for (const line of figureLines(result)) io.out(`  ${line}`);
         io.out('');
         io.out(
-          `${verdict.rtoOk ? '✔' : '✖'} RTO < 5 min: ${result.rtoSeconds === null ? 'not measured' : `${result.rtoSeconds} s`}`,
+          `${verdict.rtoOk ? '✔' : '✖'} RTO < 5 min: ${result.rtoSeconds === null ? (result.timedOut ? `not reached: gave up after ${result.timedOutAfterSeconds ?? '?'} s` : 'not measured') : `${result.rtoSeconds} s`}`,
         );
         for (const f of verdict.findings.slice(1)) io.out(`  ${f}`);
         io.err(`Recorded in ${store.path}; "cloudmart verify" reads it.`);
       }
+      if (timeout) throw timeout;
       return verdict.rtoOk ? 0 : 1;
     } finally {
       await store.unlock();

@@ -1,5 +1,10 @@
 import { drillContextFromStep, httpProbe, type Probe } from '../../drills/context.js';
-import { drillRecord, type DrillOptions } from '../../drills/index.js';
+import {
+  drillRecord,
+  isDrillTimeout,
+  type DrillOptions,
+  type DrillResult,
+} from '../../drills/index.js';
 import { runInstanceDrill } from '../../drills/instance-drill.js';
 import { runRdsFailoverDrill } from '../../drills/rds-failover-drill.js';
 import { RPO_TARGET_SECONDS, RTO_TARGET_SECONDS } from '../../drills/context.js';
@@ -37,7 +42,7 @@ const rtoCheck = (
     title,
     criterion: 'failure-recovery',
     status: rto !== undefined && rto < RTO_TARGET_SECONDS ? 'pass' : 'fail',
-    evidence: `${rto === undefined ? 'RTO not measured' : `RTO ${rto} s`}; ${evidence(record)} (${record.at})`,
+    evidence: `${rto !== undefined ? `RTO ${rto} s` : record.timedOut === true ? 'RTO not reached' : 'RTO not measured'}; ${evidence(record)} (${record.at})`,
     fix,
   };
 };
@@ -59,8 +64,18 @@ export function drillChecks(records: {
       'Instance loss recovered (RTO < 5 min)',
       instance,
       'cloudmart drill instance',
-      (r) =>
-        `${String(r.instanceId)} terminated; ALB took it out after ${String(r.unhealthyAfterSeconds)} s; replacement ${String(r.replacementId)} healthy after ${String(r.replacementHealthyAfterSeconds)} s`,
+      (r) => {
+        const out = num(r, 'unhealthyAfterSeconds');
+        return `${String(r.instanceId)} terminated; ${
+          out === undefined
+            ? 'the ALB never took it out'
+            : `ALB took it out after ${out} s (${String(r.takenOutAs)})`
+        }; ${
+          r.timedOut === true
+            ? `replacement ${String(r.replacementId)} not healthy: gave up after ${String(r.timedOutAfterSeconds)} s`
+            : `replacement ${String(r.replacementId)} healthy after ${String(r.replacementHealthyAfterSeconds)} s`
+        }`;
+      },
     ),
   ];
   if (instance) {
@@ -82,7 +97,11 @@ export function drillChecks(records: {
       rdsFailover,
       'cloudmart drill rds-failover',
       (r) =>
-        `primary ${String(r.primaryAzBefore)} → ${String(r.primaryAzAfter)}; available after ${String(r.availableAfterSeconds)} s; app outage ${String(r.appOutageSeconds)} s`,
+        `primary ${String(r.primaryAzBefore)} → ${String(r.primaryAzAfter)}; ${
+          r.timedOut === true
+            ? `gave up after ${String(r.timedOutAfterSeconds)} s`
+            : `available after ${String(r.availableAfterSeconds)} s`
+        }; app outage ${String(r.appOutageSeconds)} s`,
     ),
   );
   if (rdsFailover) {
@@ -114,6 +133,20 @@ export function drillChecks(records: {
 }
 
 /**
+ * A drill's figures, also when it gave up waiting for the recovery: then they carry
+ * `timedOut: true` and no RTO (a failed drill, which `up --drills` records like `cloudmart drill`
+ * does). Any other error (refused by the preflight, interrupted, AWS) is thrown.
+ */
+async function figures<R extends DrillResult>(run: Promise<R>): Promise<R> {
+  try {
+    return await run;
+  } catch (e) {
+    if (isDrillTimeout(e)) return e.result as R;
+    throw e;
+  }
+}
+
+/**
  * `validation.drills`: the instance-loss drill, then the RDS failover drill; their figures are
  * the outputs. `up` runs it only after an explicit confirmation (or `--drills --yes`).
  * `probe` and the drill options are injectable for tests.
@@ -126,11 +159,16 @@ export function makeDrillsStep(
     id: STEP.drills,
     phase: 5,
     title: 'Failure drills (instance loss, RDS failover)',
-    needs: [STEP.asg, STEP.alb, STEP.rds],
+    // The preflight probes https://api.<domain> when there is a domain.
+    needs: [STEP.asg, STEP.alb, STEP.rds, STEP.dns],
+    // Never on a stack still being built or modified, and never during the load test (a killed
+    // instance would land in its figures).
+    runsAfterEarlierPhases: true,
+    runsAfter: [STEP.load],
     // The AZ simulation (`cloudmart drill az`) also deregisters targets and pauses processes.
     actions: [
       'autoscaling:DescribeAutoScalingGroups',
-      'autoscaling:TerminateInstanceInAutoScalingGroup',
+      'ec2:TerminateInstances',
       'autoscaling:SuspendProcesses',
       'autoscaling:ResumeProcesses',
       'elasticloadbalancing:DescribeTargetHealth',
@@ -140,7 +178,7 @@ export function makeDrillsStep(
       'rds:RebootDBInstance',
     ],
     describe: () => [
-      'Instance drill: terminate one InService instance (desired capacity kept), measure until the ALB takes it out and the replacement is healthy, count failed requests of a 5 req/s probe (RTO < 5 min)',
+      'Instance drill: terminate one InService instance of the group with EC2 TerminateInstances (as the seed), measure until the ALB stops counting it healthy (marked unhealthy/unused, or deregistered: the record says which) and until the replacement is healthy, count failed requests of a 5 req/s probe (RTO < 5 min)',
       'RDS failover drill: RebootDBInstance with ForceFailover, time until available, primary AZ before/after, app outage through /health, RPO from the latest restorable time',
       'Runs only after an explicit confirmation (or "up --drills --yes")',
     ],
@@ -148,15 +186,36 @@ export function makeDrillsStep(
     async create(ctx) {
       const dctx = drillContextFromStep(ctx, probe);
       ctx.progress('instance drill: terminating one instance');
-      const instance = await runInstanceDrill(dctx, options);
+      const instance = await figures(runInstanceDrill(dctx, options));
+      if (instance.timedOut) {
+        // The engine keeps no outputs of a failed step: return the record, so verify shows a
+        // failed RTO (not "not run yet"), and say loudly that the drill failed.
+        ctx.warn(
+          `instance drill FAILED: gave up after ${instance.timedOutAfterSeconds ?? '?'} s waiting for ${instance.autoScalingGroupName} to replace ${instance.instanceId} with a healthy instance (replacement: ${instance.replacementId ?? 'none launched'}); recorded as a failed RTO, and the RDS failover drill was not run. Check the group's scaling activities and the target health, then run "cloudmart drill instance".`,
+        );
+        const earlier = ctx.previous?.['rds-failover'] as DrillsOutputs['rds-failover'] | undefined;
+        return {
+          at: instance.at,
+          instance: drillRecord(instance),
+          // The RDS drill did not run this time: its last record (if any) stays as it was.
+          ...(earlier ? { 'rds-failover': earlier } : {}),
+          skipped: ['rds-failover'],
+        };
+      }
       ctx.progress(
         `instance drill: RTO ${instance.rtoSeconds} s, ${instance.failedRequests} failed request(s)`,
       );
       ctx.progress('RDS failover drill: rebooting with failover');
-      const rds = await runRdsFailoverDrill(dctx, options);
-      ctx.progress(
-        `RDS failover drill: RTO ${rds.rtoSeconds} s, primary ${rds.primaryAzBefore} → ${rds.primaryAzAfter}, RPO ${rds.rpoSeconds} s`,
-      );
+      const rds = await figures(runRdsFailoverDrill(dctx, options));
+      if (rds.timedOut) {
+        ctx.warn(
+          `RDS failover drill FAILED: gave up after ${rds.timedOutAfterSeconds ?? '?'} s waiting for ${rds.dbInstanceIdentifier} to be available again (primary ${rds.primaryAzBefore} → ${rds.primaryAzAfter ?? '?'}); recorded as a failed RTO. Check the RDS events, then run "cloudmart drill rds-failover".`,
+        );
+      } else {
+        ctx.progress(
+          `RDS failover drill: RTO ${rds.rtoSeconds} s, primary ${rds.primaryAzBefore} → ${rds.primaryAzAfter}, RPO ${rds.rpoSeconds} s`,
+        );
+      }
       return {
         at: instance.at,
         instance: drillRecord(instance),

@@ -1,8 +1,5 @@
-import {
-  AutoScalingClient,
-  DescribeAutoScalingGroupsCommand,
-  TerminateInstanceInAutoScalingGroupCommand,
-} from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
@@ -16,7 +13,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { Outputs, StepContext } from '../../../src/engine/step.js';
 import type { Results } from '../../../src/state/store.js';
 import { drillsStep, makeDrillsStep } from '../../../src/steps/phase5-validation/drills.js';
-import { strictMock, testContext } from '../../helpers/context.js';
+import { strictMock, testConfig, testContext } from '../../helpers/context.js';
 import { HEALTHY, OUTPUTS, db, group, instance, target, targets } from '../../drills/fixtures.js';
 
 const ok = () => Promise.resolve({ ok: true, status: 200, ms: 1 });
@@ -34,24 +31,34 @@ describe('validation.drills', () => {
   let asg: ReturnType<typeof strictMock>;
   let elb: ReturnType<typeof strictMock>;
   let rds: ReturnType<typeof strictMock>;
+  let ec2: ReturnType<typeof strictMock>;
   beforeEach(() => {
+    ec2 = strictMock(EC2Client);
     asg = strictMock(AutoScalingClient);
     elb = strictMock(ElasticLoadBalancingV2Client);
     rds = strictMock(RDSClient);
   });
 
-  it('is Phase 5 and needs the ASG, the ALB and RDS', () => {
+  it('is Phase 5, needs the ASG, the ALB, RDS and the API record, and runs after the load test and the earlier phases', () => {
     expect(drillsStep).toMatchObject({
       id: 'validation.drills',
       phase: 5,
-      needs: ['app.asg', 'app.alb', 'data.rds'],
+      // edge.dns is disabled (so ignored) without a domain.
+      needs: ['app.asg', 'app.alb', 'data.rds', 'edge.dns'],
+      runsAfter: ['validation.load'],
+      runsAfterEarlierPhases: true,
     });
     expect(drillsStep.actions).toEqual(
       expect.arrayContaining([
-        'autoscaling:TerminateInstanceInAutoScalingGroup',
+        'ec2:TerminateInstances',
         'rds:RebootDBInstance',
         'elasticloadbalancing:RegisterTargets',
       ]),
+    );
+    // The drill terminates with EC2 TerminateInstances, as the seed does.
+    expect(drillsStep.actions).not.toContain('autoscaling:TerminateInstanceInAutoScalingGroup');
+    expect(drillsStep.describe(testConfig())[0]).toMatch(
+      /^Instance drill: terminate one InService instance of the group with EC2 TerminateInstances/,
     );
   });
 
@@ -68,7 +75,9 @@ describe('validation.drills', () => {
       .resolvesOnce(HEALTHY.targets)
       .resolvesOnce(targets(target('i-a', 'draining'), target('i-b', 'healthy')))
       .resolves(targets(target('i-b', 'healthy'), target('i-c', 'healthy')));
-    asg.on(TerminateInstanceInAutoScalingGroupCommand).resolves({});
+    ec2.on(TerminateInstancesCommand).resolves({
+      TerminatingInstances: [{ InstanceId: 'i-a', CurrentState: { Name: 'shutting-down' } }],
+    });
     rds
       .on(DescribeDBInstancesCommand)
       .resolvesOnce(HEALTHY.db) // instance drill preflight
@@ -94,11 +103,133 @@ describe('validation.drills', () => {
       rtoSeconds: 5,
     });
     expect(out['rds-failover']).not.toHaveProperty('plan');
-    expect(asg.commandCalls(TerminateInstanceInAutoScalingGroupCommand)).toHaveLength(1);
+    expect(ec2.commandCalls(TerminateInstancesCommand).map((x) => x.args[0].input)).toEqual([
+      { InstanceIds: ['i-a'] },
+    ]);
     expect(rds.commandCalls(RebootDBInstanceCommand)[0]!.args[0].input).toEqual({
       DBInstanceIdentifier: 'cloudmart-db',
       ForceFailover: true,
     });
+  });
+
+  it('records a timed-out instance drill as a failed RTO, skips the RDS drill and warns', async () => {
+    const A = 'ap-northeast-2a';
+    const C = 'ap-northeast-2c';
+    asg
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolvesOnce(HEALTHY.group)
+      .resolves(group([instance('i-b', C), instance('i-c', A)]));
+    elb
+      .on(DescribeTargetHealthCommand)
+      .resolvesOnce(HEALTHY.targets)
+      .resolves(
+        targets(
+          target('i-a', 'unused', 'Target.InvalidState'),
+          target('i-b', 'healthy'),
+          target('i-c', 'unhealthy', 'Target.ResponseCodeMismatch'),
+        ),
+      );
+    ec2.on(TerminateInstancesCommand).resolves({
+      TerminatingInstances: [{ InstanceId: 'i-a', CurrentState: { Name: 'shutting-down' } }],
+    });
+    rds.on(DescribeDBInstancesCommand).resolves(HEALTHY.db); // instance drill preflight
+    // An earlier "up --drills" recorded an RDS failover drill.
+    const earlier = { at: '2025-05-01T10:10:00.000Z', rtoSeconds: 60, rpoSeconds: 100 };
+    const c = ctx({
+      at: '2025-05-01T10:00:00.000Z',
+      instance: { at: '2025-05-01T10:00:00.000Z', rtoSeconds: 170 },
+      'rds-failover': earlier,
+    });
+
+    const out = await makeDrillsStep(ok, { timeoutMs: 60_000 }).create(c);
+
+    expect(out.instance).toMatchObject({
+      instanceId: 'i-a',
+      takenOutAs: 'unused',
+      replacementId: 'i-c',
+      rtoSeconds: null,
+      timedOut: true,
+      timedOutAfterSeconds: 60,
+      passed: false,
+    });
+    expect(out.instance).not.toHaveProperty('plan');
+    // The RDS drill was not started; its earlier record stays as it was.
+    expect(out['rds-failover']).toEqual(earlier);
+    expect(out.skipped).toEqual(['rds-failover']);
+    expect(rds.commandCalls(RebootDBInstanceCommand)).toHaveLength(0);
+    expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(1);
+    expect(c.warnings).toHaveLength(1);
+    expect(c.warnings[0]).toMatch(
+      /^instance drill FAILED: gave up after 60 s .* replace i-a .*i-c.*failed RTO.*RDS failover drill was not run/,
+    );
+
+    // What verify then makes of these outputs: a failed RTO, not "not measured yet".
+    const checks = await drillsStep.verify(withResults(ctx(out), {}));
+    const rto = checks.find((x) => x.id === 'criteria.recovery.instance')!;
+    expect(rto.status).toBe('fail');
+    expect(rto.evidence).toMatch(/^RTO not reached; i-a terminated; /);
+    expect(rto.evidence).toContain('ALB took it out after 0 s (unused)');
+    expect(rto.evidence).toContain('replacement i-c not healthy: gave up after 60 s');
+    expect(status(checks, 'criteria.recovery.rds-failover')).toBe('pass');
+  });
+
+  it('leaves rds-failover out of the outputs when the instance drill times out before any RDS drill', async () => {
+    asg
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolvesOnce(HEALTHY.group)
+      .resolves(group([instance('i-b', 'ap-northeast-2c')]));
+    elb
+      .on(DescribeTargetHealthCommand)
+      .resolvesOnce(HEALTHY.targets)
+      .resolves(targets(target('i-b', 'healthy')));
+    ec2.on(TerminateInstancesCommand).resolves({});
+    rds.on(DescribeDBInstancesCommand).resolves(HEALTHY.db);
+
+    const out = await makeDrillsStep(ok, { timeoutMs: 30_000 }).create(ctx());
+
+    expect(out.instance).toMatchObject({ replacementId: null, rtoSeconds: null, timedOut: true });
+    expect(out).not.toHaveProperty('rds-failover');
+    expect(rds.commandCalls(RebootDBInstanceCommand)).toHaveLength(0);
+  });
+
+  it('records a timed-out RDS failover drill as a failed RTO and warns', async () => {
+    const A = 'ap-northeast-2a';
+    const C = 'ap-northeast-2c';
+    asg
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolvesOnce(HEALTHY.group)
+      .resolves(group([instance('i-b', C), instance('i-c', A)]));
+    elb
+      .on(DescribeTargetHealthCommand)
+      .resolvesOnce(HEALTHY.targets)
+      .resolves(targets(target('i-b', 'healthy'), target('i-c', 'healthy')));
+    ec2.on(TerminateInstancesCommand).resolves({});
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce(HEALTHY.db) // instance drill preflight
+      .resolvesOnce(HEALTHY.db) // RDS drill preflight
+      .resolves(db({ DBInstanceStatus: 'rebooting' }));
+    rds.on(RebootDBInstanceCommand).resolves({});
+    const c = ctx();
+
+    const out = await makeDrillsStep(ok, { timeoutMs: 60_000 }).create(c);
+
+    expect(out.instance).toMatchObject({ rtoSeconds: 0, timedOut: false, passed: true });
+    expect(out['rds-failover']).toMatchObject({
+      primaryAzBefore: A,
+      availableAfterSeconds: null,
+      rtoSeconds: null,
+      timedOut: true,
+      timedOutAfterSeconds: 60,
+      passed: false,
+    });
+    expect(c.warnings).toEqual([
+      expect.stringMatching(/^RDS failover drill FAILED: gave up after 60 s/),
+    ]);
+    const checks = await drillsStep.verify(withResults(ctx(out), {}));
+    const rto = checks.find((x) => x.id === 'criteria.recovery.rds-failover')!;
+    expect(rto.status).toBe('fail');
+    expect(rto.evidence).toContain('gave up after 60 s');
   });
 
   it('does not start the RDS drill when the instance drill is refused', async () => {

@@ -235,6 +235,30 @@ export function autoscalingService(w: World): ServiceModule {
     activity(g, `Terminating EC2 instance: ${i.id}`, 'Successful', cause);
   }
 
+  /**
+   * The group's EC2 health check: an instance that is no longer pending or running (terminated
+   * behind the group's back with EC2 TerminateInstances, or it died) is Unhealthy; the group
+   * then takes it out of service like any other (retire(): Terminating, deregistered from its
+   * target groups, which drain it; the instance is already shutting down, so that comes after
+   * the termination), and reconcile() launches the replacement: the desired capacity is kept.
+   * Suspended HealthCheck: nobody notices; suspended ReplaceUnhealthy: marked, not replaced.
+   */
+  function healthCheck(g: Resource): void {
+    if (g.data.deleting) return;
+    const suspended = g.data.suspended as string[];
+    for (const i of w.all(EC2_TYPES.instance, g.region)) {
+      if (i.owner !== g.id || i.data.asgLifecycle === 'Terminating') continue;
+      const lost = i.gone || (i.state !== 'pending' && i.state !== 'running');
+      if (lost && !suspended.includes('HealthCheck')) i.data.asgHealth = 'Unhealthy';
+      if (i.data.asgHealth === 'Unhealthy' && !suspended.includes('ReplaceUnhealthy'))
+        retire(
+          g,
+          i,
+          'an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped',
+        );
+    }
+  }
+
   w.onEvent('asg.inservice', (i) => {
     const g = w.live(ASG, i.region, i.owner ?? '');
     if (!g || i.gone) return;
@@ -265,7 +289,10 @@ export function autoscalingService(w: World): ServiceModule {
 
   // Groups keep converging (a failed launch is retried; an instance that died is replaced).
   w.onTick(() => {
-    for (const g of w.find(ASG, undefined)) reconcile(g);
+    for (const g of w.find(ASG, undefined)) {
+      healthCheck(g);
+      reconcile(g);
+    }
   });
 
   function groupShape(g: Resource): In {
