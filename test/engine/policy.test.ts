@@ -1,6 +1,6 @@
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { policyCommand } from '../../src/cli/commands/policy.js';
 import {
@@ -15,8 +15,7 @@ import {
 import { defineStep, type Step } from '../../src/engine/step.js';
 import { registry } from '../../src/steps/registry.js';
 import { recordingIo } from '../helpers/io.js';
-
-const ROOT = join(import.meta.dirname, '..', '..');
+import { sdkCommandsInSource } from '../helpers/sdk-commands.js';
 
 /** SDK client package → IAM service prefix. */
 const PREFIX: Record<string, string> = {
@@ -68,45 +67,12 @@ const ACTIONS_OF: Record<string, string[]> = {
   ],
 };
 
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? sources(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
-
 /** Every SDK command named anywhere in src/, as `file: prefix:Operation` candidates. */
 async function commandsInSource(): Promise<Array<{ file: string; operations: string[] }>> {
-  const modules = Object.fromEntries(
-    await Promise.all(
-      Object.keys(PREFIX).map(
-        async (p) =>
-          [p, (await import(`@aws-sdk/client-${p}`)) as Record<string, unknown>] as const,
-      ),
-    ),
-  );
-  const found: Array<{ file: string; operations: string[] }> = [];
-  for (const file of sources(join(ROOT, 'src'))) {
-    const text = readFileSync(file, 'utf8');
-    // The packages a file names (type imports included) decide which service a command is.
-    const named = [
-      ...new Set([...text.matchAll(/@aws-sdk\/client-([a-z0-9-]+)/g)].map((m) => m[1]!)),
-    ];
-    const commands = new Set(
-      [...text.matchAll(/\b([A-Z][A-Za-z0-9]+)Command\b/g)].map((m) => m[1]!),
-    );
-    for (const command of commands) {
-      const exports = (p: string) => modules[p]?.[`${command}Command`] !== undefined;
-      let packages = named.filter((p) => p in PREFIX && exports(p));
-      if (packages.length === 0) packages = Object.keys(PREFIX).filter(exports);
-      if (packages.length === 0) continue; // not an SDK command
-      found.push({
-        file: relative(ROOT, file),
-        operations: packages.map((p) => `${PREFIX[p]}:${command}`),
-      });
-    }
-  }
-  return found;
+  return (await sdkCommandsInSource(Object.keys(PREFIX))).map(({ file, command, packages }) => ({
+    file,
+    operations: packages.map((p) => `${PREFIX[p]}:${command}`),
+  }));
 }
 
 const actionsIn = (policies: NamedPolicy[]) =>
