@@ -10,6 +10,7 @@ const TOOL_ACTIONS = [
   'tag:GetResources',
   'autoscaling:DescribeAutoScalingGroups',
   'backup:DescribeBackupVault',
+  'backup:ListBackupVaults',
   'cloudwatch:ListDashboards',
   'ec2:DescribeInstances',
   'ec2:DescribeNatGateways',

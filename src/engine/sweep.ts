@@ -1,5 +1,6 @@
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
+import { describeBackupVault } from '../aws/backup.js';
 import { ignoreNotFound, isNotFound } from '../aws/errors.js';
 import { STACK_TAG } from '../aws/tags.js';
 import { profileName, roleName } from '../steps/phase1-foundation/instance-role.js';
@@ -219,12 +220,9 @@ async function confirm(
       case 'ec2:snapshot':
         return keepPoints ? kept(RECOVERY_POINT_NOTE) : there();
       case 'backup:backup-vault': {
-        const { DescribeBackupVaultCommand } = await import('@aws-sdk/client-backup');
         const backup = await aws.get('backup', l.region);
         const name = resourceId(l.arn);
-        const out = await ignoreNotFound(
-          backup.send(new DescribeBackupVaultCommand({ BackupVaultName: name })),
-        );
+        const out = await describeBackupVault(backup, name);
         if (!out) return false;
         const points = out.NumberOfRecoveryPoints ?? 0;
         if (keepPoints && points > 0)

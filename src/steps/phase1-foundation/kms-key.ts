@@ -1,4 +1,5 @@
 import type { KeyMetadata } from '@aws-sdk/client-kms';
+import { BACKUP_VAULT_LOOKUP_ACTIONS, describeBackupVault } from '../../aws/backup.js';
 import type { Aws } from '../../aws/clients.js';
 import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
 import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
@@ -21,7 +22,6 @@ const kmsSdk = () => import('@aws-sdk/client-kms');
 const iamSdk = () => import('@aws-sdk/client-iam');
 const taggingSdk = () => import('@aws-sdk/client-resource-groups-tagging-api');
 const rdsSdk = () => import('@aws-sdk/client-rds');
-const backupSdk = () => import('@aws-sdk/client-backup');
 
 /** The shortest waiting period AWS allows; a key can never be deleted at once. */
 export const DELETION_WINDOW_DAYS = 7;
@@ -209,7 +209,6 @@ export async function dataEncryptedWith(
   key: { keyId: string; keyArn: string },
 ): Promise<string[]> {
   const { DescribeDBSnapshotsCommand, DescribeDBInstanceAutomatedBackupsCommand } = await rdsSdk();
-  const { DescribeBackupVaultCommand } = await backupSdk();
   const found: string[] = [];
 
   const rds = await aws.get('rds', config.region);
@@ -244,9 +243,7 @@ export async function dataEncryptedWith(
 
   const backup = await aws.get('backup', config.region);
   const vaultName = names.of(config, 'vault');
-  const vault = await ignoreNotFound(
-    backup.send(new DescribeBackupVaultCommand({ BackupVaultName: vaultName })),
-  );
+  const vault = await describeBackupVault(backup, vaultName);
   const points = vault?.NumberOfRecoveryPoints ?? 0;
   if (vault && isKey(vault.EncryptionKeyArn, key) && points > 0) {
     found.push(
@@ -291,7 +288,7 @@ export const kmsKeyStep = defineStep<KmsOutputs>({
     'iam:CreateServiceLinkedRole',
     'rds:DescribeDBSnapshots',
     'rds:DescribeDBInstanceAutomatedBackups',
-    'backup:DescribeBackupVault',
+    ...BACKUP_VAULT_LOOKUP_ACTIONS,
   ],
   describe: (config) => [
     `KMS key ${aliasName(config)} (symmetric, yearly rotation) for RDS, ElastiCache, EBS, SNS and CloudWatch Logs`,

@@ -6,6 +6,7 @@ import type {
   DescribeBackupVaultOutput,
 } from '@aws-sdk/client-backup';
 import type { IAMClient, Role } from '@aws-sdk/client-iam';
+import { BACKUP_VAULT_LOOKUP_ACTIONS, describeBackupVault } from '../../aws/backup.js';
 import {
   ignoreNotFound,
   isAlreadyExists,
@@ -148,8 +149,7 @@ async function describeVault(
   backup: BackupClient,
   name: string,
 ): Promise<DescribeBackupVaultOutput | undefined> {
-  const { DescribeBackupVaultCommand } = await backupSdk();
-  return ignoreNotFound(backup.send(new DescribeBackupVaultCommand({ BackupVaultName: name })));
+  return describeBackupVault(backup, name);
 }
 
 async function findPlan(
@@ -288,7 +288,7 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
   // The seed's cleanup order: trail, alarms, dashboard, then the Backup plan.
   cleanupRank: 4,
   actions: [
-    'backup:DescribeBackupVault',
+    ...BACKUP_VAULT_LOOKUP_ACTIONS,
     'backup:CreateBackupVault',
     'backup:DeleteBackupVault',
     'backup:ListBackupPlans',

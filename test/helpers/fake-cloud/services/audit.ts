@@ -260,7 +260,8 @@ export function cloudtrailService(w: World): ServiceModule {
 }
 
 export function backupService(w: World): ServiceModule {
-  const err = (code: string, message: string) => w.error('backup', code, message);
+  const err = (code: string, message: string, status?: number) =>
+    w.error('backup', code, message, status);
 
   const vault = (region: string, name: string): Resource => {
     const r = w.live(VAULT, region, name);
@@ -317,7 +318,15 @@ export function backupService(w: World): ServiceModule {
         return { BackupVaultName: name, BackupVaultArn: r.arn, CreationDate: date(r.createdAt) };
       },
       DescribeBackupVault(ctx, input) {
-        const r = vault(ctx.region, input.BackupVaultName as string);
+        // Like AWS: a vault that does not exist is "access denied", not "not found".
+        const name = input.BackupVaultName as string;
+        if (!w.live(VAULT, ctx.region, name))
+          throw err(
+            'AccessDeniedException',
+            'Insufficient privileges to perform this action.',
+            403,
+          );
+        const r = vault(ctx.region, name);
         return {
           BackupVaultName: r.id,
           BackupVaultArn: r.arn,
@@ -386,6 +395,27 @@ export function backupService(w: World): ServiceModule {
           BackupPlanArn: r.arn,
           CreationDate: date(r.createdAt),
           VersionId: r.data.versionId,
+        };
+      },
+      ListBackupVaults(ctx, input) {
+        const p = page(
+          w.all(VAULT, ctx.region),
+          input.NextToken as string | undefined,
+          input.MaxResults as number | undefined,
+          1000,
+        );
+        return {
+          BackupVaultList: p.items.map((r) => ({
+            BackupVaultName: r.id,
+            BackupVaultArn: r.arn,
+            EncryptionKeyArn: r.data.encryptionKeyArn,
+            CreationDate: date(r.createdAt),
+            NumberOfRecoveryPoints: w.find(RECOVERY_POINT, ctx.region, (x) => x.data.vault === r.id)
+              .length,
+            VaultType: 'BACKUP_VAULT',
+            VaultState: 'AVAILABLE',
+          })),
+          ...(p.next ? { NextToken: p.next } : {}),
         };
       },
       ListBackupPlans(ctx, input) {
