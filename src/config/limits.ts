@@ -88,6 +88,12 @@ export const DERIVED_NAMES: readonly DerivedName[] = [
     from: 'distribution.ts oacName',
   },
   {
+    what: 'Route 53 health check caller reference',
+    max: 64,
+    name: (s) => `cloudmart-${s}-hc-${'0'.repeat(16)}`,
+    from: 'dns-records.ts healthCheckReference',
+  },
+  {
     what: 'S3 bucket name',
     max: 63,
     name: (s, region) => `${s}-alb-logs-${ANY_ACCOUNT}-${region}`,

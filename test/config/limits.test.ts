@@ -7,6 +7,7 @@ import { albLogBucketName } from '../../src/steps/phase1-foundation/alb-log-buck
 import { frontendBucketName } from '../../src/steps/phase1-foundation/frontend-bucket.js';
 import { roleName } from '../../src/steps/phase1-foundation/instance-role.js';
 import { albName, targetGroupName } from '../../src/steps/phase1-foundation/load-balancer.js';
+import { healthCheckReference } from '../../src/steps/phase1-foundation/dns-records.js';
 import { dbSettings } from '../../src/steps/phase1-foundation/rds-database.js';
 import { cacheSettings } from '../../src/steps/phase1-foundation/redis-cache.js';
 import { backupNames } from '../../src/steps/phase3-backup/backup-plan.js';
@@ -50,6 +51,11 @@ async function realNames(config: Config): Promise<Array<[string, string, number]
     ['backup-plan.ts backupNames', backupNames(config).role, 64],
     ['instance-role.ts roleName', roleName(config), 64],
     ['distribution.ts oacName', names.of(config, 'oac'), 64],
+    [
+      'dns-records.ts healthCheckReference',
+      healthCheckReference(config, 'alb.example', 'HTTPS').replace(/[0-9a-f]{16}$/, '0'.repeat(16)),
+      64,
+    ],
     ['alb-log-bucket.ts albLogBucketName', albLogBucketName(config, ACCOUNT), 63],
     ['frontend-bucket.ts frontendBucketName', await frontendBucketName(ctx), 63],
   ];
@@ -72,7 +78,7 @@ describe('config limits: the stack name', () => {
       const config = configFromObject({ ...EMAIL, stack, ...inRegion(region) });
       for (const [from, name, limit] of await realNames(config)) {
         expect(name.length, `${from} ${name}`).toBeLessThanOrEqual(limit);
-        expect(name.startsWith(stack), from).toBe(true);
+        expect(name.includes(`${stack}-`), from).toBe(true);
       }
       expect(albLogBucketName(config, ACCOUNT)).toBe(`${stack}-alb-logs-${ACCOUNT}-${region}`);
     }

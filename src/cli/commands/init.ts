@@ -51,17 +51,17 @@ export async function initCommand(
     };
   } else {
     const p = io.prompter;
-    const stack = await p.input('Stack name (prefix of every resource)', {
-      default: 'cloudmart',
-      validate: (v) =>
-        STACK_PATTERN.test(v) && v.length <= stackLimit().max
-          ? true
-          : `lower-case letters, digits and single hyphens, starting with a letter, at most ${stackLimit().max}`,
-    });
     const region = await p.input('AWS region', {
       default: 'ap-northeast-2',
       validate: (v) =>
         /^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? true : 'a region such as ap-northeast-2',
+    });
+    const stack = await p.input('Stack name (prefix of every resource)', {
+      default: 'cloudmart',
+      validate: (v) =>
+        STACK_PATTERN.test(v) && v.length <= stackLimit(region).max
+          ? true
+          : `lower-case letters, digits and single hyphens, starting with a letter, at most ${stackLimit(region).max}`,
     });
     const email =
       opts.email ??

@@ -29,6 +29,15 @@ const apiName = (config: Config, domain: string) => `${config.dns.apiSubdomain}.
 /** Health checks carry no tags at creation; this caller-reference prefix marks ours. */
 const callerPrefix = (config: Config) => `cloudmart-${config.stack}-hc-`;
 
+/**
+ * The health check's CallerReference (Route 53: at most 64 characters). Same ALB + type →
+ * same reference, so a retry after a crash returns the same health check instead of a second.
+ */
+export function healthCheckReference(config: Config, albDnsName: string, type: string): string {
+  const ref = createHash('sha256').update(`${albDnsName}|${type}`).digest('hex').slice(0, 16);
+  return `${callerPrefix(config)}${ref}`;
+}
+
 interface WantedRecord {
   Name: string;
   Type: 'A' | 'AAAA';
@@ -144,14 +153,9 @@ async function ensureHealthCheck(
     ctx.progress(
       `Route 53 health check ${want.Type} ${want.FullyQualifiedDomainName}${want.ResourcePath}: creating`,
     );
-    // Same ALB + type → same reference: a retry after a crash returns the same health check.
-    const ref = createHash('sha256')
-      .update(`${alb.dnsName}|${want.Type}`)
-      .digest('hex')
-      .slice(0, 24);
     const out = await r53.send(
       new sdk.CreateHealthCheckCommand({
-        CallerReference: `${callerPrefix(ctx.config)}${ref}`,
+        CallerReference: healthCheckReference(ctx.config, alb.dnsName, want.Type ?? ''),
         HealthCheckConfig: want,
       }),
     );

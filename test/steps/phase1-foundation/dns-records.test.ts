@@ -159,7 +159,7 @@ describe('edge.dns', () => {
     });
     expect(r53.commandCalls(GetChangeCommand)).toHaveLength(2);
     expect(r53.commandCalls(CreateHealthCheckCommand)[0]!.args[0].input).toEqual({
-      CallerReference: expect.stringMatching(/^cloudmart-cloudmart-hc-[0-9a-f]{24}$/),
+      CallerReference: expect.stringMatching(/^cloudmart-cloudmart-hc-[0-9a-f]{16}$/),
       HealthCheckConfig: {
         Type: 'HTTPS',
         FullyQualifiedDomainName: API,
