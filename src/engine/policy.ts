@@ -11,6 +11,7 @@ const TOOL_ACTIONS = [
   'autoscaling:DescribeAutoScalingGroups',
   'backup:DescribeBackupVault',
   'backup:ListBackupVaults',
+  'rds:DescribeDBInstanceAutomatedBackups',
   'cloudwatch:ListDashboards',
   'ec2:DescribeInstances',
   'ec2:DescribeNatGateways',

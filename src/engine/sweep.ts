@@ -4,6 +4,7 @@ import { describeBackupVault } from '../aws/backup.js';
 import { ignoreNotFound, isNotFound } from '../aws/errors.js';
 import { STACK_TAG } from '../aws/tags.js';
 import { profileName, roleName } from '../steps/phase1-foundation/instance-role.js';
+import { dataEncryptedWith } from '../steps/phase1-foundation/kms-key.js';
 import { dbSettings } from '../steps/phase1-foundation/rds-database.js';
 import { backupNames } from '../steps/phase3-backup/backup-plan.js';
 import { flowLogsRoleName } from '../steps/phase4-security/flow-logs.js';
@@ -130,22 +131,6 @@ async function tagged(aws: Aws, config: Config, region: string): Promise<Leftove
   return list;
 }
 
-/** What destroy keeps because the config says so, in words (empty: nothing is kept). */
-function keptBackups(config: Config): string[] {
-  const d = config.destroy;
-  return [
-    ...(d.finalSnapshot ? ['the final RDS snapshot (destroy.finalSnapshot)'] : []),
-    ...(d.deleteManualSnapshots
-      ? []
-      : [
-          `the manual RDS snapshot ${config.database.snapshotName} (destroy.deleteManualSnapshots: false)`,
-        ]),
-    ...(d.deleteRecoveryPoints
-      ? []
-      : ['the AWS Backup recovery points (destroy.deleteRecoveryPoints: false)']),
-  ];
-}
-
 /** Kept backups in words. */
 const KIND: Record<string, string> = {
   'rds:snapshot': 'RDS snapshot',
@@ -161,9 +146,10 @@ const RECOVERY_POINT_NOTE =
 
 /**
  * The tagged resource checked once more: false when it is gone (the Tagging API lagged), else
- * the leftover, marked kept when the config keeps it on purpose (a key: when `keptHere`, the
- * backups kept in its region, or the config's kept backups are encrypted with it). A check
- * that fails reports the resource as still there, saying why.
+ * the leftover, marked kept when the config keeps it on purpose (an enabled key: when data is
+ * still encrypted with it, found as destroy's key step finds it in the main region, or among
+ * `keptHere`, the backups kept in its region, elsewhere). A check that fails reports the
+ * resource as still there, saying why.
  */
 async function confirm(
   aws: Aws,
@@ -183,18 +169,31 @@ async function confirm(
         const state = out.KeyMetadata?.KeyState;
         if (state === 'PendingDeletion' || state === 'PendingReplicaDeletion')
           return kept('scheduled for deletion (KMS keys cannot be deleted at once)');
-        // The config's kept backups (they live in the main region), or kept backups found
-        // here (a final snapshot an earlier destroy left).
-        const backups = l.region === config.region ? keptBackups(config) : [];
-        if (backups.length === 0)
-          backups.push(
-            ...keptHere.map((k) => `the kept ${KIND[k.type] ?? k.type} ${resourceId(k.arn)}`),
-          );
-        if (state === 'Enabled' && backups.length > 0)
+        if (state !== 'Enabled') return there(state ? `key state ${state}` : undefined);
+        // Kept for what is actually encrypted with it, never for config flags alone (a Backup
+        // job that never ran leaves nothing to keep the key for). In the main region, the key
+        // step's own check, so the sweep and the step agree; elsewhere the kept backups found.
+        let data: string[];
+        if (l.region === config.region) {
+          const key = {
+            keyId: out.KeyMetadata?.KeyId ?? resourceId(l.arn),
+            keyArn: out.KeyMetadata?.Arn ?? l.arn,
+          };
+          try {
+            data = await dataEncryptedWith(aws, config, key);
+          } catch (e) {
+            return there(
+              `key state Enabled; could not check what is encrypted with it (${reason(e)})`,
+            );
+          }
+        } else {
+          data = keptHere.map((k) => `the kept ${KIND[k.type] ?? k.type} ${resourceId(k.arn)}`);
+        }
+        if (data.length > 0)
           return kept(
-            `kept on purpose: ${backups.join(', ')} ${backups.length === 1 ? 'is' : 'are'} encrypted with it ($1/month until you schedule its deletion)`,
+            `kept on purpose: ${data.join(', ')} ${data.length === 1 ? 'is' : 'are'} encrypted with it ($1/month until you schedule its deletion)`,
           );
-        return there(state ? `key state ${state}` : undefined);
+        return there('key state Enabled');
       }
       case 'ec2:natgateway': {
         const { DescribeNatGatewaysCommand } = await import('@aws-sdk/client-ec2');

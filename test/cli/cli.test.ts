@@ -125,7 +125,7 @@ describe('cli', () => {
     const file = join(tempDir(), 'c.yaml');
     const io = recordingIo({
       interactive: true,
-      answers: ['shop', 'ap-northeast-2', 'a@b.io', '', '203.0.113.0/24', '0.5', true],
+      answers: ['ap-northeast-2', 'shop', 'a@b.io', '', '203.0.113.0/24', '0.5', true],
     });
     const { code } = await run(['init', '--config', file], io);
     expect(code).toBe(0);

@@ -157,6 +157,31 @@ describe('up and the failure drills', () => {
     expect(sent.filter((c) => DRILL_COMMANDS.includes(c))).toEqual([]);
   });
 
+  it('up --yes --step validation.drills without --drills is a usage error (exit 2), before any AWS call', async () => {
+    const { code, io, sent, saved } = await up(['--yes', '--step', 'validation.drills']);
+
+    expect(code, io.text()).toBe(2);
+    expect(io.stderr.join('\n')).toContain(
+      '--step validation.drills names the failure drills, and under --yes they run only with --drills',
+    );
+    expect(io.stderr.join('\n')).toContain('Add --drills to run them');
+    expect(io.text()).not.toContain('Nothing to do');
+    expect(sent).toEqual([]);
+    expect(saved.steps['validation.drills']).toBeUndefined();
+    expect(runInstanceDrill).not.toHaveBeenCalled();
+    expect(runRdsFailoverDrill).not.toHaveBeenCalled();
+  });
+
+  it('up --yes --drills --step validation.drills runs just the drills', async () => {
+    const { code, io, saved } = await up(['--yes', '--drills', '--step', 'validation.drills']);
+
+    expect(code, io.text()).toBe(0);
+    expect(runInstanceDrill).toHaveBeenCalledTimes(1);
+    expect(runRdsFailoverDrill).toHaveBeenCalledTimes(1);
+    expect(saved.steps['validation.drills']?.status).toBe('done');
+    expect(saved.steps['validation.load']).toBeUndefined();
+  });
+
   it('up --yes --drills runs the instance drill, then the RDS failover drill, and keeps their figures', async () => {
     const { code, io, saved } = await up(['--yes', '--drills', '--phase', '5']);
 

@@ -372,19 +372,26 @@ describe('engine: destroy', () => {
   });
 
   it('builds an acyclic graph where unranked steps wait for every ranked one, ordering only', () => {
-    const graph = destroyGraph([
+    const steps = [
       fakeStep('a'),
       fakeStep('b', { needs: ['a'] }),
-      fakeStep('t', { cleanupRank: 1, needs: ['a'] }),
+      fakeStep('c'),
+      fakeStep('t', { cleanupRank: 1, needs: ['a', 'c'] }),
       fakeStep('u', { cleanupRank: 2 }),
-    ]);
-    expect(graph).toEqual([
-      // Only the reversed needs are required to succeed (a ranked dependent's too).
-      { id: 'a', after: ['b', 't', 'u'], requires: ['b', 't'] },
+    ];
+    expect(destroyGraph(steps, {})).toEqual([
+      // Only the reversed needs of unranked steps are required to succeed; a ranked
+      // dependent (t) is waited for, ordering only.
+      { id: 'a', after: ['b', 't', 'u'], requires: ['b'] },
       { id: 'b', after: ['t', 'u'], requires: [] },
+      { id: 'c', after: ['t', 'u'], requires: [] },
       { id: 't', after: [], requires: [] },
       { id: 'u', after: ['t'], requires: [] },
     ]);
+    // A need a ranked step keeps (it is still in use while the ranked step exists) stays hard.
+    const kept = destroyGraph(steps, { t: ['c'] });
+    expect(kept.find((n) => n.id === 'c')).toEqual({ id: 'c', after: ['t', 'u'], requires: ['t'] });
+    expect(kept.find((n) => n.id === 'a')!.requires).toEqual(['b']);
   });
 
   it('goes on with every other teardown when a seed cleanup step fails, in the same order, and reports it', async () => {
@@ -423,21 +430,39 @@ describe('engine: destroy', () => {
     expect(t.start('vpc')).toBeGreaterThan(Math.max(t.end('nat'), t.end('rds')));
   });
 
-  it('still keeps what a failed ranked step needs (reversed needs stay required)', async () => {
+  it('tears down what a failed ranked step needs, except what it keeps (still in use while it exists)', async () => {
     const vpc = fakeStep('vpc');
     const nat = fakeStep('nat', { needs: ['vpc'] });
-    const rds = fakeStep('rds');
+    const rds = fakeStep('rds', { needs: ['vpc'] });
+    const bucket = fakeStep('bucket');
     const alarms = fakeStep('alarms', {
-      needs: ['rds'],
+      needs: ['rds', 'nat'],
       cleanupRank: 2,
-      teardown: () => Promise.reject(new Error('boom')),
+      teardown: () => Promise.reject(new Error('AccessDenied')),
     });
-    const { options } = await engineFor([vpc, nat, rds, alarms]);
+    const trail = fakeStep('trail', {
+      needs: ['bucket'],
+      cleanupRank: 1,
+      teardown: () => Promise.reject(new Error('AccessDenied')),
+    });
+    const { options, events } = await engineFor([vpc, nat, rds, bucket, alarms, trail]);
     const result = await runDestroy(options);
-    expect(result.failed).toEqual(['alarms']);
-    expect(result.skipped).toEqual(['rds']);
-    expect(nat.calls).toEqual(['teardown']);
-    expect(vpc.calls).toEqual(['teardown']);
+    expect(result.failed.sort()).toEqual(['alarms', 'trail']);
+    expect(result.ok).toBe(false);
+    // Without a keeps list (the fakes' ids are not the registry's), nothing is held back.
+    expect(result.skipped).toEqual([]);
+    for (const s of [vpc, nat, rds, bucket]) expect(s.calls, s.id).toEqual(['teardown']);
+    const t = timeline(events);
+    for (const id of ['nat', 'rds']) expect(t.start(id), id).toBeGreaterThan(t.end('alarms'));
+
+    // The same graph with the trail keeping its bucket: only the bucket stays.
+    const graph = destroyGraph([vpc, nat, rds, bucket, alarms, trail], { trail: ['bucket'] });
+    const { result: traced } = await traceSchedule(graph, ['alarms', 'trail']);
+    expect([...traced.outcomes].filter(([, o]) => o === 'skipped')).toEqual([
+      ['bucket', 'skipped'],
+    ]);
+    expect(traced.reasons.get('bucket')).toBe('trail failed');
+    for (const id of ['vpc', 'nat', 'rds']) expect(traced.outcomes.get(id), id).toBe('succeeded');
   });
 
   it('tears a step down after its teardownAfter steps, whatever their outcome', async () => {
@@ -472,17 +497,15 @@ describe('engine: destroy', () => {
     expect(node(STEP.logs).after).toContain(STEP.rds);
     expect(node(STEP.logs).requires).not.toContain(STEP.rds);
     const ranked = [STEP.trail, STEP.alarms, STEP.dashboard, STEP.backupPlan, STEP.rdsSnapshot];
-    // The trail and the Backup plan fail: only what they need is kept (the audit and frontend
-    // buckets, the KMS key); the NAT gateways, RDS, Redis and the ALB are torn down.
+    // The trail and the Backup plan fail: only the audit bucket the trail logs into is kept;
+    // the frontend bucket, the KMS key, the NAT gateways, RDS, Redis and the ALB are torn down.
     const failing = [STEP.trail, STEP.backupPlan];
     const { result, at } = await traceSchedule(graph, failing);
     const outcome = (o: string) =>
       [...result.outcomes].filter(([, x]) => x === o).map(([id]) => id);
     expect(outcome('failed').sort()).toEqual([...failing].sort());
-    expect(outcome('skipped').sort()).toEqual(
-      [STEP.auditBucket, STEP.frontendBucket, STEP.kms].sort(),
-    );
-    for (const id of [STEP.nat, STEP.rds, STEP.redis, STEP.alb, STEP.asg]) {
+    expect(outcome('skipped')).toEqual([STEP.auditBucket]);
+    for (const id of [STEP.nat, STEP.rds, STEP.redis, STEP.alb, STEP.asg, STEP.kms]) {
       expect(result.outcomes.get(id), id).toBe('succeeded');
     }
     for (let i = 1; i < ranked.length; i++) {
@@ -493,6 +516,25 @@ describe('engine: destroy', () => {
       expect(at(`start ${s.id}`), s.id).toBeGreaterThan(at(`end ${STEP.rdsSnapshot}`));
     }
     expect(at(`start ${STEP.logs}`)).toBeGreaterThan(at(`end ${STEP.rds}`));
+  });
+
+  it("the registry's destroy graph holds nothing back when the alarms, the dashboard or the RDS snapshot teardown fails", async () => {
+    const config = testConfig({ dns: { domain: 'shop.example.com', createHostedZone: true } });
+    const graph = destroyGraph(selectSteps(registry, config));
+    // The only hard edge out of a cleanup step: the trail keeps the bucket it logs into.
+    for (const n of graph) {
+      const ranked = [STEP.trail, STEP.alarms, STEP.dashboard, STEP.backupPlan, STEP.rdsSnapshot];
+      const hardFromRanked = (n.requires ?? []).filter((r) => ranked.includes(r as never));
+      expect(hardFromRanked, n.id).toEqual(n.id === STEP.auditBucket ? [STEP.trail] : []);
+    }
+    for (const failing of [STEP.alarms, STEP.dashboard, STEP.rdsSnapshot]) {
+      const { result } = await traceSchedule(graph, [failing]);
+      const skipped = [...result.outcomes].filter(([, x]) => x === 'skipped');
+      expect(skipped, failing).toEqual([]);
+      for (const id of [STEP.nat, STEP.rds, STEP.redis, STEP.alb, STEP.asg, STEP.sns, STEP.vpc]) {
+        expect(result.outcomes.get(id), `${failing}: ${id}`).toBe('succeeded');
+      }
+    }
   });
 });
 

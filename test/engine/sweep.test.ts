@@ -5,7 +5,11 @@ import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-
 import { DescribeNatGatewaysCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetInstanceProfileCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  DescribeDBInstanceAutomatedBackupsCommand,
+  DescribeDBSnapshotsCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
 import {
   GetResourcesCommand,
   ResourceGroupsTaggingAPIClient,
@@ -249,14 +253,54 @@ describe('destroy sweep', () => {
     const key = arn(`kms:${R}:${ACCOUNT}:key/k-1`);
     const autoBackups = arn(`rds:${R}:${ACCOUNT}:auto-backup:ab-0123`);
 
-    beforeEach(() => {
+    /**
+     * What lives under the key, as the key step's `dataEncryptedWith` lists it: the region's
+     * snapshots and retained automated backups (by KmsKeyId), the vault (by its key). A
+     * snapshot asked for by identifier (the Tagging API's lag check) is always there.
+     */
+    const liveData = (
+      o: {
+        snapshots?: { id: string; type: string; key?: string }[];
+        autoBackups?: string[];
+        vaultPoints?: number;
+      } = {},
+    ) => {
       rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ Status: 'available' }] });
-      backup.on(DescribeBackupVaultCommand).resolves({ NumberOfRecoveryPoints: 2 });
+      rds.on(DescribeDBSnapshotsCommand, { MaxRecords: 100 }).resolves({
+        DBSnapshots: (o.snapshots ?? []).map((x) => ({
+          DBSnapshotIdentifier: x.id,
+          SnapshotType: x.type,
+          Status: 'available',
+          KmsKeyId: x.key ?? key,
+        })),
+      });
+      rds.on(DescribeDBInstanceAutomatedBackupsCommand).resolves({
+        DBInstanceAutomatedBackups: (o.autoBackups ?? []).map((id) => ({
+          DBInstanceIdentifier: id,
+          Status: 'retained',
+          KmsKeyId: key,
+        })),
+      });
+      backup
+        .on(DescribeBackupVaultCommand)
+        .resolves({ NumberOfRecoveryPoints: o.vaultPoints ?? 0, EncryptionKeyArn: key });
+    };
+
+    beforeEach(() => {
+      liveData();
       kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'k-1', KeyState: 'Enabled' } });
     });
 
     it('keeps the manual and final snapshots, the recovery points, their vault and the key that encrypts them', async () => {
       taggedInMainRegion(manual, final, autoBackups, backupSnapshot, ami, point, vault, key);
+      liveData({
+        snapshots: [
+          { id: 'cloudmart-db-snapshot-day5', type: 'manual' },
+          { id: 'cloudmart-db-final-20250101-000000', type: 'manual' },
+        ],
+        autoBackups: ['cloudmart-db'],
+        vaultPoints: 2,
+      });
       const config = testConfig({
         destroy: { finalSnapshot: true, deleteManualSnapshots: false, deleteRecoveryPoints: false },
       });
@@ -273,20 +317,35 @@ describe('destroy sweep', () => {
       expect(note(vault)).toBe(
         'backup vault cloudmart-vault kept on purpose: it holds 2 kept recovery point(s) (destroy.deleteRecoveryPoints: false)',
       );
-      expect(note(key)).toContain('encrypted with it');
-      expect(note(key)).toContain('the manual RDS snapshot cloudmart-db-snapshot-day5');
-      // Snapshots are checked to exist (the Tagging API lags behind deletes), by identifier.
+      expect(note(key)).toBe(
+        'kept on purpose: RDS snapshot cloudmart-db-snapshot-day5 (manual), RDS snapshot cloudmart-db-final-20250101-000000 (manual), retained automated backups of RDS cloudmart-db, AWS Backup vault cloudmart-vault (2 recovery points) are encrypted with it ($1/month until you schedule its deletion)',
+      );
+      // Snapshots are checked to exist (the Tagging API lags behind deletes), by identifier;
+      // then the key's data is listed the way the key step lists it.
       expect(rds.commandCalls(DescribeDBSnapshotsCommand).map((c) => c.args[0].input)).toEqual([
         { DBSnapshotIdentifier: 'cloudmart-db-snapshot-day5' },
         { DBSnapshotIdentifier: 'cloudmart-db-final-20250101-000000' },
+        { MaxRecords: 100 },
       ]);
-      expect(backup.commandCalls(DescribeBackupVaultCommand)[0]!.args[0].input).toEqual({
-        BackupVaultName: 'cloudmart-vault',
-      });
+      expect(
+        rds.commandCalls(DescribeDBInstanceAutomatedBackupsCommand).map((c) => c.args[0].input),
+      ).toEqual([{ MaxRecords: 100 }]);
+      expect(backup.commandCalls(DescribeBackupVaultCommand).map((c) => c.args[0].input)).toEqual([
+        { BackupVaultName: 'cloudmart-vault' },
+        { BackupVaultName: 'cloudmart-vault' },
+      ]);
     });
 
     it('keeps only what the config keeps: the manual snapshot kept, the recovery points are leftovers', async () => {
       taggedInMainRegion(manual, backupSnapshot, point, vault, key);
+      liveData({
+        snapshots: [
+          { id: 'cloudmart-db-snapshot-day5', type: 'manual' },
+          // Under another key: not a reason to keep this one.
+          { id: 'other-db-snapshot', type: 'manual', key: 'arn:aws:kms:x:1:key/other' },
+        ],
+        vaultPoints: 2,
+      });
       const config = testConfig({ destroy: { deleteManualSnapshots: false } });
 
       const found = await sweep(new TestAws(), config);
@@ -298,7 +357,40 @@ describe('destroy sweep', () => {
         [vault, false],
         [key, true],
       ]);
-      expect(found[4]!.note).not.toContain('recovery points');
+      // The key stays while data is encrypted with it, as the key step keeps it: the kept
+      // snapshot, and the recovery points destroy failed to delete (reported above).
+      expect(found[4]!.note).toBe(
+        'kept on purpose: RDS snapshot cloudmart-db-snapshot-day5 (manual), AWS Backup vault cloudmart-vault (2 recovery points) are encrypted with it ($1/month until you schedule its deletion)',
+      );
+    });
+
+    it('keeps no enabled key for backups the config would keep when none exists (the Backup job never ran)', async () => {
+      taggedInMainRegion(vault, key);
+      const config = testConfig({
+        destroy: { finalSnapshot: true, deleteManualSnapshots: false, deleteRecoveryPoints: false },
+      });
+
+      const found = await sweep(new TestAws(), config);
+
+      expect(found.map((f) => [f.type, f.kept, f.note])).toEqual([
+        ['backup:backup-vault', false, 'backup vault cloudmart-vault, 0 recovery point(s)'],
+        ['kms:key', false, 'key state Enabled'],
+      ]);
+    });
+
+    it('reports an enabled key as still there when what is encrypted with it cannot be listed', async () => {
+      taggedInMainRegion(key);
+      rds
+        .on(DescribeDBInstanceAutomatedBackupsCommand)
+        .rejects(awsError('AccessDenied', 'no rds:DescribeDBInstanceAutomatedBackups', 403));
+      const found = await sweep(new TestAws(), testConfig({ destroy: { finalSnapshot: true } }));
+      expect(found.map((f) => [f.type, f.kept, f.note])).toEqual([
+        [
+          'kms:key',
+          false,
+          'key state Enabled; could not check what is encrypted with it (AccessDenied: no rds:DescribeDBInstanceAutomatedBackups)',
+        ],
+      ]);
     });
 
     it('with the defaults nothing is kept: a manual snapshot or an enabled key still there is a leftover', async () => {
@@ -329,13 +421,14 @@ describe('destroy sweep', () => {
 
     it('keeps the enabled key a final snapshot from an earlier destroy is encrypted with, whatever the config says now', async () => {
       taggedInMainRegion(key, final);
+      liveData({ snapshots: [{ id: 'cloudmart-db-final-20250101-000000', type: 'manual' }] });
       const found = await sweep(new TestAws(), testConfig());
       expect(found.map((f) => [f.type, f.kept])).toEqual([
         ['rds:snapshot', true],
         ['kms:key', true],
       ]);
       expect(found[1]!.note).toBe(
-        'kept on purpose: the kept RDS snapshot cloudmart-db-final-20250101-000000 is encrypted with it ($1/month until you schedule its deletion)',
+        'kept on purpose: RDS snapshot cloudmart-db-final-20250101-000000 (manual) is encrypted with it ($1/month until you schedule its deletion)',
       );
     });
 

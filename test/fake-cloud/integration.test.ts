@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { sweep } from '../../src/engine/sweep.js';
 import { isEnabled, runDestroy, runUp, runVerify } from '../../src/engine/engine.js';
 import type { Step } from '../../src/engine/step.js';
@@ -7,8 +10,14 @@ import { STEP } from '../../src/steps/outputs.js';
 import { makeLoadTestStep } from '../../src/steps/phase5-validation/load-test.js';
 import { registry } from '../../src/steps/registry.js';
 import { TestAws, testConfig } from '../helpers/context.js';
-import { engineFor } from '../helpers/engine.js';
-import { FakeCloud, type CallRecord, type FakeCloudMode } from '../helpers/fake-cloud/index.js';
+import { engineFor, tempDir } from '../helpers/engine.js';
+import {
+  awsError,
+  FakeCloud,
+  type CallRecord,
+  type FakeCloudMode,
+} from '../helpers/fake-cloud/index.js';
+import { recordingIo } from '../helpers/io.js';
 
 /**
  * The whole tool against the fake cloud: every step of the registry, up, verify, up again on
@@ -226,5 +235,57 @@ describe('the whole tool against the fake cloud', () => {
     for (const id of enabled) expect(`${id} ${store.current.steps[id]?.status}`).toBe(`${id} done`);
     expect(cloud.duplicates()).toEqual([]);
     expect(cloud.resources({ type: 'ec2:vpc', live: true })).toHaveLength(1);
+  });
+
+  it('cloudmart destroy with DeleteAlarms denied: reports the alarms, still deletes everything that bills, exits 1', async () => {
+    cloud = await new FakeCloud({ mode: 'instant' }).install();
+    const dir = tempDir();
+    const config = join(dir, 'cloudmart.config.yaml');
+    writeFileSync(config, 'alerts:\n  email: ops@example.com\n');
+    const common = ['--config', config, '--state', join(dir, 'cloudmart.state.json')];
+    const run = async (args: string[]) => {
+      const io = recordingIo();
+      const code = await main(['node', 'cloudmart', ...args], io);
+      return { code, io, err: io.stderr.join('\n') };
+    };
+    const billing = [
+      'ec2:natgateway',
+      'rds:db',
+      'elasticache:replicationgroup',
+      'elasticloadbalancing:loadbalancer',
+      'ec2:instance',
+    ];
+    const up = await run(['up', '--yes', '--to', '4', ...common]);
+    expect(up.code, up.err).toBe(0);
+    for (const type of billing) expect(cloud.resources({ type, live: true }), type).not.toEqual([]);
+    const denied =
+      'User: arn:aws:iam::123456789012:user/op is not authorized to perform: cloudwatch:DeleteAlarms';
+    cloud.onCall((c) => {
+      if (c.phase === 'before' && c.service === 'cloudwatch' && c.command === 'DeleteAlarms')
+        throw awsError('cloudwatch', 'AccessDenied', denied, 403);
+    });
+
+    const destroy = await run(['destroy', '--yes', '--json', ...common]);
+
+    expect(destroy.code, destroy.err).toBe(1);
+    expect(destroy.err).toContain(STEP.alarms);
+    expect(destroy.err).toContain(denied);
+    expect(destroy.err).toContain('1 step failed, 0 skipped.');
+    expect(cloud.calls.filter((c) => c.command === 'DeleteAlarms').length).toBeGreaterThan(0);
+    const result = JSON.parse(destroy.io.stdout.at(-1)!) as {
+      ok: boolean;
+      failed: string[];
+      skipped: string[];
+      remaining: { type: string; arn: string }[];
+    };
+    expect(result).toMatchObject({ ok: false, failed: [STEP.alarms], skipped: [] });
+    // The sweep: what bills is gone; only the alarms the step could not delete remain.
+    const remainingTypes = result.remaining.map((l) => l.type);
+    for (const type of [...billing, 'autoscaling:autoScalingGroup'])
+      expect(remainingTypes, type).not.toContain(type);
+    expect(remainingTypes.length).toBeGreaterThan(0);
+    expect([...new Set(remainingTypes)]).toEqual(['cloudwatch:alarm']);
+    // The fake cloud agrees: nothing that bills is left.
+    for (const type of billing) expect(cloud.resources({ type, live: true }), type).toEqual([]);
   });
 });

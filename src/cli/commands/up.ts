@@ -46,6 +46,18 @@ export async function upCommand(
 ): Promise<number> {
   const g = { ...cmd.optsWithGlobals(), json: opts.json };
   const selection = selectionFrom(opts);
+  // A drill never runs by surprise (see below): naming it without consent is a mistake to
+  // report, not a selection that silently comes out empty.
+  if (opts.yes && !opts.drills && opts.step?.includes(DRILLS_STEP)) {
+    throw new CloudmartError(
+      'USAGE',
+      `--step ${DRILLS_STEP} names the failure drills, and under --yes they run only with --drills`,
+      {
+        exitCode: 2,
+        hint: `Add --drills to run them (they terminate one instance and force an RDS failover), or run "cloudmart up --step ${DRILLS_STEP}" in a terminal to be asked.`,
+      },
+    );
+  }
   if (!opts.yes && !io.interactive) {
     throw new CloudmartError(
       'USAGE',
