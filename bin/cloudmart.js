@@ -6,4 +6,17 @@ if (!process.argv.includes('--debug')) {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }
 const { main } = await import('../dist/cli/main.js');
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+process.exitCode = code;
+// The run is over and its state saved: a handle left open (an idle keep-alive socket, a DNS
+// lookup still queued in libuv's pool) must not keep the process alive. Exit once what was
+// written to stdout and stderr has been flushed.
+let open = 2;
+const flushed = () => {
+  if (--open === 0) process.exit(code);
+};
+for (const stream of [process.stdout, process.stderr]) {
+  if (stream.destroyed || !stream.writable) flushed();
+  else stream.write('', flushed);
+}
+setTimeout(() => process.exit(code), 2_000).unref();

@@ -46,6 +46,13 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** The open-file limit (tests replace it); undefined when it cannot be read. */
   fdLimit?: () => Promise<number | undefined>;
+  /**
+   * How long to keep trying to resolve the host before giving up (s; default 0: one try).
+   * A load balancer's DNS name can take a minute or two to resolve after it is created.
+   */
+  dnsWaitSeconds?: number;
+  /** Resolves a host name (tests replace it); rejects when it does not resolve. */
+  lookup?: (host: string) => Promise<unknown>;
 }
 
 export interface HistogramBucket {
@@ -165,6 +172,46 @@ export function fdNeeded(connections: number): number {
 }
 
 /** Refuse a run the local open-file limit cannot carry, with the fix. */
+const dnsLookup = async (host: string) => (await import('node:dns/promises')).lookup(host);
+
+/** Resolve the target's host, retrying for `dnsWaitSeconds`; a clear error when it never does. */
+export async function resolveHost(
+  host: string,
+  options: Pick<LoadOptions, 'dnsWaitSeconds' | 'lookup' | 'signal'> = {},
+): Promise<void> {
+  const lookup = options.lookup ?? dnsLookup;
+  const deadline = Date.now() + (options.dnsWaitSeconds ?? 0) * 1000;
+  const oneTry = (ms: number) =>
+    new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+      t.unref();
+      lookup(host).then(
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        (e: unknown) => {
+          clearTimeout(t);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  for (;;) {
+    try {
+      await oneTry(10_000);
+      return;
+    } catch (e) {
+      if (options.signal?.aborted || Date.now() + 2_000 > deadline) {
+        const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+        throw new CloudmartError('NOT_READY', `Cannot resolve ${host} (${reason})`, {
+          hint: 'Check the URL and your DNS. A load balancer created a minute ago may not resolve yet: wait a little and run the command again.',
+        });
+      }
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+  }
+}
+
 export async function assertFdLimit(
   connections: number,
   read: () => Promise<number | undefined> = readFdLimit,
@@ -263,6 +310,9 @@ export async function runLoadTest(options: LoadOptions): Promise<LoadResult> {
     });
   const plan = planRun(options);
   if (plan.peak > 200) await assertFdLimit(plan.peak, options.fdLimit);
+  // One lookup first: against a name that does not resolve, every connection would wait for
+  // its own DNS failure (minutes in all), and the lookups still queued would hold the process.
+  await resolveHost(target.hostname, options);
 
   const { default: autocannon } = await import('autocannon');
   const rec = new Recorder();

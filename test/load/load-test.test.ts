@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   HISTOGRAM_BOUNDS,
   assertFdLimit,
@@ -8,10 +8,12 @@ import {
   loadVerdicts,
   percentile,
   renderHistogram,
+  resolveHost,
   runLoadTest,
   type LoadProgress,
   type LoadResult,
 } from '../../src/load/load-test.js';
+import { CloudmartError } from '../../src/errors.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -174,6 +176,50 @@ describe('runLoadTest', () => {
     await expect(
       runLoadTest({ url: 'http://127.0.0.1:9/', requests: 5, concurrency: 10 }),
     ).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('concurrency') });
+  });
+});
+
+describe('resolveHost', () => {
+  const notFound = () =>
+    Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }));
+
+  it('fails at once with a clear error for a host that does not resolve, before any connection', async () => {
+    let looked = 0;
+    const started = Date.now();
+    const err = await runLoadTest({
+      url: 'http://cloudmart-alb-1.ap-northeast-2.elb.amazonaws.com/api/products',
+      requests: 10,
+      concurrency: 2,
+      lookup: () => (looked++, notFound()),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CloudmartError);
+    expect((err as CloudmartError).code).toBe('NOT_READY');
+    expect((err as Error).message).toBe(
+      'Cannot resolve cloudmart-alb-1.ap-northeast-2.elb.amazonaws.com (ENOTFOUND)',
+    );
+    expect(looked).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('tries again within dnsWaitSeconds (a new load balancer resolves after a while)', async () => {
+    vi.useFakeTimers();
+    try {
+      let looked = 0;
+      const resolving = resolveHost('new-alb.example', {
+        dnsWaitSeconds: 30,
+        lookup: () => (++looked < 3 ? notFound() : Promise.resolve({ address: '192.0.2.1' })),
+      });
+      await vi.advanceTimersByTimeAsync(4_000);
+      await resolving;
+      expect(looked).toBe(3);
+      // And gives up once the wait is over.
+      const giving = resolveHost('never.example', { dnsWaitSeconds: 5, lookup: notFound });
+      const settled = giving.catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(((await settled) as Error).message).toBe('Cannot resolve never.example (ENOTFOUND)');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -165,6 +165,7 @@ export function makeLoadTestStep(
         requests: SEED_LOAD.requests,
         concurrency: SEED_LOAD.concurrency,
         signal: ctx.signal,
+        dnsWaitSeconds: 120,
         onProgress: (p) => {
           if (p.elapsedSeconds - reported < 5) return;
           reported = p.elapsedSeconds;
