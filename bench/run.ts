@@ -3,6 +3,7 @@
  * object on stdout; progress goes to stderr). See bench/README.md for what each figure means.
  *
  *   --json                 print one JSON object
+ *   --check                exit 1 when a measured figure misses its goal (for CI)
  *   --no-build             measure dist/ as it is (default: npm run build first)
  *   --only a,b             only these parts: cloud, startup, load
  *   --ms-per-minute N      fake cloud speed: real ms per simulated minute (default 100)
@@ -20,6 +21,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Args {
   json: boolean;
+  check: boolean;
   build: boolean;
   only: Set<string>;
   msPerMinute: number;
@@ -32,6 +34,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const args: Args = {
     json: false,
+    check: false,
     build: true,
     only: new Set(['cloud', 'startup', 'load']),
     msPerMinute: 100,
@@ -48,6 +51,7 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--json') args.json = true;
+    else if (a === '--check') args.check = true;
     else if (a === '--no-build') args.build = false;
     else if (a === '--only') args.only = new Set(argv[++i]?.split(',') ?? []);
     else if (a === '--ms-per-minute') args.msPerMinute = num(argv[++i], a);
@@ -226,6 +230,11 @@ async function main(): Promise<number> {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
     printTable(result, goals);
+  }
+  const missed = Object.entries(goals).filter(([, g]) => g.met === false);
+  if (args.check && missed.length > 0) {
+    log(`bench --check: missed ${missed.map(([k, g]) => `${k} (${g.goal})`).join(', ')}`);
+    return 1;
   }
   return 0;
 }
