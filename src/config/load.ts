@@ -3,6 +3,7 @@ import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Docum
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { allValid, configWarnings, crossFieldIssues, validExcept, type Valid } from './rules.js';
+import { defaultZonesOf } from './regions.js';
 import { configSchema, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'cloudmart.config.yaml';
@@ -154,14 +155,16 @@ function salvage(schema: z.ZodType, value: unknown, path: string[], invalid: str
 
 /**
  * The region comes from --region, else the file, else AWS_REGION, else the seed's. When the
- * file names no AZs, they follow the region (its "a" and "c" zones, as the seed uses).
+ * file names no AZs, they follow the region: the region table's two zones (src/config/regions.ts),
+ * else its "a" and "c" zones, as the seed uses.
  */
 function applyRegion(data: Record<string, unknown>, overrides: ConfigOverrides): void {
   const region =
     overrides.region ?? (typeof data.region === 'string' ? data.region : overrides.fallbackRegion);
   if (region === undefined) return;
   data.region = region;
-  if (data.availabilityZones === undefined) data.availabilityZones = [`${region}a`, `${region}c`];
+  if (data.availabilityZones === undefined)
+    data.availabilityZones = defaultZonesOf(region) ?? [`${region}a`, `${region}c`];
 }
 
 /** Validate a config object that did not come from a file (tests, `init`). */

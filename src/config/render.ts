@@ -2,6 +2,10 @@
 export interface InitAnswers {
   stack: string;
   region: string;
+  /** Where RDS automated backups are replicated; must differ from region. */
+  drRegion: string;
+  /** Two zone names of region. */
+  availabilityZones: [string, string];
   email: string;
   domain: string | null;
   allowedCidrs: string[];
@@ -11,6 +15,8 @@ export interface InitAnswers {
 export const EXAMPLE_ANSWERS: InitAnswers = {
   stack: 'cloudmart',
   region: 'ap-northeast-2',
+  drRegion: 'ap-northeast-1',
+  availabilityZones: ['ap-northeast-2a', 'ap-northeast-2c'],
   email: 'ops@example.com',
   domain: null,
   allowedCidrs: ['0.0.0.0/0'],
@@ -31,8 +37,8 @@ export function renderConfig(a: InitAnswers): string {
 
 stack: ${a.stack} # prefix of every resource name and the cloudmart:stack tag (a-z, 0-9, single -)
 region: ${a.region}
-drRegion: ap-northeast-1 # where RDS automated backups are replicated
-availabilityZones: [${a.region}a, ${a.region}c] # exactly two
+drRegion: ${a.drRegion} # where RDS automated backups are replicated
+availabilityZones: [${a.availabilityZones.join(', ')}] # exactly two
 
 network:
   vpcCidr: 10.0.0.0/16

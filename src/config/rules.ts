@@ -8,6 +8,7 @@ import {
   stackLimit,
   TAGS_PER_RESOURCE,
 } from './limits.js';
+import { regionInfo } from './regions.js';
 import { CACHE_DEFAULT_VERSION, type Config } from './schema.js';
 
 /**
@@ -218,6 +219,18 @@ export function configWarnings(config: Config, valid: Valid = allValid): ConfigI
         message: `the ALB security group needs ${rules} inbound rules (${parts.join(', ')}), more than the default quota of ${SG_INBOUND_RULES_DEFAULT_QUOTA}: "cloudmart up" would stop at the security groups (RulesPerSecurityGroupLimitExceeded) unless the Amazon VPC quota "Inbound or outbound rules per security group" is raised first (Service Quotas), or the allow-list is shortened`,
       });
     }
+  }
+  const zones = valid('region') ? regionInfo(config.region)?.zones : undefined;
+  if (zones && valid('availabilityZones')) {
+    config.availabilityZones.forEach((az, i) => {
+      const letter = az.slice(config.region.length);
+      if (az.startsWith(config.region) && !zones.includes(letter)) {
+        warnings.push({
+          path: `availabilityZones.${i}`,
+          message: `${az} is not one of the zones AWS gives accounts in ${config.region} (${zones.map((z) => config.region + z).join(', ')}): "cloudmart up" would stop at the subnets unless your account has it ("aws ec2 describe-availability-zones --region ${config.region}" lists yours)`,
+        });
+      }
+    });
   }
   return warnings;
 }

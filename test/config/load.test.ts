@@ -141,7 +141,18 @@ describe('config', () => {
     const { parseConfig: p } = await import('../../src/config/load.js');
     const c = p(minimal, undefined, { region: 'us-west-2' });
     expect(c.region).toBe('us-west-2');
-    expect(c.availabilityZones).toEqual(['us-west-2a', 'us-west-2c']);
+    // The region table's two zones (src/config/regions.ts).
+    expect(c.availabilityZones).toEqual(['us-west-2a', 'us-west-2b']);
+    // ca-central-1 has no "c" zone: the table's pick, never the seed's a + c.
+    expect(p(minimal, undefined, { region: 'ca-central-1' }).availabilityZones).toEqual([
+      'ca-central-1a',
+      'ca-central-1b',
+    ]);
+    // A region the table does not know: its a and c zones, as the seed uses.
+    expect(p(minimal, undefined, { region: 'xx-test-1' }).availabilityZones).toEqual([
+      'xx-test-1a',
+      'xx-test-1c',
+    ]);
     expect(
       p(`region: eu-west-1\n${minimal}`, undefined, { fallbackRegion: 'us-west-2' }).region,
     ).toBe('eu-west-1');
