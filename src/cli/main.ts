@@ -3,18 +3,33 @@ import { CloudmartError, ConfigError, formatIssue, isUnreadableFile } from '../e
 import { processIo, type Io } from './io.js';
 import type { GlobalOptions } from './runtime.js';
 
-/** Parse `1,2` / `3` into phases. */
-function phases(value: string): number[] {
-  const list = value.split(',').map((v) => Number(v.trim()));
-  if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 5)) {
+/**
+ * Parse `1,2` / `3` into phases: each a whole number from 1 to 5 (repeats count once). A
+ * repeated --phase adds to the earlier ones.
+ */
+function phases(value: string, previous: number[] = []): number[] {
+  const list = value.split(',').map((v) => v.trim());
+  if (list.some((v) => !/^[1-5]$/.test(v))) {
     throw new InvalidArgumentError('phases are numbers from 1 to 5, e.g. 1 or 1,2');
   }
-  return list;
+  return [...new Set([...previous, ...list.map(Number)])].sort((a, b) => a - b);
+}
+
+/** `--to n`: one phase number from 1 to 5. */
+function lastPhase(value: string): number {
+  const v = value.trim();
+  if (!/^[1-5]$/.test(v)) {
+    throw new InvalidArgumentError(
+      'one phase number from 1 to 5 (--to 3 means phases 1 to 3; use --phase for a list)',
+    );
+  }
+  return Number(v);
 }
 
 function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
+  const v = value.trim();
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1)
     throw new InvalidArgumentError('must be a whole number of at least 1');
   return n;
 }
@@ -75,7 +90,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       'Build the stack phase by phase (1 foundation, 2 monitoring, 3 backup, 4 security, 5 validation); resumable',
     )
     .option('--phase <list>', 'only these phases, e.g. 1 or 2,3', phases)
-    .option('--to <n>', 'phases 1 to n', (v) => phases(v)[0])
+    .option('--to <n>', 'phases 1 to n', lastPhase)
     .option('--step <id>', 'only this step (repeatable)', collect)
     .option('-y, --yes', 'do not ask before each phase')
     .option('--drills', 'with --yes: also run the failure drills in Phase 5')

@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { AwsClientFactory } from '../aws/clients.js';
+import { AwsClientFactory, type ServiceName } from '../aws/clients.js';
 import { explainAwsError, isAccessDenied, isCredentialsError } from '../aws/errors.js';
 import { formatIssue } from '../errors.js';
 import { loadConfig } from '../config/load.js';
@@ -41,13 +41,98 @@ export function awsFactory(opts: GlobalOptions, config: Config): AwsClientFactor
   });
 }
 
-/** Say where mutating calls go, so nobody mistakes an emulator run for a real one (or the reverse). */
-export function announceTarget(io: Io, aws: AwsClientFactory, opts: GlobalOptions): void {
-  const profile = opts.profile ?? process.env.AWS_PROFILE;
-  const target = aws.endpoint
-    ? `the endpoint ${aws.endpoint} (AWS_ENDPOINT_URL: an emulator, not real AWS)`
-    : `real AWS${profile ? ` (profile ${profile})` : ''}`;
-  io.err(`Region ${aws.region}; requests go to ${target}.`);
+/**
+ * The SDK's service id of every service cloudmart calls: the SDK reads
+ * AWS_ENDPOINT_URL_<ID upper-cased, spaces as underscores> for that service's endpoint.
+ */
+export const SDK_SERVICE_IDS: Record<ServiceName, string> = {
+  acm: 'ACM',
+  autoscaling: 'Auto Scaling',
+  backup: 'Backup',
+  cloudfront: 'CloudFront',
+  cloudtrail: 'CloudTrail',
+  cloudwatch: 'CloudWatch',
+  logs: 'CloudWatch Logs',
+  ec2: 'EC2',
+  elasticache: 'ElastiCache',
+  elbv2: 'Elastic Load Balancing v2',
+  iam: 'IAM',
+  kms: 'KMS',
+  pricing: 'Pricing',
+  rds: 'RDS',
+  tagging: 'Resource Groups Tagging API',
+  route53: 'Route 53',
+  s3: 'S3',
+  secretsmanager: 'Secrets Manager',
+  sns: 'SNS',
+  ssm: 'SSM',
+  sts: 'STS',
+  wafv2: 'WAFV2',
+};
+
+export interface ServiceEndpoint {
+  /** The SDK's service id, e.g. `Elastic Load Balancing v2`. */
+  service: string;
+  /** The environment variable that sets it, e.g. `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2`. */
+  variable: string;
+  url: string;
+}
+
+/**
+ * The service-specific endpoints set in the environment (AWS_ENDPOINT_URL_<SERVICE>) for the
+ * services cloudmart calls, and whether the SDK ignores them
+ * (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true). Without AWS_ENDPOINT_URL, the SDK sends that
+ * service's requests there instead of to AWS.
+ */
+export function serviceEndpoints(env: NodeJS.ProcessEnv = process.env): {
+  endpoints: ServiceEndpoint[];
+  ignored: boolean;
+} {
+  const endpoints: ServiceEndpoint[] = [];
+  for (const service of Object.values(SDK_SERVICE_IDS)) {
+    const variable = `AWS_ENDPOINT_URL_${service.toUpperCase().split(' ').join('_')}`;
+    const url = env[variable];
+    if (url) endpoints.push({ service, variable, url });
+  }
+  return { endpoints, ignored: env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true' };
+}
+
+/**
+ * Say where requests go, so nobody mistakes an emulator run for a real one (or the reverse).
+ * AWS_ENDPOINT_URL is passed to every client and beats everything else; without it, the SDK
+ * itself applies AWS_ENDPOINT_URL_<SERVICE>, named here service by service. (An `endpoint_url`
+ * in the shared AWS config file is not detected.)
+ */
+export function announceTarget(
+  io: Io,
+  aws: AwsClientFactory,
+  opts: GlobalOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
+  const profile = opts.profile ?? env.AWS_PROFILE;
+  const { endpoints, ignored } = serviceEndpoints(env);
+  const names = endpoints.map((e) => e.variable).join(', ');
+  if (aws.endpoint) {
+    io.err(
+      `Region ${aws.region}; requests go to the endpoint ${aws.endpoint} (AWS_ENDPOINT_URL: an emulator, not real AWS).` +
+        (endpoints.length > 0 ? ` It overrides ${names} for every service.` : ''),
+    );
+    return;
+  }
+  const real = `real AWS${profile ? ` (profile ${profile})` : ''}`;
+  if (endpoints.length === 0 || ignored) {
+    io.err(
+      `Region ${aws.region}; requests go to ${real}.` +
+        (endpoints.length > 0
+          ? ` ${names} ${endpoints.length === 1 ? 'is' : 'are'} ignored (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true).`
+          : ''),
+    );
+    return;
+  }
+  io.err(
+    `Region ${aws.region}; requests go to ${real}, except for these services, whose endpoints the environment sets (not real AWS):`,
+  );
+  for (const e of endpoints) io.err(`  ${e.service} → ${e.url} (${e.variable})`);
 }
 
 /** Fail fast, before any step, when there are no usable credentials. */
@@ -71,7 +156,9 @@ export async function checkCredentials(aws: AwsClientFactory): Promise<string> {
 
 /**
  * Ctrl-C once: stop starting steps, let in-flight calls end (they see the abort), save state.
- * Ctrl-C twice: exit at once (state writes already on disk stay; the lock is released).
+ * Ctrl-C twice: exit at once (state writes already on disk stay). `onForce` runs first and
+ * must be synchronous: nothing asynchronous gets to run after it (release the lock with
+ * StateStore.unlockSync).
  */
 export function interruptible(
   io: Io,
@@ -134,7 +221,7 @@ export async function openSession(
   const reporter = await createReporter(io, opts.json ?? false);
   const interrupt = interruptible(io, () => {
     reporter.close();
-    void store.unlock();
+    store.unlockSync();
   });
   return {
     config,

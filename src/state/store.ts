@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -215,6 +216,21 @@ export class StateStore {
     if (mine === undefined) return;
     this.lockText = undefined;
     if ((await readText(this.lockPath)) === mine) await rm(this.lockPath, { force: true });
+  }
+
+  /**
+   * The same, synchronously: for a handler that exits the process right after (a second
+   * Ctrl-C), where an async unlock would never get to run. Never throws.
+   */
+  unlockSync(): void {
+    const mine = this.lockText;
+    if (mine === undefined) return;
+    this.lockText = undefined;
+    try {
+      if (readFileSync(this.lockPath, 'utf8') === mine) rmSync(this.lockPath, { force: true });
+    } catch {
+      // Gone already, or unreadable: nothing of ours to remove.
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Prompter } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { registry } from '../../src/steps/registry.js';
 import { tempDir } from '../helpers/engine.js';
@@ -133,6 +134,96 @@ describe('cli', () => {
     expect(text).toContain('stack: shop');
     expect(text).toContain('allowedCidrs: [203.0.113.0/24]');
     expect(text).toContain('usd: 0.5');
+  });
+
+  describe('init: the DR region and the zones follow the region', () => {
+    /** A terminal that answers in order (undefined: the default), checking each validator. */
+    const wizard = (answers: Array<string | boolean | undefined>) => {
+      const asked: Array<{ message: string; default?: string }> = [];
+      const queue = [...answers];
+      const io = recordingIo({ interactive: true });
+      const answer = (message: string, options: { default?: string | boolean }) => {
+        asked.push({
+          message,
+          ...(options.default !== undefined ? { default: String(options.default) } : {}),
+        });
+        if (queue.length === 0) throw new Error(`no answer left for "${message}"`);
+        return queue.shift() ?? options.default;
+      };
+      const prompter: Prompter = {
+        confirm: async (message, options) => answer(message, options) as boolean,
+        input: async (message, options) => {
+          const value = answer(message, options) as string;
+          const ok = options.validate?.(value) ?? true;
+          if (ok !== true) throw new Error(`"${message}" refused ${value}: ${ok}`);
+          return value;
+        },
+        select: () => Promise.reject(new Error('no select expected')),
+      };
+      return { io: { ...io, prompter }, asked };
+    };
+    // stack, email, domain, CIDRs, budget, write it.
+    const rest = ['shop', 'a@b.io', '', '0.0.0.0/0', '0.8', true];
+
+    it('Tokyo: backups go to Osaka and the zones are 1a and 1c, without asking', async () => {
+      const file = join(tempDir(), 'c.yaml');
+      const { io, asked } = wizard(['ap-northeast-1', ...rest]);
+      expect((await run(['init', '--config', file], io)).code).toBe(0);
+      const text = readFileSync(file, 'utf8');
+      expect(text).toContain('drRegion: ap-northeast-3 #');
+      expect(text).toContain('availabilityZones: [ap-northeast-1a, ap-northeast-1c] #');
+      expect(asked).toHaveLength(7);
+      expect(io.text()).toContain(
+        'Availability zones ap-northeast-1a and ap-northeast-1c; RDS backups are copied to ap-northeast-3.',
+      );
+    });
+
+    it('ca-central-1 gets zones it has (a and b, not c)', async () => {
+      const file = join(tempDir(), 'c.yaml');
+      const { io } = wizard(['ca-central-1', ...rest]);
+      expect((await run(['init', '--config', file], io)).code).toBe(0);
+      const text = readFileSync(file, 'utf8');
+      expect(text).toContain('availabilityZones: [ca-central-1a, ca-central-1b] #');
+      expect(text).toContain('drRegion: us-east-1 #');
+    });
+
+    it('us-west-1 asks for the zones (each account sees two of a, b, c), with no default', async () => {
+      const file = join(tempDir(), 'c.yaml');
+      const { io, asked } = wizard(['us-west-1', 'us-west-1b, us-west-1c', ...rest]);
+      expect((await run(['init', '--config', file], io)).code).toBe(0);
+      expect(asked[1]!.message).toContain('Two availability zones');
+      expect(asked[1]!.message).toContain('aws ec2 describe-availability-zones --region us-west-1');
+      expect(asked[1]!.default).toBeUndefined();
+      expect(readFileSync(file, 'utf8')).toContain('availabilityZones: [us-west-1b, us-west-1c] #');
+    });
+
+    it('asks for the DR region where AWS documents no pair, suggesting one', async () => {
+      const file = join(tempDir(), 'c.yaml');
+      const { io, asked } = wizard(['eu-south-2', undefined, ...rest]);
+      expect((await run(['init', '--config', file], io)).code).toBe(0);
+      expect(asked[1]).toEqual({
+        message: expect.stringContaining('RDS automated-backup copies'),
+        default: 'eu-west-3',
+      });
+      const text = readFileSync(file, 'utf8');
+      expect(text).toContain('drRegion: eu-west-3 #');
+      expect(text).toContain('availabilityZones: [eu-south-2a, eu-south-2b] #');
+    });
+
+    it('asks for both for a region it does not know, and refuses the region itself as DR', async () => {
+      const file = join(tempDir(), 'c.yaml');
+      const { io, asked } = wizard(['xx-nowhere-1', 'us-east-1', undefined, ...rest]);
+      expect((await run(['init', '--config', file], io)).code).toBe(0);
+      expect(asked[1]!.default).toBeUndefined();
+      expect(asked[2]!.default).toBe('xx-nowhere-1a, xx-nowhere-1b');
+      const text = readFileSync(file, 'utf8');
+      expect(text).toContain('drRegion: us-east-1 #');
+      expect(text).toContain('availabilityZones: [xx-nowhere-1a, xx-nowhere-1b] #');
+
+      const same = wizard(['xx-nowhere-1', 'xx-nowhere-1']);
+      await run(['init', '--config', join(tempDir(), 'd.yaml')], same.io);
+      expect(same.io.text()).toContain('refused xx-nowhere-1: a region other than xx-nowhere-1');
+    });
   });
 
   it('status without a state file says what to run next', async () => {

@@ -212,6 +212,29 @@ describe('state store', () => {
     await store.unlock();
   });
 
+  it('unlockSync removes its own lock at once, and leaves alone a lock another run took over', async () => {
+    const path = join(tempDir(), 'state.json');
+    const first = await load(path);
+    await first.lock('up');
+    first.unlockSync();
+    // Synchronous: gone before anything else runs (a second Ctrl-C exits right after).
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    first.unlockSync();
+
+    const second = await load(path);
+    await first.lock('up');
+    await second.lock('destroy', { force: true });
+    first.unlockSync();
+    expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8'))).toMatchObject({ command: 'destroy' });
+    second.unlockSync();
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    // A store that holds no lock removes nothing.
+    await second.lock('up');
+    new StateStore(path).unlockSync();
+    expect(existsSync(`${path}.lock`)).toBe(true);
+    await second.unlock();
+  });
+
   it('unlock leaves alone a lock that another run took over with --force-unlock', async () => {
     const path = join(tempDir(), 'state.json');
     const first = await load(path);

@@ -1,6 +1,8 @@
 import type { Leftover } from '../../engine/sweep.js';
 import { destroyGraph, isEnabled, runDestroy } from '../../engine/engine.js';
+import type { Config } from '../../config/schema.js';
 import { CloudmartError } from '../../errors.js';
+import type { StateFile, StepStatus } from '../../state/store.js';
 import { registry } from '../../steps/registry.js';
 import type { Io } from '../io.js';
 import { announceTarget, checkCredentials, openSession, type GlobalOptions } from '../runtime.js';
@@ -32,6 +34,45 @@ export function destroyOrder(ids: string[]): string[][] {
   return levels.filter(Boolean);
 }
 
+/** One step of `destroy --dry-run --json`, in teardown order. */
+export interface DryRunStep {
+  /** 1-based; the steps of one level are torn down side by side, after every earlier level. */
+  level: number;
+  id: string;
+  phase: number;
+  title: string;
+  /** What the state file records for it (`none`: not recorded; found by tags and names). */
+  recorded: StepStatus | 'none';
+  /** What the step manages, and so what its teardown deletes if it exists. */
+  deletes: string[];
+}
+
+/** `destroy --dry-run --json`: the teardown order, step by step. */
+export function dryRunPlan(
+  config: Config,
+  levels: string[][],
+  state: StateFile,
+): { stack: string; region: string; steps: DryRunStep[] } {
+  const byId = new Map(registry.map((s) => [s.id, s]));
+  return {
+    stack: config.stack,
+    region: config.region,
+    steps: levels.flatMap((level, i) =>
+      level.map((id) => {
+        const step = byId.get(id)!;
+        return {
+          level: i + 1,
+          id,
+          phase: step.phase,
+          title: step.title,
+          recorded: state.steps[id]?.status ?? 'none',
+          deletes: step.describe(config),
+        };
+      }),
+    ),
+  };
+}
+
 /** `destroy`: confirm by typing the stack name, tear down, report. */
 export async function destroyCommand(
   io: Io,
@@ -52,10 +93,15 @@ export async function destroyCommand(
       )
       .map((s) => s.id);
     if (opts.dryRun) {
+      const levels = destroyOrder(ids);
+      if (opts.json) {
+        io.out(JSON.stringify(dryRunPlan(session.config, levels, session.store.current), null, 2));
+        return 0;
+      }
       io.out(
         `destroy would remove stack "${session.config.stack}" in ${session.config.region} in this order:`,
       );
-      destroyOrder(ids).forEach((level, i) => io.out(`  ${i + 1}. ${level.join(', ')}`));
+      levels.forEach((level, i) => io.out(`  ${i + 1}. ${level.join(', ')}`));
       return 0;
     }
     announceTarget(io, session.aws, g);

@@ -34,7 +34,7 @@ const WHAT: Record<DrillName, string> = {
  * Ctrl-C once: stop the drill (it restores what it changed). While the AZ simulation restores,
  * further Ctrl-C are refused once with a warning; only a third one quits.
  */
-function interrupts(io: Io): { signal: AbortSignal; dispose(): void } {
+function interrupts(io: Io, onForce: () => void): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   let count = 0;
   const handler = () => {
@@ -44,7 +44,10 @@ function interrupts(io: Io): { signal: AbortSignal; dispose(): void } {
       controller.abort();
     } else if (count === 2) {
       io.err('Still restoring; quitting now can leave the stack changed. Ctrl-C again to quit.');
-    } else process.exit(130);
+    } else {
+      onForce();
+      process.exit(130);
+    }
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
@@ -143,7 +146,8 @@ export async function drillCommand(
   }
   await store.load(config.stack, config.region);
   const aws = awsFactory(g, config);
-  const interrupt = interrupts(io);
+  // Quitting at once must not leave the lock behind (an async unlock would never run).
+  const interrupt = interrupts(io, () => store.unlockSync());
   try {
     if (!opts.json) announceTarget(io, aws, g);
     await checkCredentials(aws);

@@ -1,16 +1,76 @@
-import { access, writeFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { parseConfig } from '../../config/load.js';
 import { stackLimit } from '../../config/limits.js';
+import { defaultZonesOf, regionInfo } from '../../config/regions.js';
 import { renderConfig, type InitAnswers } from '../../config/render.js';
 import { STACK_PATTERN } from '../../config/schema.js';
-import { CloudmartError } from '../../errors.js';
+import { CloudmartError, formatIssue } from '../../errors.js';
 import type { Io } from '../io.js';
+import { assertWritable, writeOutputFile } from '../output.js';
 import type { GlobalOptions } from '../runtime.js';
 
 export interface InitOptions {
   yes?: boolean;
   email?: string;
   force?: boolean;
+}
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const AZ = /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/;
+
+/**
+ * The DR region and the two zones follow the region from the bundled table (config/regions.ts),
+ * so they are asked only where the table has no safe answer: a DR pair the RDS documentation
+ * does not list, a region whose zone letters differ per account, or a region it does not know.
+ */
+async function askPlacement(
+  io: Io,
+  region: string,
+): Promise<{ drRegion: string; availabilityZones: [string, string] }> {
+  const p = io.prompter;
+  const info = regionInfo(region);
+  const drRegion = info?.drDocumented
+    ? info.dr
+    : await p.input(
+        info
+          ? `Region for the RDS automated-backup copies (${info.dr} is suggested: AWS does not document the pair, so check that it is enabled for your account and that "aws rds describe-source-regions --region ${info.dr}" lists ${region})`
+          : `Region for the RDS automated-backup copies (${region} is not in cloudmart's table: pick a nearby region enabled for your account)`,
+        {
+          ...(info ? { default: info.dr } : {}),
+          validate: (v) =>
+            !REGION.test(v)
+              ? 'a region such as ap-northeast-1'
+              : v === region
+                ? `a region other than ${region}`
+                : true,
+        },
+      );
+
+  let availabilityZones = defaultZonesOf(region);
+  if (availabilityZones === null) {
+    const known = info
+      ? `${region} has ${info.zones.join(', ')}, but not every account sees all of them`
+      : `${region} is not in cloudmart's table`;
+    const answer = await p.input(
+      `Two availability zones, comma-separated (${known}; "aws ec2 describe-availability-zones --region ${region}" lists yours)`,
+      {
+        ...(info ? {} : { default: `${region}a, ${region}b` }),
+        validate: (v) => {
+          const zones = v.split(',').map((z) => z.trim());
+          if (zones.length !== 2 || !zones.every((z) => AZ.test(z) && z.startsWith(region)))
+            return `two zones of ${region}, e.g. ${region}a, ${region}b`;
+          return zones[0] === zones[1] ? 'two different zones' : true;
+        },
+      },
+    );
+    const [first = '', second = ''] = answer.split(',').map((z) => z.trim());
+    availabilityZones = [first, second];
+  } else {
+    io.err(
+      `Availability zones ${availabilityZones.join(' and ')}; RDS backups are copied to ${drRegion}. Both can be changed in the file.`,
+    );
+  }
+  return { drRegion, availabilityZones };
 }
 
 const validEmail = (v: string) =>
@@ -31,6 +91,8 @@ export async function initCommand(
     () => true,
     () => false,
   );
+  // A folder that does not exist fails now, not after every question was answered.
+  await assertWritable(file, 'the config');
 
   let answers: InitAnswers;
   if (opts.yes) {
@@ -41,9 +103,12 @@ export async function initCommand(
         { exitCode: 2 },
       );
     }
+    const region = 'ap-northeast-2';
     answers = {
       stack: 'cloudmart',
-      region: 'ap-northeast-2',
+      region,
+      drRegion: regionInfo(region)!.dr,
+      availabilityZones: defaultZonesOf(region)!,
       email: opts.email,
       domain: null,
       allowedCidrs: ['0.0.0.0/0'],
@@ -53,9 +118,9 @@ export async function initCommand(
     const p = io.prompter;
     const region = await p.input('AWS region', {
       default: 'ap-northeast-2',
-      validate: (v) =>
-        /^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? true : 'a region such as ap-northeast-2',
+      validate: (v) => (REGION.test(v) ? true : 'a region such as ap-northeast-2'),
     });
+    const { drRegion, availabilityZones } = await askPlacement(io, region);
     const stack = await p.input('Stack name (prefix of every resource)', {
       default: 'cloudmart',
       validate: (v) =>
@@ -84,6 +149,8 @@ export async function initCommand(
     answers = {
       stack,
       region,
+      drRegion,
+      availabilityZones,
       email,
       domain: domain === '' ? null : domain,
       allowedCidrs: cidrs.split(',').map((c) => c.trim()),
@@ -93,7 +160,7 @@ export async function initCommand(
 
   const text = renderConfig(answers);
   // Validate exactly what would be written: a wizard answer the schema rejects fails here.
-  parseConfig(text, file);
+  parseConfig(text, file, { onWarning: (w) => io.err(`! ${formatIssue(w)}`) });
 
   io.err(`\n${text}`);
   if (exists && !opts.force) {
@@ -117,7 +184,7 @@ export async function initCommand(
       return 1;
     }
   }
-  await writeFile(file, text);
+  await writeOutputFile(file, text, 'the config');
   io.err(`Wrote ${file}. Next: cloudmart plan`);
   return 0;
 }

@@ -124,14 +124,17 @@ async function resolveTarget(g: GlobalOptions, opts: LoadCommandOptions): Promis
 }
 
 /** Ctrl-C once stops the test and reports what was measured; twice quits at once. */
-function stopOnSigint(io: Io): { signal: AbortSignal; dispose(): void } {
+function stopOnSigint(io: Io, onForce: () => void): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   let count = 0;
   const handler = () => {
     if (++count === 1) {
       io.err('\nStopping the load test (Ctrl-C again to quit now).');
       controller.abort();
-    } else process.exit(130);
+    } else {
+      onForce();
+      process.exit(130);
+    }
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
@@ -229,7 +232,8 @@ export async function loadCommand(
         ? `${opts.concurrency} connections for ${opts.duration} s`
         : `${opts.requests} requests, ${opts.concurrency} concurrent`;
   io.err(`Load test against ${target.url}: ${mode}.`);
-  const interrupt = stopOnSigint(io);
+  // Quitting at once while the result is being recorded must not leave the lock behind.
+  const interrupt = stopOnSigint(io, () => target.store?.unlockSync());
   try {
     const total = opts.users === undefined && opts.duration === undefined ? opts.requests : 0;
     const result = await runLoadTest({

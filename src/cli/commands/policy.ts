@@ -1,4 +1,3 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   MANAGED_POLICIES_PER_PRINCIPAL,
@@ -8,6 +7,7 @@ import {
 } from '../../engine/policy.js';
 import { registry } from '../../steps/registry.js';
 import type { Io } from '../io.js';
+import { makeOutputDir, writeOutputFile } from '../output.js';
 
 export interface PolicyOptions {
   /** Print `[{ name, services, characters, document }, …]`. */
@@ -45,11 +45,12 @@ export async function policyCommand(io: Io, opts: PolicyOptions = {}): Promise<n
     return 0;
   }
   if (opts.outputDir) {
-    await mkdir(opts.outputDir, { recursive: true });
+    await makeOutputDir(opts.outputDir, 'the policy folder');
     for (const p of policies) {
-      await writeFile(
+      await writeOutputFile(
         join(opts.outputDir, `${p.name}.json`),
         JSON.stringify(p.document, null, 2) + '\n',
+        `the policy ${p.name}`,
       );
     }
     io.err(`Wrote ${policies.map((p) => `${p.name}.json`).join(', ')} to ${opts.outputDir}.`);

@@ -1,0 +1,95 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AwsClientFactory, type ServiceName } from '../../src/aws/clients.js';
+import { main } from '../../src/cli/main.js';
+import { announceTarget, SDK_SERVICE_IDS, serviceEndpoints } from '../../src/cli/runtime.js';
+import { FakeCloud } from '../helpers/fake-cloud/index.js';
+import { tempDir } from '../helpers/engine.js';
+import { recordingIo } from '../helpers/io.js';
+
+const banner = (env: NodeJS.ProcessEnv, endpoint?: string, profile?: string) => {
+  const io = recordingIo();
+  const aws = new AwsClientFactory({ region: 'ap-northeast-2', endpoint });
+  announceTarget(io, aws, { config: 'c.yaml', ...(profile ? { profile } : {}) }, env);
+  return io.stderr.join('\n');
+};
+
+describe('the endpoint banner', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('knows the variable the SDK reads for every service cloudmart calls', async () => {
+    const aws = new AwsClientFactory({ region: 'ap-northeast-2' });
+    for (const [name, id] of Object.entries(SDK_SERVICE_IDS) as [ServiceName, string][]) {
+      const client = await aws.get(name);
+      const config = client.config as {
+        serviceId?: string;
+        serviceConfiguredEndpoint?: () => Promise<string | undefined>;
+      };
+      expect(config.serviceId, name).toBe(id);
+      // The SDK's own resolution sends this service's requests to the variable we name.
+      const url = `http://127.0.0.1:9/${name}`;
+      // The documented rule: the service id upper-cased, spaces as underscores.
+      const variable = `AWS_ENDPOINT_URL_${id.toUpperCase().replaceAll(' ', '_')}`;
+      vi.stubEnv(variable, url);
+      expect(serviceEndpoints().endpoints).toEqual([{ service: id, variable, url }]);
+      expect(await config.serviceConfiguredEndpoint!(), name).toBe(url);
+      vi.unstubAllEnvs();
+    }
+    await aws.destroy();
+  });
+
+  it('real AWS, with the profile, when nothing overrides an endpoint', () => {
+    expect(banner({}, undefined, 'ops')).toBe(
+      'Region ap-northeast-2; requests go to real AWS (profile ops).',
+    );
+  });
+
+  it('names every AWS_ENDPOINT_URL_<SERVICE> the SDK would use, and only those of services cloudmart calls', () => {
+    const text = banner({
+      AWS_PROFILE: 'dev',
+      AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9',
+      AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: 'http://localhost:4566',
+      AWS_ENDPOINT_URL_BEDROCK: 'http://localhost:1',
+      AWS_ENDPOINT_URL_EC2: '',
+    });
+    expect(text.split('\n')).toEqual([
+      'Region ap-northeast-2; requests go to real AWS (profile dev), except for these services, whose endpoints the environment sets (not real AWS):',
+      '  Elastic Load Balancing v2 → http://localhost:4566 (AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2)',
+      '  STS → http://127.0.0.1:9 (AWS_ENDPOINT_URL_STS)',
+    ]);
+  });
+
+  it('says the service variables are ignored under AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true', () => {
+    expect(
+      banner({
+        AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9',
+        AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true',
+      }),
+    ).toBe(
+      'Region ap-northeast-2; requests go to real AWS. AWS_ENDPOINT_URL_STS is ignored (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true).',
+    );
+  });
+
+  it('AWS_ENDPOINT_URL goes to every client and beats the service variables', () => {
+    expect(banner({ AWS_ENDPOINT_URL_S3: 'http://s3.local' }, 'http://localhost:4566')).toBe(
+      'Region ap-northeast-2; requests go to the endpoint http://localhost:4566 (AWS_ENDPOINT_URL: an emulator, not real AWS). It overrides AWS_ENDPOINT_URL_S3 for every service.',
+    );
+  });
+
+  it('verify prints it before the first call', async () => {
+    const cloud = await new FakeCloud({ mode: 'instant' }).install();
+    try {
+      vi.stubEnv('AWS_ENDPOINT_URL_STS', 'http://127.0.0.1:9');
+      const dir = tempDir();
+      const config = join(dir, 'cloudmart.config.yaml');
+      writeFileSync(config, 'alerts:\n  email: ops@example.com\n');
+      const io = recordingIo();
+      await main(['node', 'cloudmart', 'verify', '--config', config], io);
+      expect(io.stderr[0]).toContain('except for these services');
+      expect(io.stderr[1]).toBe('  STS → http://127.0.0.1:9 (AWS_ENDPOINT_URL_STS)');
+    } finally {
+      cloud.uninstall();
+    }
+  });
+});
