@@ -95,6 +95,8 @@ export interface AwsOptions {
   profile?: string | undefined;
   /** Endpoint override (AWS_ENDPOINT_URL), e.g. LocalStack. */
   endpoint?: string | undefined;
+  /** S3 path-style addressing (emulators); on by default with an endpoint override. */
+  s3PathStyle?: boolean;
   /** Total attempts per call, including the first. Throttling backs off adaptively. */
   maxAttempts?: number;
 }
@@ -115,6 +117,7 @@ export class AwsClientFactory implements Aws {
   readonly endpoint: string | undefined;
   private readonly profile: string | undefined;
   private readonly maxAttempts: number;
+  private readonly s3PathStyle: boolean;
   private readonly cache = new Map<string, Promise<unknown>>();
   private account: Promise<string> | undefined;
 
@@ -123,6 +126,7 @@ export class AwsClientFactory implements Aws {
     this.profile = options.profile;
     this.endpoint = options.endpoint;
     this.maxAttempts = options.maxAttempts ?? 8;
+    this.s3PathStyle = options.s3PathStyle ?? Boolean(options.endpoint);
   }
 
   get<K extends ServiceName>(service: K, region?: string): Promise<ServiceClients[K]> {
@@ -139,7 +143,7 @@ export class AwsClientFactory implements Aws {
             customUserAgent: 'cloudmart',
             ...(this.profile ? { profile: this.profile } : {}),
             ...(this.endpoint ? { endpoint: this.endpoint } : {}),
-            ...(this.endpoint && service === 's3' ? { forcePathStyle: true } : {}),
+            ...(this.s3PathStyle && service === 's3' ? { forcePathStyle: true } : {}),
           }),
       );
       this.cache.set(key, client);

@@ -38,6 +38,8 @@ export function awsFactory(opts: GlobalOptions, config: Config): AwsClientFactor
     region: config.region,
     profile: opts.profile,
     endpoint: process.env.AWS_ENDPOINT_URL,
+    // An emulator's S3 (AWS_ENDPOINT_URL or only AWS_ENDPOINT_URL_S3) wants path-style URLs.
+    s3PathStyle: Boolean(process.env.AWS_ENDPOINT_URL || process.env.AWS_ENDPOINT_URL_S3),
   });
 }
 

@@ -93,3 +93,22 @@ describe('the endpoint banner', () => {
     }
   });
 });
+
+describe('the client factory', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('uses path-style S3 URLs for an emulator, also when only AWS_ENDPOINT_URL_S3 is set', async () => {
+    const { awsFactory } = await import('../../src/cli/runtime.js');
+    const { testConfig } = await import('../helpers/context.js');
+    const pathStyle = async (aws: AwsClientFactory) =>
+      (await aws.get('s3')).config.forcePathStyle as boolean | undefined;
+    vi.stubEnv('AWS_ENDPOINT_URL', '');
+    vi.stubEnv('AWS_ENDPOINT_URL_S3', '');
+    expect(await pathStyle(awsFactory({ config: 'c.yaml' }, testConfig()))).toBeFalsy();
+    vi.stubEnv('AWS_ENDPOINT_URL_S3', 'http://localhost:4566');
+    expect(await pathStyle(awsFactory({ config: 'c.yaml' }, testConfig()))).toBe(true);
+    expect(
+      await pathStyle(new AwsClientFactory({ region: 'ap-northeast-2', endpoint: 'http://x' })),
+    ).toBe(true);
+  });
+});
