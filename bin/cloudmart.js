@@ -10,7 +10,7 @@ const code = await main(process.argv);
 process.exitCode = code;
 // The run is over and its state saved: a handle left open (an idle keep-alive socket, a DNS
 // lookup still queued in libuv's pool) must not keep the process alive. Exit once what was
-// written to stdout and stderr has been flushed.
+// written to stdout and stderr has been flushed (a slow reader is waited for, not cut off).
 let open = 2;
 const flushed = () => {
   if (--open === 0) process.exit(code);
@@ -19,4 +19,3 @@ for (const stream of [process.stdout, process.stderr]) {
   if (stream.destroyed || !stream.writable) flushed();
   else stream.write('', flushed);
 }
-setTimeout(() => process.exit(code), 2_000).unref();

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { Instance } from 'autocannon';
-import { CloudmartError } from '../errors.js';
+import { isIP } from 'node:net';
+import { CloudmartError, InterruptedError } from '../errors.js';
 import type { LoadOutputs } from '../steps/outputs.js';
 
 /**
@@ -179,35 +180,46 @@ export async function resolveHost(
   host: string,
   options: Pick<LoadOptions, 'dnsWaitSeconds' | 'lookup' | 'signal'> = {},
 ): Promise<void> {
+  // An address needs no lookup; URL keeps an IPv6 literal in brackets ("[::1]").
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(bare) !== 0) return;
   const lookup = options.lookup ?? dnsLookup;
+  const signal = options.signal;
   const deadline = Date.now() + (options.dnsWaitSeconds ?? 0) * 1000;
-  const oneTry = (ms: number) =>
-    new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
-      t.unref();
-      lookup(host).then(
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-        (e: unknown) => {
-          clearTimeout(t);
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
+  // Resolves false on abort, so Ctrl-C stops the wait at once and is reported as such.
+  const wait = (ms: number, work?: Promise<unknown>) =>
+    new Promise<boolean>((resolve, reject) => {
+      const onAbort = () => done(() => resolve(false));
+      const t = setTimeout(
+        () =>
+          done(() => (work ? reject(new Error(`no answer within ${ms / 1000} s`)) : resolve(true))),
+        ms,
+      );
+      const done = (settle: () => void) => {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', onAbort);
+        settle();
+      };
+      if (signal?.aborted) return done(() => resolve(false));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      work?.then(
+        () => done(() => resolve(true)),
+        (e: unknown) => done(() => reject(e instanceof Error ? e : new Error(String(e)))),
       );
     });
   for (;;) {
     try {
-      await oneTry(10_000);
+      if (!(await wait(10_000, lookup(bare)))) throw new InterruptedError();
       return;
     } catch (e) {
-      if (options.signal?.aborted || Date.now() + 2_000 > deadline) {
+      if (e instanceof InterruptedError) throw e;
+      if (Date.now() + 2_000 > deadline) {
         const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
         throw new CloudmartError('NOT_READY', `Cannot resolve ${host} (${reason})`, {
           hint: 'Check the URL and your DNS. A load balancer created a minute ago may not resolve yet: wait a little and run the command again.',
         });
       }
-      await new Promise((r) => setTimeout(r, 2_000));
+      if (!(await wait(2_000))) throw new InterruptedError();
     }
   }
 }

@@ -13,7 +13,7 @@ import {
   type LoadProgress,
   type LoadResult,
 } from '../../src/load/load-test.js';
-import { CloudmartError } from '../../src/errors.js';
+import { CloudmartError, InterruptedError } from '../../src/errors.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -199,6 +199,23 @@ describe('resolveHost', () => {
     );
     expect(looked).toBe(1);
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('looks up no address: IPv4 and bracketed IPv6 literals go straight through', async () => {
+    const lookup = () => Promise.reject(new Error('should not be called'));
+    await resolveHost('127.0.0.1', { lookup });
+    await resolveHost('[::1]', { lookup });
+  });
+
+  it('stops waiting at once on Ctrl-C, as an interruption rather than a failure', async () => {
+    const ac = new AbortController();
+    const waiting = resolveHost('slow.example', {
+      dnsWaitSeconds: 120,
+      signal: ac.signal,
+      lookup: () => new Promise(() => undefined), // never answers
+    });
+    ac.abort();
+    await expect(waiting).rejects.toBeInstanceOf(InterruptedError);
   });
 
   it('tries again within dnsWaitSeconds (a new load balancer resolves after a while)', async () => {
