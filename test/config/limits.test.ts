@@ -53,7 +53,10 @@ async function realNames(config: Config): Promise<Array<[string, string, number]
     ['distribution.ts oacName', names.of(config, 'oac'), 64],
     [
       'dns-records.ts healthCheckReference',
-      healthCheckReference(config, 'alb.example', 'HTTPS').replace(/[0-9a-f]{16}$/, '0'.repeat(16)),
+      healthCheckReference(config, 'alb.example', 'HTTPS', 0).replace(
+        /[0-9a-f]{16}$/,
+        '0'.repeat(16),
+      ),
       64,
     ],
     ['alb-log-bucket.ts albLogBucketName', albLogBucketName(config, ACCOUNT), 63],

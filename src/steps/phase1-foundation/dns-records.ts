@@ -30,11 +30,22 @@ const apiName = (config: Config, domain: string) => `${config.dns.apiSubdomain}.
 const callerPrefix = (config: Config) => `cloudmart-${config.stack}-hc-`;
 
 /**
- * The health check's CallerReference (Route 53: at most 64 characters). Same ALB + type →
- * same reference, so a retry after a crash returns the same health check instead of a second.
+ * The health check's CallerReference (Route 53: at most 64 characters). It differs per create
+ * (`nonce`): Route 53 refuses a reference that belonged to a deleted health check, so one
+ * derived from the ALB alone could never be recreated after the check was deleted. A crash
+ * between the create and the state write makes no second check: the next run finds this one
+ * by its prefix and domain before creating.
  */
-export function healthCheckReference(config: Config, albDnsName: string, type: string): string {
-  const ref = createHash('sha256').update(`${albDnsName}|${type}`).digest('hex').slice(0, 16);
+export function healthCheckReference(
+  config: Config,
+  albDnsName: string,
+  type: string,
+  nonce: string | number,
+): string {
+  const ref = createHash('sha256')
+    .update(`${albDnsName}|${type}|${nonce}`)
+    .digest('hex')
+    .slice(0, 16);
   return `${callerPrefix(config)}${ref}`;
 }
 
@@ -155,7 +166,7 @@ async function ensureHealthCheck(
     );
     const out = await r53.send(
       new sdk.CreateHealthCheckCommand({
-        CallerReference: healthCheckReference(ctx.config, alb.dnsName, want.Type ?? ''),
+        CallerReference: healthCheckReference(ctx.config, alb.dnsName, want.Type ?? '', ctx.now()),
         HealthCheckConfig: want,
       }),
     );

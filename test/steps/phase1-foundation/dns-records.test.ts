@@ -14,7 +14,10 @@ import {
 } from '@aws-sdk/client-route-53';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Outputs } from '../../../src/engine/step.js';
-import { dnsRecordsStep } from '../../../src/steps/phase1-foundation/dns-records.js';
+import {
+  dnsRecordsStep,
+  healthCheckReference,
+} from '../../../src/steps/phase1-foundation/dns-records.js';
 import { STEP } from '../../../src/steps/outputs.js';
 import { awsError, testConfig, testContext } from '../../helpers/context.js';
 import { looseMock, mutating, type LooseStub } from './edge-test-utils.js';
@@ -132,7 +135,8 @@ describe('edge.dns', () => {
     r53.on(ListTagsForResourceCommand).resolves({ ResourceTagSet: { Tags: [] } });
     r53.on(ChangeTagsForResourceCommand).resolves({});
 
-    const out = await dnsRecordsStep.create(ctx());
+    const c = ctx();
+    const out = await dnsRecordsStep.create(c);
 
     expect(out).toEqual({
       siteRecord: DOMAIN,
@@ -170,6 +174,15 @@ describe('edge.dns', () => {
         EnableSNI: true,
       },
     });
+    // Route 53 refuses a reference that belonged to a deleted check: a later create (the
+    // check deleted by hand, the same ALB) must not reuse this one.
+    const ref = (
+      r53.commandCalls(CreateHealthCheckCommand)[0]!.args[0].input as {
+        CallerReference: string;
+      }
+    ).CallerReference;
+    expect(ref).toBe(healthCheckReference(c.config, ALB_DNS, 'HTTPS', c.now()));
+    expect(healthCheckReference(c.config, ALB_DNS, 'HTTPS', c.now() + 1)).not.toBe(ref);
     expect(r53.commandCalls(ChangeTagsForResourceCommand)[0]!.args[0].input).toEqual({
       ResourceType: 'healthcheck',
       ResourceId: 'hc-new',
