@@ -3,7 +3,7 @@ import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Docum
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { allValid, configWarnings, crossFieldIssues, validExcept, type Valid } from './rules.js';
-import { defaultZonesOf } from './regions.js';
+import { defaultZonesOf, regionInfo } from './regions.js';
 import { configSchema, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'cloudmart.config.yaml';
@@ -156,15 +156,25 @@ function salvage(schema: z.ZodType, value: unknown, path: string[], invalid: str
 /**
  * The region comes from --region, else the file, else AWS_REGION, else the seed's. When the
  * file names no AZs, they follow the region: the region table's two zones (src/config/regions.ts),
- * else its "a" and "c" zones, as the seed uses.
+ * else its "a" and "c" zones, as the seed uses; the DR region likewise follows the table.
  */
 function applyRegion(data: Record<string, unknown>, overrides: ConfigOverrides): void {
   const region =
     overrides.region ?? (typeof data.region === 'string' ? data.region : overrides.fallbackRegion);
   if (region === undefined) return;
   data.region = region;
-  if (data.availabilityZones === undefined)
+  if (data.availabilityZones === undefined) {
     data.availabilityZones = defaultZonesOf(region) ?? [`${region}a`, `${region}c`];
+    const info = regionInfo(region);
+    if (info && info.defaultZones === null)
+      overrides.onWarning?.({
+        path: 'availabilityZones',
+        message: `not set, so ${region}a and ${region}c are used; in ${region} each account sees its own zones (${info.zones.map((z) => region + z).join(', ')}): check with "aws ec2 describe-availability-zones --region ${region}" and set availabilityZones`,
+      });
+  }
+  // The DR copy follows the region too (the table's pair); else the schema's default.
+  const dr = regionInfo(region)?.dr;
+  if (data.drRegion === undefined && dr !== undefined) data.drRegion = dr;
 }
 
 /** Validate a config object that did not come from a file (tests, `init`). */

@@ -225,3 +225,26 @@ describe('config rules: availability zones the region does not have', () => {
     ]);
   });
 });
+
+describe('defaults that follow the region when the file does not set them', () => {
+  it('takes the DR region and the zones from the table, and warns where zones differ per account', async () => {
+    const { parseConfig } = await import('../../src/config/load.js');
+    const minimal = 'alerts:\n  email: ops@example.com\n';
+    const tokyo = parseConfig(minimal, undefined, { region: 'ap-northeast-1' });
+    expect(tokyo.drRegion).toBe('ap-northeast-3');
+    expect(tokyo.availabilityZones).toEqual(['ap-northeast-1a', 'ap-northeast-1c']);
+    // The seed's default is unchanged.
+    expect(parseConfig(minimal).drRegion).toBe('ap-northeast-1');
+    const warnings: string[] = [];
+    const cal = parseConfig(minimal, undefined, {
+      region: 'us-west-1',
+      onWarning: (w) => warnings.push(`${w.path}: ${w.message}`),
+    });
+    expect(cal.availabilityZones).toEqual(['us-west-1a', 'us-west-1c']);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^availabilityZones: not set, so us-west-1a and us-west-1c are used; in us-west-1 each account sees its own zones/,
+      ),
+    ]);
+  });
+});
