@@ -9,6 +9,7 @@ import type { IAMClient, Role } from '@aws-sdk/client-iam';
 import { BACKUP_VAULT_LOOKUP_ACTIONS, describeBackupVault } from '../../aws/backup.js';
 import {
   ignoreNotFound,
+  isAccessDenied,
   isAlreadyExists,
   isDependencyViolation,
   isNotFound,
@@ -605,7 +606,10 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
             },
           );
         } catch (e) {
-          if (!isNotFound(e)) throw e;
+          // Gone is done. A vault that is gone answers "access denied" too (see
+          // describeBackupVault), e.g. when an SDK retry repeats a delete that had worked.
+          if (!isNotFound(e) && !(isAccessDenied(e) && !(await describeVault(backup, n.vault))))
+            throw e;
         }
       }
     }

@@ -11,6 +11,7 @@ import {
   GetBackupPlanCommand,
   GetBackupSelectionCommand,
   ListBackupPlansCommand,
+  ListBackupVaultsCommand,
   ListBackupSelectionsCommand,
   ListRecoveryPointsByBackupVaultCommand,
   UpdateBackupPlanCommand,
@@ -449,6 +450,30 @@ describe('backup.plan', () => {
       expect(backup.commandCalls(DeleteBackupVaultCommand)).toHaveLength(0);
       expect(c.warnings[0]).toMatch(/keep billing/);
       expect(c.warnings[0]).toContain('destroy keeps that key too (about $1/month)');
+    });
+
+    it('treats "access denied" for a vault that is gone as deleted (a retried delete), not as a failure', async () => {
+      backup.on(ListBackupPlansCommand).resolves({ BackupPlansList: [] });
+      const denied = awsError('AccessDeniedException', 'Insufficient privileges', 403);
+      backup
+        .on(DescribeBackupVaultCommand)
+        .resolvesOnce({ BackupVaultName: 'cloudmart-vault' })
+        .rejects(denied);
+      backup.on(ListRecoveryPointsByBackupVaultCommand).resolves({ RecoveryPoints: [] });
+      backup.on(DeleteBackupVaultCommand).rejects(denied);
+      backup.on(ListBackupVaultsCommand).resolves({ BackupVaultList: [] });
+      iam.on(GetRoleCommand).rejects(noEntity());
+      await expect(backupPlanStep.teardown(ctx())).resolves.toBeUndefined();
+      expect(backup.commandCalls(DeleteBackupVaultCommand)).toHaveLength(1);
+      // A vault that is still there keeps the error.
+      backup.on(ListBackupVaultsCommand).resolves({
+        BackupVaultList: [{ BackupVaultName: 'cloudmart-vault' }],
+      });
+      backup
+        .on(DescribeBackupVaultCommand)
+        .resolvesOnce({ BackupVaultName: 'cloudmart-vault' })
+        .rejects(denied);
+      await expect(backupPlanStep.teardown(ctx())).rejects.toThrow('Insufficient privileges');
     });
 
     it('never deletes the account default role and succeeds when everything is gone', async () => {
