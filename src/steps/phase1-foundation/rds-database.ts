@@ -15,6 +15,7 @@ import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
+import { ensureSubnetGroup, sameSet } from './subnet-group.js';
 import {
   STEP,
   type KmsOutputs,
@@ -150,46 +151,43 @@ async function userParameters(ctx: StepContext, groupName: string): Promise<Para
   return params;
 }
 
-async function ensureSubnetGroup(ctx: StepContext, s: DbSettings, subnetIds: string[]) {
+async function ensureDbSubnetGroup(ctx: StepContext, s: DbSettings, subnetIds: string[]) {
   const { DescribeDBSubnetGroupsCommand, CreateDBSubnetGroupCommand, ModifyDBSubnetGroupCommand } =
     await rdsSdk();
   const rds = await ctx.aws.get('rds');
+  const name = s.subnetGroupName;
   const description = `cloudmart ${ctx.config.stack}: RDS in the data subnets`;
-  let existing: string[] | undefined;
-  try {
-    const out = await rds.send(
-      new DescribeDBSubnetGroupsCommand({ DBSubnetGroupName: s.subnetGroupName }),
-    );
-    existing = (out.DBSubnetGroups?.[0]?.Subnets ?? []).map((x) => x.SubnetIdentifier ?? '');
-  } catch (e) {
-    if (!isNotFound(e)) throw e;
-  }
-  if (existing === undefined) {
-    ctx.progress(`creating DB subnet group ${s.subnetGroupName}`);
-    try {
-      await rds.send(
-        new CreateDBSubnetGroupCommand({
-          DBSubnetGroupName: s.subnetGroupName,
-          DBSubnetGroupDescription: description,
-          SubnetIds: subnetIds,
-          Tags: ctx.tags.list(s.subnetGroupName),
-        }),
-      );
-    } catch (e) {
-      if (!isAlreadyExists(e)) throw e;
-    }
-    return;
-  }
-  if (!sameSet(existing, subnetIds)) {
-    ctx.progress(`DB subnet group ${s.subnetGroupName}: moving to the data subnets`);
-    await rds.send(
-      new ModifyDBSubnetGroupCommand({
-        DBSubnetGroupName: s.subnetGroupName,
-        DBSubnetGroupDescription: description,
-        SubnetIds: subnetIds,
-      }),
-    );
-  }
+  await ensureSubnetGroup(
+    ctx,
+    {
+      what: 'DB subnet group',
+      name,
+      description,
+      describe: async () =>
+        (
+          (await rds.send(new DescribeDBSubnetGroupsCommand({ DBSubnetGroupName: name })))
+            .DBSubnetGroups?.[0]?.Subnets ?? []
+        ).map((x) => x.SubnetIdentifier ?? ''),
+      create: (tags) =>
+        rds.send(
+          new CreateDBSubnetGroupCommand({
+            DBSubnetGroupName: name,
+            DBSubnetGroupDescription: description,
+            SubnetIds: subnetIds,
+            Tags: tags,
+          }),
+        ),
+      modify: () =>
+        rds.send(
+          new ModifyDBSubnetGroupCommand({
+            DBSubnetGroupName: name,
+            DBSubnetGroupDescription: description,
+            SubnetIds: subnetIds,
+          }),
+        ),
+    },
+    subnetIds,
+  );
 }
 
 async function ensureParameterGroup(ctx: StepContext, s: DbSettings) {
@@ -358,10 +356,6 @@ async function waitGone(ctx: StepContext, id: string): Promise<void> {
   );
 }
 
-function sameSet(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x) => b.includes(x)) && b.every((x) => a.includes(x));
-}
-
 function isInvalidInstanceState(e: unknown): boolean {
   return (e as Error | null)?.name === 'InvalidDBInstanceStateFault';
 }
@@ -446,7 +440,7 @@ export const rdsDatabaseStep = defineStep<RdsOutputs>({
     const { dbSgId } = ctx.outputs<SecurityGroupsOutputs>(STEP.securityGroups);
     const { keyArn } = ctx.outputs<KmsOutputs>(STEP.kms);
 
-    await ensureSubnetGroup(ctx, s, subnets.dataSubnetIds);
+    await ensureDbSubnetGroup(ctx, s, subnets.dataSubnetIds);
     await ensureParameterGroup(ctx, s);
 
     let db = await findInstance(ctx, s.instanceId);

@@ -9,6 +9,7 @@ import { cacheEngineVersion, type Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
+import { ensureSubnetGroup, sameSet } from './subnet-group.js';
 import {
   STEP,
   type KmsOutputs,
@@ -240,49 +241,46 @@ function safeJson(x: unknown): string {
   }
 }
 
-async function ensureSubnetGroup(ctx: StepContext, s: CacheSettings, subnetIds: string[]) {
+async function ensureCacheSubnetGroup(ctx: StepContext, s: CacheSettings, subnetIds: string[]) {
   const {
     DescribeCacheSubnetGroupsCommand,
     CreateCacheSubnetGroupCommand,
     ModifyCacheSubnetGroupCommand,
   } = await cacheSdk();
   const ec = await ctx.aws.get('elasticache');
+  const name = s.subnetGroupName;
   const description = `cloudmart ${ctx.config.stack}: ElastiCache in the data subnets`;
-  let existing: string[] | undefined;
-  try {
-    const out = await ec.send(
-      new DescribeCacheSubnetGroupsCommand({ CacheSubnetGroupName: s.subnetGroupName }),
-    );
-    existing = (out.CacheSubnetGroups?.[0]?.Subnets ?? []).map((x) => x.SubnetIdentifier ?? '');
-  } catch (e) {
-    if (!isNotFound(e)) throw e;
-  }
-  if (existing === undefined) {
-    ctx.progress(`creating cache subnet group ${s.subnetGroupName}`);
-    try {
-      await ec.send(
-        new CreateCacheSubnetGroupCommand({
-          CacheSubnetGroupName: s.subnetGroupName,
-          CacheSubnetGroupDescription: description,
-          SubnetIds: subnetIds,
-          Tags: ctx.tags.list(s.subnetGroupName),
-        }),
-      );
-    } catch (e) {
-      if (!isAlreadyExists(e)) throw e;
-    }
-    return;
-  }
-  if (!sameSet(existing, subnetIds)) {
-    ctx.progress(`cache subnet group ${s.subnetGroupName}: moving to the data subnets`);
-    await ec.send(
-      new ModifyCacheSubnetGroupCommand({
-        CacheSubnetGroupName: s.subnetGroupName,
-        CacheSubnetGroupDescription: description,
-        SubnetIds: subnetIds,
-      }),
-    );
-  }
+  await ensureSubnetGroup(
+    ctx,
+    {
+      what: 'cache subnet group',
+      name,
+      description,
+      describe: async () =>
+        (
+          (await ec.send(new DescribeCacheSubnetGroupsCommand({ CacheSubnetGroupName: name })))
+            .CacheSubnetGroups?.[0]?.Subnets ?? []
+        ).map((x) => x.SubnetIdentifier ?? ''),
+      create: (tags) =>
+        ec.send(
+          new CreateCacheSubnetGroupCommand({
+            CacheSubnetGroupName: name,
+            CacheSubnetGroupDescription: description,
+            SubnetIds: subnetIds,
+            Tags: tags,
+          }),
+        ),
+      modify: () =>
+        ec.send(
+          new ModifyCacheSubnetGroupCommand({
+            CacheSubnetGroupName: name,
+            CacheSubnetGroupDescription: description,
+            SubnetIds: subnetIds,
+          }),
+        ),
+    },
+    subnetIds,
+  );
 }
 
 async function waitAvailable(ctx: StepContext, id: string): Promise<ReplicationGroup> {
@@ -321,10 +319,6 @@ async function waitGone(ctx: StepContext, id: string): Promise<void> {
       timeoutMs: DELETE_TIMEOUT_MS,
     },
   );
-}
-
-function sameSet(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x) => b.includes(x)) && b.every((x) => a.includes(x));
 }
 
 function sameKey(actual: string | undefined, wanted: string): boolean {
@@ -410,7 +404,7 @@ export const redisCacheStep = defineStep<RedisOutputs>({
     const { keyArn } = ctx.outputs<KmsOutputs>(STEP.kms);
     const id = s.replicationGroupId;
 
-    await ensureSubnetGroup(ctx, s, subnets.dataSubnetIds);
+    await ensureCacheSubnetGroup(ctx, s, subnets.dataSubnetIds);
 
     let group = await findGroup(ctx, id);
     if (group?.Status === 'deleting') {
