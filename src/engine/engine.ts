@@ -3,7 +3,6 @@ import { tagSet } from '../aws/tags.js';
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
 import { CloudmartError, InterruptedError } from '../errors.js';
-import { STEP } from '../steps/outputs.js';
 import { stepCriteria } from '../verify/rubric.js';
 import type { StateStore } from '../state/store.js';
 import type { Action, Emit } from './events.js';
@@ -310,41 +309,24 @@ export interface DestroySelection {
 }
 
 /**
- * The needs of a seed cleanup step that must outlive it when its teardown fails, because they
- * are still in real use while it exists. The CloudTrail trail logs into the audit bucket: while
- * the trail is there, deleting the bucket would break the trail (and free the bucket's name for
- * anyone to claim, the trail's deliveries with it), so the bucket is kept. Every other need of a
- * cleanup step is ordering only: alarms and the dashboard name the ALB, the group, RDS, Redis,
- * the topic and the health check by dimension or ARN and can be deleted after them; a manual
- * snapshot outlives its instance; a Backup plan and its vault are deleted without their key
- * (which the key step keeps anyway while data is encrypted with it); the trail's data events
- * name the frontend bucket by ARN only.
- */
-export const TEARDOWN_KEEPS: Readonly<Record<string, readonly string[]>> = {
-  [STEP.trail]: [STEP.auditBucket],
-};
-
-/**
  * The order destroy follows: steps with a cleanup rank first (the seed's list: trail, alarms,
  * dashboard, Backup plan, RDS snapshots), one after another, then every other step once all
  * steps that need it are gone.
  *
  * The reversed needs of the other steps are hard edges (a step whose dependent could not be
  * torn down is kept, since that dependent still uses it). Everything else is soft: the seed's
- * order, `teardownAfter`, and the reversed needs of the cleanup steps (only those listed in
- * `keeps`, default TEARDOWN_KEEPS, stay hard). A step starts once those have finished, whatever
+ * order, `teardownAfter`, and the reversed needs of the cleanup steps (only those a cleanup
+ * step lists in `teardownKeeps` stay hard). A step starts once those have finished, whatever
  * their outcome, so a failed cleanup step (an AccessDenied on DeleteAlarms or DeleteTrail, say)
  * never leaves the NAT gateways, RDS and the ALB billing.
  */
-export function destroyGraph(
-  steps: Step[],
-  keeps: Readonly<Record<string, readonly string[]>> = TEARDOWN_KEEPS,
-): GraphNode[] {
+export function destroyGraph(steps: Step[]): GraphNode[] {
   const ids = new Set(steps.map((s) => s.id));
   const ranked = steps
     .filter((s) => s.cleanupRank !== undefined)
     .sort((a, b) => a.cleanupRank! - b.cleanupRank!);
   const rankedIds = ranked.map((s) => s.id);
+  const keeps = new Map(steps.map((s) => [s.id, s.teardownKeeps ?? []]));
   const dependents = new Map<string, string[]>();
   for (const s of steps) {
     for (const n of s.needs)
@@ -363,7 +345,7 @@ export function destroyGraph(
       };
     }
     const users = dependents.get(s.id) ?? [];
-    const hard = users.filter((d) => !rankedIds.includes(d) || (keeps[d] ?? []).includes(s.id));
+    const hard = users.filter((d) => !rankedIds.includes(d) || (keeps.get(d) ?? []).includes(s.id));
     return { id: s.id, after: [...new Set([...users, ...rankedIds, ...own])], requires: hard };
   });
 }

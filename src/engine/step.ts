@@ -113,6 +113,12 @@ export interface Step<O extends Outputs = Outputs> {
    */
   teardownAfter?: string[];
   /**
+   * For a seed cleanup step (`cleanupRank`): the needs that must outlive it. Its other needs
+   * are torn down after it whatever its outcome; these are kept when its teardown fails, since
+   * it still uses them (the trail still logs into its audit bucket).
+   */
+  teardownKeeps?: string[];
+  /**
    * The criteria this step's verify reports on. When verify throws, each becomes an `unknown`
    * check, so the rubric loses those points instead of scoring only the checks that remain.
    * Defaults to the step's entry in `STEP_CRITERIA` (src/verify/rubric.ts).

@@ -379,7 +379,7 @@ describe('engine: destroy', () => {
       fakeStep('t', { cleanupRank: 1, needs: ['a', 'c'] }),
       fakeStep('u', { cleanupRank: 2 }),
     ];
-    expect(destroyGraph(steps, {})).toEqual([
+    expect(destroyGraph(steps)).toEqual([
       // Only the reversed needs of unranked steps are required to succeed; a ranked
       // dependent (t) is waited for, ordering only.
       { id: 'a', after: ['b', 't', 'u'], requires: ['b'] },
@@ -389,7 +389,9 @@ describe('engine: destroy', () => {
       { id: 'u', after: ['t'], requires: [] },
     ]);
     // A need a ranked step keeps (it is still in use while the ranked step exists) stays hard.
-    const kept = destroyGraph(steps, { t: ['c'] });
+    const kept = destroyGraph(
+      steps.map((x) => (x.id === 't' ? { ...x, teardownKeeps: ['c'] } : x)),
+    );
     expect(kept.find((n) => n.id === 'c')).toEqual({ id: 'c', after: ['t', 'u'], requires: ['t'] });
     expect(kept.find((n) => n.id === 'a')!.requires).toEqual(['b']);
   });
@@ -449,14 +451,21 @@ describe('engine: destroy', () => {
     const result = await runDestroy(options);
     expect(result.failed.sort()).toEqual(['alarms', 'trail']);
     expect(result.ok).toBe(false);
-    // Without a keeps list (the fakes' ids are not the registry's), nothing is held back.
+    // Without teardownKeeps on the fake trail, nothing is held back.
     expect(result.skipped).toEqual([]);
     for (const s of [vpc, nat, rds, bucket]) expect(s.calls, s.id).toEqual(['teardown']);
     const t = timeline(events);
     for (const id of ['nat', 'rds']) expect(t.start(id), id).toBeGreaterThan(t.end('alarms'));
 
     // The same graph with the trail keeping its bucket: only the bucket stays.
-    const graph = destroyGraph([vpc, nat, rds, bucket, alarms, trail], { trail: ['bucket'] });
+    const graph = destroyGraph([
+      vpc,
+      nat,
+      rds,
+      bucket,
+      alarms,
+      { ...trail, teardownKeeps: ['bucket'] },
+    ]);
     const { result: traced } = await traceSchedule(graph, ['alarms', 'trail']);
     expect([...traced.outcomes].filter(([, o]) => o === 'skipped')).toEqual([
       ['bucket', 'skipped'],

@@ -15,6 +15,7 @@ export interface FakeStepOptions {
   phase?: Phase;
   needs?: string[];
   cleanupRank?: number;
+  teardownKeeps?: string[];
   enabled?: boolean;
   /** Called inside create; default resolves at once. */
   create?: (ctx: StepContext) => Promise<Outputs | void>;
@@ -30,6 +31,7 @@ export function fakeStep(id: string, o: FakeStepOptions = {}): Step & { calls: s
     title: `Fake ${id}`,
     needs: o.needs ?? [],
     cleanupRank: o.cleanupRank,
+    ...(o.teardownKeeps ? { teardownKeeps: o.teardownKeeps } : {}),
     enabled: o.enabled === undefined ? undefined : () => o.enabled!,
     describe: () => [`fake ${id}`],
     actions: [`fake:${id}`],

@@ -79,6 +79,9 @@ export const cloudtrailStep = defineStep<TrailOutputs>({
   needs: [STEP.auditBucket, STEP.frontendBucket],
   // The seed's cleanup order starts with the trail, so nothing writes into the audit bucket.
   cleanupRank: 1,
+  // A trail that could not be deleted still logs into its audit bucket: keep the bucket then.
+  // Its data events name the frontend bucket by ARN only, so that one goes regardless.
+  teardownKeeps: [STEP.auditBucket],
   actions: [
     'cloudtrail:GetTrail',
     'cloudtrail:CreateTrail',
