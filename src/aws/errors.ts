@@ -10,7 +10,8 @@ interface AwsErrorLike {
   $retryable?: unknown;
 }
 
-function nameOf(e: unknown): string {
+/** The AWS error's name (`InvalidAllocationID.NotFound`), '' for anything else. */
+export function awsErrorName(e: unknown): string {
   if (typeof e !== 'object' || e === null) return '';
   const x = e as AwsErrorLike;
   return x.name ?? x.Code ?? x.code ?? '';
@@ -24,7 +25,7 @@ const NOT_FOUND =
   /NotFound|NoSuch|DoesNotExist|NonExistent|NotExist|^InvalidAllocationID\.NotFound$|^InvalidGroup\.NotFound$|WAFNonexistentItemException|ResourceNotFound|TrailNotFound|NoSuchEntity|InvalidParameterValue.*not found/i;
 
 export function isNotFound(e: unknown): boolean {
-  const n = nameOf(e);
+  const n = awsErrorName(e);
   if (NOT_FOUND.test(n)) return true;
   // Some APIs (ELBv2 LoadBalancerNotFound, AutoScaling ValidationError "not found") only say it in the message.
   if (n === 'ValidationError' && /not found|does not exist/i.test((e as Error).message ?? ''))
@@ -43,7 +44,7 @@ export async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
 }
 
 export function isThrottled(e: unknown): boolean {
-  const n = nameOf(e);
+  const n = awsErrorName(e);
   return (
     /Throttl|RequestLimitExceeded|TooManyRequests|SlowDown|RequestThrottled|PriorRequestNotComplete/i.test(
       n,
@@ -52,7 +53,7 @@ export function isThrottled(e: unknown): boolean {
 }
 
 export function isDependencyViolation(e: unknown): boolean {
-  const n = nameOf(e);
+  const n = awsErrorName(e);
   return (
     /DependencyViolation|ResourceInUse|InUse|DeleteConflict|InvalidDBSubnetGroupStateFault|InvalidCacheSubnetState|CannotDelete|WAFAssociatedItem|DistributionNotDisabled|HostedZoneNotEmpty|InvalidStateException/i.test(
       n,
@@ -65,20 +66,20 @@ export function isAlreadyExists(e: unknown): boolean {
   // InvalidSubnet.Conflict: a subnet with that CIDR is already in the VPC (ours, from a create
   // whose answer was lost).
   return /AlreadyExists|Duplicate|EntityAlreadyExists|BucketAlreadyOwnedByYou|ResourceExists|AlreadyOwned|InvalidSubnet\.Conflict/i.test(
-    nameOf(e),
+    awsErrorName(e),
   );
 }
 
 export function isAccessDenied(e: unknown): boolean {
   return (
     /AccessDenied|UnauthorizedOperation|AuthorizationError|Forbidden|NotAuthorized/i.test(
-      nameOf(e),
+      awsErrorName(e),
     ) || status(e) === 403
   );
 }
 
 export function isCredentialsError(e: unknown): boolean {
-  const n = nameOf(e);
+  const n = awsErrorName(e);
   return (
     /CredentialsProviderError|ExpiredToken|InvalidClientTokenId|UnrecognizedClientException|SignatureDoesNotMatch|InvalidAccessKeyId|TokenRefreshRequired|AuthFailure/i.test(
       n,
@@ -92,7 +93,7 @@ export function isTransient(e: unknown): boolean {
   const s = status(e);
   // Node's socket errors are plain Errors whose `code` says what happened (ECONNRESET, …).
   const code = (e as { code?: unknown } | null)?.code;
-  const n = `${nameOf(e)} ${typeof code === 'string' ? code : ''}`;
+  const n = `${awsErrorName(e)} ${typeof code === 'string' ? code : ''}`;
   return (
     isThrottled(e) ||
     (s !== undefined && s >= 500) ||
@@ -132,7 +133,11 @@ export function explainAwsError(e: unknown, action: string): CloudmartError {
       },
     );
   }
-  return new CloudmartError('AWS_ERROR', `${action} failed: ${nameOf(e) || 'Error'}: ${message}`, {
-    cause: e,
-  });
+  return new CloudmartError(
+    'AWS_ERROR',
+    `${action} failed: ${awsErrorName(e) || 'Error'}: ${message}`,
+    {
+      cause: e,
+    },
+  );
 }

@@ -7,6 +7,7 @@ import type {
 } from '@aws-sdk/client-s3';
 import type { StepContext } from '../engine/step.js';
 import { CloudmartError } from '../errors.js';
+import { awsErrorName } from './errors.js';
 import { retryWhile } from './wait.js';
 
 /**
@@ -47,17 +48,13 @@ export interface PolicyDocument {
   Statement: Record<string, unknown>[];
 }
 
-function errName(e: unknown): string {
-  return typeof e === 'object' && e !== null ? ((e as { name?: string }).name ?? '') : '';
-}
-
 function httpStatus(e: unknown): number | undefined {
   return (e as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
 }
 
 /** A missing optional bucket setting is an error in S3's API; these names mean "not set". */
 function isNoSuch(e: unknown, ...names: string[]): boolean {
-  return names.includes(errName(e));
+  return names.includes(awsErrorName(e));
 }
 
 export function bucketArn(bucket: string, partition = 'aws'): string {
@@ -280,9 +277,9 @@ export async function ensureSecureBucket(
       created = true;
     } catch (e) {
       // A crash after CreateBucket: the next run owns it already.
-      if (errName(e) === 'BucketAlreadyOwnedByYou') {
+      if (awsErrorName(e) === 'BucketAlreadyOwnedByYou') {
         created = false;
-      } else if (errName(e) === 'BucketAlreadyExists') {
+      } else if (awsErrorName(e) === 'BucketAlreadyExists') {
         throw new CloudmartError(
           'AWS_ERROR',
           `S3 bucket ${bucket}: the name is taken by another account`,
@@ -302,7 +299,7 @@ export async function ensureSecureBucket(
     created
       ? retryWhile(ctx, fn, {
           what: `S3 bucket ${bucket}: ${what}`,
-          when: (e) => errName(e) === 'NoSuchBucket',
+          when: (e) => awsErrorName(e) === 'NoSuchBucket',
           timeoutMs: 60_000,
           minDelayMs: 1_000,
         })
@@ -663,7 +660,7 @@ export async function deleteBucketCompletely(
     },
     {
       what: `deleting S3 bucket ${bucket}`,
-      when: (e) => errName(e) === 'BucketNotEmpty',
+      when: (e) => awsErrorName(e) === 'BucketNotEmpty',
       timeoutMs: 5 * 60_000,
     },
   );

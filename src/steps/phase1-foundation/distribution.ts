@@ -4,7 +4,7 @@ import type {
   DistributionConfig,
   OriginAccessControlSummary,
 } from '@aws-sdk/client-cloudfront';
-import { isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import { awsErrorName, isDependencyViolation, isNotFound } from '../../aws/errors.js';
 import {
   bucketExists,
   getBucketPolicy,
@@ -317,8 +317,6 @@ async function waitDeployed(
   );
 }
 
-const errName = (e: unknown) => (e as Error | null)?.name ?? '';
-
 export const distributionStep = defineStep<CdnOutputs>({
   id: STEP.cdn,
   phase: 1,
@@ -383,13 +381,13 @@ export const distributionStep = defineStep<CdnOutputs>({
           {
             what: 'creating the CloudFront distribution',
             // A web ACL created seconds ago is not yet visible to CloudFront.
-            when: (e) => errName(e) === 'InvalidWebACLId',
+            when: (e) => awsErrorName(e) === 'InvalidWebACLId',
             timeoutMs: 2 * 60_000,
           },
         );
         id = out.Distribution?.Id;
       } catch (e) {
-        if (errName(e) !== 'DistributionAlreadyExists') throw e;
+        if (awsErrorName(e) !== 'DistributionAlreadyExists') throw e;
         // "…associated with another distribution. Already exists: E1ABC…"
         id = /Already exists:\s*([A-Z0-9]+)/.exec((e as Error).message)?.[1];
         id ??= await findDistributionId(ctx);
@@ -420,7 +418,7 @@ export const distributionStep = defineStep<CdnOutputs>({
         },
         {
           what: `updating CloudFront distribution ${id}`,
-          when: (e) => errName(e) === 'PreconditionFailed',
+          when: (e) => awsErrorName(e) === 'PreconditionFailed',
           timeoutMs: 60_000,
         },
       );
@@ -566,13 +564,14 @@ export const distributionStep = defineStep<CdnOutputs>({
             try {
               await cf.send(new sdk.DeleteDistributionCommand({ Id: id, IfMatch: etag }));
             } catch (e) {
-              if (errName(e) === 'PreconditionFailed') etag = (await getDistribution(cf, id)).etag;
+              if (awsErrorName(e) === 'PreconditionFailed')
+                etag = (await getDistribution(cf, id)).etag;
               throw e;
             }
           },
           {
             what: `deleting CloudFront distribution ${id}`,
-            when: (e) => isDependencyViolation(e) || errName(e) === 'PreconditionFailed',
+            when: (e) => isDependencyViolation(e) || awsErrorName(e) === 'PreconditionFailed',
             timeoutMs: 15 * 60_000,
           },
         );

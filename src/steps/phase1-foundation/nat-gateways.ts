@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Address, NatGateway } from '@aws-sdk/client-ec2';
 import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
-import { ignoreNotFound, isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import {
+  awsErrorName,
+  ignoreNotFound,
+  isDependencyViolation,
+  isNotFound,
+} from '../../aws/errors.js';
 import { stackFilters, tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type StepContext } from '../../engine/step.js';
@@ -19,10 +24,6 @@ const NAT_DELETE_TIMEOUT_MS = 30 * 60_000;
 /** How long ReleaseAddress waits for a deleted NAT's interface to let go of its address. */
 export const EIP_RELEASE_TIMEOUT_MS = 5 * 60_000;
 
-function errorName(e: unknown): string {
-  return (e as { name?: string } | null)?.name ?? '';
-}
-
 /**
  * What ReleaseAddress answers while the address is still held by a NAT gateway that already
  * reads "deleted": its network interface is still detaching. AWS then says InvalidIPAddress.InUse,
@@ -31,7 +32,7 @@ function errorName(e: unknown): string {
  * means the address is released, nor (for AuthFailure) that the credentials are bad.
  */
 export function isAddressStillHeld(e: unknown): boolean {
-  const n = errorName(e);
+  const n = awsErrorName(e);
   return (
     n === 'AuthFailure' || n === 'InvalidNetworkInterfaceID.NotFound' || isDependencyViolation(e)
   );
@@ -39,7 +40,7 @@ export function isAddressStillHeld(e: unknown): boolean {
 
 /** The only answer that means the address is already released. */
 function isAddressGone(e: unknown): boolean {
-  return errorName(e) === 'InvalidAllocationID.NotFound';
+  return awsErrorName(e) === 'InvalidAllocationID.NotFound';
 }
 
 async function findNats(ctx: StepContext, states: string[]): Promise<NatGateway[]> {
@@ -135,7 +136,7 @@ async function releaseAddress(ctx: StepContext, id: string): Promise<void> {
       // from the credentials, and must not read "credentials are missing or expired".
       throw new CloudmartError(
         'AWS_ERROR',
-        `Releasing Elastic IP ${id} failed: AWS still refuses it ${Math.round(EIP_RELEASE_TIMEOUT_MS / 60_000)} min after its NAT gateway was deleted (${errorName(e)}: ${(e as Error).message})`,
+        `Releasing Elastic IP ${id} failed: AWS still refuses it ${Math.round(EIP_RELEASE_TIMEOUT_MS / 60_000)} min after its NAT gateway was deleted (${awsErrorName(e)}: ${(e as Error).message})`,
         {
           cause: e,
           hint: 'The deleted NAT gateway\'s network interface still holds the address. Wait a few minutes, then run "cloudmart destroy" again.',
