@@ -3,6 +3,7 @@ import { tagSet } from '../aws/tags.js';
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
 import { CloudmartError, InterruptedError } from '../errors.js';
+import { realSleep } from '../sleep.js';
 import { stepCriteria } from '../verify/rubric.js';
 import type { StateStore } from '../state/store.js';
 import type { Action, Emit } from './events.js';
@@ -38,21 +39,6 @@ export interface RunResult {
   declined: string[];
   interrupted: boolean;
   errors: Map<string, Error>;
-}
-
-export function realSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new InterruptedError());
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new InterruptedError());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export function isEnabled(step: Step, config: Config): boolean {

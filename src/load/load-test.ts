@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import type { Instance } from 'autocannon';
 import { isIP } from 'node:net';
 import { CloudmartError, InterruptedError } from '../errors.js';
+import { realSleep } from '../sleep.js';
 import type { LoadOutputs } from '../steps/outputs.js';
 
 /**
@@ -186,40 +187,36 @@ export async function resolveHost(
   const lookup = options.lookup ?? dnsLookup;
   const signal = options.signal;
   const deadline = Date.now() + (options.dnsWaitSeconds ?? 0) * 1000;
-  // Resolves false on abort, so Ctrl-C stops the wait at once and is reported as such.
-  const wait = (ms: number, work?: Promise<unknown>) =>
-    new Promise<boolean>((resolve, reject) => {
-      const onAbort = () => done(() => resolve(false));
-      const t = setTimeout(
-        () =>
-          done(() => (work ? reject(new Error(`no answer within ${ms / 1000} s`)) : resolve(true))),
-        ms,
-      );
-      const done = (settle: () => void) => {
-        clearTimeout(t);
-        signal?.removeEventListener('abort', onAbort);
-        settle();
-      };
-      if (signal?.aborted) return done(() => resolve(false));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      work?.then(
-        () => done(() => resolve(true)),
-        (e: unknown) => done(() => reject(e instanceof Error ? e : new Error(String(e)))),
-      );
-    });
+  // One lookup, bounded to 10 s; Ctrl-C ends it at once with an InterruptedError.
+  const lookupOnce = async () => {
+    const timer = new AbortController();
+    const stop = () => timer.abort();
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await Promise.race([
+        lookup(bare),
+        realSleep(10_000, timer.signal).then(() => {
+          throw new Error('no answer within 10 s');
+        }),
+      ]);
+    } finally {
+      timer.abort();
+      signal?.removeEventListener('abort', stop);
+    }
+  };
   for (;;) {
     try {
-      if (!(await wait(10_000, lookup(bare)))) throw new InterruptedError();
+      await lookupOnce();
       return;
     } catch (e) {
-      if (e instanceof InterruptedError) throw e;
+      if (e instanceof InterruptedError || signal?.aborted) throw new InterruptedError();
       if (Date.now() + 2_000 > deadline) {
         const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
         throw new CloudmartError('NOT_READY', `Cannot resolve ${host} (${reason})`, {
           hint: 'Check the URL and your DNS. A load balancer created a minute ago may not resolve yet: wait a little and run the command again.',
         });
       }
-      if (!(await wait(2_000))) throw new InterruptedError();
+      await realSleep(2_000, signal);
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { Outputs } from '../../engine/step.js';
-import { realSleep } from '../../engine/engine.js';
+import { realSleep } from '../../sleep.js';
 import { CloudmartError } from '../../errors.js';
 import type { DrillContext, DrillName, Probe } from '../../drills/context.js';
 import type { DrillResult } from '../../drills/index.js';

@@ -1,7 +1,7 @@
 import type { AwsClientFactory } from '../../aws/clients.js';
 import { explainAwsError } from '../../aws/errors.js';
 import type { Config } from '../../config/schema.js';
-import { realSleep } from '../../engine/engine.js';
+import { realSleep } from '../../sleep.js';
 import { CloudmartError, ConfigError, formatIssue } from '../../errors.js';
 import {
   LOAD_CRITERIA,
