@@ -1,6 +1,7 @@
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
 import { describeBackupVault } from '../aws/backup.js';
+import { findRole } from '../aws/find.js';
 import { ignoreNotFound, isNotFound } from '../aws/errors.js';
 import { STACK_TAG } from '../aws/tags.js';
 import { profileName, roleName } from '../steps/phase1-foundation/instance-role.js';
@@ -313,11 +314,11 @@ async function autoScalingGroups(aws: Aws, config: Config): Promise<Leftover[]> 
  * the steps create (never the service-linked roles, which AWS owns).
  */
 async function iamLeftovers(aws: Aws, config: Config): Promise<Leftover[]> {
-  const { GetInstanceProfileCommand, GetRoleCommand } = await import('@aws-sdk/client-iam');
+  const { GetInstanceProfileCommand } = await import('@aws-sdk/client-iam');
   const iam = await aws.get('iam');
   const found: Leftover[] = [];
   for (const name of [roleName(config), backupNames(config).role, flowLogsRoleName(config)]) {
-    const role = (await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: name }))))?.Role;
+    const role = await findRole(iam, name);
     if (role?.Arn)
       found.push({ arn: role.Arn, region: 'global', type: 'iam:role', kept: false, note: name });
   }

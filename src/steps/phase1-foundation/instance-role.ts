@@ -1,4 +1,5 @@
 import { ignoreNotFound } from '../../aws/errors.js';
+import { findRole } from '../../aws/find.js';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -246,7 +247,6 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
 
   async create(ctx) {
     const {
-      GetRoleCommand,
       CreateRoleCommand,
       UpdateAssumeRolePolicyCommand,
       AttachRolePolicyCommand,
@@ -266,7 +266,7 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
     const policyName = inlinePolicyName(ctx.config);
 
     // IAM names are unique per account: the name is the lookup, a crash cannot duplicate.
-    let roleOut = (await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: role }))))?.Role;
+    let roleOut = await findRole(iam, role);
     if (!roleOut) {
       ctx.progress(`creating IAM role ${role}`);
       roleOut = (
@@ -375,7 +375,6 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
 
   async verify(ctx) {
     const {
-      GetRoleCommand,
       GetRolePolicyCommand,
       GetPolicyCommand,
       GetPolicyVersionCommand,
@@ -385,8 +384,8 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
     const role = roleName(ctx.config);
     const profile = profileName(ctx.config);
     const partition = ctx.aws.partition();
-    const roleOut = await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: role })));
-    if (!roleOut?.Role) {
+    const live = await findRole(iam, role);
+    if (!live) {
       return [
         missing('iam.instance-role.exists', `IAM role ${role} exists`, 'iam', `no role ${role}`),
       ];
@@ -510,7 +509,6 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
       GetInstanceProfileCommand,
       RemoveRoleFromInstanceProfileCommand,
       DeleteInstanceProfileCommand,
-      GetRoleCommand,
       DetachRolePolicyCommand,
       DeleteRolePolicyCommand,
       DeleteRoleCommand,
@@ -543,8 +541,7 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
       );
     }
 
-    const roleOut = await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: role })));
-    if (!roleOut?.Role) return;
+    if (!(await findRole(iam, role))) return;
     // A role cannot be deleted while policies are attached to it or written into it.
     for (const p of await attachedPolicies(ctx, role)) {
       await ignoreNotFound(

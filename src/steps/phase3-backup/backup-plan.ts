@@ -5,15 +5,15 @@ import type {
   BackupSelection,
   DescribeBackupVaultOutput,
 } from '@aws-sdk/client-backup';
-import type { IAMClient, Role } from '@aws-sdk/client-iam';
+import type { Role } from '@aws-sdk/client-iam';
 import { BACKUP_VAULT_LOOKUP_ACTIONS, describeBackupVault } from '../../aws/backup.js';
 import {
-  ignoreNotFound,
   isAccessDenied,
   isAlreadyExists,
   isDependencyViolation,
   isNotFound,
 } from '../../aws/errors.js';
+import { findRole } from '../../aws/find.js';
 import { STACK_TAG } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -195,11 +195,6 @@ async function listSelections(
   return found;
 }
 
-async function getRole(iam: IAMClient, name: string): Promise<Role | undefined> {
-  const { GetRoleCommand } = await iamSdk();
-  return (await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: name }))))?.Role;
-}
-
 /**
  * The service role: cloudmart's own if an earlier run made it (stable across runs), else the
  * account's AWSBackupDefaultServiceRole, else a new `<stack>-backup-role`.
@@ -209,9 +204,9 @@ async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: bool
     await iamSdk();
   const iam = await ctx.aws.get('iam');
   const ownName = backupNames(ctx.config).role;
-  let role = await getRole(iam, ownName);
+  let role = await findRole(iam, ownName);
   if (!role) {
-    const fallback = await getRole(iam, DEFAULT_BACKUP_ROLE);
+    const fallback = await findRole(iam, DEFAULT_BACKUP_ROLE);
     if (fallback) return { role: fallback, created: false };
     ctx.progress(`creating IAM role ${ownName} for AWS Backup`);
     try {
@@ -227,7 +222,7 @@ async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: bool
       ).Role;
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
-      role = await getRole(iam, ownName);
+      role = await findRole(iam, ownName);
     }
     if (!role?.Arn) throw new Error(`IAM CreateRole ${ownName} returned no role`);
   }
@@ -629,7 +624,7 @@ async function deleteOwnRole(ctx: StepContext): Promise<void> {
   } = await iamSdk();
   const iam = await ctx.aws.get('iam');
   const name = backupNames(ctx.config).role;
-  if (!(await getRole(iam, name))) return;
+  if (!(await findRole(iam, name))) return;
   try {
     const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name }));
     for (const p of attached.AttachedPolicies ?? []) {

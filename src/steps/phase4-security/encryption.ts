@@ -1,6 +1,7 @@
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { RDSClient } from '@aws-sdk/client-rds';
+import { findLogGroup } from '../../aws/find.js';
 import { describeBucketSecurity, hasHttpsOnlyDeny } from '../../aws/s3.js';
 import { STACK_TAG } from '../../aws/tags.js';
 import { defineStep, type Check, type Criterion, type StepContext } from '../../engine/step.js';
@@ -19,7 +20,6 @@ const ec2sdk = () => import('@aws-sdk/client-ec2');
 const rdsSdk = () => import('@aws-sdk/client-rds');
 const cacheSdk = () => import('@aws-sdk/client-elasticache');
 const snsSdk = () => import('@aws-sdk/client-sns');
-const logsSdk = () => import('@aws-sdk/client-cloudwatch-logs');
 
 export interface EncryptionOutputs {
   /** security.ebsEncryptionByDefault at the last run. */
@@ -401,9 +401,7 @@ async function findLogGroupKey(
   logs: CloudWatchLogsClient,
   name: string,
 ): Promise<{ exists: boolean; kmsKeyId?: string }> {
-  const { DescribeLogGroupsCommand } = await logsSdk();
-  const out = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name }));
-  const g = out.logGroups?.find((x) => x.logGroupName === name);
+  const g = await findLogGroup(logs, name);
   return g ? { exists: true, ...(g.kmsKeyId ? { kmsKeyId: g.kmsKeyId } : {}) } : { exists: false };
 }
 

@@ -1,13 +1,13 @@
 import { decodePolicy, samePolicyValue } from '../../aws/policy.js';
-import type { LogGroup, CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EC2Client, FlowLog } from '@aws-sdk/client-ec2';
-import type { IAMClient, Role } from '@aws-sdk/client-iam';
+import type { IAMClient } from '@aws-sdk/client-iam';
 import {
   ignoreNotFound,
   isAlreadyExists,
   isDependencyViolation,
   isNotFound,
 } from '../../aws/errors.js';
+import { findLogGroup, findRole } from '../../aws/find.js';
 import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -79,20 +79,6 @@ export function deliveryPolicy(groupArn: string): Record<string, unknown> {
 export function sameDocument(live: string | undefined, want: Record<string, unknown>): boolean {
   const parsed = decodePolicy(live);
   return parsed !== undefined && samePolicyValue(parsed, want);
-}
-
-async function findLogGroup(
-  logs: CloudWatchLogsClient,
-  name: string,
-): Promise<LogGroup | undefined> {
-  const { DescribeLogGroupsCommand } = await logsSdk();
-  const out = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name }));
-  return out.logGroups?.find((g) => g.logGroupName === name);
-}
-
-async function getRole(iam: IAMClient, name: string): Promise<Role | undefined> {
-  const { GetRoleCommand } = await iamSdk();
-  return (await ignoreNotFound(iam.send(new GetRoleCommand({ RoleName: name }))))?.Role;
 }
 
 async function getInlinePolicy(iam: IAMClient, role: string): Promise<string | undefined> {
@@ -254,7 +240,7 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
     const iam = await ctx.aws.get('iam');
     const roleName = flowLogsRoleName(ctx.config);
     const trust = trustPolicy(account, partition, ctx.config.region);
-    let role = await getRole(iam, roleName);
+    let role = await findRole(iam, roleName);
     let roleIsNew = false;
     if (!role) {
       ctx.progress(`creating IAM role ${roleName}`);
@@ -272,7 +258,7 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
         roleIsNew = true;
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
-        role = await getRole(iam, roleName);
+        role = await findRole(iam, roleName);
       }
       if (!role?.Arn) throw new Error(`IAM CreateRole ${roleName} returned no role`);
     } else if (!sameDocument(role.AssumeRolePolicyDocument, trust)) {
