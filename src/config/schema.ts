@@ -102,17 +102,17 @@ export const networkSchema = z
     vpcCidr: cidr.default('10.0.0.0/16').describe('The VPC address range'),
     publicSubnets: z
       .array(cidr)
-      .length(2)
+      .length(2, 'exactly two CIDR blocks, one per availability zone')
       .default(['10.0.1.0/24', '10.0.2.0/24'])
       .describe('One public subnet per AZ (ALB, NAT gateways)'),
     appSubnets: z
       .array(cidr)
-      .length(2)
+      .length(2, 'exactly two CIDR blocks, one per availability zone')
       .default(['10.0.11.0/24', '10.0.12.0/24'])
       .describe('One private subnet per AZ for the EC2 instances'),
     dataSubnets: z
       .array(cidr)
-      .length(2)
+      .length(2, 'exactly two CIDR blocks, one per availability zone')
       .default(['10.0.21.0/24', '10.0.22.0/24'])
       .describe('One private subnet per AZ for RDS and ElastiCache'),
     allowedCidrs: z

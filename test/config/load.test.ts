@@ -63,6 +63,16 @@ describe('config', () => {
     ]);
   });
 
+  it('says how many subnets a list needs, per AZ', () => {
+    expect(issues(`${minimal}network:\n  publicSubnets: [10.0.1.0/24]\n`)).toEqual([
+      {
+        path: 'network.publicSubnets',
+        message: 'exactly two CIDR blocks, one per availability zone',
+        line: 4,
+      },
+    ]);
+  });
+
   it('reports a wrong type with its path and line', () => {
     const found = issues(`${minimal}app:\n  minSize: two\n`);
     expect(found).toEqual([
