@@ -87,8 +87,9 @@ export async function schedule(
   };
 
   for (;;) {
-    // Propagate skips: a node whose prerequisite failed or was skipped cannot run.
-    let changed = true;
+    // Propagate skips: a node whose prerequisite failed or was skipped cannot run. Once the run
+    // is interrupted, a step that stopped is not a failure: what waits for it is "interrupted".
+    let changed = !options.signal.aborted;
     while (changed) {
       changed = false;
       for (const id of order) {

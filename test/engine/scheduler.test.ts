@@ -93,3 +93,27 @@ describe('scheduler', () => {
     ).rejects.toThrow(/dependency cycle/);
   });
 });
+
+describe('scheduler on Ctrl-C', () => {
+  it('reports what waits for a stopped node as interrupted, not as "failed"', async () => {
+    const ac = new AbortController();
+    const result = await schedule(
+      [
+        { id: 'rds', after: [] },
+        { id: 'encryption', after: ['rds'] },
+      ],
+      {
+        concurrency: 8,
+        signal: ac.signal,
+        run: async (id) => {
+          if (id !== 'rds') return;
+          ac.abort();
+          await Promise.resolve();
+          throw new Error('stopped');
+        },
+      },
+    );
+    expect(result.outcomes.get('encryption')).toBe('skipped');
+    expect(result.reasons.get('encryption')).toBe('interrupted');
+  });
+});
