@@ -1,5 +1,9 @@
-import type { Instance } from '@aws-sdk/client-auto-scaling';
-import type { TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeAutoScalingGroupsCommand, type Instance } from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeTargetHealthCommand,
+  type TargetHealthDescription,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { AwsStub } from 'aws-sdk-client-mock';
 import type { DrillContext, Probe, ProbeOutcome } from '../../src/drills/context.js';
 import type { Outputs } from '../../src/engine/step.js';
 import { TestAws, testConfig } from '../helpers/context.js';
@@ -153,3 +157,29 @@ export const HEALTHY = {
   targets: targets(target('i-a', 'healthy'), target('i-b', 'healthy')),
   db: db(),
 };
+
+/**
+ * The instance drill's world once i-a is terminated: healthy at the first look, then i-a is
+ * out (unused) and its replacement i-c never turns healthy, so the drill times out.
+ */
+export function replacementNeverHealthy(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  asg: AwsStub<any, any, any>,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  elb: AwsStub<any, any, any>,
+): void {
+  asg
+    .on(DescribeAutoScalingGroupsCommand)
+    .resolvesOnce(HEALTHY.group)
+    .resolves(group([instance('i-b', 'ap-northeast-2c'), instance('i-c', 'ap-northeast-2a')]));
+  elb
+    .on(DescribeTargetHealthCommand)
+    .resolvesOnce(HEALTHY.targets)
+    .resolves(
+      targets(
+        target('i-a', 'unused', 'Target.InvalidState'),
+        target('i-b', 'healthy'),
+        target('i-c', 'unhealthy', 'Target.ResponseCodeMismatch'),
+      ),
+    );
+}

@@ -19,6 +19,7 @@ import {
   drillContext,
   group,
   instance,
+  replacementNeverHealthy,
   target,
   targets,
 } from './fixtures.js';
@@ -322,20 +323,7 @@ describe('instance drill', () => {
   });
 
   it('gives up with TIMEOUT when the replacement never turns healthy, keeping what it measured', async () => {
-    asg
-      .on(DescribeAutoScalingGroupsCommand)
-      .resolvesOnce(HEALTHY.group)
-      .resolves(group([instance('i-b', C), instance('i-c', A)]));
-    elb
-      .on(DescribeTargetHealthCommand)
-      .resolvesOnce(HEALTHY.targets)
-      .resolves(
-        targets(
-          target('i-a', 'unused', 'Target.InvalidState'),
-          target('i-b', 'healthy'),
-          target('i-c', 'unhealthy', 'Target.ResponseCodeMismatch'),
-        ),
-      );
+    replacementNeverHealthy(asg, elb);
     const ctx = drillContext({
       answer: (t) => ({
         ok: t === 0 || t >= 1_000,

@@ -14,7 +14,16 @@ import type { Outputs, StepContext } from '../../../src/engine/step.js';
 import type { Results } from '../../../src/state/store.js';
 import { drillsStep, makeDrillsStep } from '../../../src/steps/phase5-validation/drills.js';
 import { strictMock, testConfig, testContext } from '../../helpers/context.js';
-import { HEALTHY, OUTPUTS, db, group, instance, target, targets } from '../../drills/fixtures.js';
+import {
+  HEALTHY,
+  OUTPUTS,
+  db,
+  group,
+  instance,
+  replacementNeverHealthy,
+  target,
+  targets,
+} from '../../drills/fixtures.js';
 
 const ok = () => Promise.resolve({ ok: true, status: 200, ms: 1 });
 
@@ -113,22 +122,7 @@ describe('validation.drills', () => {
   });
 
   it('records a timed-out instance drill as a failed RTO, skips the RDS drill and warns', async () => {
-    const A = 'ap-northeast-2a';
-    const C = 'ap-northeast-2c';
-    asg
-      .on(DescribeAutoScalingGroupsCommand)
-      .resolvesOnce(HEALTHY.group)
-      .resolves(group([instance('i-b', C), instance('i-c', A)]));
-    elb
-      .on(DescribeTargetHealthCommand)
-      .resolvesOnce(HEALTHY.targets)
-      .resolves(
-        targets(
-          target('i-a', 'unused', 'Target.InvalidState'),
-          target('i-b', 'healthy'),
-          target('i-c', 'unhealthy', 'Target.ResponseCodeMismatch'),
-        ),
-      );
+    replacementNeverHealthy(asg, elb);
     ec2.on(TerminateInstancesCommand).resolves({
       TerminatingInstances: [{ InstanceId: 'i-a', CurrentState: { Name: 'shutting-down' } }],
     });
