@@ -294,17 +294,23 @@ export interface DestroySelection {
   phases?: Phase[];
 }
 
+/** The needs a step's failed teardown keeps alive (see `Step.teardownKeeps`). */
+export function teardownKeeps(step: Step): string[] {
+  return step.teardownKeeps ?? (step.cleanupRank !== undefined ? [] : step.needs);
+}
+
 /**
  * The order destroy follows: steps with a cleanup rank first (the seed's list: trail, alarms,
  * dashboard, Backup plan, RDS snapshots), one after another, then every other step once all
  * steps that need it are gone.
  *
- * The reversed needs of the other steps are hard edges (a step whose dependent could not be
- * torn down is kept, since that dependent still uses it). Everything else is soft: the seed's
- * order, `teardownAfter`, and the reversed needs of the cleanup steps (only those a cleanup
- * step lists in `teardownKeeps` stay hard). A step starts once those have finished, whatever
- * their outcome, so a failed cleanup step (an AccessDenied on DeleteAlarms or DeleteTrail, say)
- * never leaves the NAT gateways, RDS and the ALB billing.
+ * A reversed need is a hard edge only when the dependent keeps it (`teardownKeeps`: by default
+ * every need of an ordinary step, none of a cleanup step): a step whose dependent could not be
+ * torn down is kept, since that dependent still uses it. Everything else is soft: the seed's
+ * order, `teardownAfter`, and the needs a dependent does not keep. A step starts once those
+ * have finished, whatever their outcome, so a failed cleanup step (an AccessDenied on
+ * DeleteAlarms or DeleteTrail, or on stopping the RDS backup replication) never leaves the NAT
+ * gateways, RDS and the ALB billing.
  */
 export function destroyGraph(steps: Step[]): GraphNode[] {
   const ids = new Set(steps.map((s) => s.id));
@@ -312,7 +318,7 @@ export function destroyGraph(steps: Step[]): GraphNode[] {
     .filter((s) => s.cleanupRank !== undefined)
     .sort((a, b) => a.cleanupRank! - b.cleanupRank!);
   const rankedIds = ranked.map((s) => s.id);
-  const keeps = new Map(steps.map((s) => [s.id, s.teardownKeeps ?? []]));
+  const keeps = new Map(steps.map((s) => [s.id, teardownKeeps(s)]));
   const dependents = new Map<string, string[]>();
   for (const s of steps) {
     for (const n of s.needs)
@@ -331,7 +337,7 @@ export function destroyGraph(steps: Step[]): GraphNode[] {
       };
     }
     const users = dependents.get(s.id) ?? [];
-    const hard = users.filter((d) => !rankedIds.includes(d) || (keeps.get(d) ?? []).includes(s.id));
+    const hard = users.filter((d) => (keeps.get(d) ?? []).includes(s.id));
     return { id: s.id, after: [...new Set([...users, ...rankedIds, ...own])], requires: hard };
   });
 }
@@ -353,9 +359,19 @@ export async function runDestroy(
     );
   });
   const byId = new Map(steps.map((s) => [s.id, s]));
+  const failedTeardowns = new Set<string>();
   return execute(options, 'destroy', 'teardown', destroyGraph(steps), undefined, async (step) => {
     const ctx = makeContext(options, step);
     const started = Date.now();
+    // A failed dependent that does not keep this step lets it go (see destroyGraph): say so.
+    const leftBehind = steps.filter((d) => failedTeardowns.has(d.id) && d.needs.includes(step.id));
+    for (const d of leftBehind) {
+      emit({
+        type: 'warning',
+        id: step.id,
+        message: `${step.id} is torn down although ${d.id} could not be: what ${d.id} left is cleaned up by running "cloudmart destroy" again`,
+      });
+    }
     emit({
       type: 'step-start',
       id: step.id,
@@ -387,6 +403,7 @@ export async function runDestroy(
         options.signal.aborted && !(e instanceof CloudmartError)
           ? new InterruptedError()
           : toError(e, step, 'teardown');
+      failedTeardowns.add(step.id);
       await store.update((s) => {
         const prev = s.steps[step.id];
         if (prev)

@@ -113,9 +113,12 @@ export interface Step<O extends Outputs = Outputs> {
    */
   teardownAfter?: string[];
   /**
-   * For a seed cleanup step (`cleanupRank`): the needs that must outlive it. Its other needs
-   * are torn down after it whatever its outcome; these are kept when its teardown fails, since
-   * it still uses them (the trail still logs into its audit bucket).
+   * The needs that must outlive this step: when its teardown fails they are kept, since what
+   * it left still uses them (the trail still logs into its audit bucket). Its other needs are
+   * torn down after it whatever its outcome, with a warning. Default: every need, except for a
+   * seed cleanup step (`cleanupRank`), which keeps none. A step that only configures a billing
+   * resource (backup replication of the RDS instance, SSM parameters naming its endpoint)
+   * keeps none either: its failure must never leave the database billing.
    */
   teardownKeeps?: string[];
   /**

@@ -527,6 +527,40 @@ describe('engine: destroy', () => {
     expect(at(`start ${STEP.logs}`)).toBeGreaterThan(at(`end ${STEP.rds}`));
   });
 
+  it("the registry's destroy graph keeps nothing billing when a step that only configures the database or the buckets fails", async () => {
+    const config = testConfig({ dns: { domain: 'shop.example.com', createHostedZone: true } });
+    const graph = destroyGraph(selectSteps(registry, config));
+    for (const failing of [STEP.rdsBackup, STEP.appSettings, STEP.s3Lifecycle]) {
+      const { result } = await traceSchedule(graph, [failing]);
+      const skipped = [...result.outcomes].filter(([, x]) => x === 'skipped');
+      expect(skipped, failing).toEqual([]);
+    }
+    // The encryption step keeps only the KMS key (the account's EBS default may name it).
+    const { result } = await traceSchedule(graph, [STEP.encryption]);
+    const skipped = [...result.outcomes].filter(([, x]) => x === 'skipped').map(([id]) => id);
+    expect(skipped).not.toContain(STEP.rds);
+    expect(skipped).not.toContain(STEP.redis);
+    expect(skipped).toContain(STEP.kms);
+  });
+
+  it('warns when a step is torn down although a dependent that does not keep it failed', async () => {
+    const rds = fakeStep('rds');
+    const backup = fakeStep('backup', {
+      needs: ['rds'],
+      teardownKeeps: [],
+      teardown: () => Promise.reject(new Error('AccessDenied')),
+    });
+    const { options, events } = await engineFor([rds, backup]);
+    const result = await runDestroy(options);
+    expect(result.failed).toEqual(['backup']);
+    expect(rds.calls).toEqual(['teardown']);
+    expect(events).toContainEqual({
+      type: 'warning',
+      id: 'rds',
+      message: expect.stringContaining('although backup could not be'),
+    });
+  });
+
   it("the registry's destroy graph holds nothing back when the alarms, the dashboard or the RDS snapshot teardown fails", async () => {
     const config = testConfig({ dns: { domain: 'shop.example.com', createHostedZone: true } });
     const graph = destroyGraph(selectSteps(registry, config));

@@ -244,11 +244,31 @@ describe('RDS', () => {
     expect(
       (await dr('DescribeDBInstanceAutomatedBackups', { DbiResourceId: dbi }))
         .DBInstanceAutomatedBackups[0].Status,
-    ).toBe('replicating');
+    ).toBe('Replicating'); // RDS spells it both ways (terraform-provider-aws #32597)
     await expect(
       dr('DeleteDBInstanceAutomatedBackup', { DbiResourceId: dbi }),
     ).rejects.toMatchObject({ name: 'InvalidDBInstanceAutomatedBackupStateFault' });
     await dr('StopDBInstanceAutomatedBackupsReplication', { SourceDBInstanceArn: source });
+    // The stop modifies the source: a delete with a final snapshot waits until it is available.
+    const status = async () =>
+      (await call('rds', 'DescribeDBInstances', { DBInstanceIdentifier: 'db' })).DBInstances[0]
+        .DBInstanceStatus;
+    expect(await status()).toBe('modifying');
+    await expect(
+      call('rds', 'DeleteDBInstance', {
+        DBInstanceIdentifier: 'db',
+        FinalDBSnapshotIdentifier: 'f',
+      }),
+    ).rejects.toMatchObject({ name: 'InvalidDBInstanceStateFault' });
+    cloud.advance(L.rdsModify);
+    expect(await status()).toBe('available');
+    // A second stop: "not replicating to the current region".
+    await expect(
+      dr('StopDBInstanceAutomatedBackupsReplication', { SourceDBInstanceArn: source }),
+    ).rejects.toMatchObject({
+      name: 'InvalidDBInstanceStateFault',
+      message: expect.stringContaining('not replicating to the current region'),
+    });
     await dr('DeleteDBInstanceAutomatedBackup', { DbiResourceId: dbi });
     cloud.advance(L.quick);
     await expect(

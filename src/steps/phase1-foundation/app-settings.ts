@@ -65,6 +65,8 @@ export const appSettingsStep = defineStep<AppSettingsOutputs>({
   phase: 1,
   title: 'App settings (SSM parameters)',
   needs: [STEP.rds, STEP.redis],
+  // The parameters only name the endpoints: a failed delete of them keeps nothing billing.
+  teardownKeeps: [],
   actions: [
     'ssm:GetParameters',
     'ssm:PutParameter',

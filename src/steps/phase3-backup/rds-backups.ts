@@ -38,6 +38,31 @@ export const PITR_GRACE_MS = 30 * 60_000;
 
 const ACTIVE_REPLICATION = new Set(['replicating', 'pending']);
 
+/**
+ * A replicated backup's status in lower case: RDS answers "Pending"/"Replicating" as well as
+ * "pending"/"replicating" (terraform-provider-aws #32597 and #33362, fixed in PR #33369).
+ */
+function replicationStatus(b: DBInstanceAutomatedBackup | undefined): string {
+  return (b?.Status ?? '').toLowerCase();
+}
+const isActive = (b: DBInstanceAutomatedBackup | undefined) =>
+  ACTIVE_REPLICATION.has(replicationStatus(b));
+
+/**
+ * StopDBInstanceAutomatedBackupsReplication on an instance whose backups are not replicated to
+ * this region answers InvalidDBInstanceStateFault "... not replicating to the current region":
+ * the replication is already stopped (terraform-provider-aws treats it so as well).
+ */
+function isNotReplicating(e: unknown): boolean {
+  return (
+    (e as Error | null)?.name === 'InvalidDBInstanceStateFault' &&
+    /not replicating to the current region/i.test((e as Error).message)
+  );
+}
+
+/** States RDS passes through after a replication stop; a final snapshot waits them out. */
+const SETTLING = new Set(['modifying', 'backing-up', 'configuring-log-exports', 'rebooting']);
+
 export const drKeyAlias = (stack: string): string => `alias/${stack}-dr`;
 
 async function waitInstanceAvailable(ctx: StepContext, rds: RDSClient, id: string): Promise<void> {
@@ -54,6 +79,22 @@ async function waitInstanceAvailable(ctx: StepContext, rds: RDSClient, id: strin
       };
     },
     { what: `RDS ${id} to be available`, minDelayMs: 5_000, timeoutMs: 30 * 60_000 },
+  );
+}
+
+/** Wait until the source instance has left the states a replication stop puts it in. */
+async function waitSettled(ctx: StepContext, rds: RDSClient, id: string): Promise<void> {
+  await waitUntil(
+    ctx,
+    async () => {
+      const status = (await describeDbInstance(rds, id))?.DBInstanceStatus ?? 'deleted';
+      return { done: !SETTLING.has(status), status };
+    },
+    {
+      what: `RDS ${id} to settle after the replication stop`,
+      minDelayMs: 5_000,
+      timeoutMs: 30 * 60_000,
+    },
   );
 }
 
@@ -202,6 +243,10 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
   phase: 3,
   title: 'RDS automated backups, PITR and cross-region replication',
   needs: [STEP.rds],
+  // A failed stop of the replication must not keep the Multi-AZ instance billing: deleting the
+  // source ends the replication by itself and RDS keeps the copies (status "retained"), which
+  // the next destroy deletes.
+  teardownKeeps: [],
   actions: [
     'rds:DescribeDBInstances',
     'rds:ModifyDBInstance',
@@ -277,9 +322,7 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
     const key = await ensureDrKey(ctx);
     const drRds = await ctx.aws.get('rds', drRegion);
     const dbiResourceId = instance.DbiResourceId;
-    let replica = (await findReplicas(ctx, drRds, dbiResourceId)).find((b) =>
-      ACTIVE_REPLICATION.has(b.Status ?? ''),
-    );
+    let replica = (await findReplicas(ctx, drRds, dbiResourceId)).find(isActive);
     if (!replica) {
       // Replication starts only from an available instance (not modifying or backing up).
       if (modified || instance.DBInstanceStatus !== 'available') {
@@ -310,14 +353,14 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
       replica = out.DBInstanceAutomatedBackup;
     }
 
-    if (replica?.Status !== 'replicating') {
+    if (replicationStatus(replica) !== 'replicating') {
       await waitUntil(
         ctx,
         async () => {
           const all = await findReplicas(ctx, drRds, dbiResourceId);
-          const live = all.find((b) => ACTIVE_REPLICATION.has(b.Status ?? '')) ?? all[0];
+          const live = all.find(isActive) ?? all[0];
           replica = live ?? replica;
-          const status = live?.Status ?? 'pending';
+          const status = live ? replicationStatus(live) : 'pending';
           return {
             done: status === 'replicating',
             failed: ACTIVE_REPLICATION.has(status) ? undefined : status,
@@ -411,7 +454,8 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
         await ctx.aws.get('rds', drRegion),
         instance.DbiResourceId,
       );
-      const status = replicas.find((r) => ACTIVE_REPLICATION.has(r.Status ?? ''))?.Status;
+      const active = replicas.find(isActive);
+      const status = active ? replicationStatus(active) : undefined;
       checks.push({
         id: 'backup.rds.cross-region',
         title: `Automated backups replicated to ${drRegion}`,
@@ -443,9 +487,14 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
     const dbiResourceId = instance?.DbiResourceId ?? previousString(ctx, 'dbiResourceId');
     const drRds = await ctx.aws.get('rds', drRegion);
 
-    // 1. Stop the replication (it is managed from the DR region).
+    // 1. Stop the replication (it is managed from the DR region). Every copy that is not
+    // already retained is stopped, whatever the spelling or novelty of its status: RDS refuses
+    // to delete a copy that still replicates.
     const replicas = await findReplicas(ctx, drRds, dbiResourceId);
-    for (const r of replicas.filter((b) => ACTIVE_REPLICATION.has(b.Status ?? ''))) {
+    let stopped = false;
+    for (const r of replicas.filter(
+      (b) => !['retained', 'deleting'].includes(replicationStatus(b)),
+    )) {
       const arn =
         r.DBInstanceArn ??
         instance?.DBInstanceArn ??
@@ -456,10 +505,14 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
         await drRds.send(
           new StopDBInstanceAutomatedBackupsReplicationCommand({ SourceDBInstanceArn: arn }),
         );
+        stopped = true;
       } catch (e) {
-        if (!isNotFound(e)) throw e;
+        if (!isNotFound(e) && !isNotReplicating(e)) throw e;
       }
     }
+    // After the stop RDS modifies the source instance for a while, and DeleteDBInstance with a
+    // final snapshot is refused until it is available again (terraform-provider-aws PR #46687).
+    if (stopped && id) await waitSettled(ctx, await ctx.aws.get('rds'), id);
 
     // 2. Delete the copies in the DR region; RDS refuses while replication is still stopping.
     for (const r of replicas) {

@@ -120,6 +120,7 @@ export const s3LifecycleStep = defineStep<S3LifecycleOutputs>({
   phase: 3,
   title: 'S3 versioning and lifecycle',
   needs: [STEP.frontendBucket, STEP.albLogBucket],
+  teardownKeeps: [],
   actions: [
     's3:GetBucketVersioning',
     's3:PutBucketVersioning',

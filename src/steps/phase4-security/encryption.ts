@@ -481,6 +481,9 @@ export const encryptionStep = defineStep<EncryptionOutputs>({
   phase: 4,
   title: 'Encryption everywhere (verified; EBS default only on opt-in)',
   needs: [STEP.kms, STEP.rds, STEP.redis, STEP.frontendBucket, STEP.launchTemplate],
+  // Only the KMS key must outlive a failed teardown (the account's EBS default may still name
+  // it); the database, the cache, the bucket and the template are only read.
+  teardownKeeps: [STEP.kms],
   actions: [
     'ec2:GetEbsEncryptionByDefault',
     'ec2:EnableEbsEncryptionByDefault',

@@ -181,14 +181,24 @@ export function rdsService(w: World): ServiceModule {
     };
   }
 
-  function autoBackupShape(r: Resource): In {
+  /**
+   * RDS spells the replication states both ways: "Pending"/"Replicating" as well as
+   * "pending"/"replicating" (terraform-provider-aws #32597, #33362; it compares them
+   * case-insensitively since PR #33369). The fake answers StartDBInstanceAutomatedBackups-
+   * Replication in lower case and describes in title case, so a case-sensitive client fails.
+   */
+  function autoBackupShape(r: Resource, spelling: 'lower' | 'title' = 'title'): In {
     const d = r.data;
+    const status =
+      spelling === 'title' && ['pending', 'replicating'].includes(r.state)
+        ? r.state[0]!.toUpperCase() + r.state.slice(1)
+        : r.state;
     return {
       DBInstanceArn: d.sourceArn,
       DbiResourceId: d.dbiResourceId,
       Region: d.sourceRegion,
       DBInstanceIdentifier: d.instanceId,
-      Status: r.state,
+      Status: status,
       Engine: d.engine,
       EngineVersion: d.engineVersion,
       AllocatedStorage: d.allocatedStorage,
@@ -220,8 +230,9 @@ export function rdsService(w: World): ServiceModule {
     for (const b of w.find(
       T.autoBackup,
       undefined,
-      (x) => x.data.sourceArn === r.arn && x.state === 'replicating',
+      (x) => x.data.sourceArn === r.arn && ['pending', 'replicating'].includes(x.state),
     )) {
+      w.cancel(b);
       b.state = 'retained';
     }
   });
@@ -816,10 +827,12 @@ export function rdsService(w: World): ServiceModule {
       });
       (source.data.replications as string[]).push(b.arn!);
       w.schedule(b, w.t('rdsReplication'), { state: 'replicating' });
-      return { DBInstanceAutomatedBackup: autoBackupShape(b) };
+      return { DBInstanceAutomatedBackup: autoBackupShape(b, 'lower') };
     },
     StopDBInstanceAutomatedBackupsReplication(ctx, input) {
       const src = parseSourceArn(input.SourceDBInstanceArn as string);
+      const source = w.live(T.db, src.region, src.id);
+      if (!source) throw err('DBInstanceNotFoundFault', `DBInstance ${src.id} not found.`);
       const active = w.find(
         T.autoBackup,
         ctx.region,
@@ -827,20 +840,26 @@ export function rdsService(w: World): ServiceModule {
           b.data.sourceArn === input.SourceDBInstanceArn &&
           ['pending', 'replicating'].includes(b.state),
       );
+      // What AWS answers for an instance whose backups are not (or no longer) replicated here;
+      // terraform-provider-aws treats exactly this as "already stopped".
       if (active.length === 0)
         throw err(
-          'DBInstanceAutomatedBackupNotFoundFault',
-          `No automated backup replication of ${src.id} in ${ctx.region}`,
+          'InvalidDBInstanceStateFault',
+          `Automated backups for the DB instance ${src.id} are not replicating to the current region.`,
         );
       for (const b of active) {
         w.cancel(b);
         b.state = 'retained';
       }
-      const source = w.get(T.db, src.region, src.id);
-      if (source)
-        source.data.replications = (source.data.replications as string[]).filter(
-          (a) => !active.some((b) => b.arn === a),
-        );
+      source.data.replications = (source.data.replications as string[]).filter(
+        (a) => !active.some((b) => b.arn === a),
+      );
+      // RDS then modifies the source for a while, and refuses DeleteDBInstance with a final
+      // snapshot until it is available again (terraform-provider-aws PR #46687).
+      if (source.state === 'available') {
+        source.state = 'modifying';
+        w.schedule(source, w.t('rdsModify'), { state: 'available' });
+      }
       return { DBInstanceAutomatedBackup: autoBackupShape(active[0]!) };
     },
     DescribeDBInstanceAutomatedBackups(ctx, input) {
@@ -862,7 +881,7 @@ export function rdsService(w: World): ServiceModule {
         100,
       );
       return {
-        DBInstanceAutomatedBackups: p.items.map(autoBackupShape),
+        DBInstanceAutomatedBackups: p.items.map((b) => autoBackupShape(b)),
         ...(p.next ? { Marker: p.next } : {}),
       };
     },
