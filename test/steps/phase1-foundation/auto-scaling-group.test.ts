@@ -296,6 +296,15 @@ describe('app.asg', () => {
     ).toBe(60);
   });
 
+  it('puts a group that drifted into one subnet back into both app subnets (one per AZ)', async () => {
+    converged({ VPCZoneIdentifier: 'subnet-app-a', AvailabilityZones: ['ap-northeast-2a'] });
+    asg.on(UpdateAutoScalingGroupCommand).resolves({});
+    await autoScalingGroupStep.create(ctx({ previous: { desiredCapacity: 2 } }));
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand).map((x) => x.args[0].input)).toEqual([
+      { AutoScalingGroupName: 'cloudmart-asg', VPCZoneIdentifier: 'subnet-app-a,subnet-app-c' },
+    ]);
+  });
+
   it('re-attaches the target group and turns metrics on when they were removed', async () => {
     converged({ TargetGroupARNs: [], EnabledMetrics: [] });
     asg.on(AttachLoadBalancerTargetGroupsCommand).resolves({});

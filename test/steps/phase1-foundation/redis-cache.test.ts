@@ -423,6 +423,29 @@ describe('data.redis', () => {
       expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
     });
 
+    it('turns Multi-AZ on for a group that has automatic failover but not Multi-AZ', async () => {
+      // A state AWS allows (failover alone); the seed wants both ("어떤 AZ가 장애 나도").
+      subnetGroupConverged();
+      ec.on(DescribeReplicationGroupsCommand)
+        .resolvesOnce({
+          ReplicationGroups: [liveGroup({ AutomaticFailover: 'enabled', MultiAZ: 'disabled' })],
+        })
+        .resolves({ ReplicationGroups: [liveGroup()] });
+      sm.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, KmsKeyId: KEY_ARN });
+      ec.on(ModifyReplicationGroupCommand).resolves({});
+
+      await redisCacheStep.create(ctx());
+
+      expect(ec.commandCalls(ModifyReplicationGroupCommand).map((m) => m.args[0].input)).toEqual([
+        {
+          ReplicationGroupId: 'cloudmart-redis',
+          ApplyImmediately: true,
+          AutomaticFailoverEnabled: true,
+          MultiAZEnabled: true,
+        },
+      ]);
+    });
+
     it('replaces a lost token secret by rotating a new token in, without showing it', async () => {
       subnetGroupConverged();
       ec.on(DescribeReplicationGroupsCommand).resolves({ ReplicationGroups: [liveGroup()] });
@@ -572,6 +595,26 @@ describe('data.redis', () => {
       const atRest = checks.find((c) => c.id === 'data.redis.encryption-at-rest')!;
       expect(atRest.criterion).toBe('encryption');
       expect(atRest.fix).toMatch(/re-create/);
+    });
+
+    it('fails the AUTH check when the token secret exists but the group has AUTH off', async () => {
+      subnetGroupConverged();
+      liveMembers();
+      ec.on(DescribeReplicationGroupsCommand).resolves({
+        ReplicationGroups: [liveGroup({ AuthTokenEnabled: false })],
+      });
+      sm.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, KmsKeyId: KEY_ARN });
+
+      const checks = await redisCacheStep.verify(ctx());
+
+      const auth = checks.find((c) => c.id === 'data.redis.auth');
+      expect(auth?.status).toBe('fail');
+      expect(auth?.evidence).toMatch(
+        /^AuthTokenEnabled=false; secret cloudmart\/cloudmart\/redis-auth /,
+      );
+      expect(checks.filter((c) => c.status !== 'pass').map((c) => c.id)).toEqual([
+        'data.redis.auth',
+      ]);
     });
 
     it('reports a snapshot window that collides with the RDS backup window', async () => {

@@ -167,6 +167,21 @@ describe('alarmDiff', () => {
     expect(alarmDiff(cpu!, l)).toEqual([]);
   });
 
+  it.each([
+    ['Period', 60],
+    ['EvaluationPeriods', 3],
+    ['Threshold', 90],
+    ['ComparisonOperator', 'GreaterThanOrEqualToThreshold'],
+    ['Statistic', 'Maximum'],
+    ['MetricName', 'CPUCreditBalance'],
+    ['Namespace', 'CWAgent'],
+  ] as const)('flags a live %s that differs from the seed definition', (field, value) => {
+    const l = { ...live(EXPECTED[0]!), [field]: value };
+    expect(alarmDiff(cpu!, l)).toEqual([
+      `${field} ${JSON.stringify(value)} (want ${JSON.stringify(EXPECTED[0]![field])})`,
+    ]);
+  });
+
   it('flags a unit, an extra action and a percentile that a write would drop', () => {
     const l = {
       ...live(EXPECTED[0]!),

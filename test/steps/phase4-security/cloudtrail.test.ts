@@ -182,6 +182,30 @@ describe('security.cloudtrail', () => {
     expect(checks[0]!.fix).toBe('cloudmart up --phase 4');
   });
 
+  it.each([
+    ['a single-region trail', { IsMultiRegionTrail: false }, /IsMultiRegionTrail=false/],
+    [
+      'a trail without global service events',
+      { IncludeGlobalServiceEvents: false },
+      /IncludeGlobalServiceEvents=false/,
+    ],
+  ])(
+    'verify fails the multi-region check for %s (seed: "Apply to All Regions: Yes")',
+    async (_what, over, evidence) => {
+      ct.on(GetTrailCommand).resolves({ Trail: liveTrail(over) });
+      ct.on(GetTrailStatusCommand).resolves({ IsLogging: true });
+      ct.on(GetEventSelectorsCommand).resolves({ EventSelectors: wantedSelectors });
+      const checks = await cloudtrailStep.verify(ctx());
+      const multiRegion = checks.find((c) => c.id === 'security.cloudtrail.multi-region');
+      expect(multiRegion?.status).toBe('fail');
+      expect(multiRegion?.evidence).toMatch(evidence);
+      // Only that check: the rest of the trail is as wanted.
+      expect(checks.filter((c) => c.status !== 'pass').map((c) => c.id)).toEqual([
+        'security.cloudtrail.multi-region',
+      ]);
+    },
+  );
+
   it('verify passes a logging, validated trail with the selectors', async () => {
     ct.on(GetTrailCommand).resolves({ Trail: liveTrail() });
     ct.on(GetTrailStatusCommand).resolves({ IsLogging: true, LatestDeliveryTime: new Date(0) });
