@@ -136,6 +136,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--requests <n>', 'requests to send (ab -n)', positiveInt, 1000)
     .option('--concurrency <n>', 'concurrent connections (ab -c)', positiveInt, 100)
     .option(
+      '--keep-alive',
+      'reuse connections (ab -k); by default each request opens its own connection, as ab -n -c does',
+    )
+    .option(
       '--path <path>',
       'path to request on the stack (or on a --url without a path)',
       '/api/products',

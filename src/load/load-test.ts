@@ -1,23 +1,26 @@
 import { execFile } from 'node:child_process';
-import type { Instance } from 'autocannon';
 import { isIP } from 'node:net';
 import { CloudmartError, InterruptedError } from '../errors.js';
 import { realSleep } from '../sleep.js';
 import type { LoadOutputs } from '../steps/outputs.js';
+import { judgeLoad, type LoadJudgement, type RunFigures } from './verdict.js';
+import { buildRequest, Connection, type ClientTarget, type Outcome } from './http-client.js';
 
 /**
- * The seed's load test (`ab -n 1000 -c 100 http://<ALB>/api/products`) run in-process on
- * autocannon. Every latency is recorded here (autocannon keeps only 2xx latencies and has no
- * P95), so the figures are the seed's: average, P50/P95/P99 over every response received.
+ * The seed's load test (`ab -n 1000 -c 100 http://<ALB>/api/products`) run in-process on a lean
+ * HTTP client (src/load/http-client.ts). Like `ab -n -c` it opens one connection per request
+ * by default; `keepAlive` reuses connections like `ab -k`. Every outcome is recorded here:
+ * responses of any status, connection errors and timeouts (a timeout counts at the timeout in
+ * the latency figures), per second and per latency bucket.
  */
 
 /** The seed's figures: `ab -n 1000 -c 100`. */
 export const SEED_LOAD = { requests: 1000, concurrency: 100, path: '/api/products' } as const;
-/** The seed's success criteria (ms). */
-export const LOAD_CRITERIA = { averageMs: 500, p95Ms: 1000, users: 1000 } as const;
+import { LOAD_CRITERIA } from './verdict.js';
+export { LOAD_CRITERIA };
 
 export interface LoadProgress {
-  /** Responses received so far. */
+  /** Requests finished so far (responses, errors and timeouts). */
   done: number;
   /** Responses per second over the last second. */
   rps: number;
@@ -30,10 +33,12 @@ export interface LoadProgress {
 
 export interface LoadOptions {
   url: string;
-  /** Responses to collect (`ab -n`); ignored when `durationSeconds` or `users` is given. */
+  /** Requests to send (`ab -n`); ignored when `durationSeconds` or `users` is given. */
   requests?: number;
   /** Concurrent connections (`ab -c`). */
   concurrency?: number;
+  /** Reuse connections (`ab -k`); default: one connection per request, as `ab -n -c`. */
+  keepAlive?: boolean;
   /** Run for this long instead of a number of requests. */
   durationSeconds?: number;
   /** Ramp up to this many concurrent connections (the seed's 1,000 users); duration-bound. */
@@ -63,19 +68,43 @@ export interface HistogramBucket {
   count: number;
 }
 
+/** One second of the run (second 0 is the first), for the report's throughput timeline. */
+export interface LoadSecond {
+  second: number;
+  /** Responses of any status that ended in this second. */
+  responses: number;
+  ok: number;
+  non2xx: number;
+  /** Connection errors and timeouts that ended in this second. */
+  errors: number;
+  /** Mean latency of what ended in this second (responses and timeouts), ms; null when none. */
+  averageMs: number | null;
+  /** Connections open (or planned open) at the end of the second. */
+  connections: number;
+}
+
 export interface LoadResult {
   url: string;
-  /** Responses received (any status). */
+  /** Requests sent and finished: responses + errors (timeouts included). */
   requests: number;
+  /** Responses received (any status). */
+  responses: number;
+  /** 2xx responses. */
+  ok: number;
   /** Requests that got no response (connection errors and timeouts). */
   errors: number;
   timeouts: number;
   /** Responses whose status is not 2xx. */
   non2xx: number;
   statusCodes: Record<string, number>;
-  /** Responses per second over the whole run. */
+  /** Connection errors by code (ECONNREFUSED, ECONNRESET…). */
+  errorCodes: Record<string, number>;
+  /** Responses per second: responses ÷ durationSeconds. */
   rps: number;
-  /** Latency over every response, ms. */
+  /**
+   * Latency over every response and every timeout (a timeout counts at the timeout), ms.
+   * Connection errors have no latency; they count against the error rate.
+   */
   average: number;
   p50: number;
   p90: number;
@@ -83,62 +112,117 @@ export interface LoadResult {
   p99: number;
   min: number;
   max: number;
+  /** The 0th…100th percentiles (101 values), for a latency curve; [] when none. */
+  quantiles: number[];
+  /** From the start until the last request finished, seconds. */
   durationSeconds: number;
   /** Concurrent connections at the peak. */
   concurrency: number;
   mode: 'requests' | 'duration' | 'users';
+  /** Connections reused (`ab -k`) or one per request (`ab`). */
+  keepAlive: boolean;
+  /** The --users ramp: the peak is reached this many seconds after the start. */
+  rampSeconds?: number;
+  timeoutSeconds: number;
   histogram: HistogramBucket[];
+  timeline: LoadSecond[];
   /** ISO time the run started. */
   at: string;
   /** Stopped early (Ctrl-C) or cut at the time bound. */
   aborted: boolean;
   timedOut: boolean;
+  /** Why the run stopped before its end on its own (nothing answered), else null. */
+  bailedOut: string | null;
 }
-
-/** Bucket bounds in ms (1-2-5 steps); anything slower lands in the overflow bucket. */
-export const HISTOGRAM_BOUNDS = [
-  1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000,
-] as const;
 
 /** Keep at most this many latencies; beyond it a uniform sample (reservoir) stands for them. */
 const MAX_SAMPLES = 1_000_000;
 const DEFAULT_DURATION_USERS = 30;
 
-/** Everything the responses tell, folded as they arrive. */
+/** Everything the outcomes tell, folded as they arrive. */
 class Recorder {
-  count = 0;
+  responses = 0;
+  ok = 0;
   errors = 0;
   timeouts = 0;
   non2xx = 0;
+  /** Latency samples counted (responses + timeouts). */
+  timed = 0;
   sum = 0;
   min = Number.POSITIVE_INFINITY;
   max = 0;
-  readonly samples: number[] = [];
-  readonly buckets = new Array<number>(HISTOGRAM_BOUNDS.length + 1).fill(0);
+  samples: number[] = [];
   readonly statusCodes: Record<string, number> = {};
-  /** performance.now() of the last response (rps is over the time responses kept coming). */
+  readonly errorCodes: Record<string, number> = {};
+  readonly seconds: Array<
+    Omit<LoadSecond, 'averageMs' | 'connections'> & { sum: number; timed: number }
+  > = [];
+  /** performance.now() of the last outcome. */
   lastAt = 0;
 
-  response(status: number, ms: number): void {
-    this.count++;
-    this.lastAt = performance.now();
-    if (status < 200 || status >= 300) this.non2xx++;
-    this.statusCodes[String(status)] = (this.statusCodes[String(status)] ?? 0) + 1;
-    this.sum += ms;
-    if (ms < this.min) this.min = ms;
-    if (ms > this.max) this.max = ms;
-    const i = HISTOGRAM_BOUNDS.findIndex((b) => ms <= b);
-    this.buckets[i === -1 ? HISTOGRAM_BOUNDS.length : i]!++;
-    if (this.samples.length < MAX_SAMPLES) this.samples.push(ms);
-    else {
-      const j = Math.floor(Math.random() * this.count);
-      if (j < MAX_SAMPLES) this.samples[j] = ms;
+  constructor(
+    private readonly t0: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  get finished(): number {
+    return this.responses + this.errors;
+  }
+
+  private second(now: number) {
+    const i = Math.max(0, Math.floor((now - this.t0) / 1000));
+    while (this.seconds.length <= i)
+      this.seconds.push({
+        second: this.seconds.length,
+        responses: 0,
+        ok: 0,
+        non2xx: 0,
+        errors: 0,
+        sum: 0,
+        timed: 0,
+      });
+    return this.seconds[i]!;
+  }
+
+  outcome(o: Outcome): void {
+    const now = performance.now();
+    this.lastAt = now;
+    const sec = this.second(now);
+    if (o.kind === 'response') {
+      this.responses++;
+      sec.responses++;
+      if (o.status >= 200 && o.status < 300) {
+        this.ok++;
+        sec.ok++;
+      } else {
+        this.non2xx++;
+        sec.non2xx++;
+      }
+      this.statusCodes[String(o.status)] = (this.statusCodes[String(o.status)] ?? 0) + 1;
+      this.sample(o.ms, sec);
+    } else {
+      this.errors++;
+      sec.errors++;
+      if (o.kind === 'timeout') {
+        this.timeouts++;
+        // A timeout counts at the timeout: the user waited at least that long.
+        this.sample(Math.max(o.ms, this.timeoutMs), sec);
+      } else this.errorCodes[o.error] = (this.errorCodes[o.error] ?? 0) + 1;
     }
   }
 
-  error(timeout: boolean): void {
-    this.errors++;
-    if (timeout) this.timeouts++;
+  private sample(ms: number, sec: { sum: number; timed: number }): void {
+    this.timed++;
+    this.sum += ms;
+    sec.sum += ms;
+    sec.timed++;
+    if (ms < this.min) this.min = ms;
+    if (ms > this.max) this.max = ms;
+    if (this.samples.length < MAX_SAMPLES) this.samples.push(ms);
+    else {
+      const j = Math.floor(Math.random() * this.timed);
+      if (j < MAX_SAMPLES) this.samples[j] = ms;
+    }
   }
 }
 
@@ -174,26 +258,39 @@ export function fdNeeded(connections: number): number {
 }
 
 /** Refuse a run the local open-file limit cannot carry, with the fix. */
-const dnsLookup = async (host: string) => (await import('node:dns/promises')).lookup(host);
+const dnsLookup = async (host: string) =>
+  (await import('node:dns/promises')).lookup(host, { all: true });
 
-/** Resolve the target's host, retrying for `dnsWaitSeconds`; a clear error when it never does. */
+/** The addresses a lookup answered (`{ address }` or a list of them); [] when it says none. */
+function addressesOf(answer: unknown): string[] {
+  const list = Array.isArray(answer) ? answer : [answer];
+  return list
+    .map((a) => (a && typeof a === 'object' ? (a as { address?: unknown }).address : undefined))
+    .filter((a): a is string => typeof a === 'string');
+}
+
+/**
+ * Resolve the target's host, retrying for `dnsWaitSeconds`; a clear error when it never does.
+ * Returns the addresses to connect to (the host itself when the lookup gave none), so the run
+ * does one lookup rather than one per connection, as `ab` does.
+ */
 export async function resolveHost(
   host: string,
   options: Pick<LoadOptions, 'dnsWaitSeconds' | 'lookup' | 'signal'> = {},
-): Promise<void> {
+): Promise<string[]> {
   // An address needs no lookup; URL keeps an IPv6 literal in brackets ("[::1]").
   const bare = host.replace(/^\[(.*)\]$/, '$1');
-  if (isIP(bare) !== 0) return;
+  if (isIP(bare) !== 0) return [bare];
   const lookup = options.lookup ?? dnsLookup;
   const signal = options.signal;
   const deadline = Date.now() + (options.dnsWaitSeconds ?? 0) * 1000;
   // One lookup, bounded to 10 s; Ctrl-C ends it at once with an InterruptedError.
-  const lookupOnce = async () => {
+  const lookupOnce = async (): Promise<unknown> => {
     const timer = new AbortController();
     const stop = () => timer.abort();
     signal?.addEventListener('abort', stop, { once: true });
     try {
-      await Promise.race([
+      return await Promise.race([
         lookup(bare),
         realSleep(10_000, timer.signal).then(() => {
           throw new Error('no answer within 10 s');
@@ -206,8 +303,8 @@ export async function resolveHost(
   };
   for (;;) {
     try {
-      await lookupOnce();
-      return;
+      const found = addressesOf(await lookupOnce());
+      return found.length > 0 ? found : [bare];
     } catch (e) {
       if (e instanceof InterruptedError || signal?.aborted) throw new InterruptedError();
       if (Date.now() + 2_000 > deadline) {
@@ -221,6 +318,7 @@ export async function resolveHost(
   }
 }
 
+/** Refuse a run the local open-file limit cannot carry, with the fix. */
 export async function assertFdLimit(
   connections: number,
   read: () => Promise<number | undefined> = readFdLimit,
@@ -239,16 +337,23 @@ export async function assertFdLimit(
   );
 }
 
-interface Plan {
+export interface LoadPlan {
   mode: LoadResult['mode'];
-  /** Connections each autocannon instance opens, and when it starts (ms after the start). */
+  /** Connections added at each moment (ms after the start): the ramp. */
   stages: Array<{ connections: number; startMs: number }>;
   durationSeconds: number | undefined;
   requests: number | undefined;
   peak: number;
+  /** When the peak is reached (users mode), seconds after the start; 0 otherwise. */
+  rampSeconds: number;
 }
 
-function planRun(o: LoadOptions): Plan {
+/**
+ * What a run will do, from its options (pure). A --users ramp adds connections in equal steps
+ * about a second apart, the last step exactly at `rampSeconds`, then holds the peak until the
+ * end of the duration: the ramp does what `cloudmart load` announces.
+ */
+export function planLoad(o: Omit<LoadOptions, 'url'>): LoadPlan {
   const positive = (n: number | undefined, what: string) => {
     if (n !== undefined && (!Number.isFinite(n) || n <= 0 || !Number.isInteger(n)))
       throw new CloudmartError('USAGE', `${what} must be a whole number of at least 1, not ${n}`, {
@@ -260,17 +365,26 @@ function planRun(o: LoadOptions): Plan {
   positive(o.users, 'users');
   if (o.durationSeconds !== undefined && !(o.durationSeconds > 0))
     throw new CloudmartError('USAGE', `duration must be more than 0 seconds`, { exitCode: 2 });
+  if (o.rampSeconds !== undefined && !(o.rampSeconds >= 0))
+    throw new CloudmartError('USAGE', `ramp must be 0 seconds or more`, { exitCode: 2 });
 
   if (o.users !== undefined) {
+    const users = o.users;
     const duration = o.durationSeconds ?? DEFAULT_DURATION_USERS;
     const ramp = Math.min(o.rampSeconds ?? Math.min(20, duration / 3), duration / 2);
-    // At most 10 steps of the ramp, one autocannon instance each, all running to the end.
-    const steps = Math.min(10, o.users);
+    const steps = ramp === 0 ? 1 : Math.min(users, Math.max(2, Math.ceil(ramp) + 1));
     const stages = Array.from({ length: steps }, (_, i) => ({
-      connections: Math.floor(o.users! / steps) + (i < o.users! % steps ? 1 : 0),
-      startMs: Math.round((ramp * 1000 * i) / steps),
+      connections: Math.floor(users / steps) + (i < users % steps ? 1 : 0),
+      startMs: steps === 1 ? 0 : Math.round((ramp * 1000 * i) / (steps - 1)),
     }));
-    return { mode: 'users', stages, durationSeconds: duration, requests: undefined, peak: o.users };
+    return {
+      mode: 'users',
+      stages,
+      durationSeconds: duration,
+      requests: undefined,
+      peak: users,
+      rampSeconds: ramp,
+    };
   }
   const concurrency = o.concurrency ?? SEED_LOAD.concurrency;
   if (o.durationSeconds !== undefined) {
@@ -280,6 +394,7 @@ function planRun(o: LoadOptions): Plan {
       durationSeconds: o.durationSeconds,
       requests: undefined,
       peak: concurrency,
+      rampSeconds: 0,
     };
   }
   const requests = o.requests ?? SEED_LOAD.requests;
@@ -295,13 +410,48 @@ function planRun(o: LoadOptions): Plan {
     durationSeconds: undefined,
     requests,
     peak: concurrency,
+    rampSeconds: 0,
   };
+}
+
+/** Histogram bucket widths: 1-2-5 steps. */
+function niceWidth(raw: number): number {
+  const exp = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 5, 10]) if (m * exp >= raw) return m * exp;
+  return 10 * exp;
+}
+
+/**
+ * Buckets that spread the samples: about `target` equal, round-width buckets from the fastest
+ * sample to the P99, and one overflow bucket for the slowest 1 % (so a few slow outliers do
+ * not squash everything else into one bar).
+ */
+export function histogramOf(sorted: readonly number[], target = 12): HistogramBucket[] {
+  if (sorted.length === 0) return [];
+  const lo = sorted[0]!;
+  const hi = percentile(sorted, 99);
+  const width = niceWidth(Math.max((hi - lo) / target, 0.01));
+  const bounds: number[] = [];
+  let b = Math.floor(lo / width) * width;
+  do {
+    b = Math.round((b + width) * 1000) / 1000;
+    bounds.push(b);
+  } while (b < hi);
+  const buckets: HistogramBucket[] = bounds.map((le) => ({ le, count: 0 }));
+  buckets.push({ le: null, count: 0 });
+  let i = 0;
+  for (const v of sorted) {
+    while (i < bounds.length && v > bounds[i]!) i++;
+    buckets[i]!.count++;
+  }
+  return buckets;
 }
 
 /**
  * Run the load test. Bounded: by the number of requests (plus `maxSeconds`), or by the
  * duration. An abort stops every connection and resolves with what was measured so far
- * (`aborted: true`).
+ * (`aborted: true`). When nothing answers at all, it stops after a round of failures
+ * (`bailedOut` says why) rather than waiting out every request.
  */
 export async function runLoadTest(options: LoadOptions): Promise<LoadResult> {
   let target: URL;
@@ -317,156 +467,209 @@ export async function runLoadTest(options: LoadOptions): Promise<LoadResult> {
     throw new CloudmartError('USAGE', `"${options.url}" is not an http:// or https:// URL`, {
       exitCode: 2,
     });
-  const plan = planRun(options);
+  const plan = planLoad(options);
   if (plan.peak > 200) await assertFdLimit(plan.peak, options.fdLimit);
   // One lookup first: against a name that does not resolve, every connection would wait for
-  // its own DNS failure (minutes in all), and the lookups still queued would hold the process.
-  await resolveHost(target.hostname, options);
+  // its own DNS failure (minutes in all).
+  const addresses = await resolveHost(target.hostname, options);
+  const keepAlive = options.keepAlive === true;
+  const https = target.protocol === 'https:';
+  const clientTarget: ClientTarget = {
+    addresses,
+    port: Number(target.port) || (https ? 443 : 80),
+    tls: https,
+    servername: target.hostname.replace(/^\[(.*)\]$/, '$1'),
+    request: buildRequest(target, keepAlive),
+  };
 
-  const { default: autocannon } = await import('autocannon');
-  const rec = new Recorder();
   const timeoutSeconds = options.timeoutSeconds ?? 10;
+  const timeoutMs = timeoutSeconds * 1000;
   const maxSeconds =
     options.maxSeconds ??
     (plan.durationSeconds !== undefined ? plan.durationSeconds + timeoutSeconds + 30 : 600);
   const signal = options.signal;
   const startedAt = new Date();
   const t0 = performance.now();
-  const instances: Instance[] = [];
+  const rec = new Recorder(t0, timeoutMs);
+  const endAt = plan.durationSeconds !== undefined ? t0 + plan.durationSeconds * 1000 : Infinity;
+  const connections: Connection[] = [];
   const timers: NodeJS.Timeout[] = [];
-  let connections = 0;
+  let sent = 0;
+  let stopped = false;
   let aborted = false;
   let timedOut = false;
-  let stopped = false;
+  let bailedOut: string | null = null;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
 
-  const pending: Array<() => void> = [];
+  const wantMore = () =>
+    !stopped && (plan.requests !== undefined ? sent < plan.requests : performance.now() < endAt);
+  const inFlight = () => sent - rec.finished;
+  let pendingStages = 0;
   const stopAll = () => {
+    if (stopped) return;
     stopped = true;
     for (const t of timers) clearTimeout(t);
-    for (const i of instances) i.stop();
-    for (const resolve of pending) resolve();
+    for (const c of connections) c.destroy();
+    finish();
   };
-  const onAbort = () => {
-    aborted = true;
-    stopAll();
+  const next = (conn: Connection) => {
+    if (wantMore()) {
+      sent++;
+      conn.send();
+    } else if (inFlight() === 0 && pendingStages === 0 && !stopped) {
+      stopped = true;
+      finish();
+    }
+  };
+  const onDone = (conn: Connection, outcome: Outcome) => {
+    if (stopped) return;
+    rec.outcome(outcome);
+    // Nothing ever answered and a whole round of requests failed: the server is not there.
+    if (rec.responses === 0 && rec.errors >= Math.max(plan.peak, 10)) {
+      const codes = Object.entries(rec.errorCodes).map(([c, n]) => `${c}×${n}`);
+      if (rec.timeouts) codes.push(`timeout×${rec.timeouts}`);
+      bailedOut = `no response to the first ${rec.errors} requests (${codes.join(', ')})`;
+      stopAll();
+      return;
+    }
+    next(conn);
+  };
+  const addConnections = (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const conn = new Connection(clientTarget, keepAlive, onDone, connections.length);
+      connections.push(conn);
+      next(conn);
+    }
   };
 
-  const startStage = (stage: Plan['stages'][number]): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      const remaining =
-        plan.durationSeconds !== undefined
-          ? Math.max(1, plan.durationSeconds - stage.startMs / 1000)
-          : undefined;
-      const instance = autocannon(
-        {
-          url: target.toString(),
-          connections: stage.connections,
-          ...(plan.requests !== undefined
-            ? // An unreachable server answers every connection attempt with an error:
-              // stop once there were as many errors as requests wanted.
-              { amount: plan.requests, bailout: Math.max(plan.requests, 100) }
-            : { duration: remaining! }),
-          timeout: timeoutSeconds,
-          // autocannon checks for the end once per sample: 100 ms instead of 1 s.
-          sampleInt: 100,
-          // Keep every response in our own figures (the seed counts them all).
-          excludeErrorStats: false,
-        },
-        (err) => (err ? reject(err as Error) : resolve()),
-      );
-      instance.on('response', (_client, statusCode, _bytes, responseTime) =>
-        rec.response(statusCode, responseTime),
-      );
-      instance.on('reqError', (e: unknown) =>
-        rec.error(/timed out/i.test((e as Error | undefined)?.message ?? '')),
-      );
-      instances.push(instance);
-      connections += stage.connections;
-      if (stopped) instance.stop();
-    });
-
+  // Timeouts: one sweep instead of a timer per request.
+  const sweep = setInterval(
+    () => {
+      const now = performance.now();
+      for (const c of connections) if (c.busy && now - c.startedAt >= timeoutMs) c.expire();
+      // A duration run whose connections are all idle past the end (nothing left to send).
+      if (plan.requests === undefined && now >= endAt && inFlight() === 0 && pendingStages === 0) {
+        stopped = true;
+        finish();
+      }
+    },
+    Math.max(10, Math.min(100, timeoutMs / 10)),
+  );
   let last = { at: t0, count: 0 };
   const ticker = options.onProgress
     ? setInterval(() => {
         const now = performance.now();
-        const rps = ((rec.count - last.count) * 1000) / Math.max(1, now - last.at);
-        last = { at: now, count: rec.count };
+        const rps = ((rec.responses - last.count) * 1000) / Math.max(1, now - last.at);
+        last = { at: now, count: rec.responses };
         options.onProgress!({
-          done: rec.count,
+          done: rec.finished,
           rps: Math.round(rps),
           errors: rec.errors,
           non2xx: rec.non2xx,
-          connections,
+          connections: connections.length,
           elapsedSeconds: Math.round((now - t0) / 1000),
         });
       }, 1_000)
     : undefined;
 
-  if (signal?.aborted) aborted = true;
+  const onAbort = () => {
+    aborted = true;
+    stopAll();
+  };
+  if (signal?.aborted) onAbort();
   signal?.addEventListener('abort', onAbort, { once: true });
   const bound = setTimeout(() => {
     timedOut = true;
     stopAll();
   }, maxSeconds * 1000);
-  timers.push(bound);
 
+  /** Connections planned to be open at each second (the ramp), for the timeline. */
+  const plannedAt = (second: number) =>
+    plan.stages
+      .filter((s) => s.startMs <= (second + 1) * 1000)
+      .reduce((n, s) => n + s.connections, 0);
   try {
-    if (!aborted) {
-      const runs = plan.stages.map((stage) =>
-        stage.startMs === 0
-          ? startStage(stage)
-          : new Promise<void>((resolve, reject) => {
-              // A stage that never starts (stopped during the ramp) must not hold the run open.
-              pending.push(resolve);
-              const t = setTimeout(() => {
-                if (stopped) return resolve();
-                startStage(stage).then(resolve, reject);
-              }, stage.startMs);
-              timers.push(t);
-            }),
-      );
-      await Promise.all(runs);
+    if (!stopped) {
+      for (const stage of plan.stages) {
+        if (stage.startMs === 0) addConnections(stage.connections);
+        else {
+          pendingStages++;
+          timers.push(
+            setTimeout(() => {
+              pendingStages--;
+              if (!stopped) addConnections(stage.connections);
+            }, stage.startMs),
+          );
+        }
+      }
     }
-  } catch (e) {
-    stopAll();
-    throw e;
+    await finished;
   } finally {
+    clearInterval(sweep);
     if (ticker) clearInterval(ticker);
     clearTimeout(bound);
     for (const t of timers) clearTimeout(t);
+    for (const c of connections) c.destroy();
     signal?.removeEventListener('abort', onAbort);
   }
 
-  const durationSeconds = (performance.now() - t0) / 1000;
-  const activeSeconds = rec.count > 0 ? (rec.lastAt - t0) / 1000 : durationSeconds;
-  const sorted = [...rec.samples].sort((a, b) => a - b);
+  const end = rec.finished > 0 ? rec.lastAt : performance.now();
+  // Rounded once, so the printed figures add up: rps = responses ÷ durationSeconds.
+  const durationSeconds = round((end - t0) / 1000, 3);
+  const sorted = Float64Array.from(rec.samples).sort();
+  const list = Array.from(sorted);
+  const lastSecond = Math.max(0, Math.ceil(durationSeconds) - 1);
+  const timeline: LoadSecond[] = [];
+  for (let i = 0; i <= lastSecond; i++) {
+    const s = rec.seconds[i];
+    timeline.push({
+      second: i,
+      responses: s?.responses ?? 0,
+      ok: s?.ok ?? 0,
+      non2xx: s?.non2xx ?? 0,
+      errors: s?.errors ?? 0,
+      averageMs: s && s.timed > 0 ? round(s.sum / s.timed) : null,
+      connections: Math.min(plannedAt(i), plan.peak),
+    });
+  }
   return {
     url: target.toString(),
-    requests: rec.count,
+    requests: rec.finished,
+    responses: rec.responses,
+    ok: rec.ok,
     errors: rec.errors,
     timeouts: rec.timeouts,
     non2xx: rec.non2xx,
     statusCodes: rec.statusCodes,
-    rps: round(activeSeconds > 0 ? rec.count / activeSeconds : 0, 1),
-    average: round(rec.count > 0 ? rec.sum / rec.count : 0),
-    p50: round(percentile(sorted, 50)),
-    p90: round(percentile(sorted, 90)),
-    p95: round(percentile(sorted, 95)),
-    p99: round(percentile(sorted, 99)),
-    min: round(rec.count > 0 ? rec.min : 0),
+    errorCodes: rec.errorCodes,
+    rps: round(durationSeconds > 0 ? rec.responses / durationSeconds : 0, 1),
+    average: round(rec.timed > 0 ? rec.sum / rec.timed : 0),
+    p50: round(percentile(list, 50)),
+    p90: round(percentile(list, 90)),
+    p95: round(percentile(list, 95)),
+    p99: round(percentile(list, 99)),
+    min: round(rec.timed > 0 ? rec.min : 0),
     max: round(rec.max),
-    durationSeconds: round(durationSeconds, 3),
+    quantiles: list.length ? Array.from({ length: 101 }, (_, p) => round(percentile(list, p))) : [],
+    durationSeconds,
     concurrency: plan.peak,
     mode: plan.mode,
-    histogram: rec.buckets.map((count, i) => ({ le: HISTOGRAM_BOUNDS[i] ?? null, count })),
+    keepAlive,
+    ...(plan.mode === 'users' ? { rampSeconds: plan.rampSeconds } : {}),
+    timeoutSeconds,
+    histogram: histogramOf(list),
+    timeline,
     at: startedAt.toISOString(),
     aborted,
     timedOut,
+    bailedOut,
   };
 }
 
 function bucketLabel(le: number | null, previous: number | undefined): string {
-  const ms = (n: number) => (n >= 1000 ? `${n / 1000} s` : `${n} ms`);
+  const ms = (n: number) =>
+    n >= 1000 ? `${+(n / 1000).toPrecision(4)} s` : `${+n.toPrecision(4)} ms`;
   if (le === null) return `> ${ms(previous ?? 0)}`;
   return `≤ ${ms(le)}`;
 }
@@ -475,10 +678,7 @@ function bucketLabel(le: number | null, previous: number | undefined): string {
  * The latency histogram as terminal lines, from the first to the last non-empty bucket:
  * `  ≤ 50 ms │██████████░░░░│   412  41.2%`. Pure: no colours, no I/O.
  */
-export function renderHistogram(
-  result: Pick<LoadResult, 'histogram' | 'requests'>,
-  width = 40,
-): string[] {
+export function renderHistogram(result: Pick<LoadResult, 'histogram'>, width = 40): string[] {
   const h = result.histogram;
   const first = h.findIndex((b) => b.count > 0);
   if (first === -1) return ['  (no responses)'];
@@ -499,36 +699,46 @@ export function renderHistogram(
   });
 }
 
-/** The seed's performance verdicts for a result. */
-export function loadVerdicts(result: Pick<LoadResult, 'average' | 'p95' | 'requests'>): {
-  average: boolean;
-  p95: boolean;
-} {
-  const measured = result.requests > 0;
-  return {
-    average: measured && result.average < LOAD_CRITERIA.averageMs,
-    p95: measured && result.p95 < LOAD_CRITERIA.p95Ms,
-  };
+/** The seed's performance verdicts for a result: the one rule of src/load/verdict.ts. */
+export function loadVerdicts(result: RunFigures): LoadJudgement {
+  return judgeLoad(result);
 }
 
-/** The figures kept in state and step outputs (no histogram, no status table). */
+/**
+ * The figures kept in state and step outputs: every count and latency figure, the histogram,
+ * the per-second timeline and the latency quantiles (the HTML report draws them), not the
+ * raw samples.
+ */
 export function loadFigures(r: LoadResult): LoadOutputs {
   return {
     url: r.url,
     at: r.at,
     requests: r.requests,
+    responses: r.responses,
+    ok: r.ok,
     concurrency: r.concurrency,
+    keepAlive: r.keepAlive,
     errors: r.errors,
+    timeouts: r.timeouts,
     non2xx: r.non2xx,
+    statusCodes: r.statusCodes,
+    errorCodes: r.errorCodes,
     rps: r.rps,
     average: r.average,
     p50: r.p50,
+    p90: r.p90,
     p95: r.p95,
     p99: r.p99,
     min: r.min,
     max: r.max,
     durationSeconds: r.durationSeconds,
+    timeoutSeconds: r.timeoutSeconds,
     mode: r.mode,
+    ...(r.rampSeconds !== undefined ? { rampSeconds: r.rampSeconds } : {}),
+    ...(r.bailedOut ? { bailedOut: r.bailedOut } : {}),
+    histogram: r.histogram,
+    timeline: r.timeline,
+    quantiles: r.quantiles,
   };
 }
 

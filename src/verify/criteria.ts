@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { estimateCost, usd } from '../cost/estimate.js';
 import type { Check } from '../engine/step.js';
+import { performanceChecks, runCounts } from '../load/verdict.js';
 import type { StateFile } from '../state/store.js';
 
 type Figures = Record<string, unknown> & { at?: string };
@@ -36,73 +37,26 @@ function loadRuns(state: StateFile): LoadRun[] {
   return runs;
 }
 
-const measured = (r: Figures): boolean => (num(r.requests) ?? 0) > 0;
-const connections = (r: Figures): number => Math.max(num(r.concurrency) ?? 0, num(r.users) ?? 0);
-const which = (r: LoadRun): string => `${r.source} run at ${String(r.at ?? '?')}`;
+const measured = (r: Figures): boolean => runCounts(r).total > 0;
+const connections = (r: Figures): number => runCounts(r).connections;
+const which = (r: object): string => {
+  const run = r as LoadRun;
+  return `${run.source} run at ${String(run.at ?? '?')}`;
+};
 
 /**
  * The success criteria that come from recorded results rather than from a resource: the load
- * test (avg < 500 ms, P95 < 1 s, 1,000 concurrent users), the drills (RTO < 5 min) and the
- * cost estimate against the budget. "Not measured yet" is `unknown`, never a pass. Each
- * criterion is judged on the newest run that measured it, named in the evidence: a later
- * small run (every `up` repeats the seed's 100-connection test) does not hide the last run at
- * 1,000 users.
+ * test (avg < 500 ms, P95 < 1 s, 1,000 concurrent users: the one rule of src/load/verdict.ts),
+ * the drills (RTO < 5 min) and the cost estimate against the budget. "Not measured yet" is
+ * `unknown`, never a pass. The latency criteria are judged on the newest run; the concurrency
+ * criterion on the newest run at 1,000 connections or more, named in the evidence: a later
+ * small run (every `up` repeats the seed's 100-connection test) does not hide it.
  */
 export function resultChecks(state: StateFile, config: Config): Check[] {
-  const checks: Check[] = [];
   const runs = loadRuns(state).filter(measured);
-  const notMeasured = 'not measured yet';
-  const avgRun = newest(...runs.filter((r) => num(r.average) !== undefined));
-  const avg = num(avgRun?.average);
-  checks.push({
-    id: 'criteria.performance.average',
-    title: 'Average response time < 500 ms',
-    criterion: 'performance',
-    status: avg === undefined ? 'unknown' : avg < 500 ? 'pass' : 'fail',
-    evidence:
-      avg === undefined || !avgRun
-        ? notMeasured
-        : `${avg.toFixed(1)} ms over ${num(avgRun.requests) ?? '?'} requests at ${connections(avgRun)} concurrent (${which(avgRun)})`,
-    fix: 'cloudmart load',
-  });
-  const p95Run = newest(...runs.filter((r) => num(r.p95) !== undefined));
-  const p95 = num(p95Run?.p95);
-  checks.push({
-    id: 'criteria.performance.p95',
-    title: 'P95 response time < 1 s',
-    criterion: 'performance',
-    status: p95 === undefined ? 'unknown' : p95 < 1000 ? 'pass' : 'fail',
-    evidence:
-      p95 === undefined || !p95Run ? notMeasured : `P95 ${p95.toFixed(1)} ms (${which(p95Run)})`,
-    fix: 'cloudmart load',
-  });
-  // The concurrency criterion: the newest run at 1,000 connections or more, whichever record
-  // keeps it.
-  const atScale = newest(...runs.filter((r) => connections(r) >= 1000));
   const latest = newest(...runs);
-  let concurrency: Pick<Check, 'status' | 'evidence'>;
-  if (atScale) {
-    const requests = num(atScale.requests) ?? 0;
-    const errors = (num(atScale.errors) ?? 0) + (num(atScale.non2xx) ?? 0);
-    concurrency = {
-      status: errors <= requests * 0.01 ? 'pass' : 'fail',
-      evidence: `${connections(atScale)} connections, ${errors} errors or non-2xx of ${requests} requests (${which(atScale)})`,
-    };
-  } else {
-    concurrency = {
-      status: 'unknown',
-      evidence: latest
-        ? `measured at ${connections(latest)} concurrent connections only (${which(latest)})`
-        : notMeasured,
-    };
-  }
-  checks.push({
-    id: 'criteria.performance.concurrency',
-    title: '1,000 concurrent users served',
-    criterion: 'performance',
-    ...concurrency,
-    fix: 'cloudmart load --users 1000',
-  });
+  const atScale = newest(...runs.filter((r) => connections(r) >= 1000));
+  const checks: Check[] = performanceChecks(latest, atScale, which);
 
   const drillOutputs = state.steps['validation.drills']?.outputs as
     Record<string, Figures | undefined> | undefined;

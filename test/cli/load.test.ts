@@ -124,6 +124,8 @@ describe('cloudmart load', () => {
     expect(out).toContain('Requests/s');
     expect(out).toMatch(/avg [\d.]+ {2}p50 [\d.]+ {2}p95 [\d.]+ {2}p99 [\d.]+/);
     expect(out).toContain('Errors       0');
+    expect(out).toContain('one connection per request');
+    expect(out).toMatch(/Requests\/s {3}[\d.]+ \(50 responses ÷ [\d.]+ s\)/);
     expect(out).toContain('Latency histogram');
     expect(out).toContain('✔ Average < 500 ms');
     expect(out).toContain('✔ P95 < 1 s');
@@ -205,5 +207,55 @@ describe('cloudmart load', () => {
     ]);
     expect(code).toBe(1);
     expect(io.text()).toContain('No response from');
+  });
+
+  it('all-503 server: prints the failed verdicts with the reason and exits 1', async () => {
+    const unavailable = createServer((_req, res) => {
+      res.statusCode = 503;
+      res.end('{"error":"unavailable"}');
+    });
+    await new Promise<void>((resolve) => unavailable.listen(0, '127.0.0.1', resolve));
+    try {
+      const { code, io } = await run([
+        'load',
+        '--url',
+        `http://127.0.0.1:${(unavailable.address() as AddressInfo).port}/api/products`,
+        '--requests',
+        '40',
+        '--concurrency',
+        '4',
+        '--config',
+        join(tempDir(), 'missing.yaml'),
+      ]);
+      expect(code).toBe(1);
+      const out = io.stdout.join('\n');
+      expect(out).toContain('✖ Average < 500 ms: no successful response: 40 of 40 requests failed');
+      expect(out).toContain('✖ P95 < 1 s: no successful response');
+      expect(out).not.toContain('✔');
+      expect(io.text()).toContain("misses the seed's criteria");
+    } finally {
+      unavailable.closeAllConnections();
+      await new Promise((resolve) => unavailable.close(resolve));
+    }
+  });
+
+  it('--keep-alive reuses connections like ab -k', async () => {
+    let opened = 0;
+    server.on('connection', () => opened++);
+    const { code, io } = await run([
+      'load',
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--requests',
+      '40',
+      '--concurrency',
+      '4',
+      '--keep-alive',
+      '--config',
+      join(tempDir(), 'missing.yaml'),
+    ]);
+    expect(code).toBe(0);
+    expect(opened).toBeLessThanOrEqual(4);
+    expect(io.stdout.join('\n')).toContain('ab -k');
   });
 });

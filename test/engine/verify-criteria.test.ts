@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runUp, runVerify } from '../../src/engine/engine.js';
 import type { Step } from '../../src/engine/step.js';
-import type { LoadOptions, LoadResult } from '../../src/load/load-test.js';
+import { fakeLoad } from '../helpers/load-result.js';
 import { STEP } from '../../src/steps/outputs.js';
 import { makeLoadTestStep } from '../../src/steps/phase5-validation/load-test.js';
 import { registry } from '../../src/steps/registry.js';
@@ -16,30 +16,6 @@ import { FakeCloud, faults } from '../helpers/fake-cloud/index.js';
  * tests keep the declared criteria honest against what each step really reports on a built
  * stack, and show that a throwing verify costs points.
  */
-const fakeLoad = (options: LoadOptions): Promise<LoadResult> =>
-  Promise.resolve({
-    url: options.url,
-    requests: 1000,
-    errors: 0,
-    timeouts: 0,
-    non2xx: 0,
-    statusCodes: { '200': 1000 },
-    rps: 850,
-    average: 112,
-    p50: 98,
-    p90: 180,
-    p95: 240,
-    p99: 410,
-    min: 12,
-    max: 620,
-    durationSeconds: 1.2,
-    concurrency: 100,
-    mode: 'requests',
-    histogram: [],
-    at: new Date(0).toISOString(),
-    aborted: false,
-    timedOut: false,
-  });
 
 const STEPS: Step[] = registry
   .filter((s) => s.id !== STEP.drills)

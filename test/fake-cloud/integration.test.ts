@@ -5,7 +5,7 @@ import { main } from '../../src/cli/main.js';
 import { sweep } from '../../src/engine/sweep.js';
 import { isEnabled, runDestroy, runUp, runVerify } from '../../src/engine/engine.js';
 import type { Step } from '../../src/engine/step.js';
-import type { LoadOptions, LoadResult } from '../../src/load/load-test.js';
+import { fakeLoad } from '../helpers/load-result.js';
 import { STEP } from '../../src/steps/outputs.js';
 import { makeLoadTestStep } from '../../src/steps/phase5-validation/load-test.js';
 import { registry } from '../../src/steps/registry.js';
@@ -25,30 +25,6 @@ import { recordingIo } from '../helpers/io.js';
  * the operator's consent and real instances to kill); the load test runs with its HTTP
  * runner replaced, since the fake ALB's DNS name serves nothing.
  */
-const fakeLoad = (options: LoadOptions): Promise<LoadResult> =>
-  Promise.resolve({
-    url: options.url,
-    requests: options.requests ?? 1000,
-    errors: 0,
-    timeouts: 0,
-    non2xx: 0,
-    statusCodes: { '200': options.requests ?? 1000 },
-    rps: 850,
-    average: 112,
-    p50: 98,
-    p90: 180,
-    p95: 240,
-    p99: 410,
-    min: 12,
-    max: 620,
-    durationSeconds: 1.2,
-    concurrency: options.concurrency ?? 100,
-    mode: 'requests',
-    histogram: [],
-    at: new Date(0).toISOString(),
-    aborted: false,
-    timedOut: false,
-  });
 
 const STEPS: Step[] = registry
   .filter((s) => s.id !== STEP.drills)

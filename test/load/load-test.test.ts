@@ -2,10 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  HISTOGRAM_BOUNDS,
   assertFdLimit,
+  histogramOf,
+  planLoad,
   loadRecord,
-  loadVerdicts,
   percentile,
   renderHistogram,
   resolveHost,
@@ -13,6 +13,8 @@ import {
   type LoadProgress,
   type LoadResult,
 } from '../../src/load/load-test.js';
+import { judgeLoad } from '../../src/load/verdict.js';
+import { loadResult } from '../helpers/load-result.js';
 import { CloudmartError, InterruptedError } from '../../src/errors.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -64,7 +66,11 @@ describe('runLoadTest', () => {
     expect(r.average).toBeLessThanOrEqual(r.max);
     expect(r.rps).toBeGreaterThan(0);
     expect(r.histogram.reduce((n, b) => n + b.count, 0)).toBe(200);
-    expect(r.histogram).toHaveLength(HISTOGRAM_BOUNDS.length + 1);
+    // The figures add up: responses ÷ elapsed, per-second counts sum to the total.
+    expect(Math.abs(r.rps - r.responses / r.durationSeconds)).toBeLessThanOrEqual(0.05);
+    expect(r.timeline.reduce((n, s) => n + s.responses, 0)).toBe(200);
+    expect(r.quantiles).toHaveLength(101);
+    expect(r.quantiles[95]).toBe(r.p95);
     expect(r.aborted).toBe(false);
     expect(Date.parse(r.at)).not.toBeNaN();
   });
@@ -76,8 +82,8 @@ describe('runLoadTest', () => {
     expect(r.min).toBeGreaterThanOrEqual(25);
     expect(r.p50).toBeGreaterThanOrEqual(25);
     expect(r.average).toBeGreaterThanOrEqual(25);
-    // Every response took about 30 ms or more: nothing in the buckets up to 20 ms.
-    const fast = r.histogram.filter((b) => b.le !== null && b.le <= 20);
+    // Every response took about 30 ms or more: nothing in a bucket that ends below 25 ms.
+    const fast = r.histogram.filter((b) => b.le !== null && b.le < 25);
     expect(fast.every((b) => b.count === 0)).toBe(true);
     expect(r.histogram.reduce((n, b) => n + b.count, 0)).toBe(40);
   });
@@ -125,7 +131,7 @@ describe('runLoadTest', () => {
     const { url } = await serve(() => undefined);
     const r = await runLoadTest({ url, requests: 10, concurrency: 2, maxSeconds: 0.5 });
     expect(r.timedOut).toBe(true);
-    expect(r.requests).toBe(0);
+    expect(r.responses).toBe(0);
   });
 
   it('ends when nothing listens (connection errors), with no responses', async () => {
@@ -134,9 +140,101 @@ describe('runLoadTest', () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
     const r = await runLoadTest({ url, requests: 10, concurrency: 1, maxSeconds: 5 });
-    expect(r.requests).toBe(0);
+    expect(r.responses).toBe(0);
     expect(r.errors).toBeGreaterThan(0);
+    expect(r.errorCodes).toHaveProperty('ECONNREFUSED');
     expect(r.timedOut).toBe(false);
+  });
+
+  it('opens one connection per request by default (ab -n -c), and reuses them with keepAlive (ab -k)', async () => {
+    const { url, server } = await serve(ok);
+    let opened = 0;
+    server.on('connection', () => opened++);
+    const close = await runLoadTest({ url, requests: 60, concurrency: 5 });
+    expect(close.keepAlive).toBe(false);
+    expect(close.responses).toBe(60);
+    expect(opened).toBe(60);
+    opened = 0;
+    const kept = await runLoadTest({ url, requests: 60, concurrency: 5, keepAlive: true });
+    expect(kept.keepAlive).toBe(true);
+    expect(kept.responses).toBe(60);
+    expect(opened).toBeLessThanOrEqual(5);
+  });
+
+  it('reads chunked and close-delimited bodies to the end', async () => {
+    const { url } = await serve((req, res) => {
+      if (req.url === '/chunked') {
+        res.write('{"products":');
+        setTimeout(() => res.end('[]}'), 5);
+      } else {
+        // No length, not chunked: the body ends when the server closes the connection.
+        res.shouldKeepAlive = false;
+        res.useChunkedEncodingByDefault = false;
+        res.end('{"products":[]}');
+      }
+    });
+    for (const keepAlive of [false, true]) {
+      const chunked = await runLoadTest({
+        url: `${url}/chunked`,
+        requests: 20,
+        concurrency: 2,
+        keepAlive,
+      });
+      expect([chunked.ok, chunked.errors]).toEqual([20, 0]);
+      const eof = await runLoadTest({ url: `${url}/eof`, requests: 20, concurrency: 2, keepAlive });
+      expect([eof.ok, eof.errors]).toEqual([20, 0]);
+    }
+  });
+
+  it('all-503 server: fast answers, yet every verdict fails and says why', async () => {
+    const { url } = await serve((_req, res) => {
+      res.statusCode = 503;
+      res.end('{"error":"unavailable"}');
+    });
+    const r = await runLoadTest({ url, requests: 100, concurrency: 10 });
+    expect([r.responses, r.ok, r.non2xx]).toEqual([100, 0, 100]);
+    expect(r.average).toBeLessThan(500);
+    const v = judgeLoad(r);
+    expect(v.average).toEqual({
+      status: 'fail',
+      reason: expect.stringContaining('no successful response: 100 of 100 requests failed'),
+    });
+    expect(v.p95.status).toBe('fail');
+    expect(v.average.reason).toContain('100 × 503');
+  });
+
+  it('black-holed URL: timeouts count at the timeout, the run stops after a round of them and fails', async () => {
+    // Accepts the connection and never answers.
+    const { url } = await serve(() => undefined);
+    const r = await runLoadTest({ url, requests: 100, concurrency: 10, timeoutSeconds: 0.3 });
+    expect(r.responses).toBe(0);
+    expect(r.timeouts).toBeGreaterThanOrEqual(10);
+    expect(r.errors).toBe(r.timeouts);
+    expect(r.requests).toBeLessThan(100);
+    expect(r.bailedOut).toContain('no response to the first');
+    // Not "0 ms": each timeout counts at the timeout.
+    expect(r.p95).toBeGreaterThanOrEqual(300);
+    expect(r.average).toBeGreaterThanOrEqual(300);
+    const v = judgeLoad(r);
+    expect([v.average.status, v.p95.status]).toEqual(['fail', 'fail']);
+    expect(v.p95.reason).toContain('no successful response');
+  });
+
+  it('a few hanging requests raise the P99 to the timeout and fail the 1 % rule', async () => {
+    let n = 0;
+    const { url } = await serve((req, res) => {
+      if (++n % 20 === 0) return; // 5 % never answered
+      ok(req, res);
+    });
+    const r = await runLoadTest({ url, requests: 100, concurrency: 5, timeoutSeconds: 0.3 });
+    expect(r.timeouts).toBe(5);
+    expect(r.requests).toBe(100);
+    expect(r.responses + r.errors).toBe(100);
+    expect(r.p99).toBeGreaterThanOrEqual(300);
+    expect(r.max).toBeGreaterThanOrEqual(300);
+    const v = judgeLoad(r);
+    expect(v.p95.status).toBe('fail');
+    expect(v.p95.reason).toContain('5.0 % of requests failed');
   });
 
   it('ramps --users up to N connections for a duration and reports progress', async () => {
@@ -155,6 +253,8 @@ describe('runLoadTest', () => {
     expect(r.durationSeconds).toBeLessThan(5);
     expect(progress.length).toBeGreaterThanOrEqual(1);
     expect(progress.at(-1)!.connections).toBe(20);
+    expect(r.rampSeconds).toBe(1);
+    expect(r.timeline.at(-1)!.connections).toBe(20);
   });
 
   it('refuses 1,000 users when the open-file limit is too low, before any request', async () => {
@@ -261,16 +361,21 @@ describe('percentile', () => {
 });
 
 describe('renderHistogram', () => {
-  const result = (counts: Record<string, number>): Pick<LoadResult, 'histogram' | 'requests'> => {
-    const histogram = [...HISTOGRAM_BOUNDS, null].map((le) => ({
-      le,
-      count: counts[String(le)] ?? 0,
-    }));
-    return { histogram, requests: histogram.reduce((n, b) => n + b.count, 0) };
-  };
+  const result = (counts: Array<[number | null, number]>): Pick<LoadResult, 'histogram'> => ({
+    histogram: counts.map(([le, count]) => ({ le, count })),
+  });
 
   it('draws the buckets from the first to the last non-empty one, scaled to the peak', () => {
-    const lines = renderHistogram(result({ '10': 10, '20': 0, '50': 30 }), 30);
+    const lines = renderHistogram(
+      result([
+        [5, 0],
+        [10, 10],
+        [20, 0],
+        [50, 30],
+        [null, 0],
+      ]),
+      30,
+    );
     expect(lines).toEqual([
       `  ≤ 10 ms │${'█'.repeat(10)}${' '.repeat(20)}│ 10  25.0%`,
       `  ≤ 20 ms │${' '.repeat(30)}│  0   0.0%`,
@@ -279,59 +384,117 @@ describe('renderHistogram', () => {
   });
 
   it('labels seconds and the overflow bucket', () => {
-    const lines = renderHistogram(result({ '2000': 1, null: 1 }), 10);
+    const lines = renderHistogram(
+      result([
+        [2000, 1],
+        [10_000, 0],
+        [null, 1],
+      ]),
+      10,
+    );
     expect(lines[0]).toContain('≤ 2 s');
     expect(lines.at(-1)).toContain('> 10 s');
   });
 
   it('says so when there was no response', () => {
-    expect(renderHistogram(result({}))).toEqual(['  (no responses)']);
+    expect(renderHistogram(result([]))).toEqual(['  (no responses)']);
+  });
+});
+
+describe('histogramOf', () => {
+  it('spreads samples that fixed 1-2-5 buckets would put in two bars', () => {
+    // A local server: everything between 1 and 3 ms.
+    const sorted = Array.from({ length: 1000 }, (_, i) => 1 + (2 * i) / 999);
+    const h = histogramOf(sorted);
+    expect(h.reduce((n, b) => n + b.count, 0)).toBe(1000);
+    expect(h.filter((b) => b.count > 0).length).toBeGreaterThanOrEqual(8);
+    expect(Math.max(...h.map((b) => b.count))).toBeLessThan(200);
+  });
+
+  it('keeps the slowest 1 % in the overflow bucket so outliers do not squash the rest', () => {
+    const sorted = [
+      ...Array.from({ length: 990 }, (_, i) => 10 + i / 10),
+      ...Array(10).fill(10_000),
+    ];
+    const h = histogramOf(sorted);
+    expect(h.at(-1)).toEqual({ le: null, count: 10 });
+    expect(Math.max(...h.slice(0, -1).map((b) => b.count))).toBeLessThan(200);
+  });
+
+  it('is empty without samples', () => {
+    expect(histogramOf([])).toEqual([]);
+  });
+});
+
+describe('planLoad: the ramp does what it announces', () => {
+  it('reaches the peak exactly at rampSeconds, in steps about a second apart', () => {
+    const plan = planLoad({ users: 300, durationSeconds: 30 });
+    expect(plan.rampSeconds).toBe(10);
+    expect(plan.stages.reduce((n, s) => n + s.connections, 0)).toBe(300);
+    expect(plan.stages[0]!.startMs).toBe(0);
+    expect(plan.stages.at(-1)!.startMs).toBe(10_000);
+    const gaps = plan.stages.slice(1).map((s, i) => s.startMs - plan.stages[i]!.startMs);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(1_000);
+    // Connections open before the end of the ramp: less than the peak.
+    const before = plan.stages.filter((s) => s.startMs < 10_000);
+    expect(before.reduce((n, s) => n + s.connections, 0)).toBeLessThan(300);
+  });
+
+  it('honours an explicit ramp, at most half the duration', () => {
+    expect(planLoad({ users: 100, durationSeconds: 60, rampSeconds: 20 }).rampSeconds).toBe(20);
+    expect(planLoad({ users: 100, durationSeconds: 10, rampSeconds: 20 }).rampSeconds).toBe(5);
+    expect(planLoad({ users: 5, durationSeconds: 10, rampSeconds: 0 }).stages).toEqual([
+      { connections: 5, startMs: 0 },
+    ]);
   });
 });
 
 describe('verdicts and records', () => {
   it('judges the seed criteria, and never passes an empty run', () => {
-    expect(loadVerdicts({ average: 120, p95: 400, requests: 1000 })).toEqual({
-      average: true,
-      p95: true,
+    const good = judgeLoad(loadResult({ average: 120, p95: 400 }));
+    expect([good.average.status, good.p95.status]).toEqual(['pass', 'pass']);
+    const slow = judgeLoad(loadResult({ average: 700, p95: 1200 }));
+    expect([slow.average.status, slow.p95.status]).toEqual(['fail', 'fail']);
+    const empty = judgeLoad(loadResult({ requests: 0, responses: 0, ok: 0 }));
+    expect([empty.average.status, empty.p95.status]).toEqual(['unknown', 'unknown']);
+  });
+
+  it('fails fast latencies when more than 1 % of the requests failed or were not 2xx', () => {
+    const r = loadResult({ responses: 1000, ok: 985, non2xx: 15, average: 20, p95: 40 });
+    const v = judgeLoad(r);
+    expect(v.average).toEqual({ status: 'fail', reason: expect.stringContaining('1.5 %') });
+    expect(v.p95.status).toBe('fail');
+    // At 1 % exactly it passes.
+    const edge = judgeLoad(loadResult({ ok: 990, non2xx: 10, average: 20, p95: 40 }));
+    expect([edge.average.status, edge.p95.status]).toEqual(['pass', 'pass']);
+  });
+
+  it('fails every verdict of a run with no successful response, and says why', () => {
+    const r = loadResult({
+      concurrency: 1000,
+      ok: 0,
+      non2xx: 1000,
+      statusCodes: { '503': 1000 },
+      average: 3,
+      p95: 5,
     });
-    expect(loadVerdicts({ average: 700, p95: 1200, requests: 1000 })).toEqual({
-      average: false,
-      p95: false,
-    });
-    expect(loadVerdicts({ average: 0, p95: 0, requests: 0 })).toEqual({
-      average: false,
-      p95: false,
-    });
+    const v = judgeLoad(r);
+    for (const verdict of [v.average, v.p95, v.users]) {
+      expect(verdict.status).toBe('fail');
+      expect(verdict.reason).toContain('no successful response');
+    }
+    expect(v.average.reason).toContain('1000 × 503');
   });
 
   it('keeps the last 1,000-user run when a smaller run is recorded after it', () => {
-    const base = {
-      url: 'http://x/api/products',
-      requests: 1000,
-      errors: 0,
-      timeouts: 0,
-      non2xx: 0,
-      statusCodes: {},
-      rps: 100,
-      average: 100,
-      p50: 90,
-      p90: 150,
-      p95: 200,
-      p99: 300,
-      min: 10,
-      max: 400,
-      durationSeconds: 10,
-      mode: 'requests' as const,
-      histogram: [],
-      aborted: false,
-      timedOut: false,
-    };
-    const users = loadRecord({ ...base, concurrency: 1000, at: '2025-01-01T00:00:00.000Z' }, {});
+    const users = loadRecord(loadResult({ concurrency: 1000, at: '2025-01-01T00:00:00.000Z' }), {});
     expect(users.usersRun?.concurrency).toBe(1000);
-    const later = loadRecord({ ...base, concurrency: 100, at: '2025-01-02T00:00:00.000Z' }, users);
+    const later = loadRecord(
+      loadResult({ concurrency: 100, at: '2025-01-02T00:00:00.000Z' }),
+      users,
+    );
     expect(later.concurrency).toBe(100);
     expect(later.usersRun).toEqual(users.usersRun);
-    expect(later).not.toHaveProperty('histogram');
+    expect(later).not.toHaveProperty('samples');
   });
 });

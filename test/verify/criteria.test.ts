@@ -49,11 +49,12 @@ describe('result criteria', () => {
     expect(c['criteria.performance.average']).toMatchObject({
       status: 'fail',
       evidence:
-        '650.0 ms over 1000 requests at 100 concurrent (up (validation.load) run at 2026-01-02T00:00:00Z)',
+        'average 650 ms (limit 500 ms) over 1000 requests at 100 concurrent (up (validation.load) run at 2026-01-02T00:00:00Z)',
     });
     expect(c['criteria.performance.p95']).toMatchObject({
       status: 'fail',
-      evidence: 'P95 1200.0 ms (up (validation.load) run at 2026-01-02T00:00:00Z)',
+      evidence:
+        'P95 1200 ms (limit 1000 ms) over 1000 requests at 100 concurrent (up (validation.load) run at 2026-01-02T00:00:00Z)',
     });
     expect(c['criteria.performance.concurrency']).toMatchObject({
       status: 'unknown',
@@ -123,13 +124,15 @@ describe('result criteria: runs at scale', () => {
         requests: 5000,
         errors: 0,
         non2xx: 3,
+        average: 300,
+        p95: 800,
       },
     };
     const c = byId(resultChecks(state, testConfig()));
     expect(c['criteria.performance.concurrency']).toMatchObject({
       status: 'pass',
       evidence:
-        '1000 connections, 3 errors or non-2xx of 5000 requests (cloudmart load run at 2026-01-01T00:00:00Z)',
+        '1000 connections, 3 errors or non-2xx of 5000 requests; average 300 ms, P95 800 ms (cloudmart load run at 2026-01-01T00:00:00Z)',
     });
   });
 
@@ -171,12 +174,12 @@ describe('result criteria: runs at scale', () => {
     // Response times from the newest run, 1,000 users from the newest run that measured it.
     expect(c['criteria.performance.average']).toMatchObject({
       status: 'pass',
-      evidence: expect.stringContaining('95.0 ms over 1000 requests at 100 concurrent (up'),
+      evidence: expect.stringContaining('average 95 ms over 1000 requests at 100 concurrent (up'),
     });
     expect(c['criteria.performance.concurrency']).toMatchObject({
       status: 'pass',
       evidence:
-        '1000 connections, 40 errors or non-2xx of 20000 requests (cloudmart load run at 2026-01-01T00:00:00Z)',
+        '1000 connections, 40 errors or non-2xx of 20000 requests; average 310 ms, P95 900 ms (cloudmart load run at 2026-01-01T00:00:00Z)',
     });
   });
 
@@ -215,7 +218,7 @@ describe('result criteria: runs at scale', () => {
     ).toMatchObject({
       status: 'fail',
       evidence:
-        '1000 connections, 400 errors or non-2xx of 5000 requests (up (validation.load) run at 2026-01-02T00:00:00Z)',
+        '1000 connections: 7.4 % of requests failed or were not 2xx (400 errors, 0 of them timeouts, 0 non-2xx of 5400; at most 1 % allowed) (up (validation.load) run at 2026-01-02T00:00:00Z)',
     });
   });
 

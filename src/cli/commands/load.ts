@@ -8,6 +8,7 @@ import {
   assertFdLimit,
   loadRecord,
   loadVerdicts,
+  planLoad,
   renderHistogram,
   runLoadTest,
   type LoadResult,
@@ -29,6 +30,7 @@ import {
 export interface LoadCommandOptions {
   requests: number;
   concurrency: number;
+  keepAlive?: boolean;
   path: string;
   duration?: number;
   url?: string;
@@ -147,32 +149,54 @@ function stopOnSigint(io: Io, onForce: () => void): { signal: AbortSignal; dispo
   };
 }
 
-const mark = (ok: boolean) => (ok ? '✔' : '✖');
+const mark = (status: 'pass' | 'fail' | 'unknown') =>
+  status === 'pass' ? '✔' : status === 'fail' ? '✖' : '?';
+
+/** "like ab -n 1000 -c 100" / "like ab -k …" / ramp or duration. */
+function describeRun(r: LoadResult): string {
+  const conn = r.keepAlive
+    ? 'connections kept alive (ab -k)'
+    : 'one connection per request (ab without -k)';
+  if (r.mode === 'requests')
+    return `${r.concurrency} concurrent, ${conn}: like "ab${r.keepAlive ? ' -k' : ''} -n ${r.requests} -c ${r.concurrency}"`;
+  if (r.mode === 'users')
+    return `ramped to ${r.concurrency} connections over ${r.rampSeconds ?? 0} s, ${conn}`;
+  return `${r.concurrency} concurrent for a fixed time, ${conn}`;
+}
 
 function printResult(io: Io, r: LoadResult): void {
   const v = loadVerdicts(r);
   io.out(`Load test: ${r.url}`);
   io.out(
-    `  ${r.requests} responses in ${r.durationSeconds} s at ${r.concurrency} concurrent connections (${r.mode === 'requests' ? 'ab -n/-c' : r.mode === 'users' ? 'ramped' : 'timed'})${r.aborted ? ' — stopped early' : ''}${r.timedOut ? ' — cut at the time bound' : ''}`,
+    `  ${r.requests} requests in ${r.durationSeconds} s, ${describeRun(r)}${r.aborted ? ' — stopped early' : ''}${r.timedOut ? ' — cut at the time bound' : ''}`,
   );
-  io.out(`  Requests/s   ${r.rps}`);
-  io.out(`  Latency ms   avg ${r.average}  p50 ${r.p50}  p95 ${r.p95}  p99 ${r.p99}`);
-  io.out(`               min ${r.min}  max ${r.max}`);
+  if (r.bailedOut) io.out(`  Stopped: ${r.bailedOut}`);
   const codes = Object.entries(r.statusCodes)
     .map(([code, n]) => `${code}×${n}`)
     .join(' ');
+  const errs = Object.entries(r.errorCodes)
+    .map(([code, n]) => `${code}×${n}`)
+    .join(' ');
   io.out(
-    `  Errors       ${r.errors} (${r.timeouts} timeouts); non-2xx ${r.non2xx}${codes ? `; status ${codes}` : ''}`,
+    `  Responses    ${r.responses} (${r.ok} 2xx, ${r.non2xx} non-2xx${codes ? `; status ${codes}` : ''})`,
+  );
+  io.out(
+    `  Errors       ${r.errors} without a response (${r.timeouts} timeouts at ${r.timeoutSeconds} s${errs ? `; ${errs}` : ''})`,
+  );
+  io.out(`  Requests/s   ${r.rps} (${r.responses} responses ÷ ${r.durationSeconds} s)`);
+  io.out(`  Latency ms   avg ${r.average}  p50 ${r.p50}  p95 ${r.p95}  p99 ${r.p99}`);
+  io.out(
+    `               min ${r.min}  max ${r.max}${r.timeouts ? '  (timeouts count at the timeout)' : ''}`,
   );
   io.out('');
   io.out('Latency histogram');
   for (const line of renderHistogram(r)) io.out(line);
   io.out('');
-  io.out(`${mark(v.average)} Average < ${LOAD_CRITERIA.averageMs} ms (${r.average} ms)`);
-  io.out(`${mark(v.p95)} P95 < ${LOAD_CRITERIA.p95Ms / 1000} s (${r.p95} ms)`);
+  io.out(`${mark(v.average.status)} Average < ${LOAD_CRITERIA.averageMs} ms: ${v.average.reason}`);
+  io.out(`${mark(v.p95.status)} P95 < ${LOAD_CRITERIA.p95Ms / 1000} s: ${v.p95.reason}`);
   if (r.concurrency >= LOAD_CRITERIA.users)
     io.out(
-      `${mark(v.average && v.p95 && r.errors + r.non2xx <= r.requests * 0.01)} ${LOAD_CRITERIA.users} concurrent users served`,
+      `${mark(v.users.status)} ${LOAD_CRITERIA.users} concurrent users served: ${v.users.reason}`,
     );
 }
 
@@ -225,13 +249,21 @@ export async function loadCommand(
     }
   }
 
+  // Announce what the run will do, from the same plan the run follows.
+  const plan = planLoad({
+    requests: opts.requests,
+    concurrency: opts.concurrency,
+    ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
+    ...(opts.users !== undefined ? { users: opts.users } : {}),
+  });
+  const conn = opts.keepAlive ? 'connections kept alive' : 'one connection per request';
   const mode =
-    opts.users !== undefined
-      ? `ramping to ${opts.users} connections over ${opts.duration ?? 30} s`
-      : opts.duration !== undefined
-        ? `${opts.concurrency} connections for ${opts.duration} s`
-        : `${opts.requests} requests, ${opts.concurrency} concurrent`;
-  io.err(`Load test against ${target.url}: ${mode}.`);
+    plan.mode === 'users'
+      ? `ramping to ${plan.peak} connections over ${plan.rampSeconds} s, then holding them until ${plan.durationSeconds} s`
+      : plan.mode === 'duration'
+        ? `${plan.peak} connections for ${plan.durationSeconds} s`
+        : `${plan.requests} requests, ${plan.peak} concurrent`;
+  io.err(`Load test against ${target.url}: ${mode}, ${conn}.`);
   // Quitting at once while the result is being recorded must not leave the lock behind.
   const interrupt = stopOnSigint(io, () => target.store?.unlockSync());
   try {
@@ -240,6 +272,7 @@ export async function loadCommand(
       url: target.url,
       requests: opts.requests,
       concurrency: opts.concurrency,
+      keepAlive: opts.keepAlive === true,
       ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
       ...(opts.users !== undefined ? { users: opts.users } : {}),
       signal: interrupt.signal,
@@ -286,18 +319,29 @@ export async function loadCommand(
       if (view) printScaling(io, view);
     }
 
-    if (result.requests === 0) {
-      throw new CloudmartError(
-        'NOT_READY',
-        `No response from ${target.url}: ${result.errors} connection error(s)`,
-        { hint: 'Check the URL, or that the targets are healthy ("cloudmart verify --phase 1").' },
-      );
-    }
     if (result.aborted) {
       io.err('Stopped early: the result is not recorded.');
       return 130;
     }
+    // A failing run is recorded too: verify must see the failure, not an older pass.
     if (target.store && target.config) await record(io, target.store, target.config, result);
+    if (result.responses === 0) {
+      throw new CloudmartError(
+        'NOT_READY',
+        `No response from ${target.url}: ${result.bailedOut ?? `${result.errors} connection error(s)`}`,
+        { hint: 'Check the URL, or that the targets are healthy ("cloudmart verify --phase 1").' },
+      );
+    }
+    const v = loadVerdicts(result);
+    const failed = [
+      v.average,
+      v.p95,
+      ...(result.concurrency >= LOAD_CRITERIA.users ? [v.users] : []),
+    ].filter((x) => x.status === 'fail');
+    if (failed.length > 0) {
+      io.err(`The run misses the seed's criteria: ${failed[0]!.reason}.`);
+      return 1;
+    }
     return 0;
   } finally {
     interrupt.dispose();

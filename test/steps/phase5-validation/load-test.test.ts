@@ -5,6 +5,7 @@ import type { Results } from '../../../src/state/store.js';
 import { phase5Steps } from '../../../src/steps/phase5-validation/index.js';
 import { loadTestStep, makeLoadTestStep } from '../../../src/steps/phase5-validation/load-test.js';
 import { testConfig, testContext } from '../../helpers/context.js';
+import { loadResult } from '../../helpers/load-result.js';
 
 const ALB = {
   loadBalancerArn: 'arn:lb',
@@ -23,13 +24,7 @@ const ASG = {
 };
 
 function result(overrides: Partial<LoadResult> = {}): LoadResult {
-  return {
-    url: 'http://x/api/products',
-    requests: 1000,
-    errors: 0,
-    timeouts: 0,
-    non2xx: 0,
-    statusCodes: { '200': 1000 },
+  return loadResult({
     rps: 480.5,
     average: 180.2,
     p50: 150,
@@ -39,14 +34,9 @@ function result(overrides: Partial<LoadResult> = {}): LoadResult {
     min: 20,
     max: 900,
     durationSeconds: 2.1,
-    concurrency: 100,
-    mode: 'requests',
-    histogram: [],
     at: '2025-05-01T10:00:00.000Z',
-    aborted: false,
-    timedOut: false,
     ...overrides,
-  };
+  });
 }
 
 /** A fake runner that records the options it got. */
@@ -112,12 +102,16 @@ describe('validation.load', () => {
       signal: c.signal,
     });
     expect(calls[0]).not.toHaveProperty('users');
-    expect(out).toEqual({
+    expect(out).toMatchObject({
       url: 'http://x/api/products',
       at: '2025-05-01T10:00:00.000Z',
       requests: 1000,
+      responses: 1000,
+      ok: 1000,
       concurrency: 100,
+      keepAlive: false,
       errors: 0,
+      timeouts: 0,
       non2xx: 0,
       rps: 480.5,
       average: 180.2,
@@ -128,7 +122,12 @@ describe('validation.load', () => {
       max: 900,
       durationSeconds: 2.1,
       mode: 'requests',
+      // Rich enough for the report to draw: histogram, per-second timeline, quantiles.
+      histogram: [],
+      timeline: [],
+      quantiles: [],
     });
+    expect(c.progressLog.some((l) => l.includes("meets the seed's criteria"))).toBe(true);
     expect(c.progressLog.some((l) => l.includes('500/1000 requests, 400 req/s'))).toBe(true);
   });
 
@@ -154,7 +153,9 @@ describe('validation.load', () => {
 
   it('fails with the fix when nothing answered, and stops on abort', async () => {
     await expect(
-      makeLoadTestStep(runner(result({ requests: 0, errors: 1000 })).run).create(ctx()),
+      makeLoadTestStep(
+        runner(result({ requests: 1000, responses: 0, ok: 0, errors: 1000 })).run,
+      ).create(ctx()),
     ).rejects.toMatchObject({ code: 'NOT_READY', message: expect.stringContaining('no response') });
     await expect(
       makeLoadTestStep(runner(result({ aborted: true })).run).create(ctx()),
@@ -166,8 +167,8 @@ describe('validation.load', () => {
     expect(checks.map((c) => [c.id, c.status, c.criterion])).toEqual([
       ['criteria.performance.average', 'unknown', 'performance'],
       ['criteria.performance.p95', 'unknown', 'performance'],
-      ['validation.load.errors', 'unknown', 'performance'],
       ['criteria.performance.concurrency', 'unknown', 'performance'],
+      ['validation.load.errors', 'unknown', 'performance'],
     ]);
     expect(checks.find((c) => c.id === 'criteria.performance.concurrency')!.fix).toBe(
       'cloudmart load --users 1000',
@@ -188,12 +189,28 @@ describe('validation.load', () => {
     );
 
     const slow = await loadTestStep.verify(
-      withResults(ctx({ previous: { ...result({ average: 650, p95: 1400, non2xx: 12 }) } }), {}),
+      withResults(ctx({ previous: { ...result({ average: 650, p95: 1400, non2xx: 1 }) } }), {}),
     );
     expect(status(slow, 'criteria.performance.average')).toBe('fail');
     expect(status(slow, 'criteria.performance.p95')).toBe('fail');
     expect(status(slow, 'validation.load.errors')).toBe('warn');
     expect(slow.find((c) => c.id === 'criteria.performance.p95')!.fix).toBe('cloudmart load');
+  });
+
+  it('verify fails fast latencies of an all-503 run, with the reason', async () => {
+    const all503 = result({
+      ok: 0,
+      non2xx: 1000,
+      statusCodes: { '503': 1000 },
+      average: 4,
+      p95: 9,
+    });
+    const checks = await loadTestStep.verify(withResults(ctx({ previous: { ...all503 } }), {}));
+    for (const id of ['criteria.performance.average', 'criteria.performance.p95']) {
+      const check = checks.find((c) => c.id === id)!;
+      expect(check.status).toBe('fail');
+      expect(check.evidence).toContain('no successful response: 1000 of 1000 requests failed');
+    }
   });
 
   it('verify reads the newer of its own figures and the recorded "cloudmart load" result, and keeps the 1,000-user run', async () => {
