@@ -67,8 +67,13 @@ export interface InstanceDrillResult extends TimeoutFigures {
   targetStates: TargetStateChange[];
   /** Seconds until the replacement was InService in the group. */
   replacementInServiceAfterSeconds: number | null;
-  /** Seconds until the replacement was InService and healthy in the target group: the RTO. */
+  /** Seconds until the replacement was InService and healthy in the target group. */
   replacementHealthyAfterSeconds: number | null;
+  /**
+   * The outage the users saw: the background probe's window from the first failed request to
+   * the first success after the last one (0 when none failed; with two AZs the service may
+   * never be down). null when the drill gave up or the probe had not recovered.
+   */
   rtoSeconds: number | null;
   /** Requests of the background probe that failed (the seed expects none). */
   failedRequests: number;
@@ -87,8 +92,8 @@ const takenOutAs = (state: string): TakenOutAs =>
  * healthy instance of the stack's Auto Scaling group with EC2 TerminateInstances, so neither the
  * group nor the ALB is told beforehand (no deregistration, no connection draining). Then measure
  * when the ALB stops counting the target healthy (its health checks fail, or the group
- * deregisters it), when the group's replacement is InService and healthy (the RTO), and how many
- * requests of a light background load failed meanwhile. Nothing to restore: the group replaces
+ * deregisters it), when the group's replacement is InService and healthy, and how many requests
+ * of a light background load failed meanwhile: the window in which they failed is the RTO. Nothing to restore: the group replaces
  * the instance itself.
  */
 export async function runInstanceDrill(
@@ -122,8 +127,8 @@ export async function runInstanceDrill(
   const plan = [
     `Terminate ${instanceId} (${az}), an InService and healthy instance of ${groupName}, with EC2 TerminateInstances (the seed's "aws ec2 terminate-instances"): no deregistration or draining first; the group must notice the loss and launch a replacement to keep ${snap.group.DesiredCapacity} desired`,
     `Watch target group ${String(snap.alb.targetGroupName ?? snap.alb.targetGroupArn)} until the ALB stops counting ${instanceId} healthy: marked unhealthy or unused, or taken out of the target group (the record says which)`,
-    `Wait until the replacement is InService and healthy in the target group (up to ${Math.round(timeoutMs / 60_000)} min): that time is the RTO`,
-    `Meanwhile GET ${url} ${Math.round(1000 / probeIntervalMs)} times a second and count failed requests (the seed expects none)`,
+    `Wait until the replacement is InService and healthy in the target group (up to ${Math.round(timeoutMs / 60_000)} min), and record that time beside the RTO`,
+    `Meanwhile GET ${url} ${Math.round(1000 / probeIntervalMs)} times a second and count failed requests (the seed expects none): the RTO is the outage those requests saw`,
   ];
   const base: InstanceDrillResult = {
     drill: 'instance',
@@ -231,7 +236,8 @@ export async function runInstanceDrill(
   const probe = await prober.settle();
   return {
     ...result,
-    rtoSeconds: result.replacementHealthyAfterSeconds,
+    // The RTO is the outage the users saw, not the replacement time (recorded beside it).
+    rtoSeconds: probe.outageWindowSeconds,
     failedRequests: probe.failed,
     probe,
   };

@@ -17,6 +17,11 @@ export interface ProbeSummary {
   firstFailureSeconds: number | null;
   /** When the first request after the last failure succeeded, null when none failed (or none recovered). */
   recoveredSeconds: number | null;
+  /**
+   * The outage the users saw: from the first failed request to the first success after the
+   * last failure, seconds; 0 when no request failed, null when it had not recovered at the end.
+   */
+  outageWindowSeconds: number | null;
   /** The last failure's status or error, for the report. */
   lastError: string | null;
 }
@@ -133,6 +138,12 @@ export class Prober {
       longestOutageSeconds: seconds(longest),
       firstFailureSeconds: firstFailure === undefined ? null : rel(firstFailure),
       recoveredSeconds: recovered === undefined ? null : rel(recovered),
+      outageWindowSeconds:
+        firstFailure === undefined
+          ? 0
+          : recovered === undefined
+            ? null
+            : seconds(recovered - firstFailure),
       lastError,
     };
   }

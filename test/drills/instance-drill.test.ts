@@ -117,7 +117,8 @@ describe('instance drill', () => {
       takenOutAs: 'unhealthy',
       replacementInServiceAfterSeconds: 15,
       replacementHealthyAfterSeconds: 20,
-      rtoSeconds: 20,
+      // The outage users saw: first failed request (0.4 s) to the success after the last (4.6 s).
+      rtoSeconds: 4.2,
       failedRequests: 11,
       timedOut: false,
       timedOutAfterSeconds: null,
@@ -151,7 +152,8 @@ describe('instance drill', () => {
     expect(verdict.ok).toBe(false); // 11 requests failed: the seed expects none
     expect(drillRecord(r)).toMatchObject({
       at: r.at,
-      rtoSeconds: 20,
+      rtoSeconds: 4.2,
+      replacementHealthyAfterSeconds: 20,
       failedRequests: 11,
       takenOutAs: 'unhealthy',
       passed: false,
@@ -175,7 +177,8 @@ describe('instance drill', () => {
       unhealthyAfterSeconds: 0,
       takenOutAs: 'deregistered',
       replacementId: 'i-c',
-      rtoSeconds: 5,
+      replacementHealthyAfterSeconds: 5,
+      rtoSeconds: 0,
     });
   });
 
@@ -193,7 +196,7 @@ describe('instance drill', () => {
       ) // 0 s
       .resolves(targets(target('i-b', 'healthy'), target('i-c', 'healthy')));
     const r = await runInstanceDrill(drillContext());
-    expect(r).toMatchObject({ unhealthyAfterSeconds: 0, takenOutAs: 'unused', rtoSeconds: 5 });
+    expect(r).toMatchObject({ unhealthyAfterSeconds: 0, takenOutAs: 'unused', rtoSeconds: 0 });
     expect(r.targetStates[0]).toEqual({
       afterSeconds: 0,
       state: 'unused',
@@ -220,7 +223,7 @@ describe('instance drill', () => {
         ),
       ); // 5 s
     const r = await runInstanceDrill(drillContext());
-    expect(r).toMatchObject({ unhealthyAfterSeconds: 5, takenOutAs: 'unhealthy', rtoSeconds: 5 });
+    expect(r).toMatchObject({ unhealthyAfterSeconds: 5, takenOutAs: 'unhealthy', rtoSeconds: 0 });
   });
 
   it('terminates the instance given with --instance-id', async () => {
@@ -376,7 +379,8 @@ describe('instance drill', () => {
       .resolvesOnce(HEALTHY.targets)
       .resolves(targets(target('i-b', 'healthy'), target('i-c', 'healthy')));
     const r = await runInstanceDrill(drillContext());
-    expect(r.rtoSeconds).toBe(5);
+    expect(r.replacementHealthyAfterSeconds).toBe(5);
+    expect(r.rtoSeconds).toBe(0);
   });
 
   it('stops on abort (Ctrl-C) while waiting', async () => {

@@ -82,6 +82,7 @@ function figureLines(r: DrillResult): string[] {
         `ALB took it out     after ${s(r.unhealthyAfterSeconds)}${r.takenOutAs ? ` (${TAKEN_OUT[r.takenOutAs] ?? r.takenOutAs})` : ''}`,
         `Replacement         ${r.replacementId ?? '—'} (${r.replacementAvailabilityZone ?? '—'}): InService after ${s(r.replacementInServiceAfterSeconds)}, healthy after ${s(r.replacementHealthyAfterSeconds)}`,
         `Background load     ${probeLine(r.probe)}`,
+        `RTO                 ${s(r.rtoSeconds)} (the outage the background load saw; the replacement's time is beside it)`,
       ];
     case 'rds-failover':
       return [

@@ -66,7 +66,15 @@ export function drillChecks(records: {
       'cloudmart drill instance',
       (r) => {
         const out = num(r, 'unhealthyAfterSeconds');
-        return `${String(r.instanceId)} terminated; ${
+        const probe = r.probe as Record<string, unknown> | undefined;
+        const failed = num(r, 'failedRequests');
+        const users =
+          num(r, 'rtoSeconds') === undefined
+            ? ''
+            : failed === 0
+              ? 'no request of the background probe failed (no outage); '
+              : `the outage users saw: ${failed ?? '?'} of ${num(probe, 'sent') ?? '?'} probe requests failed between ${num(probe, 'firstFailureSeconds') ?? '?'} s and ${num(probe, 'recoveredSeconds') ?? '?'} s; `;
+        return `${users}${String(r.instanceId)} terminated; ${
           out === undefined
             ? 'the ALB never took it out'
             : `ALB took it out after ${out} s (${String(r.takenOutAs)})`

@@ -104,7 +104,12 @@ describe('validation.drills', () => {
 
     const out = await makeDrillsStep(ok).create(c);
 
-    expect(out.instance).toMatchObject({ instanceId: 'i-a', replacementId: 'i-c', rtoSeconds: 5 });
+    expect(out.instance).toMatchObject({
+      instanceId: 'i-a',
+      replacementId: 'i-c',
+      replacementHealthyAfterSeconds: 5,
+      rtoSeconds: 0,
+    });
     expect(out['rds-failover']).toMatchObject({
       primaryAzBefore: A,
       primaryAzAfter: C,
