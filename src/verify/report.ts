@@ -24,6 +24,13 @@ const SECTIONS: Array<{ title: string; criteria: Check['criterion'][] }> = [
   { title: 'Other', criteria: ['other'] },
 ];
 
+/** "; not measured: Failure recovery test (10 points: cloudmart drill …)" for the grade line. */
+export function notMeasuredNote(r: VerifyReport): string {
+  const list = r.score.notMeasured ?? [];
+  if (list.length === 0) return '';
+  return `; not measured: ${list.map((n) => `${n.item} (${n.points} points${n.fix ? `: ${n.fix}` : ''})`).join(', ')}`;
+}
+
 /** The terminal report: sections, marks, evidence, then the score and every lost point. */
 export function renderText(r: VerifyReport): string[] {
   const out: string[] = [`Verification of stack "${r.stack}" in ${r.region} (${r.at})`];
@@ -36,7 +43,7 @@ export function renderText(r: VerifyReport): string[] {
       if (c.status !== 'pass' && c.fix) out.push(`      fix: ${c.fix}`);
     }
   }
-  out.push('', `Score: ${r.score.total}/100 — grade ${r.score.grade}`);
+  out.push('', `Score: ${r.score.total}/100 — grade ${r.score.grade}${notMeasuredNote(r)}`);
   for (const item of r.score.items) {
     out.push(`  ${item.area} / ${item.item}: ${item.earned}/${item.points}`);
   }
@@ -64,7 +71,7 @@ export function renderMarkdown(r: VerifyReport): string {
     `- Stack: \`${r.stack}\``,
     `- Region: \`${r.region}\``,
     `- Checked at: ${r.at}`,
-    `- **Score: ${r.score.total}/100 — grade ${r.score.grade}**`,
+    `- **Score: ${r.score.total}/100 — grade ${r.score.grade}**${notMeasuredNote(r)}`,
     '',
     '## Score',
     '',

@@ -161,6 +161,8 @@ export interface Score {
   total: number;
   grade: Grade;
   items: ScoredItem[];
+  /** Points withheld because something was not measured (an `unknown` check, or none), by item. */
+  notMeasured: Array<{ item: string; points: number; fix?: string }>;
 }
 
 export function grade(total: number): Grade {
@@ -219,5 +221,19 @@ export function score(checks: Check[]): Score {
     };
   });
   const total = round1(items.reduce((s, i) => s + i.earned, 0));
-  return { total, grade: grade(total), items };
+  const notMeasured = items.flatMap((i) => {
+    const unmeasured = i.lost.filter(
+      (l) => l.reason.startsWith('nothing to check') || l.reason.includes(': not known ('),
+    );
+    if (unmeasured.length === 0) return [];
+    const fix = unmeasured.find((l) => l.fix)?.fix;
+    return [
+      {
+        item: i.item,
+        points: round1(unmeasured.reduce((n, l) => n + l.points, 0)),
+        ...(fix ? { fix } : {}),
+      },
+    ];
+  });
+  return { total, grade: grade(total), items, notMeasured };
 }

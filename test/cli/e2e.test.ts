@@ -59,6 +59,10 @@ describe('cloudmart against the fake cloud', () => {
 
     const text = await run(['verify', ...common]);
     expect(text.io.stdout.join('\n')).toMatch(/Score: [\d.]+\/100 — grade [SABCF]/);
+    // The grade line names what was not measured: no drill ran in this test.
+    expect(text.io.stdout.join('\n')).toMatch(
+      /grade [SABCF]; not measured: .*Failure recovery test \(10 points: cloudmart drill instance/,
+    );
 
     // A lost state file: destroy finds the stack by its tags and names.
     rmSync(state);

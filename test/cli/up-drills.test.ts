@@ -155,6 +155,11 @@ describe('up and the failure drills', () => {
     expect(runInstanceDrill).not.toHaveBeenCalled();
     expect(runRdsFailoverDrill).not.toHaveBeenCalled();
     expect(sent.filter((c) => DRILL_COMMANDS.includes(c))).toEqual([]);
+    // The summary says so, with what verify withholds and the command that runs them.
+    expect(io.text()).toContain(
+      'The failure drills were not run (--yes without --drills): verify withholds the 10 points of "Failure recovery test"',
+    );
+    expect(io.text()).toContain('cloudmart drill instance && cloudmart drill rds-failover');
   });
 
   it('up --yes --step validation.drills without --drills is a usage error (exit 2), before any AWS call', async () => {
@@ -184,6 +189,7 @@ describe('up and the failure drills', () => {
 
   it('up --yes --drills runs the instance drill, then the RDS failover drill, and keeps their figures', async () => {
     const { code, io, saved } = await up(['--yes', '--drills', '--phase', '5']);
+    expect(io.text()).not.toContain('The failure drills were not run');
 
     expect(code, io.text()).toBe(0);
     expect(runInstanceDrill).toHaveBeenCalledTimes(1);

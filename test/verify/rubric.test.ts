@@ -64,6 +64,25 @@ describe('rubric', () => {
     expect(item.lost[0]!.fix).toContain('cloudmart drill');
     expect(s.total).toBe(90);
     expect(s.grade).toBe('S');
+    // The grade line can name what was not measured.
+    expect(s.notMeasured).toEqual([
+      {
+        item: 'Failure recovery test',
+        points: 10,
+        fix: 'cloudmart drill instance && cloudmart drill rds-failover',
+      },
+    ]);
+  });
+
+  it('names unknown checks as not measured, and failures not', () => {
+    const s = score([
+      ...RUBRIC.filter((r) => r.criterion !== 'failure-recovery' && r.criterion !== 'alarms').map(
+        (r) => check(r.criterion, 'pass'),
+      ),
+      check('failure-recovery', 'unknown'),
+      check('alarms', 'fail'),
+    ]);
+    expect(s.notMeasured.map((n) => [n.item, n.points])).toEqual([['Failure recovery test', 10]]);
   });
 
   it('a step that could not be checked costs the items it feeds, with the reason and the fix', () => {

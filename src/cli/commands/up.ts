@@ -74,6 +74,7 @@ export async function upCommand(
   });
   try {
     // A drill never runs by surprise: only with --drills under --yes, or after its own question.
+    let drillsLeftOut = false;
     if (selectSteps(registry, session.config, selection).some((s) => s.id === DRILLS_STEP)) {
       const drills = opts.yes
         ? opts.drills === true
@@ -81,7 +82,10 @@ export async function upCommand(
             'Phase 5 can also run the failure drills: terminate one instance and force an RDS failover (the service should stay up). Run them?',
             { default: false },
           );
-      if (!drills) selection.excludeStepIds = [DRILLS_STEP];
+      if (!drills) {
+        selection.excludeStepIds = [DRILLS_STEP];
+        drillsLeftOut = true;
+      }
     }
     const selected = selectSteps(registry, session.config, selection);
     if (selected.length === 0) {
@@ -122,6 +126,11 @@ export async function upCommand(
     }
     const result = await runUp(session.engine(opts.concurrency), selection, confirm);
     const code = printRunSummary(io, 'up', result, session.store.path);
+    // Say what was left out, and what verify will withhold for it.
+    if (drillsLeftOut && !result.interrupted)
+      io.err(
+        `\nThe failure drills were not run${opts.yes ? ' (--yes without --drills)' : ''}: verify withholds the 10 points of "Failure recovery test" until they are. Run them with: cloudmart drill instance && cloudmart drill rds-failover   (or: cloudmart up --phase 5 --drills --yes)`,
+      );
     for (const line of endpoints(session.store.current.steps)) io.err(line);
     return code;
   } finally {
