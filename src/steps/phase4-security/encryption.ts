@@ -369,14 +369,22 @@ const ebsChecks: Group = async (ctx) => {
   const def = await ec2.send(new GetEbsEncryptionByDefaultCommand({}));
   const on = def.EbsEncryptionByDefault === true;
   if (!ctx.config.security.ebsEncryptionByDefault) {
-    // Account-wide and not asked for: the two checks above verify that every volume of the
-    // stack is encrypted (launch template and live volumes), so this one only informs.
+    // Not opted in (the setting is account-wide, so cloudmart does not turn it on unasked).
+    // The stack's own volumes are checked above; this check still says what the region does:
+    // a new volume created outside the launch template is unencrypted while it is off.
     checks.push({
       id: 'security.encryption.ebs-default',
       title: `EBS encryption by default in ${ctx.config.region}`,
       criterion: 'encryption',
-      status: 'pass',
-      evidence: `EbsEncryptionByDefault=${on}: not opted in (security.ebsEncryptionByDefault is false, the setting is account-wide); the stack's own volumes are encrypted through its launch template, checked by security.encryption.launch-template and security.encryption.ebs-volumes`,
+      status: on ? 'pass' : 'fail',
+      evidence: on
+        ? `EbsEncryptionByDefault=true (turned on outside cloudmart; security.ebsEncryptionByDefault is false)`
+        : `EbsEncryptionByDefault=false: a volume created outside the stack's launch template in ${ctx.config.region} is not encrypted (security.ebsEncryptionByDefault is false)`,
+      ...(on
+        ? {}
+        : {
+            fix: 'set security.ebsEncryptionByDefault: true and run cloudmart up --phase 4 (it turns the region-wide setting on; destroy turns it off again only if cloudmart turned it on)',
+          }),
     });
     return checks;
   }

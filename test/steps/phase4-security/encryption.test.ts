@@ -388,13 +388,16 @@ describe('security.encryption', () => {
       expect(checks['security.encryption.log-groups']?.evidence).toContain('not encrypted');
     });
 
-    it('does not score down EBS encryption by default when the config leaves it alone', async () => {
+    it('fails EbsEncryptionByDefault=false even when the config leaves it alone, with the fix', async () => {
       compliant();
       ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: false });
       const checks = byId(await encryptionStep.verify(ctx()));
-      expect(checks['security.encryption.ebs-default']).toMatchObject({ status: 'pass' });
+      expect(checks['security.encryption.ebs-default']).toMatchObject({ status: 'fail' });
       expect(checks['security.encryption.ebs-default']?.evidence).toMatch(
-        /EbsEncryptionByDefault=false: not opted in.*security\.encryption\.ebs-volumes/,
+        /EbsEncryptionByDefault=false: a volume created outside the stack's launch template/,
+      );
+      expect(checks['security.encryption.ebs-default']?.fix).toContain(
+        'security.ebsEncryptionByDefault: true',
       );
       // The per-volume checks it points at are the ones that score the stack's volumes.
       expect(checks['security.encryption.launch-template']?.status).toBe('pass');
