@@ -96,7 +96,11 @@ export interface MetricFilterSpec {
 /**
  * Metric filters on the backend's JSON lines
  * `{"ts","level","method","path","status","duration_ms","query_time","user"}`, publishing to
- * `config.monitoring.namespace`. Counters carry a default of 0 so that the dashboard's
+ * `config.monitoring.namespace`. The request metrics count API requests only (`/api/*`): an
+ * idle shop still logs the ALB's and Route 53's health checks (`/health/live`, `/health`,
+ * about 16 a minute) and diagnostic lines, which are neither users, requests nor errors of
+ * the shop. ErrorCount counts API answers with a 5xx status, not every ERROR line (a cache
+ * miss that fell back to the database is logged as ERROR and answered 200). Counters carry a default of 0 so that the dashboard's
  * error-rate math (ErrorCount / RequestCount) has a value in quiet periods; the response time
  * has none, because a 0 would drag its average down.
  */
@@ -114,7 +118,7 @@ export function metricFilterSpecs(config: Config): MetricFilterSpec[] {
     },
   });
   return [
-    counter('ErrorCount', '{ $.level = "ERROR" }'),
+    counter('ErrorCount', '{ ($.path = "/api/*") && ($.status >= 500) }'),
     counter('SlowQuery', '{ $.query_time > 1 }'),
     {
       filterName: 'ApiResponseTime',
@@ -126,8 +130,8 @@ export function metricFilterSpecs(config: Config): MetricFilterSpec[] {
         unit: 'Milliseconds',
       },
     },
-    // Every request line carries its HTTP method; start-up and diagnostic lines do not.
-    counter('RequestCount', '{ $.method = "*" }'),
+    // Request lines carry their path; start-up and diagnostic lines do not.
+    counter('RequestCount', '{ $.path = "/api/*" }'),
     // An approximation, stated plainly: a metric filter cannot count DISTINCT values, so this
     // counts requests that carry a user (value 1 each). The reference backend's `user` is a
     // hash of the client IP, so every request line has one: per period this is an upper bound
@@ -136,7 +140,7 @@ export function metricFilterSpecs(config: Config): MetricFilterSpec[] {
     // default, so idle periods show no data rather than 0 samples. An exact count needs a
     // Contributor Insights rule on $.user (UniqueContributors) or the backend publishing its
     // own distinct count.
-    counter('ActiveUsers', '{ $.user = "*" }', false),
+    counter('ActiveUsers', '{ ($.path = "/api/*") && ($.user = "*") }', false),
   ];
 }
 

@@ -53,7 +53,7 @@ const EXPECTED_FILTERS = [
   {
     logGroupName: BACKEND,
     filterName: 'ErrorCount',
-    filterPattern: '{ $.level = "ERROR" }',
+    filterPattern: '{ ($.path = "/api/*") && ($.status >= 500) }',
     metricTransformations: [
       {
         metricName: 'ErrorCount',
@@ -94,7 +94,7 @@ const EXPECTED_FILTERS = [
   {
     logGroupName: BACKEND,
     filterName: 'RequestCount',
-    filterPattern: '{ $.method = "*" }',
+    filterPattern: '{ $.path = "/api/*" }',
     metricTransformations: [
       {
         metricName: 'RequestCount',
@@ -108,7 +108,7 @@ const EXPECTED_FILTERS = [
   {
     logGroupName: BACKEND,
     filterName: 'ActiveUsers',
-    filterPattern: '{ $.user = "*" }',
+    filterPattern: '{ ($.path = "/api/*") && ($.user = "*") }',
     metricTransformations: [
       { metricName: 'ActiveUsers', metricNamespace: 'CloudMart', metricValue: '1', unit: 'Count' },
     ],
