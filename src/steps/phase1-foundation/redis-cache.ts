@@ -545,6 +545,17 @@ export const redisCacheStep = defineStep<RedisOutputs>({
       }
     }
 
+    // During a failover or a node replacement a member can be missing for a while: what cannot
+    // be read is not known, neither a pass nor a failure.
+    const unread = (group.MemberClusters ?? []).filter(
+      (cid) => !members.some((m) => m.CacheClusterId === cid),
+    );
+    const noMembers =
+      members.length === 0
+        ? `no member cluster could be read (${unread.join(', ') || 'none listed'}): a failover or node replacement may be in progress; run verify again in a few minutes`
+        : undefined;
+    const unreadNote = unread.length > 0 ? ` (not readable now: ${unread.join(', ')})` : '';
+
     const status = group.Status ?? '?';
     const checks: Check[] = [
       {
@@ -648,12 +659,14 @@ export const redisCacheStep = defineStep<RedisOutputs>({
       title: 'Cache nodes are in the private data subnets',
       criterion: 'security-design',
       status:
-        dataSubnets === undefined
+        dataSubnets === undefined || noMembers
           ? 'unknown'
           : subnetIds !== undefined && sameSet(subnetIds, dataSubnets)
             ? 'pass'
             : 'fail',
-      evidence: `subnet group ${groupsUsed.join(', ') || '?'}: ${subnetIds?.join(', ') ?? '?'}${dataSubnets ? `; data subnets ${dataSubnets.join(', ')}` : ''}`,
+      evidence:
+        noMembers ??
+        `subnet group ${groupsUsed.join(', ') || '?'}: ${subnetIds?.join(', ') ?? '?'}${dataSubnets ? `; data subnets ${dataSubnets.join(', ')}` : ''}${unreadNote}`,
       fix: FIX,
     });
 
@@ -666,8 +679,15 @@ export const redisCacheStep = defineStep<RedisOutputs>({
       id: 'data.redis.security-group',
       title: 'Cache reachable only through the Redis security group',
       criterion: 'security-design',
-      status: redisSgId === undefined ? 'unknown' : sameSet(sgs, [redisSgId]) ? 'pass' : 'fail',
-      evidence: `security groups ${sgs.join(', ') || 'none'}${redisSgId ? `; expected ${redisSgId}` : ''}`,
+      status:
+        redisSgId === undefined || noMembers
+          ? 'unknown'
+          : sameSet(sgs, [redisSgId])
+            ? 'pass'
+            : 'fail',
+      evidence:
+        noMembers ??
+        `security groups ${sgs.join(', ') || 'none'}${redisSgId ? `; expected ${redisSgId}` : ''}${unreadNote}`,
       fix: FIX,
     });
 

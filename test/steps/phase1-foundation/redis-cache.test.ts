@@ -629,6 +629,23 @@ describe('data.redis', () => {
       expect(checks.find((c) => c.id === 'data.redis.snapshots')?.status).toBe('fail');
     });
 
+    it('says "unknown", not fail, when the member clusters cannot be read (mid-failover)', async () => {
+      subnetGroupConverged();
+      ec.on(DescribeCacheClustersCommand).rejects(
+        awsError('CacheClusterNotFoundFault', 'CacheCluster not found: cloudmart-redis-001', 404),
+      );
+      ec.on(DescribeReplicationGroupsCommand).resolves({ ReplicationGroups: [liveGroup()] });
+      sm.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, KmsKeyId: KEY_ARN });
+      const checks = await redisCacheStep.verify(ctx());
+      for (const id of ['data.redis.subnets', 'data.redis.security-group']) {
+        const check = checks.find((c) => c.id === id)!;
+        expect(check.status).toBe('unknown');
+        expect(check.evidence).toContain('no member cluster could be read');
+      }
+      // What the group itself says is still judged.
+      expect(checks.find((c) => c.id === 'data.redis.failover')?.status).toBe('pass');
+    });
+
     it('reports a missing group', async () => {
       ec.on(DescribeReplicationGroupsCommand).rejects(groupNotFound());
       const checks = await redisCacheStep.verify(ctx());
