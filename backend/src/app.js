@@ -90,6 +90,17 @@ export function createApp({ db, cache, logger, clock = systemClock, ...o }) {
     if (!found) throw fail(404, 'product not found');
     return found;
   };
+  // drill markers: straight to the database, never the cache
+  const marker = async (ctx, id) => {
+    const found = await load(ctx, `m:${id}`, () => db.getMarker(id));
+    if (!found) throw fail(404, 'marker not found');
+    return found;
+  };
+  const putMarker = async (ctx, id) => {
+    const writtenAt = clock.now();
+    await load(ctx, `m+${id}`, () => db.putMarker(id, writtenAt));
+    return [201, { id, writtenAt }];
+  };
   const routes = [
     [/^\/health$/, health],
     [/^\/health\/live$/, () => ({ status: 'ok' })],
@@ -98,6 +109,7 @@ export function createApp({ db, cache, logger, clock = systemClock, ...o }) {
       async (ctx) => ({ products: await cached(ctx, 'products:v1', () => db.list()) }),
     ],
     [/^\/api\/products\/(\d{1,9})$/, product],
+    [/^\/api\/drill-markers\/([\w-]{8,64})$/, marker, putMarker],
   ];
 
   const handle = async (req, res) => {
@@ -110,11 +122,12 @@ export function createApp({ db, cache, logger, clock = systemClock, ...o }) {
     try {
       const route = routes.find(([re]) => re.test(path));
       if (!route) throw fail(404, 'not found');
-      if (!['GET', 'HEAD'].includes(req.method)) {
-        headers.allow = 'GET, HEAD';
+      const put = req.method === 'PUT' && route[2];
+      if (!['GET', 'HEAD'].includes(req.method) && !put) {
+        headers.allow = route[2] ? 'GET, HEAD, PUT' : 'GET, HEAD';
         throw fail(405, 'method not allowed');
       }
-      body = await route[1](ctx, ...path.match(route[0]).slice(1));
+      body = await (put || route[1])(ctx, ...path.match(route[0]).slice(1));
       if (Array.isArray(body)) [status, body] = body;
     } catch (err) {
       status = err.status || 500;

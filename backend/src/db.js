@@ -14,6 +14,7 @@ export const seedRows = () =>
     });
 
 const COLS = 'id, name, category, price, stock';
+const MARKERS = 'CREATE TABLE IF NOT EXISTS drill_markers (id VARCHAR(64) PRIMARY KEY, at BIGINT)';
 const product = (r) => ({ ...r, id: +r.id, price: +r.price, stock: +r.stock }); // DECIMAL: strings
 
 export function createRepo(dialect, { query, close }) {
@@ -47,6 +48,16 @@ export function createRepo(dialect, { query, close }) {
         rows.flat(),
       );
       return rows.length;
+    },
+    // drill markers (cloudmart drill rds-failover): a row gone after a failover is data lost
+    putMarker: async (id, at) => {
+      await run(MARKERS);
+      await run('INSERT INTO drill_markers (id, at) VALUES (?, ?)', [id, at]);
+    },
+    getMarker: async (id) => {
+      await run(MARKERS);
+      const [row] = await run('SELECT at FROM drill_markers WHERE id = ?', [id]);
+      return row ? { id, writtenAt: +row.at } : null;
     },
     close: async () => close?.(),
   };

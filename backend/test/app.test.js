@@ -339,3 +339,30 @@ describe('request log lines', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('/api/drill-markers/:id', () => {
+  it('PUT writes a marker through the database and GET reads it back; an unknown one is 404', async () => {
+    const get = await startApp();
+    const put = await get('/api/drill-markers/drill-1234abcd', { method: 'PUT' });
+    expect(put.status).toBe(201);
+    expect(put.body).toEqual({ id: 'drill-1234abcd', writtenAt: clock.now() });
+    const read = await get('/api/drill-markers/drill-1234abcd');
+    expect(read.status).toBe(200);
+    expect(read.body).toEqual({ id: 'drill-1234abcd', writtenAt: put.body.writtenAt });
+    expect((await get('/api/drill-markers/drill-lost0000')).status).toBe(404);
+    expect(db.calls.putMarker).toBe(1);
+    expect(db.calls.getMarker).toBe(2);
+  });
+
+  it('answers 503 when the database is down, and refuses other methods and bad ids', async () => {
+    const get = await startApp();
+    db.down = true;
+    expect((await get('/api/drill-markers/drill-1234abcd', { method: 'PUT' })).status).toBe(503);
+    db.down = false;
+    const del = await get('/api/drill-markers/drill-1234abcd', { method: 'DELETE' });
+    expect(del.status).toBe(405);
+    expect(del.headers.allow).toBe('GET, HEAD, PUT');
+    expect((await get('/api/drill-markers/x', { method: 'PUT' })).status).toBe(404);
+    expect((await get('/api/products', { method: 'PUT' })).status).toBe(405);
+  });
+});

@@ -25,6 +25,23 @@ function fakeSql(dialect) {
       throw new Error('MySQL does not take $n placeholders');
     }
     if (sql === 'SELECT 1') return [{ 1: 1 }];
+    if (sql.startsWith('CREATE TABLE IF NOT EXISTS drill_markers (')) {
+      table.markers ??= new Map();
+      return [];
+    }
+    if (sql.includes('drill_markers')) {
+      if (!table.markers) throw new Error('relation "drill_markers" does not exist');
+      if (sql.startsWith('INSERT INTO drill_markers (id, at) VALUES ')) {
+        if (table.markers.has(params[0])) throw new Error('duplicate key (drill_markers_pkey)');
+        table.markers.set(params[0], params[1]);
+        return [];
+      }
+      if (sql.startsWith('SELECT at FROM drill_markers WHERE id = ')) {
+        const at = table.markers.get(params[0]);
+        // both drivers may hand BIGINT back as a string
+        return at === undefined ? [] : [{ at: String(at) }];
+      }
+    }
     if (sql.startsWith('CREATE TABLE IF NOT EXISTS products (')) {
       table.exists = true;
       return [];
@@ -145,5 +162,17 @@ describe('seed data', () => {
       expect(Number(price)).toBeGreaterThan(0);
       expect(Number.isInteger(stock) && stock > 0).toBe(true);
     }
+  });
+});
+
+describe.each(['postgres', 'mysql'])('drill markers on %s', (dialect) => {
+  it('writes a marker and reads it back; a marker never written is null', async () => {
+    const sql = fakeSql(dialect);
+    const repo = createRepo(dialect, sql);
+    expect(await repo.getMarker('drill-aaaa')).toBeNull();
+    await repo.putMarker('drill-aaaa', 1_000);
+    expect(await repo.getMarker('drill-aaaa')).toEqual({ id: 'drill-aaaa', writtenAt: 1_000 });
+    expect(await repo.getMarker('drill-bbbb')).toBeNull();
+    await expect(repo.putMarker('drill-aaaa', 2_000)).rejects.toThrow('duplicate');
   });
 });

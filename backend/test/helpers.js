@@ -42,7 +42,8 @@ export function fakeDb(clock, over = {}) {
     down: false,
     hang: false,
     listDelayMs: 0,
-    calls: { ping: 0, list: 0, get: 0, migrate: 0, close: 0 },
+    calls: { ping: 0, list: 0, get: 0, migrate: 0, close: 0, putMarker: 0, getMarker: 0 },
+    markers: new Map(),
     gate: null,
     ...over,
     async call(name) {
@@ -70,6 +71,14 @@ export function fakeDb(clock, over = {}) {
     migrate: async () => {
       await db.call('migrate');
       return 20;
+    },
+    putMarker: async (id, writtenAt) => {
+      await db.call('putMarker');
+      db.markers.set(id, writtenAt);
+    },
+    getMarker: async (id) => {
+      await db.call('getMarker');
+      return db.markers.has(id) ? { id, writtenAt: db.markers.get(id) } : null;
     },
     close: async () => {
       db.calls.close++;
