@@ -23,6 +23,37 @@ export interface ProbeOutcome {
 export type Probe = (url: string, timeoutMs: number) => Promise<ProbeOutcome>;
 
 /**
+ * Writes (PUT) or reads (GET) a drill marker through the app (`/api/drill-markers/:id` of the
+ * reference backend); never throws: `status` is the HTTP status, `error` a transport failure.
+ */
+export type MarkerRequest = (
+  method: 'PUT' | 'GET',
+  url: string,
+  timeoutMs: number,
+) => Promise<{ status?: number; error?: string }>;
+
+/** The marker request over Node's fetch with a hard timeout. */
+export const httpMarker: MarkerRequest = async (method, url, timeoutMs) => {
+  try {
+    const res = await fetch(url, {
+      method,
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { 'user-agent': 'cloudmart-drill', 'cache-control': 'no-cache' },
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    return { status: res.status };
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string } };
+    return {
+      error:
+        err.name === 'TimeoutError' || err.name === 'AbortError'
+          ? `timeout after ${timeoutMs} ms`
+          : (err.cause?.code ?? err.message),
+    };
+  }
+};
+
+/**
  * What a drill may use: the stack's clients and step outputs, progress, the abort signal, and
  * the clock, sleep and HTTP probe, all injectable so the drills run on a fake clock in tests.
  */
@@ -37,6 +68,8 @@ export interface DrillContext {
   sleep(ms: number): Promise<void>;
   now(): number;
   readonly probe: Probe;
+  /** Writes and reads the RDS drill's marker; without it the RPO is not measured. */
+  readonly marker?: MarkerRequest;
 }
 
 /** GET `url` with Node's fetch and a hard timeout; 2xx is success. */
@@ -65,8 +98,13 @@ export const httpProbe: Probe = async (url, timeoutMs) => {
 };
 
 /** A drill context from a step's context (the Phase 5 step runs drills through the engine). */
-export function drillContextFromStep(ctx: StepContext, probe: Probe = httpProbe): DrillContext {
+export function drillContextFromStep(
+  ctx: StepContext,
+  probe: Probe = httpProbe,
+  marker: MarkerRequest = httpMarker,
+): DrillContext {
   return {
+    marker,
     config: ctx.config,
     aws: ctx.aws,
     outputs: <T extends Outputs>(id: string) => ctx.maybeOutputs<T>(id),

@@ -71,11 +71,15 @@ export function drillVerdict(r: DrillResult): DrillVerdict {
     ok &&= r.failedRequests === 0;
   } else if (r.drill === 'rds-failover') {
     findings.push(
-      r.rpoSeconds === null
-        ? 'RPO not measured (no latest restorable time)'
-        : `RPO ${r.rpoSeconds} s ${r.rpoOk ? '<' : '≥'} 300 s`,
+      r.rpoOk === null ? `RPO ${r.rpoEvidence}` : `RPO ${r.rpoSeconds} s: ${r.rpoEvidence}`,
     );
-    ok &&= r.rpoOk === true;
+    if (r.restorableLagStatus && r.restorableLagStatus !== 'pass')
+      findings.push(
+        `backup health: the latest restorable time is ${r.restorableLagSeconds} s behind (${r.restorableLagStatus})`,
+      );
+    if (r.failedOver === false)
+      findings.push(`the primary stayed in ${r.primaryAzBefore}: no failover was seen`);
+    ok &&= r.rpoOk === true && r.failedOver !== false;
   } else {
     findings.push(
       r.serviceStayedUp

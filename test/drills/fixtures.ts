@@ -4,7 +4,7 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { AwsStub } from 'aws-sdk-client-mock';
-import type { DrillContext, Probe, ProbeOutcome } from '../../src/drills/context.js';
+import type { DrillContext, MarkerRequest, Probe, ProbeOutcome } from '../../src/drills/context.js';
 import type { Outputs } from '../../src/engine/step.js';
 import { TestAws, testConfig } from '../helpers/context.js';
 
@@ -64,6 +64,8 @@ export function drillContext(
     signal?: AbortSignal;
     /** Called on every sleep, with the clock after it (to abort at a given time, …). */
     onTick?: (elapsedMs: number) => void;
+    /** The app's marker route (default: a database that keeps every marker written). */
+    marker?: MarkerRequest;
   } = {},
 ): FakeDrillContext {
   const config = testConfig();
@@ -76,8 +78,16 @@ export function drillContext(
     probes.push({ url, at: clock - START });
     return Promise.resolve(answer(clock - START));
   };
+  const rows = new Set<string>();
+  const marker: MarkerRequest =
+    options.marker ??
+    ((method, url) => {
+      if (method === 'PUT') rows.add(url);
+      return Promise.resolve({ status: method === 'PUT' ? 201 : rows.has(url) ? 200 : 404 });
+    });
   return {
     config,
+    marker,
     aws: new TestAws(config.region),
     outputs: <T extends Outputs>(id: string) => outputs[id] as T | undefined,
     progress: (m) => progressLog.push(m),

@@ -11,6 +11,7 @@ import {
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DrillTimeoutError } from '../../src/drills/context.js';
 import { drillRecord, drillVerdict } from '../../src/drills/index.js';
+import { drillChecks } from '../../src/steps/phase5-validation/drills.js';
 import {
   runRdsFailoverDrill,
   type RdsFailoverDrillResult,
@@ -32,7 +33,12 @@ describe('RDS failover drill', () => {
    * RDS as time passes after the reboot: `available` for a moment, `rebooting` until
    * `availableAt`, then available in the other AZ with a latest restorable time 2 min back.
    */
-  function failover(ctx: () => FakeDrillContext, availableAt: number, moves = true) {
+  function failover(
+    ctx: () => FakeDrillContext,
+    availableAt: number,
+    moves = true,
+    restorableLagMs = 120_000,
+  ) {
     let rebootAt: number | undefined;
     rds.on(RebootDBInstanceCommand).callsFake(() => {
       rebootAt = ctx().now();
@@ -48,7 +54,7 @@ describe('RDS failover drill', () => {
         db({
           AvailabilityZone: moves ? 'ap-northeast-2c' : 'ap-northeast-2a',
           SecondaryAvailabilityZone: moves ? 'ap-northeast-2a' : 'ap-northeast-2c',
-          LatestRestorableTime: new Date(now - 120_000),
+          LatestRestorableTime: new Date(now - restorableLagMs),
         }),
       );
     });
@@ -81,15 +87,84 @@ describe('RDS failover drill', () => {
       appOutageSeconds: 36,
       appRecoveredAfterSeconds: 40,
       rtoSeconds: 60,
-      rpoSeconds: 120,
+      // The marker written before the reboot was read back: nothing lost.
+      dataLost: false,
+      rpoSeconds: 0,
       rpoOk: true,
       latestRestorableTime: new Date(START + 60_000 - 120_000).toISOString(),
+      restorableLagSeconds: 120,
+      restorableLagStatus: 'pass',
     });
+    expect(r.marker).toMatchObject({
+      url: expect.stringMatching(new RegExp(`^${BASE_URL}/api/drill-markers/drill-[a-z0-9-]+$`)),
+      writtenBeforeSeconds: 0,
+      found: true,
+    });
+    expect(r.rpoEvidence).toContain('read back after it: no data lost');
     expect(r.probe).toMatchObject({ url: `${BASE_URL}/health`, perSecond: 1, failed: 36 });
     // /health every second.
     const healthProbes = ctx.probes.filter((p) => p.url === `${BASE_URL}/health`);
     expect(healthProbes.length).toBeGreaterThanOrEqual(60);
     expect(drillVerdict(r)).toMatchObject({ rtoOk: true, ok: true });
+  });
+
+  it('a healthy failover with a 4-minute restorable-time lag: no data lost, RPO 0, backups healthy', async () => {
+    const ctx = drillContext();
+    failover(() => ctx, 90_000, true, 4 * 60_000);
+    const r = await runRdsFailoverDrill(ctx);
+    expect(r).toMatchObject({
+      rpoSeconds: 0,
+      rpoOk: true,
+      dataLost: false,
+      restorableLagSeconds: 240,
+      restorableLagStatus: 'pass',
+    });
+    expect(drillVerdict(r).ok).toBe(true);
+    const checks = drillChecks({ rdsFailover: drillRecord(r) });
+    expect(checks.find((c) => c.id === 'validation.drills.rds-failover.rpo')?.status).toBe('pass');
+    expect(checks.find((c) => c.id === 'validation.drills.rds-failover.backup-lag')?.status).toBe(
+      'pass',
+    );
+  });
+
+  it('a 7-minute restorable-time lag is a backup-health warning, not a failed RPO', async () => {
+    const ctx = drillContext();
+    failover(() => ctx, 90_000, true, 7 * 60_000);
+    const r = await runRdsFailoverDrill(ctx);
+    expect(r).toMatchObject({ rpoSeconds: 0, rpoOk: true, restorableLagStatus: 'warn' });
+    const checks = drillChecks({ rdsFailover: drillRecord(r) });
+    expect(checks.find((c) => c.id === 'validation.drills.rds-failover.rpo')?.status).toBe('pass');
+    expect(checks.find((c) => c.id === 'validation.drills.rds-failover.backup-lag')?.status).toBe(
+      'warn',
+    );
+  });
+
+  it('a marker that is gone after the failover is data lost: the RPO fails', async () => {
+    const ctx = drillContext({
+      // The write is acknowledged, but after the failover the row is not there.
+      marker: (method) => Promise.resolve({ status: method === 'PUT' ? 201 : 404 }),
+    });
+    failover(() => ctx, 60_000);
+    const r = await runRdsFailoverDrill(ctx);
+    expect(r).toMatchObject({ dataLost: true, rpoOk: false });
+    expect(r.rpoEvidence).toContain('is gone after it: committed data was lost');
+    expect(drillVerdict(r).ok).toBe(false);
+    const rpo = drillChecks({ rdsFailover: drillRecord(r) }).find(
+      (c) => c.id === 'validation.drills.rds-failover.rpo',
+    );
+    expect(rpo?.status).toBe('fail');
+  });
+
+  it('an app without the marker route leaves the RPO unknown, never passed', async () => {
+    const ctx = drillContext({ marker: () => Promise.resolve({ status: 404 }) });
+    failover(() => ctx, 60_000);
+    const r = await runRdsFailoverDrill(ctx);
+    expect(r).toMatchObject({ rpoSeconds: null, rpoOk: null, dataLost: null });
+    expect(r.rpoEvidence).toContain('the app has no marker route');
+    const rpo = drillChecks({ rdsFailover: drillRecord(r) }).find(
+      (c) => c.id === 'validation.drills.rds-failover.rpo',
+    );
+    expect(rpo?.status).toBe('unknown');
   });
 
   it('waits for the app to reconnect after RDS is back, and counts that in the RTO', async () => {
@@ -113,7 +188,9 @@ describe('RDS failover drill', () => {
     const r = await runRdsFailoverDrill(ctx);
     expect(r.availableAfterSeconds).toBe(120);
     expect(r.failedOver).toBe(false);
-    expect(r.rpoSeconds).toBeNull();
+    // The marker survived (nothing failed over); no restorable time was read.
+    expect(r.rpoSeconds).toBe(0);
+    expect(r.restorableLagSeconds).toBeNull();
     expect(drillVerdict(r).ok).toBe(false);
   });
 

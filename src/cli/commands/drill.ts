@@ -90,7 +90,8 @@ function figureLines(r: DrillResult): string[] {
         `Primary AZ          ${r.primaryAzBefore} → ${r.primaryAzAfter ?? '?'}${r.failedOver === false ? ' (did not move!)' : ''}`,
         `Available again     after ${s(r.availableAfterSeconds)}`,
         `App (/health)       outage ${s(r.appOutageSeconds)}, answering again after ${s(r.appRecoveredAfterSeconds)}; ${probeLine(r.probe)}`,
-        `RPO                 ${s(r.rpoSeconds)} (latest restorable time ${r.latestRestorableTime ?? '—'})`,
+        `RPO                 ${s(r.rpoSeconds)}: ${r.rpoEvidence}`,
+        `Backups             latest restorable time ${r.latestRestorableTime ?? '—'}, ${s(r.restorableLagSeconds)} behind (${r.restorableLagStatus ?? 'not read'})`,
       ];
     case 'az':
       return [
@@ -152,7 +153,7 @@ export async function drillCommand(
   try {
     if (!opts.json) announceTarget(io, aws, g);
     await checkCredentials(aws);
-    const { httpProbe } = await import('../../drills/context.js');
+    const { httpProbe, httpMarker } = await import('../../drills/context.js');
     const { runDrill, drillVerdict, drillRecord, isDrillTimeout } =
       await import('../../drills/index.js');
     const context = (probe: Probe): DrillContext => ({
@@ -167,6 +168,7 @@ export async function drillCommand(
       sleep: (ms) => realSleep(ms, interrupt.signal),
       now: Date.now,
       probe,
+      marker: httpMarker,
     });
     const options = opts.instanceId ? { instanceId: opts.instanceId } : {};
 

@@ -114,15 +114,36 @@ export function drillChecks(records: {
   );
   if (rdsFailover) {
     const rpo = num(rdsFailover, 'rpoSeconds');
+    const rpoOk = rdsFailover.rpoOk;
+    const measuredByMarker = typeof rdsFailover.rpoEvidence === 'string';
     checks.push({
       id: 'validation.drills.rds-failover.rpo',
-      title: 'RDS failover: RPO < 5 min',
+      title: 'RDS failover: no data lost (RPO < 5 min)',
       criterion: 'failure-recovery',
-      status: rpo === undefined ? 'unknown' : rpo < RPO_TARGET_SECONDS ? 'pass' : 'fail',
+      // Only a marker read back (or found gone) measures the RPO; an older record that read
+      // it from the restorable time says nothing about lost data.
+      status:
+        !measuredByMarker || rpoOk === null || rpoOk === undefined
+          ? 'unknown'
+          : rpoOk === true && rpo !== undefined && rpo < RPO_TARGET_SECONDS
+            ? 'pass'
+            : 'fail',
+      evidence: measuredByMarker
+        ? `${String(rdsFailover.rpoEvidence)} (${rdsFailover.at})`
+        : `not measured by this record: it read the latest restorable time, which is no measure of lost data (${rdsFailover.at})`,
+      fix: 'cloudmart drill rds-failover',
+    });
+    const lag = num(rdsFailover, 'restorableLagSeconds');
+    const band = rdsFailover.restorableLagStatus;
+    checks.push({
+      id: 'validation.drills.rds-failover.backup-lag',
+      title: 'RDS backups keep up (latest restorable time within 5 min, warning to 15 min)',
+      criterion: 'backup',
+      status: band === 'pass' || band === 'warn' || band === 'fail' ? band : 'unknown',
       evidence:
-        rpo === undefined
+        lag === undefined
           ? 'no latest restorable time was read'
-          : `latest restorable time ${String(rdsFailover.latestRestorableTime)}, ${rpo} s before the end of the drill`,
+          : `latest restorable time ${String(rdsFailover.latestRestorableTime)}, ${lag} s before the end of the drill`,
       fix: 'cloudmart up --phase 3',
     });
   }
@@ -187,7 +208,7 @@ export function makeDrillsStep(
     ],
     describe: () => [
       'Instance drill: terminate one InService instance of the group with EC2 TerminateInstances (as the seed), measure until the ALB stops counting it healthy (marked unhealthy/unused, or deregistered: the record says which) and until the replacement is healthy, count failed requests of a 5 req/s probe (RTO < 5 min)',
-      'RDS failover drill: RebootDBInstance with ForceFailover, time until available, primary AZ before/after, app outage through /health, RPO from the latest restorable time',
+      'RDS failover drill: RebootDBInstance with ForceFailover, time until available, primary AZ before/after, app outage through /health, RPO from a marker row written through the app before the failover and read back after it; the latest restorable time as backup health',
       'Runs only after an explicit confirmation (or "up --drills --yes")',
     ],
 
@@ -221,7 +242,7 @@ export function makeDrillsStep(
         );
       } else {
         ctx.progress(
-          `RDS failover drill: RTO ${rds.rtoSeconds} s, primary ${rds.primaryAzBefore} → ${rds.primaryAzAfter}, RPO ${rds.rpoSeconds} s`,
+          `RDS failover drill: RTO ${rds.rtoSeconds} s, primary ${rds.primaryAzBefore} → ${rds.primaryAzAfter}, RPO ${rds.rpoSeconds ?? 'not measured'}${rds.rpoSeconds === null ? '' : ' s'} (${rds.rpoEvidence})`,
         );
       }
       return {

@@ -263,8 +263,12 @@ describe('validation.drills', () => {
           'rds-failover': {
             at: '2025-05-01T10:10:00.000Z',
             rtoSeconds: 420,
-            rpoSeconds: 130,
+            rpoSeconds: 0,
+            rpoOk: true,
+            rpoEvidence: 'a marker row written 1 s before the failover was read back after it',
             latestRestorableTime: '2025-05-01T10:08:00.000Z',
+            restorableLagSeconds: 130,
+            restorableLagStatus: 'pass',
           },
         }),
         {},
@@ -280,6 +284,27 @@ describe('validation.drills', () => {
     ).toContain('3 of 1060');
     expect(status(checks, 'criteria.recovery.rds-failover')).toBe('fail');
     expect(status(checks, 'validation.drills.rds-failover.rpo')).toBe('pass');
+    expect(status(checks, 'validation.drills.rds-failover.backup-lag')).toBe('pass');
+  });
+
+  it('verify leaves the RPO unknown on an older record that read it from the restorable time', async () => {
+    const checks = await drillsStep.verify(
+      withResults(
+        ctx({
+          at: '2025-05-01T10:00:00.000Z',
+          instance: { at: '2025-05-01T10:00:00.000Z', rtoSeconds: 0, failedRequests: 0 },
+          'rds-failover': {
+            at: '2025-05-01T10:10:00.000Z',
+            rtoSeconds: 60,
+            rpoSeconds: 130,
+            rpoOk: true,
+            latestRestorableTime: '2025-05-01T10:08:00.000Z',
+          },
+        }),
+        {},
+      ),
+    );
+    expect(status(checks, 'validation.drills.rds-failover.rpo')).toBe('unknown');
   });
 
   it('verify prefers a newer "cloudmart drill" record and shows the AZ simulation when run', async () => {
