@@ -1,5 +1,6 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AwsStub } from 'aws-sdk-client-mock';
+import { checkAnswer } from '../aws-models/check.js';
 import { Clock, type ClockState } from './clock.js';
 import { FakeNotImplementedError, registerErrorClasses, sdkRetries } from './errors.js';
 import { addRecoveryPoint, backupService, cloudtrailService } from './services/audit.js';
@@ -355,6 +356,10 @@ export class FakeCloud {
       for (const h of [...this.hooks]) h(event);
       const handler = this.services.get(service)!.handlers[command]!;
       const out = handler({ service, region, command }, clone(input)) as Record<string, unknown>;
+      // What the fake answers must be something AWS could send (its own API model).
+      checkAnswer(service, command, out);
+      // The check (a model's first load above all) is test time, not quiet time for the clock.
+      this.clock.touch();
       if (mutating) this.persist();
       const response = {
         ...(clone(out) ?? {}),
