@@ -180,6 +180,11 @@ describe('EC2: NAT gateways and Elastic IPs', () => {
     expect(await state()).toBe('pending');
     cloud.advance(1);
     expect(await state()).toBe('available');
+    // NatGatewayAddressStatus names the association's progress, nothing else.
+    expect(
+      (await ec2('DescribeNatGateways', { NatGatewayIds: [id] })).NatGateways[0]
+        .NatGatewayAddresses[0].Status,
+    ).toBe('succeeded');
     // The same token answers with the same gateway; other parameters with it are an error.
     expect(
       (
@@ -201,6 +206,10 @@ describe('EC2: NAT gateways and Elastic IPs', () => {
 
     await ec2('DeleteNatGateway', { NatGatewayId: id });
     expect(await state()).toBe('deleting');
+    expect(
+      (await ec2('DescribeNatGateways', { NatGatewayIds: [id] })).NatGateways[0]
+        .NatGatewayAddresses[0].Status,
+    ).toBe('disassociating');
     await expect(ec2('ReleaseAddress', { AllocationId: eip.AllocationId })).rejects.toMatchObject({
       name: 'InvalidIPAddress.InUse',
     });
@@ -435,6 +444,10 @@ describe('EC2: route tables and security groups', () => {
       ).NetworkInterfaces;
     expect(await enis()).toHaveLength(2);
     await cloud.call('elbv2', 'DeleteLoadBalancer', { LoadBalancerArn: arn }, R);
+    // Until it is gone it shows its last state: LoadBalancerStateEnum has no "deleting".
+    expect(
+      (await cloud.call('elbv2', 'DescribeLoadBalancers', { LoadBalancerArns: [arn] }, R)) as any,
+    ).toMatchObject({ LoadBalancers: [{ State: { Code: 'provisioning' } }] });
     cloud.advance(LATENCY_TIMINGS.albDelete);
     await expect(
       cloud.call('elbv2', 'DescribeLoadBalancers', { LoadBalancerArns: [arn] }, R),

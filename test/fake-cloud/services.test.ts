@@ -959,11 +959,15 @@ describe('CloudTrail and AWS Backup', () => {
         })),
       }),
     });
-    expect(await call('cloudtrail', 'CreateTrail', trail)).toMatchObject({
+    const created = await call('cloudtrail', 'CreateTrail', trail);
+    expect(created).toMatchObject({
       TrailARN: arn,
       IsMultiRegionTrail: true,
       LogFileValidationEnabled: true,
     });
+    // CreateTrailResponse has no HomeRegion nor selector flags (DescribeTrails has).
+    expect(Object.keys(created)).not.toContain('HomeRegion');
+    expect(Object.keys(created)).not.toContain('HasCustomEventSelectors');
     expect(
       (await call('cloudtrail', 'GetEventSelectors', { TrailName: 'T' })).EventSelectors,
     ).toEqual([

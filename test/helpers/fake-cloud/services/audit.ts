@@ -83,6 +83,18 @@ export function cloudtrailService(w: World): ServiceModule {
     };
   }
 
+  /**
+   * What CreateTrail and UpdateTrail answer: the trail's settings without HomeRegion and the
+   * selector flags, which only DescribeTrails and GetTrail carry (CreateTrailResponse).
+   */
+  function changed(t: Resource): In {
+    const { HomeRegion, HasCustomEventSelectors, HasInsightSelectors, ...rest } = shape(t);
+    void HomeRegion;
+    void HasCustomEventSelectors;
+    void HasInsightSelectors;
+    return rest;
+  }
+
   /** CloudTrail delivers log files (and digests, with validation on) as it runs. */
   function deliver(t: Resource): void {
     const b = bucketByName(w, t.data.bucket as string);
@@ -155,7 +167,7 @@ export function cloudtrailService(w: World): ServiceModule {
             ],
           },
         });
-        return shape(t);
+        return changed(t);
       },
       GetTrail(ctx, input) {
         return { Trail: shape(trail(ctx.region, input.Name as string)) };
@@ -184,7 +196,7 @@ export function cloudtrailService(w: World): ServiceModule {
         if (input.EnableLogFileValidation !== undefined)
           t.data.validation = input.EnableLogFileValidation;
         if (input.S3KeyPrefix !== undefined) t.data.prefix = input.S3KeyPrefix;
-        return shape(t);
+        return changed(t);
       },
       DeleteTrail(ctx, input) {
         const t = trail(ctx.region, input.Name as string);

@@ -406,12 +406,15 @@ function natShape(r: Resource): In {
         PrivateIp: d.privateIp,
         NetworkInterfaceId: d.eniId,
         IsPrimary: true,
+        // NatGatewayAddressStatus: the last association change, done or under way.
         Status:
-          r.state === 'available'
-            ? 'succeeded'
-            : r.state === 'pending'
-              ? 'associating'
-              : 'disassociated',
+          r.state === 'pending'
+            ? 'associating'
+            : r.state === 'deleting'
+              ? 'disassociating'
+              : r.state === 'failed'
+                ? 'failed'
+                : 'succeeded',
       },
     ],
     Tags: tags(r),

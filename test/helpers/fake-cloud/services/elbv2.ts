@@ -125,7 +125,10 @@ export function elbv2Service(w: World): ServiceModule {
       LoadBalancerName: r.name,
       Scheme: d.scheme,
       VpcId: d.vpcId,
-      State: { Code: r.state, ...(d.reason ? { Reason: d.reason } : {}) },
+      State: {
+        Code: r.state === 'deleting' ? (d.stateBeforeDelete ?? 'active') : r.state,
+        ...(d.reason ? { Reason: d.reason } : {}),
+      },
       Type: d.type,
       AvailabilityZones: (d.subnets as string[]).map((s) => ({
         ZoneName: w.get(EC2_TYPES.subnet, r.region, s)?.data.az,
@@ -506,6 +509,9 @@ export function elbv2Service(w: World): ServiceModule {
         w.remove(l);
       }
       w.cancel(r);
+      // Kept for the fake's own bookkeeping; DescribeLoadBalancers shows the last real state
+      // (LoadBalancerStateEnum has no "deleting") until the load balancer is gone.
+      r.data.stateBeforeDelete = r.state;
       r.state = 'deleting';
       w.schedule(r, w.t('albDelete'), { remove: true });
       // The interfaces outlive the load balancer and keep its subnets and security group busy.
