@@ -216,11 +216,23 @@ describe('edge.certificates', () => {
     fakeAcm(acm, [
       // Another stack's certificate for the same domain is left alone.
       {
-        ...issued('ap-northeast-2', 'other-cert', 'arn:other'),
+        ...issued(
+          'ap-northeast-2',
+          'other-cert',
+          'arn:aws:acm:us-east-1:123456789012:certificate/other',
+        ),
         tags: [{ Key: 'cloudmart:stack', Value: 'other' }],
       },
-      issued('ap-northeast-2', 'cloudmart-cert', 'arn:regional'),
-      issued('us-east-1', 'cloudmart-edge-cert', 'arn:edge'),
+      issued(
+        'ap-northeast-2',
+        'cloudmart-cert',
+        'arn:aws:acm:us-east-1:123456789012:certificate/regional',
+      ),
+      issued(
+        'us-east-1',
+        'cloudmart-edge-cert',
+        'arn:aws:acm:us-east-1:123456789012:certificate/edge',
+      ),
     ]);
     r53.on(ListResourceRecordSetsCommand, { StartRecordName: CNAME.Name }).resolves({
       ResourceRecordSets: [
@@ -230,8 +242,10 @@ describe('edge.certificates', () => {
 
     const out = await certificatesStep.create(ctx());
 
-    expect(out.regionalCertificateArn).toBe('arn:regional');
-    expect(out.edgeCertificateArn).toBe('arn:edge');
+    expect(out.regionalCertificateArn).toBe(
+      'arn:aws:acm:us-east-1:123456789012:certificate/regional',
+    );
+    expect(out.edgeCertificateArn).toBe('arn:aws:acm:us-east-1:123456789012:certificate/edge');
     expect(mutating(acm)).toEqual([]);
     expect(mutating(r53)).toEqual([]);
   });
@@ -296,8 +310,19 @@ describe('edge.certificates', () => {
       HostedZone: { Id: '/hostedzone/Z1', Name: 'example.com.', CallerReference: 'x' },
     });
     fakeAcm(acm, [
-      issued('ap-northeast-2', 'cloudmart-cert', 'arn:regional'),
-      { ...issued('us-east-1', 'cloudmart-edge-cert', 'arn:edge'), status: 'PENDING_VALIDATION' },
+      issued(
+        'ap-northeast-2',
+        'cloudmart-cert',
+        'arn:aws:acm:us-east-1:123456789012:certificate/regional',
+      ),
+      {
+        ...issued(
+          'us-east-1',
+          'cloudmart-edge-cert',
+          'arn:aws:acm:us-east-1:123456789012:certificate/edge',
+        ),
+        status: 'PENDING_VALIDATION',
+      },
     ]);
     r53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [] });
 
@@ -315,8 +340,16 @@ describe('edge.certificates', () => {
   it('teardown deletes each certificate once its users let go (ResourceInUse), then the validation record, and keeps a zone it did not create', async () => {
     zoneByName();
     fakeAcm(acm, [
-      issued('ap-northeast-2', 'cloudmart-cert', 'arn:regional'),
-      issued('us-east-1', 'cloudmart-edge-cert', 'arn:edge'),
+      issued(
+        'ap-northeast-2',
+        'cloudmart-cert',
+        'arn:aws:acm:us-east-1:123456789012:certificate/regional',
+      ),
+      issued(
+        'us-east-1',
+        'cloudmart-edge-cert',
+        'arn:aws:acm:us-east-1:123456789012:certificate/edge',
+      ),
     ]);
     acm
       .on(DeleteCertificateCommand)
@@ -337,9 +370,9 @@ describe('edge.certificates', () => {
     await certificatesStep.teardown(c);
 
     expect(acm.commandCalls(DeleteCertificateCommand).map((x) => x.args[0].input)).toEqual([
-      { CertificateArn: 'arn:regional' },
-      { CertificateArn: 'arn:regional' },
-      { CertificateArn: 'arn:edge' },
+      { CertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/regional' },
+      { CertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/regional' },
+      { CertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/edge' },
     ]);
     expect(c.progressLog.some((l) => l.includes('ResourceInUseException'))).toBe(true);
     // DELETE repeats the live record exactly (TTL 60, not the 300 it was created with).
@@ -414,8 +447,8 @@ describe('edge.certificates', () => {
           {},
           {
             previous: {
-              regionalCertificateArn: 'arn:gone',
-              edgeCertificateArn: 'arn:gone-too',
+              regionalCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/gone',
+              edgeCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/gone-too',
               validationRecords: [{ name: CNAME.Name, value: CNAME.Value }],
             },
           },

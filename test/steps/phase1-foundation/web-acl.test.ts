@@ -13,7 +13,14 @@ import { awsError, testConfig, testContext } from '../../helpers/context.js';
 import { looseMock, type LooseStub } from './edge-test-utils.js';
 
 const ARN = 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/cloudmart-web-acl/acl-1';
-const SUMMARY = { Name: 'cloudmart-web-acl', Id: 'acl-1', ARN, LockToken: 'lt-0' };
+/** WAF ids and lock tokens are UUIDs (EntityId, LockToken patterns in AWS's model). */
+const ACL_ID = '0b7e5d2c-1f3a-4c8e-9d6b-2a4f6e8c0b1d';
+const SUMMARY = {
+  Name: 'cloudmart-web-acl',
+  Id: ACL_ID,
+  ARN,
+  LockToken: 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
+};
 
 const managed = (name: string, priority: number) => ({
   Name: `AWS-${name}`,
@@ -50,7 +57,7 @@ const SEED_RULES = [
 function liveAcl(rules = SEED_RULES) {
   return {
     Name: 'cloudmart-web-acl',
-    Id: 'acl-1',
+    Id: ACL_ID,
     ARN,
     DefaultAction: { Allow: {} },
     Rules: rules,
@@ -86,7 +93,7 @@ describe('edge.waf', () => {
 
     const out = await webAclStep.create(ctx());
 
-    expect(out).toEqual({ webAclArn: ARN, webAclId: 'acl-1', webAclName: 'cloudmart-web-acl' });
+    expect(out).toEqual({ webAclArn: ARN, webAclId: ACL_ID, webAclName: 'cloudmart-web-acl' });
     expect(waf.commandCalls(ListWebACLsCommand)[0]!.args[0].input).toMatchObject({
       Scope: 'CLOUDFRONT',
     });
@@ -119,7 +126,9 @@ describe('edge.waf', () => {
 
   it('adopts the existing web ACL and sends nothing when its rules match', async () => {
     waf.on(ListWebACLsCommand).resolves({ WebACLs: [SUMMARY] });
-    waf.on(GetWebACLCommand).resolves({ WebACL: liveAcl(), LockToken: 'lt-1' });
+    waf
+      .on(GetWebACLCommand)
+      .resolves({ WebACL: liveAcl(), LockToken: '11111111-1111-4111-8111-111111111111' });
 
     const out = await webAclStep.create(ctx());
 
@@ -133,17 +142,17 @@ describe('edge.waf', () => {
     // Someone removed the IP reputation list and raised the rate limit.
     waf.on(GetWebACLCommand).resolves({
       WebACL: liveAcl([SEED_RULES[0]!, SEED_RULES[1]!, rate(10000)]),
-      LockToken: 'lt-1',
+      LockToken: '11111111-1111-4111-8111-111111111111',
     });
-    waf.on(UpdateWebACLCommand).resolves({ NextLockToken: 'lt-2' });
+    waf.on(UpdateWebACLCommand).resolves({ NextLockToken: '22222222-2222-4222-8222-222222222222' });
 
     await webAclStep.create(ctx());
 
     expect(waf.commandCalls(UpdateWebACLCommand)[0]!.args[0].input).toMatchObject({
       Name: 'cloudmart-web-acl',
       Scope: 'CLOUDFRONT',
-      Id: 'acl-1',
-      LockToken: 'lt-1',
+      Id: ACL_ID,
+      LockToken: '11111111-1111-4111-8111-111111111111',
       DefaultAction: { Allow: {} },
       Rules: SEED_RULES,
     });
@@ -154,18 +163,21 @@ describe('edge.waf', () => {
     waf.on(ListWebACLsCommand).resolves({ WebACLs: [SUMMARY] });
     waf
       .on(GetWebACLCommand)
-      .resolvesOnce({ WebACL: liveAcl([rate(1)]), LockToken: 'stale' })
-      .resolves({ WebACL: liveAcl([rate(1)]), LockToken: 'fresh' });
+      .resolvesOnce({
+        WebACL: liveAcl([rate(1)]),
+        LockToken: '55555555-5555-4555-8555-555555555555',
+      })
+      .resolves({ WebACL: liveAcl([rate(1)]), LockToken: '66666666-6666-4666-8666-666666666666' });
     waf
       .on(UpdateWebACLCommand)
       .rejectsOnce(awsError('WAFOptimisticLockException'))
-      .resolves({ NextLockToken: 'x' });
+      .resolves({ NextLockToken: '77777777-7777-4777-8777-777777777777' });
 
     await webAclStep.create(ctx());
 
     expect(
       waf.commandCalls(UpdateWebACLCommand).map((c) => c.args[0].input.LockToken as string),
-    ).toEqual(['stale', 'fresh']);
+    ).toEqual(['55555555-5555-4555-8555-555555555555', '66666666-6666-4666-8666-666666666666']);
   });
 
   it('adopts a web ACL created by a crashed run (WAFDuplicateItemException)', async () => {
@@ -175,12 +187,14 @@ describe('edge.waf', () => {
       .resolves({ WebACLs: [SUMMARY] });
     waf.on(CreateWebACLCommand).rejects(awsError('WAFDuplicateItemException'));
     const out = await webAclStep.create(ctx());
-    expect(out.webAclId).toBe('acl-1');
+    expect(out.webAclId).toBe(ACL_ID);
   });
 
   it('verify passes when the rules are there and the distribution uses the ACL', async () => {
     waf.on(ListWebACLsCommand).resolves({ WebACLs: [SUMMARY] });
-    waf.on(GetWebACLCommand).resolves({ WebACL: liveAcl(), LockToken: 'lt' });
+    waf
+      .on(GetWebACLCommand)
+      .resolves({ WebACL: liveAcl(), LockToken: '44444444-4444-4444-8444-444444444444' });
     cf.on(ListDistributionsByWebACLIdCommand, { WebACLId: ARN }).resolves({
       DistributionList: {
         Items: [{ Id: 'E1', Comment: 'cloudmart:cloudmart', DomainName: 'd1.cloudfront.net' }],
@@ -197,7 +211,10 @@ describe('edge.waf', () => {
     waf.on(ListWebACLsCommand).resolves({ WebACLs: [SUMMARY] });
     waf
       .on(GetWebACLCommand)
-      .resolves({ WebACL: liveAcl(SEED_RULES.filter((r) => r.Priority !== 1)), LockToken: 'lt' });
+      .resolves({
+        WebACL: liveAcl(SEED_RULES.filter((r) => r.Priority !== 1)),
+        LockToken: '44444444-4444-4444-8444-444444444444',
+      });
     cf.on(ListDistributionsByWebACLIdCommand).resolves({ DistributionList: { Items: [] } });
 
     const checks = await webAclStep.verify(ctx());
@@ -214,9 +231,9 @@ describe('edge.waf', () => {
     waf.on(ListWebACLsCommand).resolves({ WebACLs: [SUMMARY] });
     waf
       .on(GetWebACLCommand)
-      .resolvesOnce({ WebACL: liveAcl(), LockToken: 'lt-1' })
-      .resolvesOnce({ WebACL: liveAcl(), LockToken: 'lt-2' })
-      .resolves({ WebACL: liveAcl(), LockToken: 'lt-3' });
+      .resolvesOnce({ WebACL: liveAcl(), LockToken: '11111111-1111-4111-8111-111111111111' })
+      .resolvesOnce({ WebACL: liveAcl(), LockToken: '22222222-2222-4222-8222-222222222222' })
+      .resolves({ WebACL: liveAcl(), LockToken: '33333333-3333-4333-8333-333333333333' });
     waf
       .on(DeleteWebACLCommand)
       .rejectsOnce(awsError('WAFAssociatedItemException'))
@@ -227,16 +244,33 @@ describe('edge.waf', () => {
     await webAclStep.teardown(c);
 
     expect(waf.commandCalls(DeleteWebACLCommand).map((x) => x.args[0].input)).toEqual([
-      { Name: 'cloudmart-web-acl', Id: 'acl-1', Scope: 'CLOUDFRONT', LockToken: 'lt-1' },
-      { Name: 'cloudmart-web-acl', Id: 'acl-1', Scope: 'CLOUDFRONT', LockToken: 'lt-2' },
-      { Name: 'cloudmart-web-acl', Id: 'acl-1', Scope: 'CLOUDFRONT', LockToken: 'lt-3' },
+      {
+        Name: 'cloudmart-web-acl',
+        Id: ACL_ID,
+        Scope: 'CLOUDFRONT',
+        LockToken: '11111111-1111-4111-8111-111111111111',
+      },
+      {
+        Name: 'cloudmart-web-acl',
+        Id: ACL_ID,
+        Scope: 'CLOUDFRONT',
+        LockToken: '22222222-2222-4222-8222-222222222222',
+      },
+      {
+        Name: 'cloudmart-web-acl',
+        Id: ACL_ID,
+        Scope: 'CLOUDFRONT',
+        LockToken: '33333333-3333-4333-8333-333333333333',
+      },
     ]);
     expect(c.progressLog.some((l) => l.includes('WAFAssociatedItemException'))).toBe(true);
   });
 
   it('teardown gives up after its bound while the ACL stays associated', async () => {
     waf.on(ListWebACLsCommand).resolves({ WebACLs: [SUMMARY] });
-    waf.on(GetWebACLCommand).resolves({ WebACL: liveAcl(), LockToken: 'lt' });
+    waf
+      .on(GetWebACLCommand)
+      .resolves({ WebACL: liveAcl(), LockToken: '44444444-4444-4444-8444-444444444444' });
     waf.on(DeleteWebACLCommand).rejects(awsError('WAFAssociatedItemException'));
     await expect(webAclStep.teardown(ctx())).rejects.toThrow(/WAFAssociatedItemException/);
   });
@@ -249,7 +283,7 @@ describe('edge.waf', () => {
     // Listed away but still recorded in the state: NotFound on read is done too.
     waf.on(GetWebACLCommand).rejects(awsError('WAFNonexistentItemException'));
     await expect(
-      webAclStep.teardown(ctx({ previous: { webAclId: 'acl-1' } })),
+      webAclStep.teardown(ctx({ previous: { webAclId: ACL_ID } })),
     ).resolves.toBeUndefined();
     expect(waf.commandCalls(DeleteWebACLCommand)).toHaveLength(0);
   });
