@@ -138,7 +138,8 @@ const ONE_PAGE: Record<string, (input: Record<string, unknown>) => boolean> = {
   'ec2.DescribeManagedPrefixLists': has('PrefixListIds'),
   'autoscaling.DescribeAutoScalingGroups': has('AutoScalingGroupNames'),
   'autoscaling.DescribePolicies': has('PolicyNames'),
-  'autoscaling.DescribeScalingActivities': has('ActivityIds'),
+  // The newest activity only (Auto Scaling lists them newest first): one item asked for.
+  'autoscaling.DescribeScalingActivities': (i) => has('ActivityIds')(i) || i.MaxRecords === 1,
   'cloudwatch.DescribeAlarms': has('AlarmNames'),
   // A point lookup: the records from one name and type on, as many as MaxItems says.
   'route53.ListResourceRecordSets': (i) => has('StartRecordName')(i) && has('MaxItems')(i),
@@ -162,12 +163,13 @@ export function checkRequest(
   service: string,
   command: string,
   input: unknown,
-  stack = captureStack(),
+  stack?: string,
 ): Finding[] {
   if (!state.enabled || !modelsAvailable()) return [];
+  // The stack is read only when needed (a paginated list, a finding): it is the slow part.
+  const trace = () => (stack ??= captureStack());
   const op = command.replace(/Command$/, '');
-  const found: Finding[] = [];
-  const where = callSite(stack);
+  const found: Array<Omit<Finding, 'where'>> = [];
   state.stats.requests++;
   state.stats.operations.add(`${service}.${op}`);
   const model = operation(service, op);
@@ -176,53 +178,57 @@ export function checkRequest(
       kind: 'unknown-operation',
       service,
       operation: op,
-      where,
       path: '',
       message: `AWS's ${serviceModel(service).metadata.serviceId} model has no operation ${op}`,
     });
   } else if (model.input) {
     for (const v of validate(service, model.input.shape, input ?? {}, 'input'))
-      found.push({ kind: 'request', service, operation: op, where, ...v });
+      found.push({ kind: 'request', service, operation: op, ...v });
   }
   const pager = paginators(service)[op];
   if (pager) {
     state.stats.paginated.add(`${service}.${op}`);
-    const viaPaginator =
-      /\bmakePagedClientRequest\b|\bpaginateOperation\b/.test(stack) ||
-      NO_SDK_PAGINATOR.has(`${service}.${op}`);
-    const proof = ONE_PAGE[`${service}.${op}`];
-    const input_ = (input ?? {}) as Record<string, unknown>;
-    if (!viaPaginator && !(proof && proof(input_)))
+    if (
+      !onePage(service, op, (input ?? {}) as Record<string, unknown>) &&
+      !NO_SDK_PAGINATOR.has(`${service}.${op}`) &&
+      !/\bmakePagedClientRequest\b|\bpaginateOperation\b/.test(trace())
+    )
       found.push({
         kind: 'unpaginated',
         service,
         operation: op,
-        where,
         path: '',
         message: `${op} pages its results (paginators-1.json: ${JSON.stringify(pager.output_token)}); read every page with paginate${op}, or name one resource`,
       });
   }
-  for (const f of found) record(f);
-  return found;
+  return finish(found, trace);
+}
+
+/** Whether a request provably needs no second page (it names the resources it wants). */
+export function onePage(service: string, op: string, input: Record<string, unknown>): boolean {
+  const proof = ONE_PAGE[`${service}.${op}`];
+  return proof !== undefined && proof(input);
+}
+
+function finish(found: Array<Omit<Finding, 'where'>>, trace: () => string): Finding[] {
+  if (found.length === 0) return [];
+  const where = callSite(trace());
+  const out = found.map((f) => ({ ...f, where }));
+  for (const f of out) record(f);
+  return out;
 }
 
 /** An answer the fake cloud gave. */
-export function checkAnswer(
-  service: string,
-  command: string,
-  output: unknown,
-  stack = captureStack(),
-): Finding[] {
+export function checkAnswer(service: string, command: string, output: unknown): Finding[] {
   if (!state.enabled || !modelsAvailable()) return [];
   const op = command.replace(/Command$/, '');
   const model = operation(service, op);
   state.stats.answers++;
   if (!model) return [];
-  const found: Finding[] = [];
-  const where = callSite(stack);
+  const found: Array<Omit<Finding, 'where'>> = [];
   if (model.output) {
     for (const v of validate(service, model.output.shape, output ?? {}, 'output'))
-      found.push({ kind: 'answer', service, operation: op, where, ...v });
+      found.push({ kind: 'answer', service, operation: op, ...v });
   } else {
     const extra = Object.keys(output ?? {}).filter(
       (k) => k !== '$metadata' && (output as Record<string, unknown>)[k] !== undefined,
@@ -232,13 +238,11 @@ export function checkAnswer(
         kind: 'answer',
         service,
         operation: op,
-        where,
         path: extra.join(', '),
         message: `${op} answers nothing but metadata`,
       });
   }
-  for (const f of found) record(f);
-  return found;
+  return finish(found, captureStack);
 }
 
 export function formatFinding(f: Finding): string {

@@ -154,8 +154,9 @@ function folder(service: string): string {
   return join(MODELS_DIR, f);
 }
 
+let available: boolean | undefined;
 export function modelsAvailable(): boolean {
-  return existsSync(join(MODELS_DIR, 'ec2', 'service-2.json'));
+  return (available ??= existsSync(join(MODELS_DIR, 'ec2', 'service-2.json')));
 }
 
 export function serviceModel(service: string): ServiceModel {
@@ -450,8 +451,9 @@ export function operationOfCommand(command: string): string {
 }
 
 /**
- * Every value AWS's model names for a state: enum values of the member's shape and the
- * `expected` values of waiter acceptors whose path ends in that member.
+ * Every value AWS's model names for a state: enum values of the member's shape, values its
+ * documentation names (`<code>available</code>`), and the `expected` values of waiter
+ * acceptors whose path ends in that member.
  */
 export function documentedStates(service: string, member: string): Set<string> {
   const model = serviceModel(service);
@@ -461,6 +463,8 @@ export function documentedStates(service: string, member: string): Set<string> {
     if (!ref) continue;
     const target = model.shapes[ref.shape];
     for (const v of target?.enum ?? []) states.add(v);
+    // "The current state of this replication group - <code>creating</code>, …"
+    for (const m of (ref.documentation ?? '').matchAll(/<code>([^<]+)<\/code>/g)) states.add(m[1]!);
   }
   for (const w of Object.values(waiters(service))) {
     for (const a of w.acceptors) {
