@@ -1,5 +1,6 @@
 import type { BackupClient, DescribeBackupVaultOutput } from '@aws-sdk/client-backup';
 import { ignoreNotFound, isAccessDenied } from './errors.js';
+import { firstInPages } from './pages.js';
 
 /** The IAM actions `describeBackupVault` calls, for the steps' `actions` lists. */
 export const BACKUP_VAULT_LOOKUP_ACTIONS = [
@@ -19,7 +20,7 @@ export async function describeBackupVault(
   backup: BackupClient,
   name: string,
 ): Promise<DescribeBackupVaultOutput | undefined> {
-  const { DescribeBackupVaultCommand, ListBackupVaultsCommand } =
+  const { DescribeBackupVaultCommand, paginateListBackupVaults } =
     await import('@aws-sdk/client-backup');
   try {
     return await ignoreNotFound(
@@ -27,17 +28,18 @@ export async function describeBackupVault(
     );
   } catch (e) {
     if (!isAccessDenied(e)) throw e;
-    let token: string | undefined;
-    do {
-      let page;
-      try {
-        page = await backup.send(new ListBackupVaultsCommand({ NextToken: token }));
-      } catch {
-        throw e;
-      }
-      if ((page.BackupVaultList ?? []).some((v) => v.BackupVaultName === name)) throw e;
-      token = page.NextToken;
-    } while (token);
+    let listed: boolean;
+    try {
+      listed =
+        (await firstInPages(
+          paginateListBackupVaults({ client: backup }, {}),
+          (page) => page.BackupVaultList,
+          (v) => v.BackupVaultName === name,
+        )) !== undefined;
+    } catch {
+      throw e;
+    }
+    if (listed) throw e;
     return undefined;
   }
 }

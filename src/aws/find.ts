@@ -1,6 +1,7 @@
 import type { LogGroup, CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import type { IAMClient, Role } from '@aws-sdk/client-iam';
+import type { AttachedPolicy, IAMClient, Role } from '@aws-sdk/client-iam';
 import { ignoreNotFound } from './errors.js';
+import { allPages, firstInPages } from './pages.js';
 
 /**
  * Lookups by exact name that several steps (and destroy's leftover check) share. The SDK
@@ -18,7 +19,31 @@ export async function findLogGroup(
   logs: CloudWatchLogsClient,
   name: string,
 ): Promise<LogGroup | undefined> {
-  const { DescribeLogGroupsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
-  const out = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name }));
-  return out.logGroups?.find((g) => g.logGroupName === name);
+  const { paginateDescribeLogGroups } = await import('@aws-sdk/client-cloudwatch-logs');
+  return firstInPages(
+    paginateDescribeLogGroups({ client: logs }, { logGroupNamePrefix: name }),
+    (page) => page.logGroups,
+    (g) => g.logGroupName === name,
+  );
+}
+
+/** The managed policies attached to a role, every page. */
+export async function attachedRolePolicies(
+  iam: IAMClient,
+  role: string,
+): Promise<AttachedPolicy[]> {
+  const { paginateListAttachedRolePolicies } = await import('@aws-sdk/client-iam');
+  return allPages(
+    paginateListAttachedRolePolicies({ client: iam }, { RoleName: role }),
+    (page) => page.AttachedPolicies,
+  );
+}
+
+/** The names of a role's inline policies, every page. */
+export async function inlineRolePolicyNames(iam: IAMClient, role: string): Promise<string[]> {
+  const { paginateListRolePolicies } = await import('@aws-sdk/client-iam');
+  return allPages(
+    paginateListRolePolicies({ client: iam }, { RoleName: role }),
+    (page) => page.PolicyNames,
+  );
 }

@@ -10,7 +10,7 @@ export async function livePrices(
   aws: Aws,
   config: Config,
 ): Promise<{ overrides: PriceOverrides; notes: string[] }> {
-  const { GetProductsCommand } = await import('@aws-sdk/client-pricing');
+  const { paginateGetProducts } = await import('@aws-sdk/client-pricing');
   const pricing = await aws.get('pricing');
   const notes: string[] = [];
   const lookup = async (
@@ -18,8 +18,9 @@ export async function livePrices(
     filters: Record<string, string>,
   ): Promise<number | undefined> => {
     try {
-      const out = await pricing.send(
-        new GetProductsCommand({
+      for await (const out of paginateGetProducts(
+        { client: pricing },
+        {
           ServiceCode: service,
           Filters: Object.entries(filters).map(([Field, Value]) => ({
             Type: 'TERM_MATCH',
@@ -27,11 +28,12 @@ export async function livePrices(
             Value,
           })),
           MaxResults: 10,
-        }),
-      );
-      for (const item of out.PriceList ?? []) {
-        const price = onDemandHourly(typeof item === 'string' ? item : JSON.stringify(item));
-        if (price !== undefined && price > 0) return price;
+        },
+      )) {
+        for (const item of out.PriceList ?? []) {
+          const price = onDemandHourly(typeof item === 'string' ? item : JSON.stringify(item));
+          if (price !== undefined && price > 0) return price;
+        }
       }
       notes.push(`${service}: no on-demand price for ${Object.values(filters).join(' ')}`);
     } catch (e) {

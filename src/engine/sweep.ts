@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import { describeBackupVault } from '../aws/backup.js';
 import { findRole } from '../aws/find.js';
 import { ignoreNotFound, isNotFound } from '../aws/errors.js';
+import { allPages } from '../aws/pages.js';
 import { STACK_TAG } from '../aws/tags.js';
 import { profileName, roleName } from '../steps/phase1-foundation/instance-role.js';
 import { dataEncryptedWith } from '../steps/phase1-foundation/kms-key.js';
@@ -112,23 +113,18 @@ export async function sweep(aws: Aws, config: Config): Promise<Leftover[]> {
 }
 
 async function tagged(aws: Aws, config: Config, region: string): Promise<Leftover[]> {
-  const { GetResourcesCommand } = await import('@aws-sdk/client-resource-groups-tagging-api');
+  const { paginateGetResources } = await import('@aws-sdk/client-resource-groups-tagging-api');
   const tagging = await aws.get('tagging', region);
   const list: Leftover[] = [];
-  let token: string | undefined;
-  do {
-    const out = await tagging.send(
-      new GetResourcesCommand({
-        TagFilters: [{ Key: STACK_TAG, Values: [config.stack] }],
-        ...(token ? { PaginationToken: token } : {}),
-      }),
-    );
-    for (const r of out.ResourceTagMappingList ?? []) {
+  for await (const page of paginateGetResources(
+    { client: tagging },
+    { TagFilters: [{ Key: STACK_TAG, Values: [config.stack] }] },
+  )) {
+    for (const r of page.ResourceTagMappingList ?? []) {
       if (r.ResourceARN)
         list.push({ arn: r.ResourceARN, region, type: typeOf(r.ResourceARN), kept: false });
     }
-    token = out.PaginationToken || undefined;
-  } while (token);
+  }
   return list;
 }
 
@@ -282,18 +278,14 @@ async function rdsSnapshot(aws: Aws, config: Config, l: Leftover): Promise<Lefto
  * the stack tag (and checking the tag on the answer too).
  */
 async function autoScalingGroups(aws: Aws, config: Config): Promise<Leftover[]> {
-  const { DescribeAutoScalingGroupsCommand } = await import('@aws-sdk/client-auto-scaling');
+  const { paginateDescribeAutoScalingGroups } = await import('@aws-sdk/client-auto-scaling');
   const autoscaling = await aws.get('autoscaling', config.region);
   const found: Leftover[] = [];
-  let token: string | undefined;
-  do {
-    const out = await autoscaling.send(
-      new DescribeAutoScalingGroupsCommand({
-        Filters: [{ Name: `tag:${STACK_TAG}`, Values: [config.stack] }],
-        ...(token ? { NextToken: token } : {}),
-      }),
-    );
-    for (const g of out.AutoScalingGroups ?? []) {
+  for await (const page of paginateDescribeAutoScalingGroups(
+    { client: autoscaling },
+    { Filters: [{ Name: `tag:${STACK_TAG}`, Values: [config.stack] }] },
+  )) {
+    for (const g of page.AutoScalingGroups ?? []) {
       const ours = (g.Tags ?? []).some((t) => t.Key === STACK_TAG && t.Value === config.stack);
       if (!ours || !g.AutoScalingGroupName) continue;
       found.push({
@@ -304,8 +296,7 @@ async function autoScalingGroups(aws: Aws, config: Config): Promise<Leftover[]> 
         note: g.Status ? `${g.AutoScalingGroupName} (${g.Status})` : g.AutoScalingGroupName,
       });
     }
-    token = out.NextToken || undefined;
-  } while (token);
+  }
   return found;
 }
 
@@ -339,7 +330,7 @@ async function iamLeftovers(aws: Aws, config: Config): Promise<Leftover[]> {
 
 /** Log groups that AWS services create by themselves carry no cloudmart tag. */
 async function untaggedLogGroups(aws: Aws, config: Config): Promise<Leftover[]> {
-  const { DescribeLogGroupsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
+  const { paginateDescribeLogGroups } = await import('@aws-sdk/client-cloudwatch-logs');
   const logs = await aws.get('logs');
   const prefixes = [
     // RDS names them after the instance id, which RDS stores in lower case.
@@ -349,8 +340,11 @@ async function untaggedLogGroups(aws: Aws, config: Config): Promise<Leftover[]> 
   ];
   const found: Leftover[] = [];
   for (const prefix of prefixes) {
-    const out = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: prefix }));
-    for (const g of out.logGroups ?? []) {
+    const groups = await allPages(
+      paginateDescribeLogGroups({ client: logs }, { logGroupNamePrefix: prefix }),
+      (page) => page.logGroups,
+    );
+    for (const g of groups) {
       const arn = g.arn?.replace(/:\*$/, '');
       if (arn && !found.some((f) => f.arn === arn)) {
         found.push({
@@ -368,12 +362,16 @@ async function untaggedLogGroups(aws: Aws, config: Config): Promise<Leftover[]> 
 
 /** Dashboards cannot carry tags: look for ours by name. */
 async function dashboards(aws: Aws, config: Config): Promise<Leftover[]> {
-  const { ListDashboardsCommand } = await import('@aws-sdk/client-cloudwatch');
+  const { paginateListDashboards } = await import('@aws-sdk/client-cloudwatch');
   const cloudwatch = await aws.get('cloudwatch');
-  const out = await cloudwatch.send(
-    new ListDashboardsCommand({ DashboardNamePrefix: config.monitoring.dashboardName }),
+  const entries = await allPages(
+    paginateListDashboards(
+      { client: cloudwatch },
+      { DashboardNamePrefix: config.monitoring.dashboardName },
+    ),
+    (page) => page.DashboardEntries,
   );
-  return (out.DashboardEntries ?? [])
+  return entries
     .filter((d) => d.DashboardName === config.monitoring.dashboardName && d.DashboardArn)
     .map((d) => ({
       arn: d.DashboardArn!,

@@ -1,4 +1,6 @@
+import type { Activity, AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { Aws } from '../aws/clients.js';
+import { allPages } from '../aws/pages.js';
 import { InterruptedError } from '../errors.js';
 
 const asgsdk = () => import('@aws-sdk/client-auto-scaling');
@@ -15,6 +17,28 @@ export interface ScalingActivity {
   at: string;
   status: string;
   description: string;
+}
+
+/**
+ * The group's scaling activities since `since`, newest first: pages are read until one holds
+ * an activity older than that (Auto Scaling lists the newest first).
+ */
+async function activitiesSince(
+  asg: AutoScalingClient,
+  name: string,
+  since: Date,
+): Promise<Activity[]> {
+  const { paginateDescribeScalingActivities } = await asgsdk();
+  const out: Activity[] = [];
+  for await (const page of paginateDescribeScalingActivities(
+    { client: asg },
+    { AutoScalingGroupName: name },
+  )) {
+    const activities = page.Activities ?? [];
+    out.push(...activities);
+    if (activities.some((a) => a.StartTime && a.StartTime.getTime() < since.getTime())) break;
+  }
+  return out.filter((a) => a.StartTime && a.StartTime.getTime() >= since.getTime());
 }
 
 /** What Auto Scaling and CloudWatch say about a load test's window. */
@@ -53,45 +77,46 @@ export async function scalingView(
   name: string,
   window: { start: Date; end: Date; before: GroupCounts | null },
 ): Promise<ScalingView> {
-  const { GetMetricDataCommand } = await cwsdk();
-  const { DescribeScalingActivitiesCommand } = await asgsdk();
+  const { paginateGetMetricData } = await cwsdk();
   const cw = await aws.get('cloudwatch');
   const asg = await aws.get('autoscaling');
   // Whole minutes around the window: CloudWatch aligns 60 s points on the minute.
   const start = new Date(Math.floor(window.start.getTime() / 60_000) * 60_000);
   const end = new Date(Math.ceil(window.end.getTime() / 60_000) * 60_000 + 60_000);
-  const [metrics, activities, after] = await Promise.all([
-    cw.send(
-      new GetMetricDataCommand({
-        StartTime: start,
-        EndTime: end,
-        MetricDataQueries: [
-          {
-            Id: 'cpu',
-            MetricStat: {
-              Metric: {
-                Namespace: 'AWS/EC2',
-                MetricName: 'CPUUtilization',
-                Dimensions: [{ Name: 'AutoScalingGroupName', Value: name }],
+  const [values, activities, after] = await Promise.all([
+    // A long window's points come over several pages, each with part of the values.
+    allPages(
+      paginateGetMetricData(
+        { client: cw },
+        {
+          StartTime: start,
+          EndTime: end,
+          MetricDataQueries: [
+            {
+              Id: 'cpu',
+              MetricStat: {
+                Metric: {
+                  Namespace: 'AWS/EC2',
+                  MetricName: 'CPUUtilization',
+                  Dimensions: [{ Name: 'AutoScalingGroupName', Value: name }],
+                },
+                Period: 60,
+                Stat: 'Average',
               },
-              Period: 60,
-              Stat: 'Average',
             },
-          },
-        ],
-      }),
+          ],
+        },
+      ),
+      (page) => page.MetricDataResults?.find((r) => r.Id === 'cpu')?.Values,
     ),
-    asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: name, MaxRecords: 20 })),
+    activitiesSince(asg, name, window.start),
     groupCounts(aws, name),
   ]);
-  const values = metrics.MetricDataResults?.find((r) => r.Id === 'cpu')?.Values ?? [];
-  const recent = (activities.Activities ?? [])
-    .filter((a) => a.StartTime && a.StartTime.getTime() >= window.start.getTime())
-    .map((a) => ({
-      at: a.StartTime!.toISOString(),
-      status: a.StatusCode ?? '?',
-      description: a.Description ?? '',
-    }));
+  const recent = activities.map((a) => ({
+    at: a.StartTime!.toISOString(),
+    status: a.StatusCode ?? '?',
+    description: a.Description ?? '',
+  }));
   const round1 = (n: number) => Math.round(n * 10) / 10;
   return {
     autoScalingGroupName: name,

@@ -4,6 +4,7 @@ import type {
   UpdateAutoScalingGroupCommandInput,
 } from '@aws-sdk/client-auto-scaling';
 import { isNotFound } from '../../aws/errors.js';
+import { allPages } from '../../aws/pages.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import type { Config } from '../../config/schema.js';
@@ -617,16 +618,19 @@ async function instanceChecks(ctx: StepContext, ids: string[], fix: string): Pro
       fix,
     }));
   }
-  const { DescribeInstancesCommand, DescribeVolumesCommand } = await ec2sdk();
+  const { DescribeInstancesCommand, paginateDescribeVolumes } = await ec2sdk();
   const ec2 = await ctx.aws.get('ec2');
-  const [instancesOut, volumesOut] = await Promise.all([
+  const [instancesOut, volumes] = await Promise.all([
     ec2.send(new DescribeInstancesCommand({ InstanceIds: ids })),
-    ec2.send(
-      new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: ids }] }),
+    allPages(
+      paginateDescribeVolumes(
+        { client: ec2 },
+        { Filters: [{ Name: 'attachment.instance-id', Values: ids }] },
+      ),
+      (page) => page.Volumes,
     ),
   ]);
   const instances = (instancesOut.Reservations ?? []).flatMap((r) => r.Instances ?? []);
-  const volumes = volumesOut.Volumes ?? [];
   const optional = instances.filter((i) => i.MetadataOptions?.HttpTokens !== 'required');
   const unencrypted = volumes.filter((v) => v.Encrypted !== true);
   const publicIps = instances.filter((i) => i.PublicIpAddress);

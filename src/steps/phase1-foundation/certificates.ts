@@ -174,18 +174,13 @@ const subjectAlternativeNames = (domain: string) => [`*.${domain}`];
 
 /** A certificate this stack requested in this region, found by its tags. */
 async function findCertificate(ctx: StepContext, spec: CertSpec): Promise<string | undefined> {
-  const { ListCertificatesCommand, ListTagsForCertificateCommand } = await acmsdk();
+  const { paginateListCertificates, ListTagsForCertificateCommand } = await acmsdk();
   const acm = await ctx.aws.get('acm', spec.region);
   const domain = ctx.config.dns.domain!;
-  let token: string | undefined;
-  do {
-    const out = await acm.send(
-      new ListCertificatesCommand({
-        CertificateStatuses: ['PENDING_VALIDATION', 'ISSUED'],
-        MaxItems: 100,
-        ...(token ? { NextToken: token } : {}),
-      }),
-    );
+  for await (const out of paginateListCertificates(
+    { client: acm },
+    { CertificateStatuses: ['PENDING_VALIDATION', 'ISSUED'], MaxItems: 100 },
+  )) {
     for (const c of out.CertificateSummaryList ?? []) {
       if (c.DomainName !== domain || !c.CertificateArn) continue;
       const tags = await acm.send(
@@ -196,8 +191,7 @@ async function findCertificate(ctx: StepContext, spec: CertSpec): Promise<string
         return c.CertificateArn;
       }
     }
-    token = out.NextToken;
-  } while (token);
+  }
   return undefined;
 }
 

@@ -5,6 +5,7 @@ import type {
   OriginAccessControlSummary,
 } from '@aws-sdk/client-cloudfront';
 import { awsErrorName, isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import { firstInPages } from '../../aws/pages.js';
 import {
   bucketExists,
   getBucketPolicy,
@@ -208,20 +209,14 @@ export function cloudfrontReadStatement(
 }
 
 async function findOac(ctx: StepContext): Promise<OriginAccessControlSummary | undefined> {
-  const { ListOriginAccessControlsCommand } = await cfsdk();
+  const { paginateListOriginAccessControls } = await cfsdk();
   const cf = await ctx.aws.get('cloudfront');
   const name = oacName(ctx.config);
-  let marker: string | undefined;
-  do {
-    const out = await cf.send(
-      new ListOriginAccessControlsCommand({ MaxItems: 100, ...(marker ? { Marker: marker } : {}) }),
-    );
-    const list = out.OriginAccessControlList;
-    const hit = list?.Items?.find((o) => o.Name === name);
-    if (hit) return hit;
-    marker = list?.IsTruncated ? list.NextMarker : undefined;
-  } while (marker);
-  return undefined;
+  return firstInPages(
+    paginateListOriginAccessControls({ client: cf }, { MaxItems: 100 }),
+    (page) => page.OriginAccessControlList?.Items,
+    (o) => o.Name === name,
+  );
 }
 
 const OAC_CONFIG = (config: Config) => ({
@@ -273,20 +268,15 @@ async function ensureOac(ctx: StepContext): Promise<string> {
 
 /** This stack's distribution, by its comment marker. */
 async function findDistributionId(ctx: StepContext): Promise<string | undefined> {
-  const { ListDistributionsCommand } = await cfsdk();
+  const { paginateListDistributions } = await cfsdk();
   const cf = await ctx.aws.get('cloudfront');
   const comment = distributionComment(ctx.config);
-  let marker: string | undefined;
-  do {
-    const out = await cf.send(
-      new ListDistributionsCommand({ MaxItems: 100, ...(marker ? { Marker: marker } : {}) }),
-    );
-    const list = out.DistributionList;
-    const hit = list?.Items?.find((d) => d.Comment === comment);
-    if (hit?.Id) return hit.Id;
-    marker = list?.IsTruncated ? list.NextMarker : undefined;
-  } while (marker);
-  return undefined;
+  const hit = await firstInPages(
+    paginateListDistributions({ client: cf }, { MaxItems: 100 }),
+    (page) => page.DistributionList?.Items,
+    (d) => d.Comment === comment && d.Id !== undefined,
+  );
+  return hit?.Id;
 }
 
 async function getDistribution(

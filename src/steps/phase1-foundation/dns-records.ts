@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { HealthCheck, HealthCheckConfig, ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import { firstInPages } from '../../aws/pages.js';
 import { retryWhile } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
@@ -111,23 +112,16 @@ export function wantedHealthCheck(
 
 /** This stack's health check on the API name: marked by its caller reference. */
 async function findHealthCheck(ctx: StepContext, domain: string): Promise<HealthCheck | undefined> {
-  const { ListHealthChecksCommand } = await r53sdk();
+  const { paginateListHealthChecks } = await r53sdk();
   const r53 = await ctx.aws.get('route53');
   const host = fqdn(apiName(ctx.config, domain));
-  let marker: string | undefined;
-  do {
-    const out = await r53.send(
-      new ListHealthChecksCommand({ MaxItems: 100, ...(marker ? { Marker: marker } : {}) }),
-    );
-    const hit = out.HealthChecks?.find(
-      (h) =>
-        h.CallerReference?.startsWith(callerPrefix(ctx.config)) &&
-        fqdn(h.HealthCheckConfig?.FullyQualifiedDomainName ?? '') === host,
-    );
-    if (hit) return hit;
-    marker = out.IsTruncated ? out.NextMarker : undefined;
-  } while (marker);
-  return undefined;
+  return firstInPages(
+    paginateListHealthChecks({ client: r53 }, { MaxItems: 100 }),
+    (page) => page.HealthChecks,
+    (h) =>
+      h.CallerReference?.startsWith(callerPrefix(ctx.config)) === true &&
+      fqdn(h.HealthCheckConfig?.FullyQualifiedDomainName ?? '') === host,
+  );
 }
 
 async function deleteHealthCheck(ctx: StepContext, id: string): Promise<void> {

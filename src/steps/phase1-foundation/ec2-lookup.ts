@@ -1,5 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import { allPages } from '../../aws/pages.js';
 import { retryWhile } from '../../aws/wait.js';
 import type { Check, Criterion, Outputs, StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
@@ -31,12 +32,15 @@ export async function eniHolders(
   filter: 'subnet-id' | 'group-id',
   id: string,
 ): Promise<string> {
-  const { DescribeNetworkInterfacesCommand } = await ec2sdk();
+  const { paginateDescribeNetworkInterfaces } = await ec2sdk();
   try {
-    const out = await (
-      await ec2(ctx)
-    ).send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: filter, Values: [id] }] }));
-    const enis = out.NetworkInterfaces ?? [];
+    const enis = await allPages(
+      paginateDescribeNetworkInterfaces(
+        { client: await ec2(ctx) },
+        { Filters: [{ Name: filter, Values: [id] }] },
+      ),
+      (page) => page.NetworkInterfaces,
+    );
     if (enis.length === 0) return 'no network interface is left';
     return enis
       .map(

@@ -1,5 +1,5 @@
 import { ignoreNotFound } from '../../aws/errors.js';
-import { findRole } from '../../aws/find.js';
+import { attachedRolePolicies, findRole, inlineRolePolicyNames } from '../../aws/find.js';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -198,19 +198,11 @@ async function iamClient(ctx: StepContext): Promise<IAMClient> {
 }
 
 async function attachedPolicies(ctx: StepContext, role: string) {
-  const { ListAttachedRolePoliciesCommand } = await iamSdk();
-  const iam = await iamClient(ctx);
-  const out = await iam.send(
-    new ListAttachedRolePoliciesCommand({ RoleName: role, MaxItems: 100 }),
-  );
-  return out.AttachedPolicies ?? [];
+  return attachedRolePolicies(await iamClient(ctx), role);
 }
 
 async function inlineNames(ctx: StepContext, role: string): Promise<string[]> {
-  const { ListRolePoliciesCommand } = await iamSdk();
-  const iam = await iamClient(ctx);
-  const out = await iam.send(new ListRolePoliciesCommand({ RoleName: role, MaxItems: 100 }));
-  return out.PolicyNames ?? [];
+  return inlineRolePolicyNames(await iamClient(ctx), role);
 }
 
 export const instanceRoleStep = defineStep<InstanceRoleOutputs>({

@@ -1,4 +1,5 @@
 import { afterCreate } from '../../aws/consistency.js';
+import { firstInPages } from '../../aws/pages.js';
 import { ignoreNotFound } from '../../aws/errors.js';
 import type { InternetGateway } from '@aws-sdk/client-ec2';
 import { stackFilters } from '../../aws/tags.js';
@@ -9,11 +10,14 @@ import { STEP, type IgwOutputs, type VpcOutputs } from '../outputs.js';
 import { deleteRetrying, ec2, ec2sdk, FIX_PHASE1, missing } from './ec2-lookup.js';
 
 async function findIgw(ctx: StepContext): Promise<InternetGateway | undefined> {
-  const { DescribeInternetGatewaysCommand } = await ec2sdk();
-  const out = await (
-    await ec2(ctx)
-  ).send(new DescribeInternetGatewaysCommand({ Filters: stackFilters(ctx.config, STEP.igw) }));
-  return out.InternetGateways?.[0];
+  const { paginateDescribeInternetGateways } = await ec2sdk();
+  return firstInPages(
+    paginateDescribeInternetGateways(
+      { client: await ec2(ctx) },
+      { Filters: stackFilters(ctx.config, STEP.igw) },
+    ),
+    (page) => page.InternetGateways,
+  );
 }
 
 /** DetachInternetGateway says Gateway.NotAttached when there is nothing to detach. */

@@ -2,6 +2,7 @@ import type { KeyMetadata } from '@aws-sdk/client-kms';
 import { BACKUP_VAULT_LOOKUP_ACTIONS, describeBackupVault } from '../../aws/backup.js';
 import type { Aws } from '../../aws/clients.js';
 import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
+import { allPages } from '../../aws/pages.js';
 import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
 import { retryWhile } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -144,19 +145,23 @@ async function describeKey(ctx: StepContext, keyId: string): Promise<KeyMetadata
  */
 /** Every usable key tagged as this step's (normally one; more after a lost CreateKey answer). */
 async function taggedKeys(ctx: StepContext): Promise<KeyMetadata[]> {
-  const { GetResourcesCommand } = await taggingSdk();
+  const { paginateGetResources } = await taggingSdk();
   const tagging = await ctx.aws.get('tagging');
-  const out = await tagging.send(
-    new GetResourcesCommand({
-      ResourceTypeFilters: ['kms:key'],
-      TagFilters: [
-        { Key: STACK_TAG, Values: [ctx.config.stack] },
-        { Key: STEP_TAG, Values: [STEP.kms] },
-      ],
-    }),
+  const tagged = await allPages(
+    paginateGetResources(
+      { client: tagging },
+      {
+        ResourceTypeFilters: ['kms:key'],
+        TagFilters: [
+          { Key: STACK_TAG, Values: [ctx.config.stack] },
+          { Key: STEP_TAG, Values: [STEP.kms] },
+        ],
+      },
+    ),
+    (page) => page.ResourceTagMappingList,
   );
   const keys: KeyMetadata[] = [];
-  for (const r of out.ResourceTagMappingList ?? []) {
+  for (const r of tagged) {
     if (!r.ResourceARN) continue;
     const key = await describeKey(ctx, r.ResourceARN);
     if (key && (key.KeyState === 'Enabled' || key.KeyState === 'Disabled')) keys.push(key);
@@ -208,38 +213,29 @@ export async function dataEncryptedWith(
   config: Config,
   key: { keyId: string; keyArn: string },
 ): Promise<string[]> {
-  const { DescribeDBSnapshotsCommand, DescribeDBInstanceAutomatedBackupsCommand } = await rdsSdk();
+  const { paginateDescribeDBSnapshots, paginateDescribeDBInstanceAutomatedBackups } =
+    await rdsSdk();
   const found: string[] = [];
 
   const rds = await aws.get('rds', config.region);
-  let marker: string | undefined;
-  do {
-    const out = await rds.send(
-      new DescribeDBSnapshotsCommand({ MaxRecords: 100, ...(marker ? { Marker: marker } : {}) }),
-    );
+  for await (const out of paginateDescribeDBSnapshots({ client: rds }, { MaxRecords: 100 })) {
     for (const s of out.DBSnapshots ?? []) {
       if (isKey(s.KmsKeyId, key) && s.Status !== 'deleting') {
         found.push(`RDS snapshot ${s.DBSnapshotIdentifier ?? '?'} (${s.SnapshotType ?? '?'})`);
       }
     }
-    marker = out.Marker;
-  } while (marker);
+  }
 
-  let backupsMarker: string | undefined;
-  do {
-    const out = await rds.send(
-      new DescribeDBInstanceAutomatedBackupsCommand({
-        MaxRecords: 100,
-        ...(backupsMarker ? { Marker: backupsMarker } : {}),
-      }),
-    );
+  for await (const out of paginateDescribeDBInstanceAutomatedBackups(
+    { client: rds },
+    { MaxRecords: 100 },
+  )) {
     for (const b of out.DBInstanceAutomatedBackups ?? []) {
       if (isKey(b.KmsKeyId, key) && b.Status !== 'deleting') {
         found.push(`retained automated backups of RDS ${b.DBInstanceIdentifier ?? '?'}`);
       }
     }
-    backupsMarker = out.Marker;
-  } while (backupsMarker);
+  }
 
   const backup = await aws.get('backup', config.region);
   const vaultName = names.of(config, 'vault');

@@ -5,6 +5,7 @@ import type {
   TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { isAlreadyExists, isNotFound } from '../../aws/errors.js';
+import { allPages } from '../../aws/pages.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import type { Config } from '../../config/schema.js';
@@ -334,10 +335,11 @@ function listenerMatches(l: Listener, spec: ListenerSpec): boolean {
 }
 
 async function listListeners(ctx: StepContext, lbArn: string): Promise<Listener[]> {
-  const { DescribeListenersCommand } = await elbsdk();
-  const elb = await ctx.aws.get('elbv2');
-  const out = await elb.send(new DescribeListenersCommand({ LoadBalancerArn: lbArn }));
-  return out.Listeners ?? [];
+  const { paginateDescribeListeners } = await elbsdk();
+  return allPages(
+    paginateDescribeListeners({ client: await ctx.aws.get('elbv2') }, { LoadBalancerArn: lbArn }),
+    (page) => page.Listeners,
+  );
 }
 
 async function ensureListeners(
@@ -704,18 +706,21 @@ export const loadBalancerStep = defineStep<AlbOutputs>({
  * group busy: wait until they are released, so the network teardown does not fight them.
  */
 async function waitForEnis(ctx: StepContext, description: string): Promise<void> {
-  const { DescribeNetworkInterfacesCommand } = await ec2sdk();
+  const { paginateDescribeNetworkInterfaces } = await ec2sdk();
   const ec2 = await ctx.aws.get('ec2');
   try {
     await waitUntil(
       ctx,
       async () => {
-        const out = await ec2.send(
-          new DescribeNetworkInterfacesCommand({
-            Filters: [{ Name: 'description', Values: [description] }],
-          }),
-        );
-        const left = (out.NetworkInterfaces ?? []).length;
+        const left = (
+          await allPages(
+            paginateDescribeNetworkInterfaces(
+              { client: ec2 },
+              { Filters: [{ Name: 'description', Values: [description] }] },
+            ),
+            (page) => page.NetworkInterfaces,
+          )
+        ).length;
         return { done: left === 0, status: `${left} network interface(s) still attached` };
       },
       {

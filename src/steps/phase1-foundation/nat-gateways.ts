@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Address, NatGateway } from '@aws-sdk/client-ec2';
 import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
+import { allPages } from '../../aws/pages.js';
 import {
   awsErrorName,
   ignoreNotFound,
@@ -44,16 +45,15 @@ function isAddressGone(e: unknown): boolean {
 }
 
 async function findNats(ctx: StepContext, states: string[]): Promise<NatGateway[]> {
-  const { DescribeNatGatewaysCommand } = await ec2sdk();
-  const out = await (
-    await ec2(ctx)
-  ).send(
-    new DescribeNatGatewaysCommand({
+  const { paginateDescribeNatGateways } = await ec2sdk();
+  return allPages(
+    paginateDescribeNatGateways(
+      { client: await ec2(ctx) },
       // DescribeNatGateways calls its filters "Filter", unlike every other EC2 describe.
-      Filter: [...stackFilters(ctx.config, STEP.nat), { Name: 'state', Values: states }],
-    }),
+      { Filter: [...stackFilters(ctx.config, STEP.nat), { Name: 'state', Values: states }] },
+    ),
+    (page) => page.NatGateways,
   );
-  return out.NatGateways ?? [];
 }
 
 async function findEips(ctx: StepContext): Promise<Address[]> {

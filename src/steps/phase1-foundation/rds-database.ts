@@ -11,6 +11,7 @@ import {
   isNotFound,
 } from '../../aws/errors.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
+import { allPages } from '../../aws/pages.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
@@ -133,22 +134,15 @@ async function findInstance(ctx: StepContext, id: string): Promise<DBInstance | 
 
 /** Parameters of the group that were set by a user (cloudmart), across pages. */
 async function userParameters(ctx: StepContext, groupName: string): Promise<Parameter[]> {
-  const { DescribeDBParametersCommand } = await rdsSdk();
+  const { paginateDescribeDBParameters } = await rdsSdk();
   const rds = await ctx.aws.get('rds');
-  const params: Parameter[] = [];
-  let marker: string | undefined;
-  do {
-    const out = await rds.send(
-      new DescribeDBParametersCommand({
-        DBParameterGroupName: groupName,
-        Source: 'user',
-        ...(marker ? { Marker: marker } : {}),
-      }),
-    );
-    params.push(...(out.Parameters ?? []));
-    marker = out.Marker;
-  } while (marker);
-  return params;
+  return allPages(
+    paginateDescribeDBParameters(
+      { client: rds },
+      { DBParameterGroupName: groupName, Source: 'user' },
+    ),
+    (page) => page.Parameters,
+  );
 }
 
 async function ensureDbSubnetGroup(ctx: StepContext, s: DbSettings, subnetIds: string[]) {

@@ -1,4 +1,5 @@
 import { afterCreate } from '../../aws/consistency.js';
+import { allPages } from '../../aws/pages.js';
 import { ignoreNotFound } from '../../aws/errors.js';
 import type { Route, RouteTable } from '@aws-sdk/client-ec2';
 import { stackFilters, tagValue } from '../../aws/tags.js';
@@ -74,19 +75,25 @@ function pick(tables: RouteTable[], config: Config, w: Pick<WantedTable, 'tier' 
 
 /** Every table of the VPC: ours, the main one, and whichever a subnet may be associated with. */
 async function vpcTables(ctx: StepContext, vpcId: string): Promise<RouteTable[]> {
-  const { DescribeRouteTablesCommand } = await ec2sdk();
-  const out = await (
-    await ec2(ctx)
-  ).send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }));
-  return out.RouteTables ?? [];
+  const { paginateDescribeRouteTables } = await ec2sdk();
+  return allPages(
+    paginateDescribeRouteTables(
+      { client: await ec2(ctx) },
+      { Filters: [{ Name: 'vpc-id', Values: [vpcId] }] },
+    ),
+    (page) => page.RouteTables,
+  );
 }
 
 async function taggedTables(ctx: StepContext): Promise<RouteTable[]> {
-  const { DescribeRouteTablesCommand } = await ec2sdk();
-  const out = await (
-    await ec2(ctx)
-  ).send(new DescribeRouteTablesCommand({ Filters: stackFilters(ctx.config, STEP.routes) }));
-  return out.RouteTables ?? [];
+  const { paginateDescribeRouteTables } = await ec2sdk();
+  return allPages(
+    paginateDescribeRouteTables(
+      { client: await ec2(ctx) },
+      { Filters: stackFilters(ctx.config, STEP.routes) },
+    ),
+    (page) => page.RouteTables,
+  );
 }
 
 export const routeTablesStep = defineStep<RoutesOutputs>({

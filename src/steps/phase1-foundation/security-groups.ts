@@ -1,6 +1,7 @@
 import type { IpPermission, SecurityGroup, SecurityGroupRule } from '@aws-sdk/client-ec2';
 import { afterCreate, CONSISTENCY_WINDOW_MS } from '../../aws/consistency.js';
 import { ignoreNotFound, isAlreadyExists } from '../../aws/errors.js';
+import { allPages } from '../../aws/pages.js';
 import { stackFilters } from '../../aws/tags.js';
 import { waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -87,16 +88,16 @@ async function resolvePrefixLists(ctx: StepContext, specs: RuleSpec[]): Promise<
     ...new Set(specs.flatMap((s) => ('prefixList' in s.peer ? [s.peer.prefixList] : []))),
   ];
   if (wantedNames.length === 0) return {};
-  const { DescribeManagedPrefixListsCommand } = await ec2sdk();
-  const out = await (
-    await ec2(ctx)
-  ).send(
-    new DescribeManagedPrefixListsCommand({
-      Filters: [{ Name: 'prefix-list-name', Values: wantedNames }],
-    }),
+  const { paginateDescribeManagedPrefixLists } = await ec2sdk();
+  const lists = await allPages(
+    paginateDescribeManagedPrefixLists(
+      { client: await ec2(ctx) },
+      { Filters: [{ Name: 'prefix-list-name', Values: wantedNames }] },
+    ),
+    (page) => page.PrefixLists,
   );
   const ids: PrefixListIds = {};
-  for (const pl of out.PrefixLists ?? []) {
+  for (const pl of lists) {
     if (pl.PrefixListName && pl.PrefixListId) ids[pl.PrefixListName] = pl.PrefixListId;
   }
   for (const n of wantedNames) {
@@ -250,31 +251,26 @@ function permission(spec: RuleSpec, ids: GroupIds, lists: PrefixListIds): IpPerm
 }
 
 async function findGroups(ctx: StepContext, vpcId?: string): Promise<SecurityGroup[]> {
-  const { DescribeSecurityGroupsCommand } = await ec2sdk();
+  const { paginateDescribeSecurityGroups } = await ec2sdk();
   const filters = stackFilters(ctx.config, STEP.securityGroups);
   if (vpcId) filters.push({ Name: 'vpc-id', Values: [vpcId] });
-  const out = await (await ec2(ctx)).send(new DescribeSecurityGroupsCommand({ Filters: filters }));
-  return out.SecurityGroups ?? [];
+  return allPages(
+    paginateDescribeSecurityGroups({ client: await ec2(ctx) }, { Filters: filters }),
+    (page) => page.SecurityGroups,
+  );
 }
 
 /** Every rule of the given groups, in one paged call. */
 async function rulesOf(ctx: StepContext, groupIds: string[]): Promise<SecurityGroupRule[]> {
   if (groupIds.length === 0) return [];
-  const { DescribeSecurityGroupRulesCommand } = await ec2sdk();
-  const client = await ec2(ctx);
-  const rules: SecurityGroupRule[] = [];
-  let token: string | undefined;
-  do {
-    const out = await client.send(
-      new DescribeSecurityGroupRulesCommand({
-        Filters: [{ Name: 'group-id', Values: groupIds }],
-        NextToken: token,
-      }),
-    );
-    rules.push(...(out.SecurityGroupRules ?? []));
-    token = out.NextToken;
-  } while (token);
-  return rules;
+  const { paginateDescribeSecurityGroupRules } = await ec2sdk();
+  return allPages(
+    paginateDescribeSecurityGroupRules(
+      { client: await ec2(ctx) },
+      { Filters: [{ Name: 'group-id', Values: groupIds }] },
+    ),
+    (page) => page.SecurityGroupRules,
+  );
 }
 
 function isPortIn(r: SecurityGroupRule, port: number): boolean {

@@ -1,5 +1,6 @@
 import type { Subnet } from '@aws-sdk/client-ec2';
 import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
+import { allPages } from '../../aws/pages.js';
 import { stackFilters, tagValue } from '../../aws/tags.js';
 import { waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -50,11 +51,13 @@ function wantedSubnets(config: Config): WantedSubnet[] {
 
 /** One DescribeSubnets for all six (EC2 reads share one throttling budget per account). */
 async function findSubnets(ctx: StepContext, vpcId?: string): Promise<Subnet[]> {
-  const { DescribeSubnetsCommand } = await ec2sdk();
+  const { paginateDescribeSubnets } = await ec2sdk();
   const filters = stackFilters(ctx.config, STEP.subnets);
   if (vpcId) filters.push({ Name: 'vpc-id', Values: [vpcId] });
-  const out = await (await ec2(ctx)).send(new DescribeSubnetsCommand({ Filters: filters }));
-  return out.Subnets ?? [];
+  return allPages(
+    paginateDescribeSubnets({ client: await ec2(ctx) }, { Filters: filters }),
+    (page) => page.Subnets,
+  );
 }
 
 function pick(subnets: Subnet[], tier: SubnetTier, index: number): Subnet | undefined {

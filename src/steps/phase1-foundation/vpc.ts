@@ -2,6 +2,7 @@ import type { Vpc } from '@aws-sdk/client-ec2';
 import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
 import { stackFilters } from '../../aws/tags.js';
 import { isNotFound } from '../../aws/errors.js';
+import { firstInPages } from '../../aws/pages.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
@@ -11,12 +12,12 @@ const ec2sdk = () => import('@aws-sdk/client-ec2');
 
 /** Find this stack's VPC by its tags (CreateVpc has no client token, so tags are the only guard). */
 async function findVpc(ctx: StepContext): Promise<Vpc | undefined> {
-  const { DescribeVpcsCommand } = await ec2sdk();
+  const { paginateDescribeVpcs } = await ec2sdk();
   const ec2 = await ctx.aws.get('ec2');
-  const out = await ec2.send(
-    new DescribeVpcsCommand({ Filters: stackFilters(ctx.config, STEP.vpc) }),
+  return firstInPages(
+    paginateDescribeVpcs({ client: ec2 }, { Filters: stackFilters(ctx.config, STEP.vpc) }),
+    (page) => page.Vpcs,
   );
-  return out.Vpcs?.[0];
 }
 
 async function dnsAttributes(

@@ -296,20 +296,14 @@ async function describeAlarms(
   cw: CloudWatchClient,
   alarmNameList: string[],
 ): Promise<Map<string, MetricAlarm>> {
-  const { DescribeAlarmsCommand } = await cwSdk();
+  const { paginateDescribeAlarms } = await cwSdk();
   const found = new Map<string, MetricAlarm>();
-  let NextToken: string | undefined;
-  do {
-    const out = await cw.send(
-      new DescribeAlarmsCommand({
-        AlarmNames: alarmNameList,
-        AlarmTypes: ['MetricAlarm'],
-        NextToken,
-      }),
-    );
+  for await (const out of paginateDescribeAlarms(
+    { client: cw },
+    { AlarmNames: alarmNameList, AlarmTypes: ['MetricAlarm'] },
+  )) {
     for (const a of out.MetricAlarms ?? []) if (a.AlarmName) found.set(a.AlarmName, a);
-    NextToken = out.NextToken;
-  } while (NextToken);
+  }
   return found;
 }
 

@@ -1,5 +1,6 @@
 import type { SNSClient, Subscription } from '@aws-sdk/client-sns';
 import { ignoreNotFound, isAlreadyExists, isNotFound } from '../../aws/errors.js';
+import { allPages } from '../../aws/pages.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
 import { STEP, type KmsOutputs, type SnsOutputs } from '../outputs.js';
@@ -108,17 +109,11 @@ async function getTopicAttributes(
 }
 
 async function listSubscriptions(sns: SNSClient, topicArn: string): Promise<Subscription[]> {
-  const { ListSubscriptionsByTopicCommand } = await snsSdk();
-  const subs: Subscription[] = [];
-  let NextToken: string | undefined;
-  do {
-    const out = await sns.send(
-      new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken }),
-    );
-    subs.push(...(out.Subscriptions ?? []));
-    NextToken = out.NextToken;
-  } while (NextToken);
-  return subs;
+  const { paginateListSubscriptionsByTopic } = await snsSdk();
+  return allPages(
+    paginateListSubscriptionsByTopic({ client: sns }, { TopicArn: topicArn }),
+    (page) => page.Subscriptions,
+  );
 }
 
 interface TopicTarget {

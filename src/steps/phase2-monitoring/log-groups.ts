@@ -181,19 +181,17 @@ async function describeGroups(
   logs: CloudWatchLogsClient,
   groupNames: string[],
 ): Promise<Map<string, LogGroup>> {
-  const { DescribeLogGroupsCommand } = await logsSdk();
+  const { paginateDescribeLogGroups } = await logsSdk();
   const found = new Map<string, LogGroup>();
-  let nextToken: string | undefined;
-  do {
-    const out = await logs.send(
-      new DescribeLogGroupsCommand({ logGroupIdentifiers: groupNames, nextToken }),
-    );
+  for await (const out of paginateDescribeLogGroups(
+    { client: logs },
+    { logGroupIdentifiers: groupNames },
+  )) {
     for (const g of out.logGroups ?? []) {
       // Exact names only: emulators that ignore logGroupIdentifiers return every group.
       if (g.logGroupName && groupNames.includes(g.logGroupName)) found.set(g.logGroupName, g);
     }
-    nextToken = out.nextToken;
-  } while (nextToken);
+  }
   return found;
 }
 
@@ -201,14 +199,11 @@ async function describeFilters(
   logs: CloudWatchLogsClient,
   logGroupName: string,
 ): Promise<Map<string, MetricFilter>> {
-  const { DescribeMetricFiltersCommand } = await logsSdk();
+  const { paginateDescribeMetricFilters } = await logsSdk();
   const found = new Map<string, MetricFilter>();
-  let nextToken: string | undefined;
-  do {
-    const out = await logs.send(new DescribeMetricFiltersCommand({ logGroupName, nextToken }));
+  for await (const out of paginateDescribeMetricFilters({ client: logs }, { logGroupName })) {
     for (const f of out.metricFilters ?? []) if (f.filterName) found.set(f.filterName, f);
-    nextToken = out.nextToken;
-  } while (nextToken);
+  }
   return found;
 }
 

@@ -13,7 +13,8 @@ import {
   isDependencyViolation,
   isNotFound,
 } from '../../aws/errors.js';
-import { findRole } from '../../aws/find.js';
+import { attachedRolePolicies, findRole, inlineRolePolicyNames } from '../../aws/find.js';
+import { firstInPages } from '../../aws/pages.js';
 import { STACK_TAG } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -157,37 +158,30 @@ async function findPlan(
   backup: BackupClient,
   name: string,
 ): Promise<{ id: string; arn: string } | undefined> {
-  const { ListBackupPlansCommand } = await backupSdk();
-  let token: string | undefined;
-  do {
-    const out = await backup.send(new ListBackupPlansCommand(token ? { NextToken: token } : {}));
-    const plan = out.BackupPlansList?.find((p) => p.BackupPlanName === name && !p.DeletionDate);
-    if (plan?.BackupPlanId) return { id: plan.BackupPlanId, arn: plan.BackupPlanArn ?? '' };
-    token = out.NextToken;
-  } while (token);
-  return undefined;
+  const { paginateListBackupPlans } = await backupSdk();
+  const plan = await firstInPages(
+    paginateListBackupPlans({ client: backup }, {}),
+    (page) => page.BackupPlansList,
+    (p) => p.BackupPlanName === name && !p.DeletionDate && p.BackupPlanId !== undefined,
+  );
+  return plan ? { id: plan.BackupPlanId!, arn: plan.BackupPlanArn ?? '' } : undefined;
 }
 
 async function listSelections(
   backup: BackupClient,
   planId: string,
 ): Promise<Array<{ id: string; name: string }>> {
-  const { ListBackupSelectionsCommand } = await backupSdk();
+  const { paginateListBackupSelections } = await backupSdk();
   const found: Array<{ id: string; name: string }> = [];
-  let token: string | undefined;
   try {
-    do {
-      const out = await backup.send(
-        new ListBackupSelectionsCommand({
-          BackupPlanId: planId,
-          ...(token ? { NextToken: token } : {}),
-        }),
-      );
+    for await (const out of paginateListBackupSelections(
+      { client: backup },
+      { BackupPlanId: planId },
+    )) {
       for (const s of out.BackupSelectionsList ?? []) {
         if (s.SelectionId) found.push({ id: s.SelectionId, name: s.SelectionName ?? '' });
       }
-      token = out.NextToken;
-    } while (token);
+    }
   } catch (e) {
     if (isNotFound(e)) return [];
     throw e;
@@ -200,8 +194,7 @@ async function listSelections(
  * account's AWSBackupDefaultServiceRole, else a new `<stack>-backup-role`.
  */
 async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: boolean }> {
-  const { AttachRolePolicyCommand, CreateRoleCommand, ListAttachedRolePoliciesCommand } =
-    await iamSdk();
+  const { AttachRolePolicyCommand, CreateRoleCommand } = await iamSdk();
   const iam = await ctx.aws.get('iam');
   const ownName = backupNames(ctx.config).role;
   let role = await findRole(iam, ownName);
@@ -226,8 +219,7 @@ async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: bool
     }
     if (!role?.Arn) throw new Error(`IAM CreateRole ${ownName} returned no role`);
   }
-  const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: ownName }));
-  const have = new Set((attached.AttachedPolicies ?? []).map((p) => p.PolicyArn));
+  const have = new Set((await attachedRolePolicies(iam, ownName)).map((p) => p.PolicyArn));
   for (const arn of managedPolicies(ctx.aws.partition())) {
     if (!have.has(arn)) {
       await iam.send(new AttachRolePolicyCommand({ RoleName: ownName, PolicyArn: arn }));
@@ -240,22 +232,17 @@ async function listRecoveryPoints(
   backup: BackupClient,
   vault: string,
 ): Promise<Array<{ arn: string; status: string }>> {
-  const { ListRecoveryPointsByBackupVaultCommand } = await backupSdk();
+  const { paginateListRecoveryPointsByBackupVault } = await backupSdk();
   const points: Array<{ arn: string; status: string }> = [];
-  let token: string | undefined;
   try {
-    do {
-      const out = await backup.send(
-        new ListRecoveryPointsByBackupVaultCommand({
-          BackupVaultName: vault,
-          ...(token ? { NextToken: token } : {}),
-        }),
-      );
+    for await (const out of paginateListRecoveryPointsByBackupVault(
+      { client: backup },
+      { BackupVaultName: vault },
+    )) {
       for (const p of out.RecoveryPoints ?? []) {
         if (p.RecoveryPointArn) points.push({ arn: p.RecoveryPointArn, status: p.Status ?? '' });
       }
-      token = out.NextToken;
-    } while (token);
+    }
   } catch (e) {
     if (isNotFound(e)) return [];
     throw e;
@@ -615,23 +602,15 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
 });
 
 async function deleteOwnRole(ctx: StepContext): Promise<void> {
-  const {
-    DeleteRoleCommand,
-    DeleteRolePolicyCommand,
-    DetachRolePolicyCommand,
-    ListAttachedRolePoliciesCommand,
-    ListRolePoliciesCommand,
-  } = await iamSdk();
+  const { DeleteRoleCommand, DeleteRolePolicyCommand, DetachRolePolicyCommand } = await iamSdk();
   const iam = await ctx.aws.get('iam');
   const name = backupNames(ctx.config).role;
   if (!(await findRole(iam, name))) return;
   try {
-    const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name }));
-    for (const p of attached.AttachedPolicies ?? []) {
+    for (const p of await attachedRolePolicies(iam, name)) {
       await iam.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: p.PolicyArn }));
     }
-    const inline = await iam.send(new ListRolePoliciesCommand({ RoleName: name }));
-    for (const policy of inline.PolicyNames ?? []) {
+    for (const policy of await inlineRolePolicyNames(iam, name)) {
       await iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policy }));
     }
     await retryWhile(ctx, () => iam.send(new DeleteRoleCommand({ RoleName: name })), {

@@ -1,6 +1,7 @@
 import type { KMSClient, KeyMetadata } from '@aws-sdk/client-kms';
 import type { DBInstanceAutomatedBackup, RDSClient } from '@aws-sdk/client-rds';
 import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
+import { allPages } from '../../aws/pages.js';
 import { STACK_TAG, STEP_TAG, tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
@@ -118,20 +119,16 @@ async function findReplicas(
   drRds: RDSClient,
   dbiResourceId: string | undefined,
 ): Promise<DBInstanceAutomatedBackup[]> {
-  const { DescribeDBInstanceAutomatedBackupsCommand } = await rdsSdk();
-  const found: DBInstanceAutomatedBackup[] = [];
-  let marker: string | undefined;
+  const { paginateDescribeDBInstanceAutomatedBackups } = await rdsSdk();
+  let found: DBInstanceAutomatedBackup[];
   try {
-    do {
-      const out = await drRds.send(
-        new DescribeDBInstanceAutomatedBackupsCommand({
-          ...(dbiResourceId ? { DbiResourceId: dbiResourceId } : {}),
-          ...(marker ? { Marker: marker } : {}),
-        }),
-      );
-      found.push(...(out.DBInstanceAutomatedBackups ?? []));
-      marker = out.Marker;
-    } while (marker);
+    found = await allPages(
+      paginateDescribeDBInstanceAutomatedBackups(
+        { client: drRds },
+        dbiResourceId ? { DbiResourceId: dbiResourceId } : {},
+      ),
+      (page) => page.DBInstanceAutomatedBackups,
+    );
   } catch (e) {
     if (isNotFound(e)) return [];
     throw e;
@@ -158,18 +155,22 @@ async function findUnaliasedKey(
   kms: KMSClient,
   except?: string,
 ): Promise<KeyMetadata | undefined> {
-  const { GetResourcesCommand } = await taggingSdk();
+  const { paginateGetResources } = await taggingSdk();
   const tagging = await ctx.aws.get('tagging', ctx.config.drRegion);
-  const out = await tagging.send(
-    new GetResourcesCommand({
-      ResourceTypeFilters: ['kms:key'],
-      TagFilters: [
-        { Key: STACK_TAG, Values: [ctx.config.stack] },
-        { Key: STEP_TAG, Values: [STEP.rdsBackup] },
-      ],
-    }),
+  const tagged = await allPages(
+    paginateGetResources(
+      { client: tagging },
+      {
+        ResourceTypeFilters: ['kms:key'],
+        TagFilters: [
+          { Key: STACK_TAG, Values: [ctx.config.stack] },
+          { Key: STEP_TAG, Values: [STEP.rdsBackup] },
+        ],
+      },
+    ),
+    (page) => page.ResourceTagMappingList,
   );
-  for (const r of out.ResourceTagMappingList ?? []) {
+  for (const r of tagged) {
     if (!r.ResourceARN) continue;
     const key = await describeKey(kms, r.ResourceARN);
     if (key?.KeyState === 'Enabled' && key.KeyId !== except) return key;

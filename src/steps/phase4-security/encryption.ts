@@ -4,6 +4,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import { findLogGroup } from '../../aws/find.js';
 import { describeBucketSecurity, hasHttpsOnlyDeny } from '../../aws/s3.js';
 import { STACK_TAG } from '../../aws/tags.js';
+import { allPages, firstInPages } from '../../aws/pages.js';
 import { defineStep, type Check, type Criterion, type StepContext } from '../../engine/step.js';
 import {
   STEP,
@@ -145,22 +146,14 @@ async function rdsParameter(
   group: string,
   name: string,
 ): Promise<string | undefined> {
-  const { DescribeDBParametersCommand } = await rdsSdk();
+  const { paginateDescribeDBParameters } = await rdsSdk();
   // DescribeDBParameters has no working filter: page through the group.
-  let marker: string | undefined;
-  do {
-    const out = await rds.send(
-      new DescribeDBParametersCommand({
-        DBParameterGroupName: group,
-        MaxRecords: 100,
-        ...(marker ? { Marker: marker } : {}),
-      }),
-    );
-    const p = out.Parameters?.find((x) => x.ParameterName === name);
-    if (p) return p.ParameterValue;
-    marker = out.Marker;
-  } while (marker);
-  return undefined;
+  const p = await firstInPages(
+    paginateDescribeDBParameters({ client: rds }, { DBParameterGroupName: group, MaxRecords: 100 }),
+    (page) => page.Parameters,
+    (x) => x.ParameterName === name,
+  );
+  return p?.ParameterValue;
 }
 
 const rdsChecks: Group = async (ctx) => {
@@ -299,7 +292,7 @@ const s3Checks: Group = async (ctx) => {
 const ebsChecks: Group = async (ctx) => {
   const {
     DescribeLaunchTemplateVersionsCommand,
-    DescribeVolumesCommand,
+    paginateDescribeVolumes,
     GetEbsDefaultKmsKeyIdCommand,
     GetEbsEncryptionByDefaultCommand,
   } = await ec2sdk();
@@ -345,12 +338,13 @@ const ebsChecks: Group = async (ctx) => {
     });
   }
 
-  const vols = await ec2.send(
-    new DescribeVolumesCommand({
-      Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.config.stack] }],
-    }),
+  const volumes = await allPages(
+    paginateDescribeVolumes(
+      { client: ec2 },
+      { Filters: [{ Name: `tag:${STACK_TAG}`, Values: [ctx.config.stack] }] },
+    ),
+    (page) => page.Volumes,
   );
-  const volumes = vols.Volumes ?? [];
   const plain = volumes.filter((v) => v.Encrypted !== true);
   checks.push({
     id: 'security.encryption.ebs-volumes',

@@ -1,4 +1,5 @@
 import { decodePolicy, samePolicyValue } from '../../aws/policy.js';
+import { allPages } from '../../aws/pages.js';
 import type { EC2Client, FlowLog } from '@aws-sdk/client-ec2';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import {
@@ -7,7 +8,12 @@ import {
   isDependencyViolation,
   isNotFound,
 } from '../../aws/errors.js';
-import { findLogGroup, findRole } from '../../aws/find.js';
+import {
+  attachedRolePolicies,
+  findLogGroup,
+  findRole,
+  inlineRolePolicyNames,
+} from '../../aws/find.js';
 import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
@@ -98,17 +104,20 @@ async function findFlowLogs(
   ec2: EC2Client,
   vpcId: string | undefined,
 ): Promise<FlowLog[]> {
-  const { DescribeFlowLogsCommand } = await ec2sdk();
-  const out = await ec2.send(
-    new DescribeFlowLogsCommand({
-      Filter: [
-        ...(vpcId ? [{ Name: 'resource-id', Values: [vpcId] }] : []),
-        { Name: `tag:${STACK_TAG}`, Values: [ctx.config.stack] },
-        { Name: `tag:${STEP_TAG}`, Values: [STEP.flowLogs] },
-      ],
-    }),
+  const { paginateDescribeFlowLogs } = await ec2sdk();
+  return allPages(
+    paginateDescribeFlowLogs(
+      { client: ec2 },
+      {
+        Filter: [
+          ...(vpcId ? [{ Name: 'resource-id', Values: [vpcId] }] : []),
+          { Name: `tag:${STACK_TAG}`, Values: [ctx.config.stack] },
+          { Name: `tag:${STEP_TAG}`, Values: [STEP.flowLogs] },
+        ],
+      },
+    ),
+    (page) => page.FlowLogs,
   );
-  return out.FlowLogs ?? [];
 }
 
 /** EC2 client tokens are at most 64 ASCII characters: only the stack part may be shortened. */
@@ -383,13 +392,7 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
 
   async teardown(ctx) {
     const { DeleteFlowLogsCommand } = await ec2sdk();
-    const {
-      DeleteRoleCommand,
-      DeleteRolePolicyCommand,
-      DetachRolePolicyCommand,
-      ListAttachedRolePoliciesCommand,
-      ListRolePoliciesCommand,
-    } = await iamSdk();
+    const { DeleteRoleCommand, DeleteRolePolicyCommand, DetachRolePolicyCommand } = await iamSdk();
     const { DeleteLogGroupCommand } = await logsSdk();
 
     // 1. The flow log (found by tag: the VPC may already be unknown).
@@ -413,12 +416,10 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
     const iam = await ctx.aws.get('iam');
     const roleName = flowLogsRoleName(ctx.config);
     try {
-      const inline = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
-      for (const p of inline.PolicyNames ?? []) {
+      for (const p of await inlineRolePolicyNames(iam, roleName)) {
         await iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: p }));
       }
-      const attached = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }));
-      for (const p of attached.AttachedPolicies ?? []) {
+      for (const p of await attachedRolePolicies(iam, roleName)) {
         await iam.send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: p.PolicyArn }));
       }
       await retryWhile(ctx, () => iam.send(new DeleteRoleCommand({ RoleName: roleName })), {
