@@ -12,11 +12,14 @@ export async function livePrices(
 ): Promise<{ overrides: PriceOverrides; notes: string[] }> {
   const { paginateGetProducts } = await import('@aws-sdk/client-pricing');
   const pricing = await aws.get('pricing');
-  const notes: string[] = [];
+  // One slot per lookup, so the notes come in the same order however the lookups finish.
+  const slots: Array<string | undefined> = [];
   const lookup = async (
     service: string,
     filters: Record<string, string>,
   ): Promise<number | undefined> => {
+    const slot = slots.push(undefined) - 1;
+    const note = (text: string) => (slots[slot] = text);
     try {
       for await (const out of paginateGetProducts(
         { client: pricing },
@@ -35,9 +38,9 @@ export async function livePrices(
           if (price !== undefined && price > 0) return price;
         }
       }
-      notes.push(`${service}: no on-demand price for ${Object.values(filters).join(' ')}`);
+      note(`${service}: no on-demand price for ${Object.values(filters).join(' ')}`);
     } catch (e) {
-      notes.push(`${service}: ${(e as Error).message}`);
+      note(`${service}: ${(e as Error).message}`);
     }
     return undefined;
   };
@@ -68,7 +71,7 @@ export async function livePrices(
       ...(rds !== undefined ? { rds } : {}),
       ...(elasticache !== undefined ? { elasticache } : {}),
     },
-    notes,
+    notes: slots.filter((n): n is string => n !== undefined),
   };
 }
 

@@ -106,29 +106,46 @@ interface Comparison {
   value: string;
 }
 
+/** The last state member an expression reads: `x.Status`, or an EC2 instance's `State.Name`. */
+function lastMember(expr: string): string | undefined {
+  const members = [...expr.matchAll(/\.(\w+)/g)]
+    .filter(
+      (m) =>
+        STATE_MEMBER.test(m[1]!) || (m[1] === 'Name' && /State\??$/.test(expr.slice(0, m.index))),
+    )
+    .map((m) => m[1]!);
+  return members[members.length - 1];
+}
+
 const literals = (list: string) => [...list.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
 
 /** The state comparisons of one source file, and the placeholders it assigns itself. */
 export function comparisons(file: string, text: string): { found: Comparison[]; own: Set<string> } {
   const found: Comparison[] = [];
   const own = new Set<string>();
-  // Aliases by position: a name may be declared again in another function for another member.
+  // Functions that return a state member (`replicationStatus(b)` reads `b.Status`).
+  const functions = new Map<string, string>();
+  for (const m of text.matchAll(/function\s+(\w+)\s*\([^)]*\)[^{]*\{\s*return\s+([^;]*);/g)) {
+    const member = lastMember(m[2]!);
+    if (member) functions.set(m[1]!, member);
+  }
+  // Aliases by position: a name may be declared again in another function for another member
+  // (or for no state at all, which hides the earlier one).
   const aliases: Array<{ at: number; name: string; member: string | undefined }> = [];
-  for (const m of text.matchAll(
-    /(?:const|let)\s+(\w+)\s*=\s*([^;=]*?)\.(\w+)(?:\s*\?\?\s*'([^']*)')?\s*;/g,
-  )) {
-    // An EC2 instance's state is `State.Name`.
-    const member =
-      STATE_MEMBER.test(m[3]!) || (m[3] === 'Name' && /State\??$/.test(m[2]!)) ? m[3] : undefined;
+  for (const m of text.matchAll(/(?:const|let)\s+(\w+)\s*=\s*([^;]*);/g)) {
+    const rhs = m[2]!;
+    const call = /^\s*(?:await\s+)?(\w+)\(/.exec(rhs)?.[1];
+    const member = (call && functions.get(call)) ?? lastMember(rhs);
     aliases.push({ at: m.index, name: m[1]!, member });
-    if (member && m[4] !== undefined) own.add(m[4]);
+    const placeholder = /\?\?\s*'([^']*)'\s*$/.exec(rhs)?.[1];
+    if (member && placeholder !== undefined) own.add(placeholder);
   }
   // `x.State` or an alias of one, in an expression such as `b.Status ?? ''` or `String(a.State)`.
   const memberOf = (expr: string, at: number): string | undefined => {
-    const direct = [...expr.matchAll(/\.(\w+)/g)]
-      .map((m) => m[1]!)
-      .filter((x) => STATE_MEMBER.test(x));
-    if (direct.length > 0) return direct[direct.length - 1];
+    const direct = lastMember(expr);
+    if (direct) return direct;
+    const call = /^\s*(\w+)\(/.exec(expr)?.[1];
+    if (call && functions.has(call)) return functions.get(call);
     const name = /\b(\w+)\b/.exec(expr.replace(/String\(/, ''))?.[1];
     return aliases.filter((a) => a.name === name && a.at < at).pop()?.member;
   };

@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import { CreateSubnetCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { checkRequest, stats, takePending } from '../helpers/aws-models/check.js';
+import { checkRequest, stats, takeExpected } from '../helpers/aws-models/check.js';
 import { documentedStates, validate } from '../helpers/aws-models/models.js';
 import { strictMock, TestAws } from '../helpers/context.js';
 
@@ -125,7 +126,7 @@ describe('the hook', () => {
     const client = await new TestAws().get('ec2');
     await client.send(new CreateSubnetCommand({ CidrBlock: '10.0.0.0/24' } as never));
     await client.send(new DescribeVpcsCommand({ VpcIds: ['vpc-1'] }));
-    const found = takePending();
+    const found = takeExpected();
     expect(stats().requests - before).toBe(2);
     expect(found).toEqual([
       expect.objectContaining({
@@ -138,10 +139,21 @@ describe('the hook', () => {
     ]);
   });
 
-  it('counts a paginated list read without its paginator', () => {
-    const found = checkRequest('ec2', 'DescribeVpcsCommand', { Filters: [] });
-    takePending();
+  it('counts a paginated list src/ reads without its paginator', () => {
+    const step = join(
+      import.meta.dirname,
+      '..',
+      '..',
+      'src',
+      'steps',
+      'phase1-foundation',
+      'vpc.ts',
+    );
+    const stack = `Error\n    at findVpc (${step}:16:3)`;
+    const found = checkRequest('ec2', 'DescribeVpcsCommand', { Filters: [] }, stack);
+    takeExpected();
     expect(found.map((f) => f.kind)).toEqual(['unpaginated']);
-    expect(checkRequest('ec2', 'DescribeVpcsCommand', { VpcIds: ['vpc-1'] })).toEqual([]);
+    expect(found[0]?.where).toBe('src/steps/phase1-foundation/vpc.ts:16');
+    expect(checkRequest('ec2', 'DescribeVpcsCommand', { VpcIds: ['vpc-1'] }, stack)).toEqual([]);
   });
 });

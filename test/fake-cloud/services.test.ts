@@ -884,11 +884,19 @@ describe('Logs, SNS, CloudWatch, tagging', () => {
         TagSpecifications: [{ ResourceType: 'natgateway', Tags: stack }],
       })
     ).NatGateway.NatGatewayId;
-    const get = async (input: any) =>
-      (await call('tagging', 'GetResources', input)).ResourceTagMappingList.map(
-        (r: any) =>
-          r.ResourceARN.split(':')[2] + ':' + String(r.ResourceARN.split(':').pop()).split('/')[0],
+    // Every page (the fake pages like AWS: a first page alone is not the whole list).
+    const get = async (input: any) => {
+      const arns: string[] = [];
+      let token: string | undefined;
+      do {
+        const out = await call('tagging', 'GetResources', { ...input, PaginationToken: token });
+        arns.push(...out.ResourceTagMappingList.map((r: any) => r.ResourceARN));
+        token = out.PaginationToken || undefined;
+      } while (token);
+      return arns.map(
+        (arn) => arn.split(':')[2] + ':' + String(arn.split(':').pop()).split('/')[0],
       );
+    };
     expect((await get({ TagFilters: [{ Key: 'cloudmart:stack', Values: ['s'] }] })).sort()).toEqual(
       ['ec2:natgateway', 'ec2:vpc', 'kms:key', 'sns:t'].sort(),
     );

@@ -40,9 +40,11 @@ export async function sdkCommandsInSource(packages: string[]): Promise<SdkComman
     const named = [
       ...new Set([...text.matchAll(/@aws-sdk\/client-([a-z0-9-]+)/g)].map((m) => m[1]!)),
     ];
-    const commands = new Set(
-      [...text.matchAll(/\b([A-Z][A-Za-z0-9]+)Command\b/g)].map((m) => m[1]!),
-    );
+    // `paginateListRoles` sends ListRolesCommand, page after page.
+    const commands = new Set([
+      ...[...text.matchAll(/\b([A-Z][A-Za-z0-9]+)Command\b/g)].map((m) => m[1]!),
+      ...[...text.matchAll(/\bpaginate([A-Z][A-Za-z0-9]+)\b/g)].map((m) => m[1]!),
+    ]);
     for (const command of commands) {
       const exports = (p: string) => modules[p]?.[`${command}Command`] !== undefined;
       let owners = named.filter((p) => p in modules && exports(p));

@@ -2,6 +2,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AwsStub } from 'aws-sdk-client-mock';
 import { checkAnswer } from '../aws-models/check.js';
 import { Clock, type ClockState } from './clock.js';
+import { withPaging } from './paging.js';
 import { FakeNotImplementedError, registerErrorClasses, sdkRetries } from './errors.js';
 import { addRecoveryPoint, backupService, cloudtrailService } from './services/audit.js';
 import { autoscalingService } from './services/autoscaling.js';
@@ -64,6 +65,12 @@ export interface FakeCloudOptions {
   startAt?: number;
   /** Mirror the cloud into this file after every mutating call (see saveTo). */
   file?: string;
+  /**
+   * Most items per page of any paginated list (paging.ts): 2 by default in instant and virtual
+   * mode, so a reader of the first page only misses items; 100 in latency mode (the benchmark
+   * counts calls); Infinity turns paging off.
+   */
+  pageSize?: number;
 }
 
 export interface FakeCloudJSON {
@@ -151,6 +158,8 @@ export class FakeCloud {
   private stubs: AwsStub<In, In, In>[] = [];
   private seq = 0;
   private file: string | undefined;
+  /** Most items per page of a paginated list (FakeCloudOptions.pageSize). */
+  pageSize: number;
 
   constructor(options: FakeCloudOptions = {}) {
     this.mode = options.mode ?? 'instant';
@@ -197,6 +206,7 @@ export class FakeCloud {
       this.services.set(m.service, m);
     }
     this.file = options.file;
+    this.pageSize = options.pageSize ?? (this.mode === 'latency' ? 100 : 2);
   }
 
   get account(): string {
@@ -355,7 +365,13 @@ export class FakeCloud {
     try {
       for (const h of [...this.hooks]) h(event);
       const handler = this.services.get(service)!.handlers[command]!;
-      const out = handler({ service, region, command }, clone(input)) as Record<string, unknown>;
+      const out = withPaging(
+        service,
+        command,
+        input,
+        this.pageSize,
+        () => handler({ service, region, command }, clone(input)) as Record<string, unknown>,
+      );
       // What the fake answers must be something AWS could send (its own API model).
       checkAnswer(service, command, out);
       // The check (a model's first load above all) is test time, not quiet time for the clock.
@@ -558,6 +574,7 @@ export class FakeCloud {
       account: json.world.account,
       startAt: json.clock.now,
       ...(options.file ? { file: options.file } : {}),
+      ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
     });
     cloud.world.load(clone(json.world));
     cloud.seq = json.seq;

@@ -209,12 +209,10 @@ describe('edge.waf', () => {
 
   it('verify reports the WAF detached from the distribution and a missing rule group', async () => {
     waf.on(ListWebACLsCommand).resolves({ WebACLs: [SUMMARY] });
-    waf
-      .on(GetWebACLCommand)
-      .resolves({
-        WebACL: liveAcl(SEED_RULES.filter((r) => r.Priority !== 1)),
-        LockToken: '44444444-4444-4444-8444-444444444444',
-      });
+    waf.on(GetWebACLCommand).resolves({
+      WebACL: liveAcl(SEED_RULES.filter((r) => r.Priority !== 1)),
+      LockToken: '44444444-4444-4444-8444-444444444444',
+    });
     cf.on(ListDistributionsByWebACLIdCommand).resolves({ DistributionList: { Items: [] } });
 
     const checks = await webAclStep.verify(ctx());
