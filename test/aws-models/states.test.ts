@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { documentedStates, MODEL_FOLDER } from '../helpers/aws-models/models.js';
+import { documentedStates, MODEL_FOLDER, PACKAGE_SERVICE } from '../helpers/aws-models/models.js';
 
 /**
  * Every state a step waits for or compares with must be one AWS names (in its model's enums,
@@ -11,30 +11,6 @@ import { documentedStates, MODEL_FOLDER } from '../helpers/aws-models/models.js'
  */
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const PACKAGE_SERVICE: Record<string, string> = {
-  acm: 'acm',
-  'auto-scaling': 'autoscaling',
-  backup: 'backup',
-  cloudfront: 'cloudfront',
-  cloudtrail: 'cloudtrail',
-  cloudwatch: 'cloudwatch',
-  'cloudwatch-logs': 'logs',
-  ec2: 'ec2',
-  'elastic-load-balancing-v2': 'elbv2',
-  elasticache: 'elasticache',
-  iam: 'iam',
-  kms: 'kms',
-  pricing: 'pricing',
-  rds: 'rds',
-  'resource-groups-tagging-api': 'tagging',
-  'route-53': 'route53',
-  s3: 's3',
-  'secrets-manager': 'secretsmanager',
-  sns: 'sns',
-  ssm: 'ssm',
-  sts: 'sts',
-  wafv2: 'wafv2',
-};
 
 /**
  * States AWS documents outside the model, where the model's own documentation of the member

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Finding } from './check.js';
 import { formatFinding } from './check.js';
 import { sdkCommandsInSource } from '../sdk-commands.js';
-import { modelsAvailable, MODELS_DIR } from './models.js';
+import { modelsAvailable, MODELS_DIR, PACKAGE_SERVICE } from './models.js';
 
 /**
  * `npm run check:aws-models [-- --json] [vitest filters…]`: run the test suite with every AWS
@@ -72,11 +72,10 @@ async function main(): Promise<number> {
     // On a whole-suite run every command src/ names must have been sent by some test.
     let unchecked: string[] = [];
     if (filters.length === 0) {
-      const uses = await sdkCommandsInSource(PACKAGES);
-      const seen = new Set([...operations].map((o) => o.split('.')[1]));
-      unchecked = [
-        ...new Set(uses.filter((u) => !seen.has(u.command)).map((u) => `${u.command} (${u.file})`)),
-      ];
+      const uses = await sdkCommandsInSource(Object.keys(PACKAGE_SERVICE));
+      const sent = (u: (typeof uses)[number]) =>
+        u.packages.some((p) => operations.has(`${PACKAGE_SERVICE[p]}.${u.command}`));
+      unchecked = [...new Set(uses.filter((u) => !sent(u)).map((u) => `${u.command} (${u.file})`))];
     }
     const out = (line: string) => (json ? console.error(line) : console.log(line));
     for (const f of [...requestFindings, ...answerFindings, ...unpaginated]) out(`  ${f}`);
@@ -97,30 +96,5 @@ async function main(): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-const PACKAGES = [
-  'acm',
-  'auto-scaling',
-  'backup',
-  'cloudfront',
-  'cloudtrail',
-  'cloudwatch',
-  'cloudwatch-logs',
-  'ec2',
-  'elastic-load-balancing-v2',
-  'elasticache',
-  'iam',
-  'kms',
-  'pricing',
-  'rds',
-  'resource-groups-tagging-api',
-  'route-53',
-  's3',
-  'secrets-manager',
-  'sns',
-  'ssm',
-  'sts',
-  'wafv2',
-];
 
 process.exitCode = await main();

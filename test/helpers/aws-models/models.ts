@@ -34,6 +34,32 @@ export const MODEL_FOLDER: Record<string, string> = {
   wafv2: 'wafv2',
 };
 
+/** `@aws-sdk/client-<package>` → cloudmart's service name. */
+export const PACKAGE_SERVICE: Record<string, string> = {
+  acm: 'acm',
+  'auto-scaling': 'autoscaling',
+  backup: 'backup',
+  cloudfront: 'cloudfront',
+  cloudtrail: 'cloudtrail',
+  cloudwatch: 'cloudwatch',
+  'cloudwatch-logs': 'logs',
+  ec2: 'ec2',
+  'elastic-load-balancing-v2': 'elbv2',
+  elasticache: 'elasticache',
+  iam: 'iam',
+  kms: 'kms',
+  pricing: 'pricing',
+  rds: 'rds',
+  'resource-groups-tagging-api': 'tagging',
+  'route-53': 'route53',
+  s3: 's3',
+  'secrets-manager': 'secretsmanager',
+  sns: 'sns',
+  ssm: 'ssm',
+  sts: 'sts',
+  wafv2: 'wafv2',
+};
+
 /** The SDK client class of each service, as aws-sdk-client-mock sees it. */
 export const SERVICE_OF_CLIENT: Record<string, string> = {
   ACMClient: 'acm',

@@ -6,6 +6,7 @@ import {
   DeleteOriginAccessControlCommand,
   GetDistributionCommand,
   GetOriginAccessControlCommand,
+  UpdateOriginAccessControlCommand,
   ListDistributionsCommand,
   ListOriginAccessControlsCommand,
   UpdateDistributionCommand,
@@ -341,6 +342,35 @@ describe('edge.cdn', () => {
     expect(mutating(cf)).toEqual([]);
     expect(mutating(s3)).toEqual([]);
     expect(c.slept()).toBe(0);
+  });
+
+  it('converges an origin access control whose signing was edited, with its current ETag', async () => {
+    cf.on(ListOriginAccessControlsCommand).resolves({
+      OriginAccessControlList: { Items: [{ ...OAC, SigningBehavior: 'never' }] },
+    });
+    cf.on(GetOriginAccessControlCommand).resolves({ ETag: 'O-7' });
+    cf.on(UpdateOriginAccessControlCommand).resolves({});
+    cf.on(ListDistributionsCommand).resolves({
+      DistributionList: { Items: [{ Id: 'E1', Comment: 'cloudmart:cloudmart' }] },
+    });
+    const cfg = live(desiredConfig(testConfig(), inputs(), 'oac-1'));
+    cf.on(GetDistributionCommand, { Id: 'E1' }).resolves({
+      Distribution: distribution(cfg),
+      ETag: 'E-1',
+    });
+    s3.on(GetBucketPolicyCommand).resolves({
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [HTTPS_DENY, CLOUDFRONT_READ] }),
+    });
+
+    await distributionStep.create(ctx());
+
+    expect(cf.commandCalls(UpdateOriginAccessControlCommand).map((x) => x.args[0].input)).toEqual([
+      {
+        Id: 'oac-1',
+        IfMatch: 'O-7',
+        OriginAccessControlConfig: expect.objectContaining({ SigningBehavior: 'always' }),
+      },
+    ]);
   });
 
   it('re-attaches a detached WAF with UpdateDistribution and the current ETag, then waits', async () => {

@@ -18,6 +18,7 @@ import {
   ElasticLoadBalancingV2Client,
   ModifyListenerCommand,
   SetSecurityGroupsCommand,
+  SetSubnetsCommand,
   ModifyLoadBalancerAttributesCommand,
   ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
@@ -334,6 +335,26 @@ describe('app.alb', () => {
     expect(mutating(elb)).toEqual([]);
     expect(ec2.calls()).toHaveLength(0);
     expect(out.listenerArns).toEqual([L443, L80]);
+  });
+
+  it("moves an ALB found in other subnets onto the stack's public subnets", async () => {
+    live([httpsListener, redirectListener]);
+    elb.on(DescribeLoadBalancersCommand).resolves({
+      LoadBalancers: [
+        {
+          ...lb(),
+          AvailabilityZones: [
+            { ZoneName: 'ap-northeast-2a', SubnetId: 'subnet-old-a' },
+            { ZoneName: 'ap-northeast-2c', SubnetId: 'subnet-pub-c' },
+          ],
+        },
+      ],
+    });
+    elb.on(SetSubnetsCommand).resolves({});
+    await loadBalancerStep.create(ctx({ cert: true }));
+    expect(elb.commandCalls(SetSubnetsCommand).map((x) => x.args[0].input)).toEqual([
+      { LoadBalancerArn: LB_ARN, Subnets: ['subnet-pub-a', 'subnet-pub-c'] },
+    ]);
   });
 
   it('attaches the Route 53 health-check security group next to the ALB group when there is one', async () => {

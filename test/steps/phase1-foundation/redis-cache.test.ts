@@ -6,6 +6,7 @@ import {
   DescribeCacheClustersCommand,
   DescribeCacheSubnetGroupsCommand,
   DescribeReplicationGroupsCommand,
+  ModifyCacheSubnetGroupCommand,
   ElastiCacheClient,
   ModifyReplicationGroupCommand,
   type ReplicationGroup,
@@ -384,6 +385,27 @@ describe('data.redis', () => {
       expect(out).toEqual(expectedOutputs);
       expect(calls().filter((n) => !n.startsWith('Describe'))).toEqual([]);
       expect(c.warnings).toEqual([]);
+    });
+
+    it('moves an existing cache subnet group onto the data subnets', async () => {
+      ec.on(DescribeCacheSubnetGroupsCommand).resolves({
+        CacheSubnetGroups: [
+          {
+            CacheSubnetGroupName: 'cloudmart-cache-subnets',
+            Subnets: [{ SubnetIdentifier: 'subnet-a1' }, { SubnetIdentifier: 'subnet-d2' }],
+          },
+        ],
+      });
+      ec.on(ModifyCacheSubnetGroupCommand).resolves({});
+      ec.on(DescribeReplicationGroupsCommand).resolves({ ReplicationGroups: [liveGroup()] });
+      sm.on(DescribeSecretCommand).resolves({ ARN: SECRET_ARN, KmsKeyId: KEY_ARN });
+
+      await redisCacheStep.create(ctx());
+
+      expect(ec.commandCalls(ModifyCacheSubnetGroupCommand)[0]!.args[0].input).toMatchObject({
+        CacheSubnetGroupName: 'cloudmart-cache-subnets',
+        SubnetIds: ['subnet-d1', 'subnet-d2'],
+      });
     });
 
     it('converges snapshot retention, failover and Multi-AZ in one modify and waits for it', async () => {

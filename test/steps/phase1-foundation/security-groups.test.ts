@@ -629,6 +629,33 @@ describe('network.security-groups', () => {
     );
   });
 
+  it('restores the default egress of the app group when someone revoked it', async () => {
+    const api = fakeSecurityGroups(ec2);
+    await securityGroupsStep.create(ctx());
+    api.rules.splice(
+      api.rules.findIndex((r) => r.GroupId === 'sg-app' && r.IsEgress),
+      1,
+    );
+    ec2.resetHistory();
+
+    await securityGroupsStep.create(ctx());
+
+    expect(
+      ec2.commandCalls(AuthorizeSecurityGroupEgressCommand).map((c) => c.args[0].input),
+    ).toEqual([
+      expect.objectContaining({
+        GroupId: 'sg-app',
+        IpPermissions: [
+          expect.objectContaining({
+            IpProtocol: '-1',
+            IpRanges: [expect.objectContaining({ CidrIp: '0.0.0.0/0' })],
+          }),
+        ],
+      }),
+    ]);
+    expect(api.rules.filter((r) => r.GroupId === 'sg-app' && r.IsEgress)).toHaveLength(1);
+  });
+
   it('treats a rule AWS reports as a duplicate as already there', async () => {
     fakeSecurityGroups(ec2);
     ec2.on(AuthorizeSecurityGroupIngressCommand).rejects(awsError('InvalidPermission.Duplicate'));
