@@ -1,7 +1,10 @@
 import type { LogGroup, CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { AttachedPolicy, IAMClient, Role } from '@aws-sdk/client-iam';
+import type { Config } from '../config/schema.js';
+import type { Aws } from './clients.js';
 import { ignoreNotFound } from './errors.js';
 import { allPages, firstInPages } from './pages.js';
+import { STACK_TAG, STEP_TAG } from './tags.js';
 
 /**
  * Lookups by exact name that several steps (and destroy's leftover check) share. The SDK
@@ -25,6 +28,33 @@ export async function findLogGroup(
     (page) => page.logGroups,
     (g) => g.logGroupName === name,
   );
+}
+
+/**
+ * The ARNs of the KMS keys the Tagging API lists with this stack's and this step's tags, every
+ * page, in `region`.
+ */
+export async function taggedKeyArns(
+  aws: Aws,
+  config: Config,
+  step: string,
+  region?: string,
+): Promise<string[]> {
+  const { paginateGetResources } = await import('@aws-sdk/client-resource-groups-tagging-api');
+  const tagged = await allPages(
+    paginateGetResources(
+      { client: await aws.get('tagging', region) },
+      {
+        ResourceTypeFilters: ['kms:key'],
+        TagFilters: [
+          { Key: STACK_TAG, Values: [config.stack] },
+          { Key: STEP_TAG, Values: [step] },
+        ],
+      },
+    ),
+    (page) => page.ResourceTagMappingList,
+  );
+  return tagged.flatMap((r) => (r.ResourceARN ? [r.ResourceARN] : []));
 }
 
 /** The managed policies attached to a role, every page. */

@@ -285,9 +285,9 @@ function tearDown(): void {
   if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
-/** One read against the fake cloud, answered as AWS's API answers it. */
+/** One read against the fake cloud, answered as AWS's API answers it (every page of a list). */
 function aws<T>(service: ServiceName, command: string, input: object = {}, region?: string) {
-  return cloud.call(service, command, input, region ?? SEED.region) as Promise<T>;
+  return cloud.callAll(service, command, input, region ?? SEED.region) as Promise<T>;
 }
 
 const tags = (

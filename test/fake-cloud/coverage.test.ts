@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeCloud, type ServiceName } from '../helpers/fake-cloud/index.js';
+import { PACKAGE_SERVICE } from '../helpers/aws-models/models.js';
 import { sdkCommandsInSource } from '../helpers/sdk-commands.js';
 
 /**
@@ -7,30 +8,7 @@ import { sdkCommandsInSource } from '../helpers/sdk-commands.js';
  * `XxxCommand` of an @aws-sdk client package and asks the fake whether it models it; a new
  * command in a step fails here first, naming the handler to add.
  */
-const PACKAGES: Record<string, ServiceName> = {
-  acm: 'acm',
-  'auto-scaling': 'autoscaling',
-  backup: 'backup',
-  cloudfront: 'cloudfront',
-  cloudtrail: 'cloudtrail',
-  cloudwatch: 'cloudwatch',
-  'cloudwatch-logs': 'logs',
-  ec2: 'ec2',
-  elasticache: 'elasticache',
-  'elastic-load-balancing-v2': 'elbv2',
-  iam: 'iam',
-  kms: 'kms',
-  pricing: 'pricing',
-  rds: 'rds',
-  'resource-groups-tagging-api': 'tagging',
-  'route-53': 'route53',
-  s3: 's3',
-  'secrets-manager': 'secretsmanager',
-  sns: 'sns',
-  ssm: 'ssm',
-  sts: 'sts',
-  wafv2: 'wafv2',
-};
+const PACKAGES = PACKAGE_SERVICE as Record<string, ServiceName>;
 
 describe('FakeCloud coverage of what cloudmart sends', () => {
   it('models every SDK command used anywhere in src/', async () => {

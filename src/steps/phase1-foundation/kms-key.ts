@@ -2,8 +2,7 @@ import type { KeyMetadata } from '@aws-sdk/client-kms';
 import { BACKUP_VAULT_LOOKUP_ACTIONS, describeBackupVault } from '../../aws/backup.js';
 import type { Aws } from '../../aws/clients.js';
 import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
-import { allPages } from '../../aws/pages.js';
-import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
+import { taggedKeyArns } from '../../aws/find.js';
 import { retryWhile } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
@@ -21,7 +20,6 @@ import {
 
 const kmsSdk = () => import('@aws-sdk/client-kms');
 const iamSdk = () => import('@aws-sdk/client-iam');
-const taggingSdk = () => import('@aws-sdk/client-resource-groups-tagging-api');
 const rdsSdk = () => import('@aws-sdk/client-rds');
 
 /** The shortest waiting period AWS allows; a key can never be deleted at once. */
@@ -145,25 +143,9 @@ async function describeKey(ctx: StepContext, keyId: string): Promise<KeyMetadata
  */
 /** Every usable key tagged as this step's (normally one; more after a lost CreateKey answer). */
 async function taggedKeys(ctx: StepContext): Promise<KeyMetadata[]> {
-  const { paginateGetResources } = await taggingSdk();
-  const tagging = await ctx.aws.get('tagging');
-  const tagged = await allPages(
-    paginateGetResources(
-      { client: tagging },
-      {
-        ResourceTypeFilters: ['kms:key'],
-        TagFilters: [
-          { Key: STACK_TAG, Values: [ctx.config.stack] },
-          { Key: STEP_TAG, Values: [STEP.kms] },
-        ],
-      },
-    ),
-    (page) => page.ResourceTagMappingList,
-  );
   const keys: KeyMetadata[] = [];
-  for (const r of tagged) {
-    if (!r.ResourceARN) continue;
-    const key = await describeKey(ctx, r.ResourceARN);
+  for (const arn of await taggedKeyArns(ctx.aws, ctx.config, STEP.kms)) {
+    const key = await describeKey(ctx, arn);
     if (key && (key.KeyState === 'Enabled' || key.KeyState === 'Disabled')) keys.push(key);
   }
   return keys;

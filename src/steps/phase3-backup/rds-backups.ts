@@ -1,6 +1,7 @@
 import type { KMSClient, KeyMetadata } from '@aws-sdk/client-kms';
 import type { DBInstanceAutomatedBackup, RDSClient } from '@aws-sdk/client-rds';
 import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
+import { taggedKeyArns } from '../../aws/find.js';
 import { allPages } from '../../aws/pages.js';
 import { STACK_TAG, STEP_TAG, tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
@@ -11,7 +12,6 @@ import { STEP, type RdsOutputs } from '../outputs.js';
 
 const rdsSdk = () => import('@aws-sdk/client-rds');
 const kmsSdk = () => import('@aws-sdk/client-kms');
-const taggingSdk = () => import('@aws-sdk/client-resource-groups-tagging-api');
 
 export interface RdsBackupOutputs {
   dbInstanceIdentifier: string;
@@ -155,24 +155,8 @@ async function findUnaliasedKey(
   kms: KMSClient,
   except?: string,
 ): Promise<KeyMetadata | undefined> {
-  const { paginateGetResources } = await taggingSdk();
-  const tagging = await ctx.aws.get('tagging', ctx.config.drRegion);
-  const tagged = await allPages(
-    paginateGetResources(
-      { client: tagging },
-      {
-        ResourceTypeFilters: ['kms:key'],
-        TagFilters: [
-          { Key: STACK_TAG, Values: [ctx.config.stack] },
-          { Key: STEP_TAG, Values: [STEP.rdsBackup] },
-        ],
-      },
-    ),
-    (page) => page.ResourceTagMappingList,
-  );
-  for (const r of tagged) {
-    if (!r.ResourceARN) continue;
-    const key = await describeKey(kms, r.ResourceARN);
+  for (const arn of await taggedKeyArns(ctx.aws, ctx.config, STEP.rdsBackup, ctx.config.drRegion)) {
+    const key = await describeKey(kms, arn);
     if (key?.KeyState === 'Enabled' && key.KeyId !== except) return key;
   }
   return undefined;

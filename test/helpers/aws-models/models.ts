@@ -393,11 +393,10 @@ function walk(
       return;
     }
     case 'string': {
-      const member = /([A-Za-z0-9_]+)(\[\d+\])*$/.exec(path)?.[1] ?? '';
       if (
         typeof value === 'number' &&
         Number.isInteger(value) &&
-        SDK_NUMBER_MEMBERS.has(`${service}.${member}`)
+        SDK_NUMBER_MEMBERS.has(`${service}.${/([A-Za-z0-9_]+)(\[\d+\])*$/.exec(path)?.[1] ?? ''}`)
       )
         return;
       if (typeof value !== 'string') return bad(`expected a string, got ${describe(value)}`);

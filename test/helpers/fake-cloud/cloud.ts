@@ -2,7 +2,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AwsStub } from 'aws-sdk-client-mock';
 import { checkAnswer } from '../aws-models/check.js';
 import { Clock, type ClockState } from './clock.js';
-import { withPaging } from './paging.js';
+import { allPagesOf, withPaging } from './paging.js';
 import { FakeNotImplementedError, registerErrorClasses, sdkRetries } from './errors.js';
 import { addRecoveryPoint, backupService, cloudtrailService } from './services/audit.js';
 import { autoscalingService } from './services/autoscaling.js';
@@ -329,6 +329,16 @@ export class FakeCloud {
     region = 'ap-northeast-2',
   ): Promise<unknown> {
     return this.send(service, GLOBAL_REGION[service] ?? region, command, input, 1);
+  }
+
+  /** Like `call`, with every page of a paginated list merged into one answer. */
+  callAll(
+    service: ServiceName,
+    command: string,
+    input: In = {},
+    region = 'ap-northeast-2',
+  ): Promise<Record<string, unknown>> {
+    return allPagesOf(service, command, input, (i) => this.call(service, command, i, region));
   }
 
   private attempt(

@@ -21,7 +21,7 @@ export function currentPageSize(): number | undefined {
   return current.size;
 }
 
-function get(obj: unknown, path: string): unknown {
+export function get(obj: unknown, path: string): unknown {
   let cursor = obj;
   for (const part of path.split('.')) {
     if (cursor === null || typeof cursor !== 'object') return undefined;
@@ -30,7 +30,7 @@ function get(obj: unknown, path: string): unknown {
   return cursor;
 }
 
-function set(obj: Record<string, unknown>, path: string, value: unknown): void {
+export function set(obj: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
   let cursor = obj;
   for (const part of parts.slice(0, -1)) {
@@ -83,5 +83,41 @@ export function withPaging(
   if (quantity !== resultKey && get(out, quantity) !== undefined) set(out, quantity, slice.length);
   set(out, outToken, end < items.length ? encode(end) : undefined);
   if (pager.more_results) set(out, pager.more_results, end < items.length);
+  return out;
+}
+
+/**
+ * Every page of a list, merged into one answer (for tests that read the cloud through its
+ * API): follows the operation's output token(s) from paginators-1.json as a paginator would.
+ */
+export async function allPagesOf(
+  service: ServiceName,
+  command: string,
+  input: In,
+  call: (input: In) => Promise<unknown>,
+): Promise<Record<string, unknown>> {
+  const out = (await call(input)) as Record<string, unknown>;
+  const pager = paginators(service)[command];
+  if (!pager) return out;
+  const inTokens = [pager.input_token].flat();
+  const outTokens = [pager.output_token].flat();
+  const keys = [pager.result_key ?? []].flat();
+  let page = out;
+  for (;;) {
+    const more = pager.more_results ? get(page, pager.more_results) === true : true;
+    const tokens = outTokens.map((t) => get(page, t));
+    if (!more || tokens[0] === undefined || tokens[0] === '') break;
+    const next: In = { ...input };
+    inTokens.forEach((t, i) => (next[t] = tokens[i]));
+    page = (await call(next)) as Record<string, unknown>;
+    for (const k of keys) {
+      const have = get(out, k);
+      const add = get(page, k);
+      if (Array.isArray(have) && Array.isArray(add)) have.push(...(add as unknown[]));
+      else if (have === undefined && add !== undefined) set(out, k, add);
+    }
+  }
+  for (const t of outTokens) set(out, t, undefined);
+  if (pager.more_results) set(out, pager.more_results, false);
   return out;
 }
