@@ -118,7 +118,7 @@ export function metricFilterSpecs(config: Config): MetricFilterSpec[] {
     },
   });
   return [
-    counter('ErrorCount', '{ ($.path = "/api/*") && ($.status >= 500) }'),
+    counter('ErrorCount', '{ ($.level = "ERROR") && ($.path = "/api/*") }'),
     counter('SlowQuery', '{ $.query_time > 1 }'),
     {
       filterName: 'ApiResponseTime',

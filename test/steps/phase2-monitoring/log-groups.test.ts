@@ -53,7 +53,7 @@ const EXPECTED_FILTERS = [
   {
     logGroupName: BACKEND,
     filterName: 'ErrorCount',
-    filterPattern: '{ ($.path = "/api/*") && ($.status >= 500) }',
+    filterPattern: '{ ($.level = "ERROR") && ($.path = "/api/*") }',
     metricTransformations: [
       {
         metricName: 'ErrorCount',
