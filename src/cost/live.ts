@@ -97,3 +97,24 @@ export function onDemandHourly(product: string): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * How many trails other than the stack's own deliver events in the stack's region (shadow
+ * copies of multi-region trails included). With one or more, the stack's trail is an
+ * additional copy of management events, which CloudTrail bills. undefined (with a note) when
+ * it cannot be read.
+ */
+export async function otherTrails(
+  aws: Aws,
+  config: Config,
+): Promise<{ count: number | undefined; notes: string[] }> {
+  const { DescribeTrailsCommand } = await import('@aws-sdk/client-cloudtrail');
+  try {
+    const ct = await aws.get('cloudtrail');
+    const out = await ct.send(new DescribeTrailsCommand({ includeShadowTrails: true }));
+    const others = (out.trailList ?? []).filter((t) => t.Name !== config.security.trailName);
+    return { count: others.length, notes: [] };
+  } catch (e) {
+    return { count: undefined, notes: [`cloudtrail: ${(e as Error).message}`] };
+  }
+}

@@ -49,6 +49,8 @@ export const GLOBAL = {
   route53ZoneMonth: 0.5,
   route53HealthCheckMonth: 0.75,
   cloudtrailDataEventsPer100k: 0.1,
+  /** Management events of a second (or later) trail in the account; the first copy is free. */
+  cloudtrailManagementEventsPer100k: 2,
 };
 
 export const REGION_PRICES: Record<string, RegionPrices> = {

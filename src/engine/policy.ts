@@ -22,6 +22,7 @@ const TOOL_ACTIONS = [
   'rds:DescribeDBSnapshots',
   // cost --live
   'pricing:GetProducts',
+  'cloudtrail:DescribeTrails',
 ];
 
 /** IAM's quota for one customer managed policy, whitespace not counted. */

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import { estimateCost, usd } from '../cost/estimate.js';
+import { costSoFar, estimateCost, upSince, usd } from '../cost/estimate.js';
 import type { Check } from '../engine/step.js';
 import { performanceChecks, runCounts } from '../load/verdict.js';
 import type { StateFile } from '../state/store.js';
@@ -52,7 +52,7 @@ const which = (r: object): string => {
  * criterion on the newest run at 1,000 connections or more, named in the evidence: a later
  * small run (every `up` repeats the seed's 100-connection test) does not hide it.
  */
-export function resultChecks(state: StateFile, config: Config): Check[] {
+export function resultChecks(state: StateFile, config: Config, now = Date.now()): Check[] {
   const runs = loadRuns(state).filter(measured);
   const latest = newest(...runs);
   const atScale = newest(...runs.filter((r) => connections(r) >= 1000));
@@ -93,14 +93,36 @@ export function resultChecks(state: StateFile, config: Config): Check[] {
     });
   }
 
-  const estimate = estimateCost(config);
-  checks.push({
-    id: 'criteria.cost.budget',
-    title: `Estimated cost within the ${usd(config.budget.usd)} budget`,
-    criterion: 'cost',
-    status: estimate.withinBudget ? (estimate.unpriced.length ? 'warn' : 'pass') : 'fail',
-    evidence: `${usd(estimate.total)} for ${Math.round(estimate.hours * 60)} min (${usd(estimate.totalPerHour)}/hour)${estimate.unpriced.length ? `; unpriced: ${estimate.unpriced.join(', ')}` : ''}`,
-    fix: 'cloudmart cost',
-  });
+  // The budget as AWS bills it: for the time the stack has been up (from the state), only what
+  // exists; before anything is built, the estimate for the configured window.
+  const since = upSince(state.steps);
+  if (since) {
+    const hours = Math.max(0, (now - Date.parse(since)) / 3_600_000);
+    const estimate = estimateCost(config, hours);
+    const soFar = costSoFar(
+      estimate,
+      (id) => state.steps[id]?.status === 'done',
+      config.budget.hours,
+    );
+    const unpriced = estimate.unpriced.filter((r) => soFar.lines.some((l) => l.resource === r));
+    checks.push({
+      id: 'criteria.cost.budget',
+      title: `Cost so far within the ${usd(config.budget.usd)} budget`,
+      criterion: 'cost',
+      status: soFar.usd > config.budget.usd ? 'fail' : unpriced.length ? 'warn' : 'pass',
+      evidence: `about ${usd(soFar.usd)} for ${Math.round(hours * 60)} min up so far (since ${since}; NAT gateway and load balancer hours billed per started hour)${unpriced.length ? `; unpriced: ${unpriced.join(', ')}` : ''}`,
+      fix: 'cloudmart destroy when you are done, so nothing keeps billing',
+    });
+  } else {
+    const estimate = estimateCost(config);
+    checks.push({
+      id: 'criteria.cost.budget',
+      title: `Estimated cost within the ${usd(config.budget.usd)} budget`,
+      criterion: 'cost',
+      status: estimate.withinBudget ? (estimate.unpriced.length ? 'warn' : 'pass') : 'fail',
+      evidence: `nothing built yet: ${usd(estimate.total)} estimated for the configured ${Math.round(estimate.hours * 60)} min (${usd(estimate.totalPerHour)}/hour)${estimate.unpriced.length ? `; unpriced: ${estimate.unpriced.join(', ')}` : ''}`,
+      fix: 'cloudmart cost',
+    });
+  }
   return checks;
 }

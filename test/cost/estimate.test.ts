@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { estimateCost } from '../../src/cost/estimate.js';
+import { costSoFar, estimateCost, startedHours } from '../../src/cost/estimate.js';
 import { onDemandHourly } from '../../src/cost/live.js';
 import { REGION_PRICES } from '../../src/cost/prices.js';
 import { testConfig } from '../helpers/context.js';
@@ -16,9 +16,18 @@ describe('cost estimate', () => {
     expect(e.hours).toBeCloseTo(50 / 60, 6);
     const sum = e.lines.reduce((s, l) => s + l.usd, 0);
     expect(e.total).toBeCloseTo(sum, 3);
+    // NAT gateway and load balancer hours are billed per started hour: 50 min bill a full hour.
+    const perStartedHour = new Set(['NAT gateways', 'Application Load Balancer']);
     expect(e.total).toBeCloseTo(
-      e.lines.reduce((s, l) => s + l.usdPerHour * e.hours + l.usdOnce, 0),
+      e.lines.reduce(
+        (s, l) => s + l.usdPerHour * (perStartedHour.has(l.resource) ? 1 : e.hours) + l.usdOnce,
+        0,
+      ),
       3,
+    );
+    expect(line('NAT gateways').usd).toBeCloseTo(
+      2 * p.natGatewayHour + line('NAT gateways').usdOnce,
+      4,
     );
     expect(e.withinBudget).toBe(true);
     expect(e.total).toBeLessThan(0.8);
@@ -94,5 +103,61 @@ describe('live prices', () => {
         { Type: 'TERM_MATCH', Field: 'instanceType', Value: 't3.micro' },
       ]),
     );
+  });
+
+  it('bills NAT gateway and ALB hours per started hour', () => {
+    expect([startedHours(0), startedHours(0.1), startedHours(1), startedHours(1.01)]).toEqual([
+      0, 1, 1, 2,
+    ]);
+    const p = REGION_PRICES['ap-northeast-2']!;
+    const alb = (h: number) =>
+      estimateCost(testConfig(), h).lines.find((l) => l.resource === 'Application Load Balancer')!;
+    expect(alb(61 / 60).usd).toBeCloseTo(2 * alb(1).usdPerHour, 4);
+    expect(alb(5 / 60).usd).toBeCloseTo(alb(1).usd, 4);
+    // Billed per second: EC2 for 5 minutes is 5 minutes.
+    const ec2 = estimateCost(testConfig(), 5 / 60).lines.find(
+      (l) => l.resource === 'EC2 instances',
+    )!;
+    expect(ec2.usd).toBeCloseTo((2 * p.ec2['t3.micro']! * 5) / 60, 3);
+  });
+
+  it('a second trail in the account pays for management events', () => {
+    const alone = estimateCost(testConfig());
+    const second = estimateCost(testConfig(), undefined, {}, { otherTrails: 1 });
+    const line = second.lines.find((l) => l.resource === 'CloudTrail management events');
+    expect(alone.lines.find((l) => l.resource === 'CloudTrail management events')).toBeUndefined();
+    expect(line?.usd).toBeCloseTo((20_000 / 100_000) * 2, 4);
+    expect(second.total).toBeCloseTo(alone.total + line!.usd, 4);
+  });
+
+  it('"so far" counts only what exists', () => {
+    const e = estimateCost(testConfig(), 0.5);
+    const onlyNetwork = costSoFar(e, (id) => id === 'network.nat', testConfig().budget.hours);
+    expect(onlyNetwork.lines.map((l) => l.resource)).toEqual([
+      'NAT gateways',
+      'Public IPv4 addresses',
+    ]);
+    const all = costSoFar(e, () => true, testConfig().budget.hours);
+    expect(onlyNetwork.usd).toBeLessThan(all.usd);
+    expect(costSoFar(e, () => false, 1).usd).toBe(0);
+  });
+
+  it('cost --live counts the other trails of the account (shadow copies included), not its own', async () => {
+    const { CloudTrailClient, DescribeTrailsCommand } = await import('@aws-sdk/client-cloudtrail');
+    const { strictMock, TestAws } = await import('../helpers/context.js');
+    const { otherTrails } = await import('../../src/cost/live.js');
+    const ct = strictMock(CloudTrailClient);
+    ct.on(DescribeTrailsCommand, { includeShadowTrails: true }).resolves({
+      trailList: [
+        { Name: 'CloudMart-Audit-Trail' },
+        { Name: 'org-trail', IsMultiRegionTrail: true },
+      ],
+    });
+    expect(await otherTrails(new TestAws(), testConfig())).toEqual({ count: 1, notes: [] });
+    ct.on(DescribeTrailsCommand).rejects(new Error('AccessDenied'));
+    expect(await otherTrails(new TestAws(), testConfig())).toEqual({
+      count: undefined,
+      notes: ['cloudtrail: AccessDenied'],
+    });
   });
 });

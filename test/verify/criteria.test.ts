@@ -97,6 +97,29 @@ describe('result criteria', () => {
     expect(c['criteria.recovery.rds-failover']?.status).toBe('fail');
   });
 
+  it('judges the budget on the time the stack has been up (from the state), counting what exists', () => {
+    const now = Date.parse('2026-01-01T12:00:00Z');
+    const upFor = (minutes: number, steps: string[]) => {
+      const state = emptyState('cloudmart', 'ap-northeast-2');
+      const startedAt = new Date(now - minutes * 60_000).toISOString();
+      for (const id of steps) state.steps[id] = { status: 'done', attempts: 1, startedAt };
+      return byId(resultChecks(state, testConfig(), now))['criteria.cost.budget']!;
+    };
+    const all = ['network.nat', 'app.alb', 'app.asg', 'data.rds', 'data.redis', 'security.kms'];
+    // Up 20 minutes: within the $0.80, whatever the configured window says.
+    expect(upFor(20, all)).toMatchObject({
+      status: 'pass',
+      evidence: expect.stringContaining('20 min up so far'),
+    });
+    // Left up for 3 hours: over the budget, though the configured 50-minute window is not.
+    expect(upFor(180, all)).toMatchObject({
+      status: 'fail',
+      title: 'Cost so far within the $0.80 budget',
+    });
+    // Only the NAT gateways exist after 3 hours: they alone are counted.
+    expect(upFor(180, ['network.nat']).status).toBe('pass');
+  });
+
   it('checks the cost estimate against the budget', () => {
     const state = emptyState('cloudmart', 'ap-northeast-2');
     expect(byId(resultChecks(state, testConfig()))['criteria.cost.budget']?.status).toBe('pass');

@@ -38,13 +38,22 @@ export async function costCommand(
   const config = await readConfig(g);
   let overrides: PriceOverrides = {};
   let notes: string[] = [];
+  let trails: number | undefined;
   if (opts.live) {
     const aws = awsFactory(g, config);
-    const { livePrices } = await import('../../cost/live.js');
+    const { livePrices, otherTrails } = await import('../../cost/live.js');
     ({ overrides, notes } = await livePrices(aws, config));
+    const t = await otherTrails(aws, config);
+    trails = t.count;
+    notes.push(...t.notes);
     await aws.destroy();
   }
-  const estimate = estimateCost(config, opts.hours ?? config.budget.hours, overrides);
+  const estimate = estimateCost(
+    config,
+    opts.hours ?? config.budget.hours,
+    overrides,
+    trails !== undefined ? { otherTrails: trails } : {},
+  );
   if (opts.json) {
     io.out(JSON.stringify({ ...estimate, ...(opts.live ? { liveNotes: notes } : {}) }, null, 2));
   } else {

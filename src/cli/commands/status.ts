@@ -36,19 +36,17 @@ export async function statusCommand(
       lastError: st?.lastError,
     };
   });
-  const done = rows.filter((r) => r.status === 'done');
-  const firstCreate = done
-    .map((r) => r.startedAt)
-    .filter((x): x is string => !!x)
-    .sort()[0];
-  const { estimateCost, usd } = await import('../../cost/estimate.js');
+  const { costSoFar: soFarOf, estimateCost, upSince, usd } = await import('../../cost/estimate.js');
+  const firstCreate = upSince(state.steps);
   const liveHours = firstCreate ? (Date.now() - Date.parse(firstCreate)) / 3_600_000 : 0;
-  // Hourly items for the time up so far; usage items (NAT traffic, logs, …) are assumed for the
-  // whole exercise, so they count in proportion to how much of it has passed.
-  const soFar = estimateCost(config, liveHours);
-  const usage = soFar.lines.reduce((sum, l) => sum + l.usdOnce, 0);
+  // Only what exists bills: the lines whose steps are done, for the time up so far (NAT and
+  // ALB per started hour); usage items count in proportion to the window that has passed.
   const costSoFar = firstCreate
-    ? soFar.total - usage + usage * Math.min(1, liveHours / config.budget.hours)
+    ? soFarOf(
+        estimateCost(config, liveHours),
+        (id) => state.steps[id]?.status === 'done',
+        config.budget.hours,
+      ).usd
     : 0;
   const alerts =
     opts.offline || state.steps['monitoring.sns']?.status !== 'done'
@@ -115,7 +113,7 @@ export async function statusCommand(
     io.out(
       `Next: cloudmart up   (resumes ${failed.length} unfinished step${failed.length === 1 ? '' : 's'})`,
     );
-  else if (done.length > 0) io.out('Next: cloudmart verify');
+  else if (rows.some((r) => r.status === 'done')) io.out('Next: cloudmart verify');
   else io.out('Next: cloudmart up');
   return 0;
 }
