@@ -336,6 +336,58 @@ async function subnetsByKind(vpcId: string) {
   });
 }
 
+/** The one resource of a kind: the seed stack has exactly one of each. */
+function theOne<T>(what: string, items: T[] | undefined): T {
+  expect(items, `one ${what}`).toHaveLength(1);
+  return items![0]!;
+}
+
+const theLoadBalancer = async () =>
+  theOne(
+    'ALB',
+    (await aws<DescribeLoadBalancersOutput>('elbv2', 'DescribeLoadBalancers')).LoadBalancers,
+  );
+/** The ALB as CloudWatch names it in the `LoadBalancer` dimension (`app/<name>/<id>`). */
+const albDimension = (lb: { LoadBalancerArn?: string }) =>
+  lb.LoadBalancerArn?.split(':loadbalancer/')[1];
+const theDatabase = async () =>
+  theOne('DB instance', (await aws<DBInstanceMessage>('rds', 'DescribeDBInstances')).DBInstances);
+const theReplicationGroup = async () =>
+  theOne(
+    'replication group',
+    (await aws<ReplicationGroupMessage>('elasticache', 'DescribeReplicationGroups'))
+      .ReplicationGroups,
+  );
+const theAutoScalingGroup = async () =>
+  theOne(
+    'Auto Scaling group',
+    (await aws<AutoScalingGroupsType>('autoscaling', 'DescribeAutoScalingGroups'))
+      .AutoScalingGroups,
+  );
+const theDistribution = async () =>
+  theOne(
+    'distribution',
+    (await aws<ListDistributionsResult>('cloudfront', 'ListDistributions')).DistributionList?.Items,
+  );
+
+/** The frontend bucket: the S3 origin of the distribution (not cloudmart's naming). */
+async function frontendBucket(): Promise<string> {
+  const origin = (await theDistribution()).Origins?.Items?.find((o) =>
+    /\.s3\./.test(o.DomainName ?? ''),
+  );
+  expect(origin, 'an S3 origin').toBeDefined();
+  return origin!.DomainName!.split('.s3.')[0]!;
+}
+
+async function backendMetricFilters() {
+  const { metricFilters = [] } = await aws<DescribeMetricFiltersResponse>(
+    'logs',
+    'DescribeMetricFilters',
+    { logGroupName: SEED.backendLogGroup },
+  );
+  return metricFilters;
+}
+
 // The example config as shipped, and a config that says only what is required: every other
 // setting's default must be the seed's too.
 describe.each([
@@ -405,26 +457,14 @@ describe.each([
     });
     expect(MetricAlarms.map((a) => a.AlarmName).sort()).toEqual([...names].sort());
 
-    const { AutoScalingGroups = [] } = await aws<AutoScalingGroupsType>(
-      'autoscaling',
-      'DescribeAutoScalingGroups',
-    );
-    expect(AutoScalingGroups).toHaveLength(1);
-    const group = AutoScalingGroups[0]!;
+    const group = await theAutoScalingGroup();
     const { ScalingPolicies = [] } = await aws<PoliciesType>('autoscaling', 'DescribePolicies', {
       AutoScalingGroupName: group.AutoScalingGroupName,
     });
-    const { DBInstances = [] } = await aws<DBInstanceMessage>('rds', 'DescribeDBInstances');
-    expect(DBInstances).toHaveLength(1);
-    const { LoadBalancers = [] } = await aws<DescribeLoadBalancersOutput>(
-      'elbv2',
-      'DescribeLoadBalancers',
-    );
-    expect(LoadBalancers).toHaveLength(1);
-    const lbDimension = LoadBalancers[0]!.LoadBalancerArn!.split(':loadbalancer/')[1];
+    const lbDimension = albDimension(await theLoadBalancer());
     const liveDimension: Record<string, string | undefined> = {
       AutoScalingGroupName: group.AutoScalingGroupName,
-      DBInstanceIdentifier: DBInstances[0]!.DBInstanceIdentifier,
+      DBInstanceIdentifier: (await theDatabase()).DBInstanceIdentifier,
       LoadBalancer: lbDimension,
       TargetGroup: group.TargetGroupARNs?.[0]?.split(':').pop(),
     };
@@ -494,12 +534,7 @@ describe.each([
       expect(retention[name], `${name} retention`).toBe(days);
     }
 
-    const { metricFilters = [] } = await aws<DescribeMetricFiltersResponse>(
-      'logs',
-      'DescribeMetricFilters',
-      { logGroupName: SEED.backendLogGroup },
-    );
-    const byName = new Map(metricFilters.map((f) => [f.filterName, f]));
+    const byName = new Map((await backendMetricFilters()).map((f) => [f.filterName, f]));
     // The seed's pattern is "[ERROR]"; since f88d88a ErrorCount counts /api/* 5xx answers
     // instead (log-groups.ts), so either is accepted here until the two are reconciled.
     expect(byName.get(SEED.errorFilter.name)?.filterPattern).toMatch(
@@ -511,14 +546,10 @@ describe.each([
     expect(byName.get(SEED.slowQueryFilter.name)?.filterPattern).toBe(SEED.slowQueryFilter.pattern);
 
     // "/aws/alb/cloudmart-alb … S3 Export: Enabled (장기 보관)": the ALB's access logs go to S3.
-    const { LoadBalancers = [] } = await aws<DescribeLoadBalancersOutput>(
-      'elbv2',
-      'DescribeLoadBalancers',
-    );
     const { Attributes = [] } = await aws<DescribeLoadBalancerAttributesOutput>(
       'elbv2',
       'DescribeLoadBalancerAttributes',
-      { LoadBalancerArn: LoadBalancers[0]!.LoadBalancerArn },
+      { LoadBalancerArn: (await theLoadBalancer()).LoadBalancerArn },
     );
     const attr = Object.fromEntries(Attributes.map((a) => [a.Key, a.Value]));
     expect(attr['access_logs.s3.enabled']).toBe('true');
@@ -526,8 +557,7 @@ describe.each([
 
     // "/aws/rds/cloudmart-db … Slow Query Log: Enabled": statements over 1 s logged and
     // exported to CloudWatch Logs.
-    const { DBInstances = [] } = await aws<DBInstanceMessage>('rds', 'DescribeDBInstances');
-    const db = DBInstances[0]!;
+    const db = await theDatabase();
     expect(db.EnabledCloudwatchLogsExports).toContain('postgresql');
     const params = await dbParameters(db.DBParameterGroups?.[0]?.DBParameterGroupName);
     expect(params.log_min_duration_statement).toBe(SEED.slowQueryMs);
@@ -563,41 +593,23 @@ describe.each([
     }
 
     // The widgets point at this stack's resources.
-    const { LoadBalancers = [] } = await aws<DescribeLoadBalancersOutput>(
-      'elbv2',
-      'DescribeLoadBalancers',
-    );
-    const { DBInstances = [] } = await aws<DBInstanceMessage>('rds', 'DescribeDBInstances');
-    const { ReplicationGroups = [] } = await aws<ReplicationGroupMessage>(
-      'elasticache',
-      'DescribeReplicationGroups',
-    );
-    const { AutoScalingGroups = [] } = await aws<AutoScalingGroupsType>(
-      'autoscaling',
-      'DescribeAutoScalingGroups',
-    );
     expect([...(dimensionValues.get('AWS/ApplicationELB LoadBalancer') ?? [])]).toEqual([
-      LoadBalancers[0]!.LoadBalancerArn!.split(':loadbalancer/')[1],
+      albDimension(await theLoadBalancer()),
     ]);
     expect([...(dimensionValues.get('AWS/RDS DBInstanceIdentifier') ?? [])]).toEqual([
-      DBInstances[0]!.DBInstanceIdentifier,
+      (await theDatabase()).DBInstanceIdentifier,
     ]);
     expect([...(dimensionValues.get('AWS/ElastiCache CacheClusterId') ?? [])].sort()).toEqual(
-      [...(ReplicationGroups[0]!.MemberClusters ?? [])].sort(),
+      [...((await theReplicationGroup()).MemberClusters ?? [])].sort(),
     );
     expect(dimensionValues.get('AWS/EC2 AutoScalingGroupName')).toEqual(
-      new Set([AutoScalingGroups[0]!.AutoScalingGroupName]),
+      new Set([(await theAutoScalingGroup()).AutoScalingGroupName]),
     );
 
     // "5. Custom Metrics: API Response Time (from logs), Error Rate, Active Users": a widget
     // for each, fed by metric filters on the backend's log group.
-    const { metricFilters = [] } = await aws<DescribeMetricFiltersResponse>(
-      'logs',
-      'DescribeMetricFilters',
-      { logGroupName: SEED.backendLogGroup },
-    );
     const fromLogs = new Set(
-      metricFilters.flatMap((f) =>
+      (await backendMetricFilters()).flatMap((f) =>
         (f.metricTransformations ?? []).map((t) => `${t.metricNamespace} ${t.metricName}`),
       ),
     );
@@ -615,9 +627,7 @@ describe.each([
   });
 
   it('RDS: Multi-AZ, private, KMS-encrypted, TLS required, 7-day backups in 03:00-04:00, PITR within 5 minutes, copied to ap-northeast-1, the manual snapshot', async () => {
-    const { DBInstances = [] } = await aws<DBInstanceMessage>('rds', 'DescribeDBInstances');
-    expect(DBInstances).toHaveLength(1);
-    const db = DBInstances[0]!;
+    const db = await theDatabase();
     expect({
       MultiAZ: db.MultiAZ,
       PubliclyAccessible: db.PubliclyAccessible,
@@ -676,12 +686,7 @@ describe.each([
   });
 
   it('Redis: a node in each AZ, automatic failover and Multi-AZ, encrypted at rest and in transit, AUTH on', async () => {
-    const { ReplicationGroups = [] } = await aws<ReplicationGroupMessage>(
-      'elasticache',
-      'DescribeReplicationGroups',
-    );
-    expect(ReplicationGroups).toHaveLength(1);
-    const g = ReplicationGroups[0]!;
+    const g = await theReplicationGroup();
     expect({
       AutomaticFailover: g.AutomaticFailover,
       MultiAZ: g.MultiAZ,
@@ -704,16 +709,8 @@ describe.each([
   });
 
   it('the frontend bucket behind CloudFront: versioned, lifecycle 30 → Glacier / 90 expire / 7 multipart, SSE-S3, HTTPS only; WAF on the distribution', async () => {
-    const { DistributionList } = await aws<ListDistributionsResult>(
-      'cloudfront',
-      'ListDistributions',
-    );
-    expect(DistributionList?.Items).toHaveLength(1);
-    const dist = DistributionList!.Items![0]!;
-    const s3Origin = dist.Origins?.Items?.find(
-      (o) => o.S3OriginConfig || /\.s3\./.test(o.DomainName ?? ''),
-    );
-    const bucket = s3Origin!.DomainName!.split('.s3.')[0]!;
+    const dist = await theDistribution();
+    const bucket = await frontendBucket();
 
     const versioning = await aws<GetBucketVersioningOutput>('s3', 'GetBucketVersioning', {
       Bucket: bucket,
@@ -829,11 +826,7 @@ describe.each([
     expect(byTag).toContain(`${SEED.backup.tag.key}=${SEED.backup.tag.value}`);
 
     // "Resources: All EC2 volumes with tag Backup=true": the app instances' volumes have it.
-    const { AutoScalingGroups = [] } = await aws<AutoScalingGroupsType>(
-      'autoscaling',
-      'DescribeAutoScalingGroups',
-    );
-    const instanceIds = (AutoScalingGroups[0]?.Instances ?? []).map((i) => i.InstanceId!);
+    const instanceIds = ((await theAutoScalingGroup()).Instances ?? []).map((i) => i.InstanceId!);
     expect(instanceIds.length).toBeGreaterThan(0);
     const { Volumes = [] } = await aws<DescribeVolumesResult>('ec2', 'DescribeVolumes', {
       Filters: [{ Name: 'attachment.instance-id', Values: instanceIds }],
@@ -865,14 +858,7 @@ describe.each([
     });
     expect(status.IsLogging).toBe(true);
 
-    const { DistributionList } = await aws<ListDistributionsResult>(
-      'cloudfront',
-      'ListDistributions',
-    );
-    const s3Origin = DistributionList!.Items![0]!.Origins?.Items?.find((o) =>
-      /\.s3\./.test(o.DomainName ?? ''),
-    );
-    const frontend = s3Origin!.DomainName!.split('.s3.')[0]!;
+    const frontend = await frontendBucket();
     const selectors = await aws<GetEventSelectorsResponse>('cloudtrail', 'GetEventSelectors', {
       TrailName: SEED.trail.name,
     });
@@ -931,11 +917,7 @@ describe.each([
   it('Auto Scaling across the private subnets of both AZs with target tracking on CPU 70 %; minimum-privilege security groups', async () => {
     const vpcId = await seedVpc();
     const subnets = await subnetsByKind(vpcId);
-    const { AutoScalingGroups = [] } = await aws<AutoScalingGroupsType>(
-      'autoscaling',
-      'DescribeAutoScalingGroups',
-    );
-    const g = AutoScalingGroups[0]!;
+    const g = await theAutoScalingGroup();
     const groupSubnets = (g.VPCZoneIdentifier ?? '').split(',').filter(Boolean);
     const kinds = groupSubnets.map((id) => subnets.find((s) => s.id === id));
     expect(kinds.map((s) => s?.kind)).toEqual(groupSubnets.map(() => 'private'));
@@ -976,8 +958,9 @@ describe.each([
         if (world) expect(p.ToPort).toBe(p.FromPort);
       }
     }
-    const { DBInstances = [] } = await aws<DBInstanceMessage>('rds', 'DescribeDBInstances');
-    const dbGroups = (DBInstances[0]!.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId);
+    const dbGroups = ((await theDatabase()).VpcSecurityGroups ?? []).map(
+      (g) => g.VpcSecurityGroupId,
+    );
     for (const sg of SecurityGroups.filter((s) => dbGroups.includes(s.GroupId))) {
       for (const p of sg.IpPermissions ?? []) {
         expect(p.IpRanges ?? [], `${sg.GroupName} admits CIDRs`).toEqual([]);
