@@ -1012,6 +1012,24 @@ describe('CloudTrail and AWS Backup', () => {
     });
   });
 
+  it('keeps the time zone a backup rule is given, and puts a rule without one in UTC', async () => {
+    const { call } = virtual();
+    await call('backup', 'CreateBackupVault', { BackupVaultName: 'v' });
+    const rule = (RuleName: string, zone?: string) => ({
+      RuleName,
+      TargetBackupVaultName: 'v',
+      ScheduleExpression: 'cron(0 2 * * ? *)',
+      ...(zone ? { ScheduleExpressionTimezone: zone } : {}),
+    });
+    const { BackupPlanId } = await call('backup', 'CreateBackupPlan', {
+      BackupPlan: { BackupPlanName: 'p', Rules: [rule('seoul', 'Asia/Seoul'), rule('plain')] },
+    });
+    const { BackupPlan } = await call('backup', 'GetBackupPlan', { BackupPlanId });
+    expect(
+      BackupPlan.Rules.map((r: any) => `${r.RuleName} ${r.ScheduleExpressionTimezone}`),
+    ).toEqual(['seoul Asia/Seoul', 'plain Etc/UTC']);
+  });
+
   it('deletes a plan only without selections and a vault only without recovery points', async () => {
     const { cloud, call } = virtual();
     await call('iam', 'CreateRole', {

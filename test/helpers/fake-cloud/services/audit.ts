@@ -295,7 +295,8 @@ export function backupService(w: World): ServiceModule {
     return (input ?? []).map((r) => ({
       ...clone(r),
       RuleId: w.rng.uuid(),
-      ScheduleExpressionTimezone: 'Etc/UTC',
+      // AWS keeps the zone it is given; without one the schedule is in UTC (BackupRuleInput).
+      ScheduleExpressionTimezone: (r.ScheduleExpressionTimezone as string | undefined) ?? 'Etc/UTC',
     }));
   }
 
