@@ -223,6 +223,8 @@ const SEED = {
     // kept as the prefix.
     bucketPrefix: 'cloudmart-audit-logs',
     readWrite: 'All', // "Management Events: Read/Write"
+    // "Data Events: S3 bucket (cloudmart-frontend)": unique-suffixed like the audit bucket.
+    dataEventsBucketPrefix: 'cloudmart-frontend',
   },
   // Phase 4-3: "Filter: All (Accept + Reject), Destination: CloudWatch Logs".
   flowLog: {
@@ -859,6 +861,7 @@ describe.each([
     expect(status.IsLogging).toBe(true);
 
     const frontend = await frontendBucket();
+    expect(frontend.startsWith(SEED.trail.dataEventsBucketPrefix), frontend).toBe(true);
     const selectors = await aws<GetEventSelectorsResponse>('cloudtrail', 'GetEventSelectors', {
       TrailName: SEED.trail.name,
     });
