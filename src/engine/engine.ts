@@ -22,6 +22,13 @@ export interface EngineOptions {
   /** Overridable for tests and the benchmark's simulated clock. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   now?: () => number;
+  /**
+   * `up`: run the waits steps hand off with `ctx.settle` (backup replication, the manual
+   * snapshot, CloudFront's deployment) while the run goes on, and wait for them at its end
+   * (`up --drills`, whose verify should find everything finished). Default: they are not
+   * waited for; the run names each one as still settling, and `verify` scores it once AWS is done.
+   */
+  awaitSettling?: boolean;
 }
 
 export interface Selection {
@@ -39,6 +46,36 @@ export interface RunResult {
   declined: string[];
   interrupted: boolean;
   errors: Map<string, Error>;
+  /** Waits handed off with `ctx.settle` that this run did not wait for ("<step>: <what>"). */
+  settling: string[];
+}
+
+/** A wait a step handed off (`ctx.settle`); started at once when the run waits for it. */
+interface Settling {
+  id: string;
+  what: string;
+  outcome: Promise<Error | undefined> | undefined;
+}
+
+/** The waits of one `up` run that no later step needs. */
+class Settler {
+  private readonly tasks = new Map<string, Settling>();
+  constructor(private readonly run: boolean) {}
+
+  add(id: string, what: string, wait: () => Promise<void>): void {
+    const outcome = this.run
+      ? wait().then(
+          () => undefined,
+          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        )
+      : undefined;
+    // A step re-run after a transient error hands the same wait off again: keep the newest.
+    this.tasks.set(`${id}\n${what}`, { id, what, outcome });
+  }
+
+  list(): Settling[] {
+    return [...this.tasks.values()];
+  }
 }
 
 export function isEnabled(step: Step, config: Config): boolean {
@@ -69,8 +106,53 @@ export function selectSteps(
   );
 }
 
+/** How the steps of one `up` run ended, for steps that wait on one they do not need (`ctx.whenDone`). */
+class Outcomes {
+  private readonly entries = new Map<
+    string,
+    { promise: Promise<boolean>; resolve: (ok: boolean) => void }
+  >();
+  constructor(
+    private readonly inRun: ReadonlySet<string>,
+    private readonly doneBefore: (id: string) => boolean,
+  ) {}
+
+  private entry(id: string) {
+    let e = this.entries.get(id);
+    if (!e) {
+      let resolve!: (ok: boolean) => void;
+      const promise = new Promise<boolean>((r) => (resolve = r));
+      e = { promise, resolve };
+      this.entries.set(id, e);
+    }
+    return e;
+  }
+
+  finished(id: string, ok: boolean): void {
+    this.entry(id).resolve(ok);
+  }
+
+  when(id: string, signal: AbortSignal): Promise<boolean> {
+    if (!this.inRun.has(id)) return Promise.resolve(this.doneBefore(id));
+    const outcome = this.entry(id).promise;
+    return new Promise<boolean>((resolve, reject) => {
+      if (signal.aborted) return reject(new InterruptedError());
+      const onAbort = () => reject(new InterruptedError());
+      signal.addEventListener('abort', onAbort, { once: true });
+      void outcome.then((ok) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(ok);
+      });
+    });
+  }
+}
+
 /** Every node for a step context: outputs from state, progress and warnings as events. */
-function makeContext(options: EngineOptions, step: Step): StepContext {
+function makeContext(
+  options: EngineOptions,
+  step: Step,
+  run?: { settler: Settler; outcomes: Outcomes },
+): StepContext {
   const { config, aws, store, emit, signal } = options;
   const sleep = options.sleep ?? realSleep;
   const disabled = new Set(options.steps.filter((s) => !isEnabled(s, config)).map((s) => s.id));
@@ -105,6 +187,12 @@ function makeContext(options: EngineOptions, step: Step): StepContext {
     sleep: (ms) => sleep(ms, signal),
     now: options.now ?? Date.now,
     results: () => store.current.results,
+    ...(run
+      ? {
+          settle: (what: string, wait: () => Promise<void>) => run.settler.add(step.id, what, wait),
+          whenDone: (id: string) => run.outcomes.when(id, signal),
+        }
+      : {}),
   };
 }
 
@@ -195,8 +283,12 @@ export async function runUp(
       }
     : undefined;
 
-  return execute(options, 'up', 'create', upGraph(selected), gate, async (step) => {
-    const ctx = makeContext(options, step);
+  const hooks = {
+    settler: new Settler(options.awaitSettling === true),
+    outcomes: new Outcomes(selectedIds, (id) => store.current.steps[id]?.status === 'done'),
+  };
+  return execute(options, 'up', 'create', upGraph(selected), gate, hooks, async (step) => {
+    const ctx = makeContext(options, step, hooks);
     const previous = store.current.steps[step.id];
     const resumed = previous?.status === 'done';
     const started = Date.now();
@@ -360,68 +452,78 @@ export async function runDestroy(
   });
   const byId = new Map(steps.map((s) => [s.id, s]));
   const failedTeardowns = new Set<string>();
-  return execute(options, 'destroy', 'teardown', destroyGraph(steps), undefined, async (step) => {
-    const ctx = makeContext(options, step);
-    const started = Date.now();
-    // A failed dependent that does not keep this step lets it go (see destroyGraph): say so.
-    const leftBehind = steps.filter((d) => failedTeardowns.has(d.id) && d.needs.includes(step.id));
-    for (const d of leftBehind) {
+  return execute(
+    options,
+    'destroy',
+    'teardown',
+    destroyGraph(steps),
+    undefined,
+    undefined,
+    async (step) => {
+      const ctx = makeContext(options, step);
+      const started = Date.now();
+      // A failed dependent that does not keep this step lets it go (see destroyGraph): say so.
+      const leftBehind = steps.filter(
+        (d) => failedTeardowns.has(d.id) && d.needs.includes(step.id),
+      );
+      for (const d of leftBehind) {
+        emit({
+          type: 'warning',
+          id: step.id,
+          message: `${step.id} is torn down although ${d.id} could not be: what ${d.id} left is cleaned up by running "cloudmart destroy" again`,
+        });
+      }
       emit({
-        type: 'warning',
+        type: 'step-start',
         id: step.id,
-        message: `${step.id} is torn down although ${d.id} could not be: what ${d.id} left is cleaned up by running "cloudmart destroy" again`,
-      });
-    }
-    emit({
-      type: 'step-start',
-      id: step.id,
-      title: byId.get(step.id)!.title,
-      phase: step.phase,
-      action: 'teardown',
-      resumed: false,
-    });
-    try {
-      await withTransientRetry(ctx, () => step.teardown(ctx));
-      if (options.signal.aborted) throw new InterruptedError();
-      await store.update((s) => {
-        const prev = s.steps[step.id];
-        s.steps[step.id] = {
-          attempts: prev?.attempts ?? 0,
-          status: 'destroyed',
-          finishedAt: new Date().toISOString(),
-        };
-      });
-      emit({
-        type: 'step-done',
-        id: step.id,
+        title: byId.get(step.id)!.title,
+        phase: step.phase,
         action: 'teardown',
-        durationMs: Date.now() - started,
         resumed: false,
       });
-    } catch (e) {
-      const error =
-        options.signal.aborted && !(e instanceof CloudmartError)
-          ? new InterruptedError()
-          : toError(e, step, 'teardown');
-      failedTeardowns.add(step.id);
-      await store.update((s) => {
-        const prev = s.steps[step.id];
-        if (prev)
-          prev.lastError = {
-            code: error instanceof CloudmartError ? error.code : 'AWS_ERROR',
-            message: error.message,
+      try {
+        await withTransientRetry(ctx, () => step.teardown(ctx));
+        if (options.signal.aborted) throw new InterruptedError();
+        await store.update((s) => {
+          const prev = s.steps[step.id];
+          s.steps[step.id] = {
+            attempts: prev?.attempts ?? 0,
+            status: 'destroyed',
+            finishedAt: new Date().toISOString(),
           };
-      });
-      emit({
-        type: 'step-failed',
-        id: step.id,
-        action: 'teardown',
-        error,
-        durationMs: Date.now() - started,
-      });
-      throw error;
-    }
-  });
+        });
+        emit({
+          type: 'step-done',
+          id: step.id,
+          action: 'teardown',
+          durationMs: Date.now() - started,
+          resumed: false,
+        });
+      } catch (e) {
+        const error =
+          options.signal.aborted && !(e instanceof CloudmartError)
+            ? new InterruptedError()
+            : toError(e, step, 'teardown');
+        failedTeardowns.add(step.id);
+        await store.update((s) => {
+          const prev = s.steps[step.id];
+          if (prev)
+            prev.lastError = {
+              code: error instanceof CloudmartError ? error.code : 'AWS_ERROR',
+              message: error.message,
+            };
+        });
+        emit({
+          type: 'step-failed',
+          id: step.id,
+          action: 'teardown',
+          error,
+          durationMs: Date.now() - started,
+        });
+        throw error;
+      }
+    },
+  );
 }
 
 async function execute(
@@ -430,8 +532,10 @@ async function execute(
   action: Action,
   nodes: GraphNode[],
   gate: ((id: string) => Promise<boolean>) | undefined,
+  hooks: { settler: Settler; outcomes: Outcomes } | undefined,
   run: (step: Step) => Promise<void>,
 ): Promise<RunResult> {
+  const settler = hooks?.settler;
   const { store, emit, signal } = options;
   const concurrency = options.concurrency ?? 8;
   const byId = new Map(options.steps.map((s) => [s.id, s]));
@@ -448,7 +552,10 @@ async function execute(
     concurrency,
     signal,
     gate,
-    onSkip: (id, reason) => emit({ type: 'step-skipped', id, reason }),
+    onSkip: (id, reason) => {
+      hooks?.outcomes.finished(id, false);
+      emit({ type: 'step-skipped', id, reason });
+    },
     run: async (id) => {
       const step = byId.get(id)!;
       if (!phasesStarted.has(step.phase) && action === 'create') {
@@ -457,14 +564,61 @@ async function execute(
       }
       try {
         await run(step);
+        hooks?.outcomes.finished(id, true);
       } catch (e) {
+        hooks?.outcomes.finished(id, false);
         errors.set(id, e as Error);
         throw e;
       }
     },
   });
 
-  const failed = [...result.outcomes].filter(([, o]) => o === 'failed').map(([id]) => id);
+  // Only waits of steps that finished count: a failed step's wait is moot.
+  const handedOff = (settler?.list() ?? []).filter(
+    (t) =>
+      result.outcomes.get(t.id) === 'succeeded' && store.current.steps[t.id]?.status === 'done',
+  );
+  const settling: string[] = [];
+  const settleFailed: string[] = [];
+  for (const t of handedOff) {
+    if (!t.outcome) {
+      settling.push(`${t.id}: ${t.what}`);
+      emit({
+        type: 'warning',
+        id: t.id,
+        message: `${t.what} is still settling on AWS; "cloudmart verify" scores it once it is done ("cloudmart up --drills" waits for it)`,
+      });
+      continue;
+    }
+    emit({ type: 'step-progress', id: t.id, message: `waiting for ${t.what}` });
+    const error = await t.outcome;
+    if (!error) {
+      emit({ type: 'step-progress', id: t.id, message: `${t.what}: done` });
+      continue;
+    }
+    if (signal.aborted) continue;
+    const step = byId.get(t.id)!;
+    const wrapped = toError(error, step, action);
+    errors.set(t.id, wrapped);
+    settleFailed.push(t.id);
+    await store.update((s) => {
+      const st = s.steps[t.id];
+      if (st) {
+        // Not finished after all: the next `up` runs the step again (it adopts what exists).
+        st.status = 'failed';
+        st.lastError = {
+          code: wrapped instanceof CloudmartError ? wrapped.code : 'AWS_ERROR',
+          message: wrapped.message,
+        };
+      }
+    });
+    emit({ type: 'step-failed', id: t.id, action, error: wrapped, durationMs: 0 });
+  }
+
+  const failed = [
+    ...[...result.outcomes].filter(([, o]) => o === 'failed').map(([id]) => id),
+    ...settleFailed,
+  ];
   const skipped = [...result.outcomes].filter(([, o]) => o === 'skipped').map(([id]) => id);
   const interrupted = signal.aborted;
   // Steps of a declined phase, and the steps that need them, were left out on purpose.
@@ -499,7 +653,7 @@ async function execute(
     durationMs: Date.now() - started,
   });
   void action;
-  return { ok, failed, skipped, declined: [...declined], interrupted, errors };
+  return { ok, failed, skipped, declined: [...declined], interrupted, errors, settling };
 }
 
 /**

@@ -74,6 +74,34 @@ export interface StepContext {
   now(): number;
   /** Read-only: the Phase 5 results `cloudmart load` and `cloudmart drill` recorded. */
   results?(): Results;
+  /**
+   * Hand off a wait that no later step needs, only `verify` (automated-backup replication
+   * reaching `replicating`, the manual snapshot `available`, CloudFront `Deployed`): `up` runs
+   * it off the critical path, and waits for it at its end only when asked to (`up --drills`);
+   * otherwise it reports it as still settling. Absent (unit-test contexts): `settleLater`
+   * waits inline.
+   */
+  settle?(what: string, wait: () => Promise<void>): void;
+  /**
+   * Ordering inside a step, for a step it does not need to start: resolves true once that step
+   * of this run succeeded (or, outside the run, is done in the state), false when it failed or
+   * was skipped. E.g. the Auto Scaling group launches its instances at once and waits for the
+   * app settings only before it waits for healthy targets. Absent in unit-test contexts.
+   */
+  whenDone?(stepId: string): Promise<boolean>;
+}
+
+/**
+ * Wait for `wait` off the critical path when the engine offers it (`ctx.settle`), else now.
+ * `what` names the wait for the user: "backup replication of cloudmart-db to ap-northeast-1".
+ */
+export async function settleLater(
+  ctx: StepContext,
+  what: string,
+  wait: () => Promise<void>,
+): Promise<void> {
+  if (ctx.settle) ctx.settle(what, wait);
+  else await wait();
 }
 
 export interface Step<O extends Outputs = Outputs> {

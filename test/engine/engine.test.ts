@@ -10,7 +10,7 @@ import {
 } from '../../src/engine/engine.js';
 import type { EngineEvent } from '../../src/engine/events.js';
 import { schedule } from '../../src/engine/scheduler.js';
-import type { Step } from '../../src/engine/step.js';
+import { settleLater, type Step } from '../../src/engine/step.js';
 import { CloudmartError, InterruptedError } from '../../src/errors.js';
 import { STEP } from '../../src/steps/outputs.js';
 import { registry } from '../../src/steps/registry.js';
@@ -300,7 +300,7 @@ describe('engine: up', () => {
     expect(result.ok).toBe(false);
   });
 
-  it("orders the registry's Phase 5 after every step of Phases 1–4, and the drills after the load test", async () => {
+  it("orders the registry's Phase 5 after the serving path (ALB, instances, database, cache) and what changes it, not after what only verify needs", async () => {
     const config = testConfig({ dns: { domain: 'shop.example.com', createHostedZone: true } });
     const selected = selectSteps(registry, config);
     const graph = upGraph(selected);
@@ -310,15 +310,106 @@ describe('engine: up', () => {
     }
     const { result, at } = await traceSchedule(graph);
     expect([...result.outcomes.values()].every((o) => o === 'succeeded')).toBe(true);
-    const earlier = selected.filter((s) => s.phase < 5).map((s) => s.id);
-    expect(earlier).toEqual(
-      expect.arrayContaining([STEP.dns, STEP.rdsBackup, STEP.rdsSnapshot, STEP.encryption]),
-    );
-    for (const id of earlier) {
+    const servingPath = [STEP.alb, STEP.asg, STEP.rds, STEP.redis, STEP.dns, STEP.rdsBackup];
+    for (const id of servingPath) {
       expect(at(`start ${STEP.load}`), `load after ${id}`).toBeGreaterThan(at(`end ${id}`));
       expect(at(`start ${STEP.drills}`), `drills after ${id}`).toBeGreaterThan(at(`end ${id}`));
     }
+    // The snapshot must have been started before a drill reboots the instance.
+    expect(at(`start ${STEP.drills}`)).toBeGreaterThan(at(`end ${STEP.rdsSnapshot}`));
     expect(at(`start ${STEP.drills}`)).toBeGreaterThan(at(`end ${STEP.load}`));
+    // Monitoring, audit and the edge's deployment do not hold Phase 5 back.
+    for (const id of [STEP.alarms, STEP.dashboard, STEP.trail, STEP.flowLogs, STEP.encryption]) {
+      const load = graph.find((n) => n.id === STEP.load)!.after;
+      expect(load, `load does not wait for ${id}`).not.toContain(id);
+    }
+  });
+
+  it('runs a wait a step hands off (ctx.settle) off the critical path: later steps start at once, and up --drills waits for it at its end', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const snapshot = fakeStep('snapshot', {
+      create: async (ctx) => {
+        await settleLater(ctx, 'snapshot to be available', async () => {
+          await released;
+          order.push('snapshot available');
+        });
+        return { id: 'snap' };
+      },
+    });
+    const drill = fakeStep('drill', {
+      needs: ['snapshot'],
+      create: async () => {
+        order.push('drill');
+        release();
+        await delay(1);
+        return { id: 'drill' };
+      },
+    });
+    const { options, events } = await engineFor([snapshot, drill]);
+    const result = await runUp({ ...options, awaitSettling: true });
+    expect(result.ok).toBe(true);
+    expect(result.settling).toEqual([]);
+    expect(order).toEqual(['drill', 'snapshot available']);
+    const done = events.findIndex((e) => e.type === 'run-done');
+    const waited = events.findIndex(
+      (e) => e.type === 'step-progress' && e.message === 'snapshot to be available: done',
+    );
+    expect(waited).toBeGreaterThan(-1);
+    expect(waited).toBeLessThan(done);
+  });
+
+  it('plain up does not run a handed-off wait: it names it as still settling, and the run is ok', async () => {
+    let ran = false;
+    const snapshot = fakeStep('snapshot', {
+      create: async (ctx) => {
+        await settleLater(ctx, 'snapshot to be available', () => {
+          ran = true;
+          return Promise.resolve();
+        });
+        return { id: 'snap' };
+      },
+    });
+    const { options, events, store } = await engineFor([snapshot]);
+    const result = await runUp(options);
+    expect(result.ok).toBe(true);
+    expect(ran).toBe(false);
+    expect(result.settling).toEqual(['snapshot: snapshot to be available']);
+    expect(store.current.steps.snapshot?.status).toBe('done');
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'warning',
+        id: 'snapshot',
+        message: expect.stringContaining('snapshot to be available is still settling'),
+      }),
+    );
+  });
+
+  it('a handed-off wait that fails fails its step (re-run by the next up) and the run', async () => {
+    const snapshot = fakeStep('snapshot', {
+      create: async (ctx) => {
+        await settleLater(ctx, 'snapshot to be available', () =>
+          Promise.reject(new Error('snapshot failed')),
+        );
+        return { id: 'snap' };
+      },
+    });
+    const { options, store } = await engineFor([snapshot]);
+    const result = await runUp({ ...options, awaitSettling: true });
+    expect(result.ok).toBe(false);
+    expect(result.failed).toEqual(['snapshot']);
+    expect(store.current.steps.snapshot?.status).toBe('failed');
+    expect(store.current.steps.snapshot?.lastError?.message).toContain('snapshot failed');
+  });
+
+  it('a step context without settle (unit tests) waits inline', async () => {
+    let ran = false;
+    await settleLater({} as Parameters<typeof settleLater>[0], 'x', () => {
+      ran = true;
+      return Promise.resolve();
+    });
+    expect(ran).toBe(true);
   });
 
   it('rejects an unknown --step with a usage error', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeCloud, LATENCY_TIMINGS as L } from '../helpers/fake-cloud/index.js';
 import type { ServiceName } from '../helpers/fake-cloud/index.js';
+import { renderUserData } from '../../src/steps/phase1-foundation/user-data.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return -- responses are read loosely here */
 const R = 'ap-northeast-2';
@@ -612,6 +613,78 @@ describe('Load balancing and Auto Scaling', () => {
     expect(
       cloud.resources({ type: 'iam:role' }).map((r) => `${r.id} system=${r.system}`),
     ).toContain('AWSServiceRoleForAutoScaling system=true');
+  });
+
+  it("cloudmart's reference backend answers its health checks only once its settings name a database that answers", async () => {
+    const { cloud, call } = virtual();
+    const b = await app(call);
+    const { script } = renderUserData({
+      region: R,
+      parameterPrefix: '/cloudmart/s',
+      agentParameter: '/cloudmart/s/agent',
+      image: null,
+      files: [{ path: 'src/server.js', content: Buffer.from('// app') }],
+    });
+    const lt = (
+      await call('ec2', 'CreateLaunchTemplate', {
+        LaunchTemplateName: 'lt-app',
+        LaunchTemplateData: {
+          ImageId: 'ami-0123456789abcdef0',
+          InstanceType: 't3.micro',
+          IamInstanceProfile: { Name: 'prof' },
+          UserData: Buffer.from(script).toString('base64'),
+        },
+      })
+    ).LaunchTemplate.LaunchTemplateId;
+    cloud.advance(L.iamPropagation);
+    await call('autoscaling', 'CreateAutoScalingGroup', {
+      AutoScalingGroupName: 'asg',
+      LaunchTemplate: { LaunchTemplateId: lt, Version: '$Latest' },
+      MinSize: 1,
+      MaxSize: 1,
+      DesiredCapacity: 1,
+      VPCZoneIdentifier: b.subnets.join(','),
+      TargetGroupARNs: [b.tg],
+    });
+    const health = async () =>
+      (await call('elbv2', 'DescribeTargetHealth', { TargetGroupArn: b.tg }))
+        .TargetHealthDescriptions[0]?.TargetHealth;
+    cloud.advance(L.instanceInService);
+    expect((await health())?.State).toBe('initial');
+    cloud.advance(L.targetHealthy + L.albActive);
+    // Booted, but the settings do not exist yet: the service cannot start.
+    expect(await health()).toEqual({ State: 'unhealthy', Reason: 'Target.FailedHealthChecks' });
+
+    await call('rds', 'CreateDBSubnetGroup', {
+      DBSubnetGroupName: 'db',
+      DBSubnetGroupDescription: 'db',
+      SubnetIds: b.subnets,
+    });
+    await call('rds', 'CreateDBInstance', {
+      DBInstanceIdentifier: 'db',
+      Engine: 'postgres',
+      DBInstanceClass: 'db.t3.micro',
+      AllocatedStorage: 20,
+      MasterUsername: 'u',
+      MasterUserPassword: 'password123',
+      DBSubnetGroupName: 'db',
+      VpcSecurityGroupIds: [b.sg],
+    });
+    const put = (name: string, value: string) =>
+      call('ssm', 'PutParameter', { Name: `/cloudmart/s${name}`, Value: value, Overwrite: true });
+    await put('/redis/endpoint', 'master.cache.example');
+    await put('/db/endpoint', 'no-such-db.example');
+    cloud.advance(L.appStart);
+    expect((await health())?.State).toBe('unhealthy');
+
+    cloud.advance(L.rdsCreate);
+    const endpoint = (await call('rds', 'DescribeDBInstances', { DBInstanceIdentifier: 'db' }))
+      .DBInstances[0].Endpoint.Address as string;
+    await put('/db/endpoint', endpoint);
+    cloud.advance(L.appStart - 1);
+    expect((await health())?.State).not.toBe('healthy');
+    cloud.advance(1);
+    expect(await health()).toEqual({ State: 'healthy' });
   });
 
   it('deletes a group only with ForceDelete while it has instances, terminating them', async () => {

@@ -124,7 +124,14 @@ export async function upCommand(
       }
       confirm = (phase) => Promise.resolve(answers.get(phase) ?? false);
     }
-    const result = await runUp(session.engine(opts.concurrency), selection, confirm);
+    // With the drills, verify right after should find everything finished: wait (in parallel
+    // with Phase 5) for what steps left settling, e.g. backup replication and the snapshot.
+    const awaitSettling = selected.some((s) => s.id === DRILLS_STEP);
+    const result = await runUp(
+      { ...session.engine(opts.concurrency), awaitSettling },
+      selection,
+      confirm,
+    );
     const code = printRunSummary(io, 'up', result, session.store.path);
     // Say what was left out, and what verify will withhold for it.
     if (drillsLeftOut && !result.interrupted)

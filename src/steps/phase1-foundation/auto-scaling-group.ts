@@ -105,7 +105,11 @@ async function createGroup(
           DesiredCapacity: app.desiredCapacity,
           VPCZoneIdentifier: subnets.appSubnetIds.join(','),
           TargetGroupARNs: [alb.targetGroupArn],
-          HealthCheckType: 'ELB',
+          // The instances launch before the database exists (they start the app once app.settings
+          // has written its endpoints). ELB health checks from the start would replace every
+          // instance whose app is still waiting once the grace period ends; they are switched
+          // on once the targets are healthy (useElbHealthChecks).
+          HealthCheckType: 'EC2',
           HealthCheckGracePeriod: app.healthCheckGracePeriod,
           DefaultInstanceWarmup: DEFAULT_INSTANCE_WARMUP,
           Tags: groupTags(ctx, name),
@@ -160,7 +164,6 @@ async function convergeGroup(
   if (JSON.stringify(liveSubnets) !== JSON.stringify([...subnets.appSubnetIds].sort())) {
     update.VPCZoneIdentifier = subnets.appSubnetIds.join(',');
   }
-  if (group.HealthCheckType !== 'ELB') update.HealthCheckType = 'ELB';
   if (group.HealthCheckGracePeriod !== app.healthCheckGracePeriod) {
     update.HealthCheckGracePeriod = app.healthCheckGracePeriod;
   }
@@ -185,6 +188,19 @@ async function convergeGroup(
       new EnableMetricsCollectionCommand({ AutoScalingGroupName: name, Granularity: '1Minute' }),
     );
   }
+}
+
+/** ELB health checks, once the targets are healthy (the group is created with EC2 ones). */
+async function useElbHealthChecks(ctx: StepContext): Promise<void> {
+  const group = await findGroup(ctx);
+  if (!group || group.HealthCheckType === 'ELB') return;
+  const { UpdateAutoScalingGroupCommand } = await asgsdk();
+  const asg = await ctx.aws.get('autoscaling');
+  const name = asgName(ctx.config);
+  ctx.progress(`${name}: targets healthy; switching to ELB health checks`);
+  await asg.send(
+    new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: name, HealthCheckType: 'ELB' }),
+  );
 }
 
 async function describePolicies(ctx: StepContext): Promise<ScalingPolicy[]> {
@@ -431,7 +447,10 @@ export const autoScalingGroupStep = defineStep<AsgOutputs>({
   id: STEP.asg,
   phase: 1,
   title: 'Auto Scaling group',
-  needs: [STEP.launchTemplate, STEP.alb, STEP.subnets, STEP.routes, STEP.appSettings],
+  // Not app.settings: the instances boot while RDS and ElastiCache are still being created
+  // and start the app once the settings exist; create waits for them (ctx.whenDone) before it
+  // waits for healthy targets.
+  needs: [STEP.launchTemplate, STEP.alb, STEP.subnets, STEP.routes],
   actions: [
     'autoscaling:DescribeAutoScalingGroups',
     'autoscaling:CreateAutoScalingGroup',
@@ -454,7 +473,7 @@ export const autoScalingGroupStep = defineStep<AsgOutputs>({
     'iam:CreateServiceLinkedRole',
   ],
   describe: (config) => [
-    `Auto Scaling group ${asgName(config)}: ${config.app.minSize}/${config.app.desiredCapacity}/${config.app.maxSize} (min/desired/max) in both private app subnets, launch template $Latest, ELB health checks (grace ${config.app.healthCheckGracePeriod} s), behind the ALB target group`,
+    `Auto Scaling group ${asgName(config)}: ${config.app.minSize}/${config.app.desiredCapacity}/${config.app.maxSize} (min/desired/max) in both private app subnets, launch template $Latest, behind the ALB target group; launched while the database is still being created, with ELB health checks (grace ${config.app.healthCheckGracePeriod} s) once its targets are healthy`,
     `Target tracking ${cpuPolicyName(config)}: average CPU ${config.app.cpuTarget}%; simple scaling ${scaleOutPolicyName(config)}: +1 instance (cooldown ${SCALE_OUT_COOLDOWN} s) for the ALB-SlowResponse alarm`,
     `Waits until ${config.app.desiredCapacity} instances are InService and healthy in the target group`,
   ],
@@ -479,9 +498,24 @@ export const autoScalingGroupStep = defineStep<AsgOutputs>({
       await convergeGroup(ctx, group, lt, alb, subnets);
     }
     const policies = await ensurePolicies(ctx);
+    if (ctx.whenDone) {
+      ctx.progress(
+        `${name}: instances booting; the app starts once the database and the cache are ready (${STEP.appSettings})`,
+      );
+      if (!(await ctx.whenDone(STEP.appSettings))) {
+        throw new CloudmartError(
+          'NOT_READY',
+          `${STEP.appSettings} did not finish, so the instances of ${name} have no database or cache to start the app with`,
+          {
+            hint: `Fix what stopped ${STEP.appSettings} (see above), then run "cloudmart up" again.`,
+          },
+        );
+      }
+    }
     if (group) await refreshIfStale(ctx, group, lt);
     await waitHealthy(ctx, alb.targetGroupArn);
     ctx.progress(`${name}: instances healthy in ${alb.targetGroupDimension}`);
+    await useElbHealthChecks(ctx);
 
     return {
       autoScalingGroupName: name,

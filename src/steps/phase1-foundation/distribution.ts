@@ -14,7 +14,7 @@ import {
 } from '../../aws/s3.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
-import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { defineStep, settleLater, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
 import {
   STEP,
@@ -425,8 +425,12 @@ export const distributionStep = defineStep<CdnOutputs>({
       Statement: [cloudfrontReadStatement(input.bucket.bucketName, arn, ctx.aws.partition())],
     });
 
+    // Nothing later needs the distribution Deployed (the DNS alias only needs its domain
+    // name): the wait runs off the critical path and verify scores it.
     if (changed || distribution.Status !== 'Deployed') {
-      await waitDeployed(ctx, cf, id);
+      await settleLater(ctx, `CloudFront distribution ${id} to be Deployed`, () =>
+        waitDeployed(ctx, cf, id),
+      );
     }
     return {
       distributionId: id,

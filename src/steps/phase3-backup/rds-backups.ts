@@ -5,7 +5,7 @@ import { taggedKeyArns } from '../../aws/find.js';
 import { allPages } from '../../aws/pages.js';
 import { STACK_TAG, STEP_TAG, tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
-import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { defineStep, settleLater, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { describeDbInstance } from '../phase1-foundation/rds-database.js';
 import { STEP, type RdsOutputs } from '../outputs.js';
@@ -349,25 +349,29 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
       replica = out.DBInstanceAutomatedBackup;
     }
 
+    // Nothing later needs the replication running: the wait runs off the critical path
+    // (verify scores it once it is replicating).
     if (replicationStatus(replica) !== 'replicating') {
-      await waitUntil(
-        ctx,
-        async () => {
-          const all = await findReplicas(ctx, drRds, dbiResourceId);
-          const live = all.find(isActive) ?? all[0];
-          replica = live ?? replica;
-          const status = live ? replicationStatus(live) : 'pending';
-          return {
-            done: status === 'replicating',
-            failed: ACTIVE_REPLICATION.has(status) ? undefined : status,
-            status,
-          };
-        },
-        {
-          what: `backup replication of ${id} to ${drRegion}`,
-          minDelayMs: 5_000,
-          timeoutMs: 45 * 60_000,
-        },
+      await settleLater(ctx, `backup replication of ${id} to ${drRegion}`, () =>
+        waitUntil(
+          ctx,
+          async () => {
+            const all = await findReplicas(ctx, drRds, dbiResourceId);
+            const live = all.find(isActive) ?? all[0];
+            replica = live ?? replica;
+            const status = live ? replicationStatus(live) : 'pending';
+            return {
+              done: status === 'replicating',
+              failed: ACTIVE_REPLICATION.has(status) ? undefined : status,
+              status,
+            };
+          },
+          {
+            what: `backup replication of ${id} to ${drRegion}`,
+            minDelayMs: 5_000,
+            timeoutMs: 45 * 60_000,
+          },
+        ),
       );
     }
 

@@ -2,7 +2,7 @@ import type { DBSnapshot, RDSClient } from '@aws-sdk/client-rds';
 import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
 import { tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
-import { defineStep, type Check } from '../../engine/step.js';
+import { defineStep, settleLater, type Check } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { STEP, type RdsOutputs } from '../outputs.js';
 
@@ -97,20 +97,24 @@ export const rdsSnapshotStep = defineStep<RdsSnapshotOutputs>({
       );
     }
 
+    // Nothing later needs the snapshot finished: the wait runs off the critical path (verify
+    // scores the snapshot only once it is available).
     if (snapshot?.Status !== 'available') {
-      await waitUntil(
-        ctx,
-        async () => {
-          const live = await findSnapshot(rds, name);
-          snapshot = live ?? snapshot;
-          const status = live?.Status ?? 'creating';
-          return {
-            done: status === 'available',
-            failed: status === 'failed' ? status : undefined,
-            status: `${status} ${live?.PercentProgress ?? 0}%`,
-          };
-        },
-        { what: `RDS snapshot ${name}`, minDelayMs: 5_000, timeoutMs: 60 * 60_000 },
+      await settleLater(ctx, `RDS snapshot ${name} to be available`, () =>
+        waitUntil(
+          ctx,
+          async () => {
+            const live = await findSnapshot(rds, name);
+            snapshot = live ?? snapshot;
+            const status = live?.Status ?? 'creating';
+            return {
+              done: status === 'available',
+              failed: status === 'failed' ? status : undefined,
+              status: `${status} ${live?.PercentProgress ?? 0}%`,
+            };
+          },
+          { what: `RDS snapshot ${name}`, minDelayMs: 5_000, timeoutMs: 60 * 60_000 },
+        ),
       );
     }
 

@@ -9,7 +9,9 @@ import { runInstanceDrill } from '../../drills/instance-drill.js';
 import { runRdsFailoverDrill } from '../../drills/rds-failover-drill.js';
 import { RPO_TARGET_SECONDS, RTO_TARGET_SECONDS } from '../../drills/context.js';
 import { defineStep, type Check, type Step, type StepContext } from '../../engine/step.js';
-import { STEP, type DrillsOutputs } from '../outputs.js';
+import { waitUntil } from '../../aws/wait.js';
+import { describeDbInstance } from '../phase1-foundation/rds-database.js';
+import { STEP, type DrillsOutputs, type RdsOutputs } from '../outputs.js';
 import { latest, num, recordedResults } from './results.js';
 
 type DrillRecord = Record<string, unknown> & { at: string };
@@ -161,6 +163,20 @@ export function drillChecks(records: {
   return checks;
 }
 
+/** Wait (up to 30 min) until the stack's RDS instance is available, as the failover needs. */
+async function waitRdsAvailable(ctx: StepContext): Promise<void> {
+  const id = ctx.outputs<RdsOutputs>(STEP.rds).dbInstanceIdentifier;
+  const rds = await ctx.aws.get('rds');
+  await waitUntil(
+    ctx,
+    async () => {
+      const status = (await describeDbInstance(rds, id))?.DBInstanceStatus ?? 'missing';
+      return { done: status === 'available', status };
+    },
+    { what: `RDS ${id} to be available for the failover drill`, timeoutMs: 30 * 60_000 },
+  );
+}
+
 /**
  * A drill's figures, also when it gave up waiting for the recovery: then they carry
  * `timedOut: true` and no RTO (a failed drill, which `up --drills` records like `cloudmart drill`
@@ -190,10 +206,10 @@ export function makeDrillsStep(
     title: 'Failure drills (instance loss, RDS failover)',
     // The preflight probes https://api.<domain> when there is a domain.
     needs: [STEP.asg, STEP.alb, STEP.rds, STEP.dns],
-    // Never on a stack still being built or modified, and never during the load test (a killed
-    // instance would land in its figures).
-    runsAfterEarlierPhases: true,
-    runsAfter: [STEP.load],
+    // Never on a serving path still being built or changed, and never during the load test (a
+    // killed instance would land in its figures). The snapshot must have started: RDS refuses
+    // to snapshot an instance that is rebooting.
+    runsAfter: [STEP.load, STEP.redis, STEP.rdsBackup, STEP.rdsSnapshot],
     // The AZ simulation (`cloudmart drill az`) also deregisters targets and pauses processes.
     actions: [
       'autoscaling:DescribeAutoScalingGroups',
@@ -234,6 +250,9 @@ export function makeDrillsStep(
       ctx.progress(
         `instance drill: RTO ${instance.rtoSeconds} s, ${instance.failedRequests} failed request(s)`,
       );
+      // The snapshot or the backup replication that up has just started may hold the instance
+      // in backing-up or modifying for a while; the failover needs it available.
+      await waitRdsAvailable(ctx);
       ctx.progress('RDS failover drill: rebooting with failover');
       const rds = await figures(runRdsFailoverDrill(dctx, options));
       if (rds.timedOut) {

@@ -97,8 +97,10 @@ export function makeLoadTestStep(
     title: 'Load test (ab -n 1000 -c 100)',
     // With a domain the target is https://api.<domain>: the record must exist first.
     needs: [STEP.alb, STEP.asg, STEP.dns],
-    // It measures the finished stack, not one whose DB is still being modified or backed up.
-    runsAfterEarlierPhases: true,
+    // It measures the serving path (ALB, instances, database, cache) once it is ready and no
+    // step is still changing it (backup.rds converges the instance's settings), not the waits
+    // only verify needs (backup replication, the snapshot, CloudFront's deployment).
+    runsAfter: [STEP.rds, STEP.redis, STEP.rdsBackup],
     // `cloudmart load` reads the Auto Scaling and CloudWatch view after the test.
     actions: [
       'autoscaling:DescribeAutoScalingGroups',

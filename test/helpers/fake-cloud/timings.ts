@@ -23,6 +23,12 @@ export interface Timings {
   instanceInService: number;
   /** Target registered → healthy (app boot + 2 health checks); ~4 min from launch in total. */
   targetHealthy: number;
+  /**
+   * cloudmart's reference backend, once its settings (SSM) name a database that answers: the
+   * service's next restart (every 5 s) reads them and listens, then two health checks 15 s
+   * apart pass.
+   */
+  appStart: number;
   /** Auto Scaling group deletion with its instances (2–3 min). */
   asgDelete: number;
   /** Instance refresh from start to Successful. */
@@ -72,6 +78,7 @@ export const LATENCY_TIMINGS: Timings = {
   instanceRunning: 30_000,
   instanceInService: 60_000,
   targetHealthy: 180_000,
+  appStart: 35_000,
   asgDelete: 150_000,
   instanceRefresh: 300_000,
   rdsCreate: 12 * 60_000,

@@ -147,13 +147,14 @@ describe('app.asg', () => {
     elb.on(DescribeTargetHealthCommand).resolves(healthy('i-a', 'i-c'));
   }
 
-  it('creates the group across both app subnets behind the target group, with both policies, and waits for 2/2 healthy', async () => {
+  it('creates the group across both app subnets behind the target group, with both policies, waits for 2/2 healthy, then switches to ELB health checks', async () => {
     asg
       .on(DescribeAutoScalingGroupsCommand)
       .resolvesOnce({ AutoScalingGroups: [] })
-      .resolvesOnce({ AutoScalingGroups: [group({ Instances: [] })] })
-      .resolves({ AutoScalingGroups: [group()] });
+      .resolvesOnce({ AutoScalingGroups: [group({ Instances: [], HealthCheckType: 'EC2' })] })
+      .resolves({ AutoScalingGroups: [group({ HealthCheckType: 'EC2' })] });
     asg.on(CreateAutoScalingGroupCommand).resolves({});
+    asg.on(UpdateAutoScalingGroupCommand).resolves({});
     asg.on(EnableMetricsCollectionCommand).resolves({});
     asg.on(DescribePoliciesCommand).resolves({ ScalingPolicies: [] });
     asg
@@ -179,7 +180,9 @@ describe('app.asg', () => {
       DesiredCapacity: 2,
       VPCZoneIdentifier: 'subnet-app-a,subnet-app-c',
       TargetGroupARNs: [TG_ARN],
-      HealthCheckType: 'ELB',
+      // EC2 health checks while the instances wait for the database: ELB ones would replace
+      // them once the grace period ends.
+      HealthCheckType: 'EC2',
       HealthCheckGracePeriod: 300,
       DefaultInstanceWarmup: 120,
       Tags: expect.arrayContaining([
@@ -210,6 +213,9 @@ describe('app.asg', () => {
       AutoScalingGroupName: 'cloudmart-asg',
       Granularity: '1Minute',
     });
+    expect(asg.commandCalls(UpdateAutoScalingGroupCommand).map((x) => x.args[0].input)).toEqual([
+      { AutoScalingGroupName: 'cloudmart-asg', HealthCheckType: 'ELB' },
+    ]);
     expect(asg.commandCalls(PutScalingPolicyCommand).map((x) => x.args[0].input)).toEqual([
       {
         AutoScalingGroupName: 'cloudmart-asg',

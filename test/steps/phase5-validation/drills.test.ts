@@ -48,15 +48,15 @@ describe('validation.drills', () => {
     rds = strictMock(RDSClient);
   });
 
-  it('is Phase 5, needs the ASG, the ALB, RDS and the API record, and runs after the load test and the earlier phases', () => {
+  it('is Phase 5, needs the ASG, the ALB, RDS and the API record, and runs after the load test and what changes the serving path', () => {
     expect(drillsStep).toMatchObject({
       id: 'validation.drills',
       phase: 5,
       // edge.dns is disabled (so ignored) without a domain.
       needs: ['app.asg', 'app.alb', 'data.rds', 'edge.dns'],
-      runsAfter: ['validation.load'],
-      runsAfterEarlierPhases: true,
+      runsAfter: ['validation.load', 'data.redis', 'backup.rds', 'backup.rds-snapshot'],
     });
+    expect(drillsStep.runsAfterEarlierPhases).toBeUndefined();
     expect(drillsStep.actions).toEqual(
       expect.arrayContaining([
         'ec2:TerminateInstances',
@@ -90,6 +90,8 @@ describe('validation.drills', () => {
     rds
       .on(DescribeDBInstancesCommand)
       .resolvesOnce(HEALTHY.db) // instance drill preflight
+      .resolvesOnce(db({ DBInstanceStatus: 'backing-up' })) // up's snapshot is being taken
+      .resolvesOnce(HEALTHY.db) // … and is done: the failover may start
       .resolvesOnce(HEALTHY.db) // RDS drill preflight
       .resolvesOnce(db({ DBInstanceStatus: 'rebooting' }))
       .resolves(
@@ -206,6 +208,7 @@ describe('validation.drills', () => {
     rds
       .on(DescribeDBInstancesCommand)
       .resolvesOnce(HEALTHY.db) // instance drill preflight
+      .resolvesOnce(HEALTHY.db) // available for the failover
       .resolvesOnce(HEALTHY.db) // RDS drill preflight
       .resolves(db({ DBInstanceStatus: 'rebooting' }));
     rds.on(RebootDBInstanceCommand).resolves({});

@@ -78,14 +78,16 @@ const status = (checks: Array<{ id: string; status: string }>, id: string) =>
   checks.find((c) => c.id === id)?.status;
 
 describe('validation.load', () => {
-  it('is Phase 5, needs the ALB, the ASG and the API record, runs after the earlier phases, and is listed in phase5Steps', () => {
+  it('is Phase 5, needs the ALB, the ASG and the API record, runs once the database, the cache and their settings are ready, and is listed in phase5Steps', () => {
     expect(loadTestStep).toMatchObject({
       id: 'validation.load',
       phase: 5,
       // edge.dns is disabled (so ignored) without a domain.
       needs: ['app.alb', 'app.asg', 'edge.dns'],
-      runsAfterEarlierPhases: true,
+      runsAfter: ['data.rds', 'data.redis', 'backup.rds'],
     });
+    // It measures the serving path: nothing only verify needs holds it back.
+    expect(loadTestStep.runsAfterEarlierPhases).toBeUndefined();
     expect(phase5Steps.map((s) => s.id)).toEqual(['validation.load', 'validation.drills']);
   });
 

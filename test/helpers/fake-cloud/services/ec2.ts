@@ -237,6 +237,7 @@ export function launchInstance(w: World, s: LaunchSpec): Resource {
       launchTime: w.now(),
       templateId: s.templateId,
       templateVersion: s.templateVersion,
+      userData: d.UserData,
     },
   });
   w.schedule(instance, w.t('instanceRunning'), { state: 'running' });

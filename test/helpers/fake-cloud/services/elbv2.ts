@@ -4,6 +4,8 @@ import { clone, page, statements, tagMap } from '../util.js';
 import { bucketByName, writeObject } from './s3.js';
 import type { World } from '../world.js';
 import { createEni, EC2_TYPES, releaseEnis } from './ec2.js';
+import { RDS_TYPES } from './rds.js';
+import { PARAMETER } from './small.js';
 import { date, tags } from './shared.js';
 
 /**
@@ -274,6 +276,29 @@ export function elbv2Service(w: World): ServiceModule {
     lb.data.activeAt = w.now();
   });
 
+  /**
+   * When cloudmart's reference backend on `instance` can answer its health check (simulated ms),
+   * or undefined while it cannot: its service reads the stack's settings from SSM at every
+   * start (user-data.ts, PREFIX in the env writer) and listens once its database answers. So it
+   * is up only once `<prefix>/db/endpoint` and `<prefix>/redis/endpoint` exist and the first
+   * names an RDS instance past `creating`. Instances that do not run the reference backend
+   * (another user data, a container image) are not held back.
+   */
+  function appReadyAt(instance: Resource): number | undefined {
+    const userData = instance.data.userData as string | undefined;
+    if (!userData) return 0;
+    const script = Buffer.from(userData, 'base64').toString('utf8');
+    const prefix = /^PREFIX = "([^"]+)"$/m.exec(script)?.[1];
+    if (!prefix || !script.includes('/usr/local/libexec/cloudmart-env')) return 0;
+    const db = w.live(PARAMETER, instance.region, `${prefix}/db/endpoint`);
+    const cache = w.live(PARAMETER, instance.region, `${prefix}/redis/endpoint`);
+    if (!db || !cache) return undefined;
+    const rds = w.find(RDS_TYPES.db, instance.region, (r) => r.data.endpoint === db.data.value)[0];
+    if (!rds || rds.gone || ['creating', 'deleting'].includes(rds.state)) return undefined;
+    const written = (p: Resource) => (p.data.modifiedAt as number | undefined) ?? p.createdAt;
+    return Math.max(written(db), written(cache)) + w.t('appStart');
+  }
+
   /** A target group's live targets and their health, from the instances and the listeners. */
   function targetHealth(tg: Resource): In[] {
     const lbs = listenersUsing(tg.region, tg.id)
@@ -304,12 +329,24 @@ export function elbv2Service(w: World): ServiceModule {
         state = 'initial';
         reason = 'Elb.RegistrationInProgress';
       } else {
+        // Once up, the app stays up (the ALB checks a liveness path; an RDS failover does not
+        // take it down): its start is judged once.
+        t.appReadyAt ??= appReadyAt(instance);
+        const booted = (t.registeredAt as number) + w.t('targetHealthy');
         const healthyAt = Math.max(
-          (t.registeredAt as number) + w.t('targetHealthy'),
+          booted,
           (activeLb.data.activeAt as number | undefined) ?? activeLb.createdAt,
+          (t.appReadyAt as number | undefined) ?? Infinity,
         );
-        state = now >= healthyAt ? 'healthy' : 'initial';
-        reason = state === 'initial' ? 'Elb.InitialHealthChecking' : undefined;
+        if (now >= healthyAt) state = 'healthy';
+        else if (t.appReadyAt === undefined && now >= booted) {
+          // Booted, but the app never started: its health checks fail.
+          state = 'unhealthy';
+          reason = 'Target.FailedHealthChecks';
+        } else {
+          state = 'initial';
+          reason = 'Elb.InitialHealthChecking';
+        }
       }
       return {
         Target: { Id: t.id, Port: t.port },
