@@ -282,10 +282,9 @@ export interface TimeToS {
 
 /** `up --drills --yes` (every phase) then `verify`, on the virtual clock. */
 export async function simulateTimeToS(config: Config): Promise<TimeToS> {
-  let store!: StateStore;
   const steps = registry.filter((s) => s.phase < 5);
   const sim = await simulation(config, 'virtual', steps);
-  store = sim.options.store;
+  const store = sim.options.store;
   const withPhase5 = [...steps, ...phase5Steps(sim.cloud, config, () => store)];
   const options: EngineOptions = { ...sim.options, steps: withPhase5, awaitSettling: true };
   try {
