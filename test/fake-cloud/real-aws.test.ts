@@ -69,7 +69,8 @@ describe('RDS automated-backup replication on teardown', () => {
 
   it('takes the final snapshot once the instance is available again after the stop, in title-case statuses', async () => {
     const { cloud, options } = await setUp('virtual', { destroy: { finalSnapshot: true } });
-    expect(failures(await runUp(options))).toBe('');
+    // Waiting for what up hands off (as up --drills does), so the replication is running.
+    expect(failures(await runUp({ ...options, awaitSettling: true }))).toBe('');
     const replica = cloud.resources({ type: 'rds:auto-backup', region: DR });
     expect(replica.map((r) => r.state)).toEqual(['replicating']);
 
