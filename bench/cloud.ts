@@ -138,17 +138,25 @@ export interface Harness {
   dispose(): void;
 }
 
-/** A fresh latency-mode cloud, a temp state file, the engine options `up --yes` would use. */
+/** A fresh fake cloud (latency mode by default), a temp state file, the engine options `up --yes` would use. */
 export async function harness(
   config: Config,
-  options: { msPerMinute: number; steps?: readonly Step[]; seed?: number },
+  options: {
+    msPerMinute?: number;
+    steps?: readonly Step[];
+    seed?: number;
+    /** Default latency; virtual and instant for the simulated figures (bench/time-to-s.ts). */
+    mode?: 'latency' | 'virtual' | 'instant';
+    /** Where the state file goes (default: the OS temp directory). */
+    stateRoot?: string;
+  },
 ): Promise<Harness> {
   const cloud = await new FakeCloud({
-    mode: 'latency',
-    msPerMinute: options.msPerMinute,
+    mode: options.mode ?? 'latency',
+    msPerMinute: options.msPerMinute ?? 100,
     seed: options.seed ?? 1,
   }).install();
-  const dir = mkdtempSync(join(tmpdir(), 'cloudmart-bench-'));
+  const dir = mkdtempSync(join(options.stateRoot ?? tmpdir(), 'cloudmart-bench-'));
   const store = new StateStore(join(dir, `${config.stack}.state.json`));
   await store.load(config.stack, config.region);
   const events: EngineEvent[] = [];

@@ -11,24 +11,21 @@
  * - `time_to_s_simulated_minutes`: `up --drills --yes` (every phase, waiting at its end for
  *   what is still settling) and then `verify`, until the score is S (≥ 90).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AwsClientFactory } from '../src/aws/clients.js';
+import { existsSync } from 'node:fs';
 import type { Config } from '../src/config/schema.js';
 import type { ProbeOutcome } from '../src/drills/context.js';
 import { runUp, selectSteps, type EngineOptions, type Selection } from '../src/engine/engine.js';
 import type { Step } from '../src/engine/step.js';
 import type { LoadOptions, LoadResult } from '../src/load/load-test.js';
-import { StateStore } from '../src/state/store.js';
+import type { StateStore } from '../src/state/store.js';
 import { STEP, type AlbOutputs, type RdsOutputs } from '../src/steps/outputs.js';
 import { registry } from '../src/steps/registry.js';
 import { makeDrillsStep } from '../src/steps/phase5-validation/drills.js';
 import { makeLoadTestStep } from '../src/steps/phase5-validation/load-test.js';
 import { verifyStack } from '../src/verify/run.js';
-import { FakeCloud } from '../test/helpers/fake-cloud/index.js';
+import type { FakeCloud } from '../test/helpers/fake-cloud/index.js';
 import { LATENCY_TIMINGS, type Timings } from '../test/helpers/fake-cloud/timings.js';
-import { BENCH_SELECTION } from './cloud.js';
+import { BENCH_SELECTION, harness, type Harness } from './cloud.js';
 import { criticalPath, round } from './critical-path.js';
 
 type TimingKey = keyof Timings;
@@ -94,45 +91,24 @@ export function physicalPath(steps: readonly Step[]): { ms: number; path: string
   return { ms: cp.length, path: cp.path };
 }
 
-interface Sim {
-  cloud: FakeCloud;
-  options: EngineOptions;
-  dispose(): void;
-}
+type Sim = Harness;
 
 async function simulation(
   config: Config,
   mode: 'virtual' | 'instant',
   steps: readonly Step[] = registry,
 ): Promise<Sim> {
-  const cloud = await new FakeCloud({ mode, seed: 1 }).install();
   // Virtual time moves once nothing has called the cloud for quietMs of real time. Real work
   // between calls (the state file's fsync, a busy machine) must not pass for cloudmart waiting:
   // a wider window and the state file in memory (tmpfs) keep the figures independent of load.
-  cloud.clock.quietMs = QUIET_MS;
-  const dir = mkdtempSync(
-    join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'cloudmart-bench-sim-'),
-  );
-  const store = new StateStore(join(dir, `${config.stack}.state.json`));
-  await store.load(config.stack, config.region);
-  return {
-    cloud,
-    options: {
-      config,
-      aws: new AwsClientFactory({ region: config.region }),
-      store,
-      steps,
-      emit: () => undefined,
-      signal: new AbortController().signal,
-      concurrency: 8,
-      sleep: cloud.sleep,
-      now: cloud.now,
-    },
-    dispose() {
-      cloud.uninstall();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const sim = await harness(config, {
+    mode,
+    steps,
+    stateRoot: existsSync('/dev/shm') ? '/dev/shm' : undefined,
+  });
+  sim.cloud.clock.quietMs = QUIET_MS;
+  sim.options.emit = () => undefined;
+  return sim;
 }
 
 export interface UpSimulation {

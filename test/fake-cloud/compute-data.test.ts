@@ -618,7 +618,7 @@ describe('Load balancing and Auto Scaling', () => {
   it("cloudmart's reference backend answers its health checks only once its settings name a database that answers", async () => {
     const { cloud, call } = virtual();
     const b = await app(call);
-    const { script } = renderUserData({
+    const { userData } = renderUserData({
       region: R,
       parameterPrefix: '/cloudmart/s',
       agentParameter: '/cloudmart/s/agent',
@@ -632,7 +632,7 @@ describe('Load balancing and Auto Scaling', () => {
           ImageId: 'ami-0123456789abcdef0',
           InstanceType: 't3.micro',
           IamInstanceProfile: { Name: 'prof' },
-          UserData: Buffer.from(script).toString('base64'),
+          UserData: userData,
         },
       })
     ).LaunchTemplate.LaunchTemplateId;

@@ -18,6 +18,8 @@ import {
   type SubnetsOutputs,
 } from '../outputs.js';
 import { isProfilePropagation } from './launch-template.js';
+import { HEALTH_CHECK } from './load-balancer.js';
+import { BOOT_ESTIMATE_SECONDS } from './user-data.js';
 
 const asgsdk = () => import('@aws-sdk/client-auto-scaling');
 const elbsdk = () => import('@aws-sdk/client-elastic-load-balancing-v2');
@@ -28,8 +30,12 @@ export const cpuPolicyName = (config: Config): string => names.of(config, 'cpu-t
 export const scaleOutPolicyName = (config: Config): string => names.of(config, 'scale-out');
 /** Seconds between two ALB-SlowResponse scale-outs. */
 export const SCALE_OUT_COOLDOWN = 300;
-/** Seconds a new instance's metrics are kept out of target tracking (boot + npm install). */
-export const DEFAULT_INSTANCE_WARMUP = 120;
+/**
+ * Seconds a new instance's metrics are kept out of target tracking: its boot (estimated, see
+ * BOOT_ESTIMATE_SECONDS) plus the health checks that put it in service.
+ */
+export const DEFAULT_INSTANCE_WARMUP =
+  BOOT_ESTIMATE_SECONDS + HEALTH_CHECK.healthy * HEALTH_CHECK.intervalSeconds;
 
 const IN_FLIGHT_REFRESH = ['Pending', 'InProgress', 'Cancelling', 'Baking', 'RollbackInProgress'];
 const FAILED_REFRESH = ['Failed', 'Cancelled', 'RollbackFailed', 'RollbackSuccessful'];

@@ -73,7 +73,7 @@ async function desiredData(
   const sg = ctx.outputs<SecurityGroupsOutputs>(STEP.securityGroups);
   const role = ctx.outputs<InstanceRoleOutputs>(STEP.instanceRole);
   const kms = ctx.outputs<KmsOutputs>(STEP.kms);
-  const { script, digest } = renderUserData({
+  const { userData, digest } = renderUserData({
     region: config.region,
     parameterPrefix: names.parameterPrefix(config),
     agentParameter: agentParameterName(config),
@@ -119,7 +119,7 @@ async function desiredData(
         Tags: ctx.tags.list(names.of(config, 'app-volume'), { [backup.key]: backup.value }),
       },
     ],
-    UserData: Buffer.from(script, 'utf8').toString('base64'),
+    UserData: userData,
   };
   return { data, digest };
 }

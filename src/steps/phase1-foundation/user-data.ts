@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { CloudmartError } from '../../errors.js';
 
 /**
@@ -14,7 +14,22 @@ import { CloudmartError } from '../../errors.js';
  * Manager at every start into a root-only file under /run.
  */
 
-/** EC2 refuses user data above 16 KB (before base64). */
+/**
+ * The Node.js major version the instances run, from Amazon Linux 2023's namespaced packages
+ * (`nodejs24`, `/usr/bin/node-24`, `npm-24`: https://docs.aws.amazon.com/linux/al2023/ug/nodejs.html).
+ * Node.js 20 reached end of life on 2026-04-30; 24 is an LTS line supported until 2028-04-30.
+ */
+export const NODE_MAJOR = 24;
+
+/**
+ * How long an app instance takes from launch to answering its health check, estimated for a
+ * t3.micro on Amazon Linux 2023 (not measured on AWS here): boot to cloud-init ~40 s, dnf
+ * installs Node.js and the CloudWatch agent ~60 s, `npm ci` of three locked dependencies
+ * ~40 s, the RDS CA, the agent and the app's start ~20 s; rounded up to 3 minutes.
+ */
+export const BOOT_ESTIMATE_SECONDS = 180;
+
+/** EC2 refuses user data above 16 KB (before base64): the limit applies to the gzip payload. */
 export const USER_DATA_LIMIT = 16_384;
 export const LOG_FILE = '/var/log/cloudmart/app.log';
 export const RDS_CA_FILE = '/etc/cloudmart/rds-ca.pem';
@@ -69,8 +84,9 @@ const SAFE_IMAGE = /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/;
 const ECR_IMAGE = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//;
 
 /**
- * Read `src/**\/*.js` and `package.json` of the backend at create time. Throws a clear error
- * when the backend is not there (a cloudmart install without its `backend/` directory).
+ * Read `src/**\/*.js`, `package.json` and `package-lock.json` of the backend at create time:
+ * the instances install exactly the locked dependencies (`npm ci`). Throws a clear error when
+ * the backend or its lockfile is not there (a cloudmart install without its `backend/`).
  */
 export async function readBackendFiles(dir: URL = BACKEND_DIR): Promise<BackendFile[]> {
   let entries: string[];
@@ -96,9 +112,22 @@ export async function readBackendFiles(dir: URL = BACKEND_DIR): Promise<BackendF
       { hint: 'Reinstall cloudmart, or set app.image to run your own container image.' },
     );
   }
-  const paths = [...entries.map((p) => `src/${p}`), 'package.json'];
+  const paths = [...entries.map((p) => `src/${p}`), 'package.json', 'package-lock.json'];
   return Promise.all(
-    paths.map(async (path) => ({ path, content: await readFile(new URL(path, dir)) })),
+    paths.map(async (path) => {
+      try {
+        return { path, content: await readFile(new URL(path, dir)) };
+      } catch (e) {
+        throw new CloudmartError(
+          'USAGE',
+          `Cannot read ${path} of the reference backend in ${dir.pathname}: ${(e as Error).message}`,
+          {
+            cause: e,
+            hint: 'Reinstall cloudmart (the instances install the backend from its lockfile), or set app.image to run your own container image.',
+          },
+        );
+      }
+    }),
   );
 }
 
@@ -143,10 +172,8 @@ export function agentConfig(options: { logGroup: string }): Record<string, unkno
 
 /** Deterministic gzip + base64, wrapped at 76 columns (the OS byte is pinned so any host gives the same bytes). */
 function pack(content: Buffer): string {
-  const gz = gzipSync(content, { level: 9 });
-  gz[9] = 3; // gzip header OS field: Unix, whichever OS built it
   return (
-    gz
+    gzip(content)
       .toString('base64')
       .match(/.{1,76}/g)
       ?.join('\n') ?? ''
@@ -273,7 +300,7 @@ User=cloudmart
 Group=cloudmart
 WorkingDirectory=${APP_DIR}
 ${common.join('\n')}
-ExecStart=/usr/bin/node-20 src/server.js
+ExecStart=/usr/bin/node-${NODE_MAJOR} src/server.js
 NoNewPrivileges=yes
 
 [Install]
@@ -285,14 +312,15 @@ function render(o: UserDataOptions, blob: (f: BackendFile) => string, digest: st
   const container = o.image !== null;
   const packages = container
     ? 'docker amazon-cloudwatch-agent'
-    : 'nodejs20 nodejs20-npm amazon-cloudwatch-agent';
+    : `nodejs${NODE_MAJOR} nodejs${NODE_MAJOR}-npm amazon-cloudwatch-agent`;
   const files = container
     ? ''
     : [
         `install -d -o cloudmart -g cloudmart ${[...new Set(o.files.map((f) => dirOf(f.path)))].map((d) => `${APP_DIR}${d}`).join(' ')}`,
         ...o.files.map((f) => `base64 -d <<'B64' | gunzip >${APP_DIR}/${f.path}\n${blob(f)}\nB64`),
         `chown -R cloudmart:cloudmart /opt/cloudmart`,
-        `(cd ${APP_DIR} && retry runuser -u cloudmart -- env HOME=/opt/cloudmart npm-20 install --omit=dev --no-audit --no-fund)`,
+        // Exactly the locked dependency tree: npm ci refuses a lockfile out of step with package.json.
+        `(cd ${APP_DIR} && retry runuser -u cloudmart -- env HOME=/opt/cloudmart npm-${NODE_MAJOR} ci --omit=dev --no-audit --no-fund)`,
       ].join('\n');
   return `#!/bin/bash
 # CloudMart app instance bootstrap, generated by cloudmart (app.launch-template).
@@ -349,29 +377,50 @@ function validate(o: UserDataOptions): void {
   }
 }
 
+/** Deterministic gzip (level 9, no timestamp, the OS byte pinned so any host gives the same bytes). */
+function gzip(content: Buffer): Buffer {
+  const gz = gzipSync(content, { level: 9 });
+  gz[9] = 3; // gzip header OS field: Unix, whichever OS built it
+  return gz;
+}
+
 /**
- * The user data script. Throws when it exceeds EC2's 16 KB limit. Its digest line changes
- * exactly when the script's behaviour does (files, settings, template), not with gzip output.
+ * The user data script and what the launch template carries: the script gzip-compressed and
+ * base64-encoded. cloud-init uncompresses gzip user data before it runs it ("Content found to
+ * be gzip compressed will be uncompressed", cloud-init's user-data formats), which keeps the
+ * backend and its lockfile within EC2's 16 KB. Throws when even the compressed payload is over
+ * it. The digest line changes exactly when the script's behaviour does (files, settings,
+ * template), not with gzip output.
  */
-export function renderUserData(o: UserDataOptions): { script: string; digest: string } {
+export function renderUserData(o: UserDataOptions): {
+  script: string;
+  digest: string;
+  userData: string;
+} {
   validate(o);
   const digest = sha256(render(o, (f) => sha256(f.content), ''));
   const script = render(o, (f) => pack(f.content), digest);
-  const bytes = Buffer.byteLength(script);
-  if (bytes > USER_DATA_LIMIT) {
+  const payload = gzip(Buffer.from(script, 'utf8'));
+  if (payload.length > USER_DATA_LIMIT) {
     throw new CloudmartError(
       'USAGE',
-      `The instance user data is ${bytes} bytes, over EC2's ${USER_DATA_LIMIT}-byte limit: the backend in backend/src is too large to ship this way`,
+      `The instance user data is ${payload.length} bytes compressed (${Buffer.byteLength(script)} uncompressed), over EC2's ${USER_DATA_LIMIT}-byte limit: the backend in backend/src is too large to ship this way`,
       { hint: 'Shrink backend/src, or build a container image and set app.image.' },
     );
   }
-  return { script, digest };
+  return { script, digest, userData: payload.toString('base64') };
+}
+
+/** The script of a (base64) user data, gzip-compressed or not. */
+export function userDataScript(userDataBase64: string): string {
+  const raw = Buffer.from(userDataBase64, 'base64');
+  return (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
 }
 
 /** The digest line of a (base64) user data, or undefined when it was not written by cloudmart. */
 export function userDataDigest(userDataBase64: string | undefined): string | undefined {
   if (!userDataBase64) return undefined;
-  const text = Buffer.from(userDataBase64, 'base64').toString('utf8');
+  const text = userDataScript(userDataBase64);
   const line = text.split('\n').find((l) => l.startsWith(DIGEST_MARKER));
   return line?.slice(DIGEST_MARKER.length).trim();
 }

@@ -21,7 +21,10 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CloudmartError } from '../../../src/errors.js';
-import { autoScalingGroupStep } from '../../../src/steps/phase1-foundation/auto-scaling-group.js';
+import {
+  autoScalingGroupStep,
+  DEFAULT_INSTANCE_WARMUP,
+} from '../../../src/steps/phase1-foundation/auto-scaling-group.js';
 import { STEP } from '../../../src/steps/outputs.js';
 import { awsError, strictMock, testConfig, testContext } from '../../helpers/context.js';
 
@@ -87,7 +90,7 @@ const group = (over: Partial<AutoScalingGroup> = {}): AutoScalingGroup => ({
   TargetGroupARNs: [TG_ARN],
   HealthCheckType: 'ELB',
   HealthCheckGracePeriod: 300,
-  DefaultInstanceWarmup: 120,
+  DefaultInstanceWarmup: 210,
   EnabledMetrics: [{ Metric: 'GroupInServiceInstances', Granularity: '1Minute' }],
   CreatedTime: new Date(0),
   Instances: [instance('i-a', 'ap-northeast-2a'), instance('i-c', 'ap-northeast-2c')],
@@ -184,7 +187,7 @@ describe('app.asg', () => {
       // them once the grace period ends.
       HealthCheckType: 'EC2',
       HealthCheckGracePeriod: 300,
-      DefaultInstanceWarmup: 120,
+      DefaultInstanceWarmup: 210,
       Tags: expect.arrayContaining([
         {
           Key: 'Name',
@@ -619,5 +622,17 @@ describe('app.asg', () => {
       autoScalingGroupStep.teardown(testContext({ stepId: autoScalingGroupStep.id })),
     ).resolves.toBeUndefined();
     expect(mutating(asg)).toEqual([]);
+  });
+});
+
+describe('app.asg boot timing', () => {
+  it('warms instances up for their estimated boot plus the health checks, and the default grace period leaves a margin over it', async () => {
+    const { BOOT_ESTIMATE_SECONDS } =
+      await import('../../../src/steps/phase1-foundation/user-data.js');
+    const { HEALTH_CHECK } = await import('../../../src/steps/phase1-foundation/load-balancer.js');
+    const ready = BOOT_ESTIMATE_SECONDS + HEALTH_CHECK.healthy * HEALTH_CHECK.intervalSeconds;
+    expect(DEFAULT_INSTANCE_WARMUP).toBe(ready);
+    // A replacement that boots a third slower than estimated still passes its checks in time.
+    expect(testConfig().app.healthCheckGracePeriod).toBeGreaterThanOrEqual(ready * 1.4);
   });
 });

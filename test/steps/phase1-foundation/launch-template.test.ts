@@ -19,7 +19,7 @@ import {
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { CloudmartError } from '../../../src/errors.js';
 import { launchTemplateStep } from '../../../src/steps/phase1-foundation/launch-template.js';
-import { agentConfig } from '../../../src/steps/phase1-foundation/user-data.js';
+import { agentConfig, userDataScript } from '../../../src/steps/phase1-foundation/user-data.js';
 import type * as UserData from '../../../src/steps/phase1-foundation/user-data.js';
 import { STEP } from '../../../src/steps/outputs.js';
 import { awsError, strictMock, testConfig, testContext } from '../../helpers/context.js';
@@ -64,7 +64,7 @@ const OUTPUTS = {
 };
 const AGENT_VALUE = JSON.stringify(agentConfig({ logGroup: '/aws/ec2/cloudmart-backend' }));
 
-const decode = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString('utf8');
+const decode = (b64: string | undefined) => userDataScript(b64 ?? '');
 const mutating = (stub: ReturnType<typeof strictMock>) =>
   stub
     .calls()

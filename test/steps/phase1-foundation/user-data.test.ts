@@ -13,6 +13,8 @@ import {
   readBackendFiles,
   renderUserData,
   userDataDigest,
+  userDataScript,
+  NODE_MAJOR,
   type UserDataOptions,
 } from '../../../src/steps/phase1-foundation/user-data.js';
 
@@ -40,17 +42,23 @@ function heredocs(script: string, tag: string): string[] {
 const has = (cmd: string) => spawnSync(cmd, ['--version']).status === 0;
 
 describe('app instance user data', () => {
-  it('installs Node.js 20 and the CloudWatch agent and starts the agent from its SSM config', () => {
+  it('installs a supported Node.js (one constant, not 20: end of life 2026-04-30) and the CloudWatch agent and starts the agent from its SSM config', () => {
     const { script } = renderUserData(options());
+    expect(NODE_MAJOR).toBeGreaterThanOrEqual(22);
     expect(script.startsWith('#!/bin/bash\n')).toBe(true);
-    expect(script).toContain('dnf install -y nodejs20 nodejs20-npm amazon-cloudwatch-agent');
+    expect(script).toContain(
+      `dnf install -y nodejs${NODE_MAJOR} nodejs${NODE_MAJOR}-npm amazon-cloudwatch-agent`,
+    );
+    expect(script).not.toMatch(/nodejs20|node-20|npm-20/);
     expect(script).toMatch(
       /amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \\\n\s+-c ssm:\/cloudmart\/cloudmart\/cloudwatch-agent/,
     );
     expect(script).toContain(
       'curl -fsS --retry 5 --retry-delay 3 -o /etc/cloudmart/rds-ca.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem',
     );
-    expect(script).toContain('npm-20 install --omit=dev');
+    // The locked dependency tree, nothing resolved at boot.
+    expect(script).toContain(`npm-${NODE_MAJOR} ci --omit=dev`);
+    expect(script).not.toMatch(/npm-\d+ install/);
     expect(script).toContain('systemctl enable --now cloudmart.service');
     expect(script).not.toContain('docker');
   });
@@ -83,7 +91,7 @@ describe('app instance user data', () => {
     expect(unit).toContain('ExecStartPre=+/usr/local/libexec/cloudmart-env');
     expect(unit).toContain('EnvironmentFile=-/run/cloudmart/app.env');
     expect(unit).toContain('User=cloudmart');
-    expect(unit).toContain('ExecStart=/usr/bin/node-20 src/server.js');
+    expect(unit).toContain(`ExecStart=/usr/bin/node-${NODE_MAJOR} src/server.js`);
   });
 
   it('never puts or prints a secret: no assignments, no echo of the env, no tracing', () => {
@@ -133,8 +141,15 @@ describe('app instance user data', () => {
     const files = await readBackendFiles();
     expect(files.map((f) => f.path)).toContain('src/server.js');
     expect(files.map((f) => f.path)).toContain('package.json');
-    const { script } = renderUserData(options({ files }));
-    expect(Buffer.byteLength(script)).toBeLessThanOrEqual(USER_DATA_LIMIT);
+    // npm ci installs exactly what the lockfile says: it travels with the app.
+    expect(files.map((f) => f.path)).toContain('package-lock.json');
+    const lock = JSON.parse(files.find((f) => f.path === 'package-lock.json')!.content.toString());
+    const pkg = JSON.parse(files.find((f) => f.path === 'package.json')!.content.toString());
+    expect(lock.packages[''].dependencies).toEqual(pkg.dependencies);
+    const { script, userData } = renderUserData(options({ files }));
+    // EC2 counts the bytes it is given: the gzip payload, which cloud-init uncompresses.
+    expect(Buffer.from(userData, 'base64').length).toBeLessThanOrEqual(USER_DATA_LIMIT);
+    expect(userDataScript(userData)).toBe(script);
   });
 
   it('has a digest that changes with the content and reads back from base64 user data', () => {
@@ -148,6 +163,8 @@ describe('app instance user data', () => {
     expect(c.digest).not.toBe(a.digest);
     expect(renderUserData(options({ region: 'ap-northeast-1' })).digest).not.toBe(a.digest);
     expect(userDataDigest(Buffer.from(a.script).toString('base64'))).toBe(a.digest);
+    // What the launch template carries: gzip-compressed.
+    expect(userDataDigest(a.userData)).toBe(a.digest);
     expect(userDataDigest(Buffer.from('#!/bin/bash\necho hi\n').toString('base64'))).toBe(
       undefined,
     );

@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-unsafe-return -- responses are free-form SDK shapes (types.ts In) */
+import { gunzipSync } from 'node:zlib';
 import type { In, Resource, ServiceModule } from '../types.js';
 import { clone, page, statements, tagMap } from '../util.js';
 import { bucketByName, writeObject } from './s3.js';
@@ -287,7 +288,9 @@ export function elbv2Service(w: World): ServiceModule {
   function appReadyAt(instance: Resource): number | undefined {
     const userData = instance.data.userData as string | undefined;
     if (!userData) return 0;
-    const script = Buffer.from(userData, 'base64').toString('utf8');
+    // cloud-init runs gzip user data uncompressed (cloudmart sends it gzipped).
+    const raw = Buffer.from(userData, 'base64');
+    const script = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
     const prefix = /^PREFIX = "([^"]+)"$/m.exec(script)?.[1];
     if (!prefix || !script.includes('/usr/local/libexec/cloudmart-env')) return 0;
     const db = w.live(PARAMETER, instance.region, `${prefix}/db/endpoint`);
