@@ -221,6 +221,9 @@ function phase5Steps(cloud: FakeCloud, config: Config, state: () => StateStore):
     return {
       url: o.url,
       requests,
+      responses: requests,
+      ok: ok ? requests : 0,
+      errorCodes: {},
       errors: 0,
       timeouts: 0,
       non2xx: ok ? 0 : requests,
@@ -233,13 +236,18 @@ function phase5Steps(cloud: FakeCloud, config: Config, state: () => StateStore):
       p99: 150,
       min: 10,
       max: 300,
+      quantiles: [],
       durationSeconds: 10,
       concurrency: o.concurrency ?? 100,
       mode: 'requests',
+      keepAlive: false,
+      timeoutSeconds: 30,
       histogram: [],
+      timeline: [],
       at: new Date(cloud.now()).toISOString(),
       aborted: false,
       timedOut: false,
+      bailedOut: null,
     };
   };
   return [makeLoadTestStep(load), makeDrillsStep(probe)];
