@@ -74,18 +74,13 @@ export class ResponseParser {
           this.head = null;
           break;
         }
-        case 'length': {
-          const n = Math.min(this.remaining, data.length);
-          this.remaining -= n;
-          data = data.subarray(n);
-          if (this.remaining === 0) this.phase = 'done';
-          break;
-        }
+        case 'length':
         case 'chunk-data': {
+          // A body of known length, or one chunk's data: count the bytes down.
           const n = Math.min(this.remaining, data.length);
           this.remaining -= n;
           data = data.subarray(n);
-          if (this.remaining === 0) this.phase = 'chunk-size';
+          if (this.remaining === 0) this.phase = this.phase === 'length' ? 'done' : 'chunk-size';
           break;
         }
         case 'chunk-size':
