@@ -202,9 +202,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program
     .command('policy')
     .description(
-      'Print the least-privilege IAM policies (customer managed, each within the 6,144-character limit) for the person who runs cloudmart',
+      'Print the least-privilege IAM policies for the person who runs cloudmart: scoped to the configured stack, customer managed, each within the 6,144-character limit',
     )
-    .option('--json', 'print the policies as one JSON array')
+    .option('--json', 'print one JSON document: the policies and what each service is scoped to')
     .option('-o, --output-dir <dir>', 'write one <name>.json per policy into this folder')
     .action(run(async () => (await import('./commands/policy.js')).policyCommand));
 

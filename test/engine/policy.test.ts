@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,9 +13,13 @@ import {
   type NamedPolicy,
 } from '../../src/engine/policy.js';
 import { defineStep, type Step } from '../../src/engine/step.js';
+import { operatorScope } from '../../src/steps/permissions.js';
 import { registry } from '../../src/steps/registry.js';
+import { testConfig } from '../helpers/context.js';
 import { recordingIo } from '../helpers/io.js';
+import { ACTIONS_OF } from '../helpers/iam-requests.js';
 import { sdkCommandsInSource } from '../helpers/sdk-commands.js';
+import { ACTION_RESOURCE_TYPES } from '../../src/aws/iam-reference.js';
 
 /** SDK client package → IAM service prefix. */
 const PREFIX: Record<string, string> = {
@@ -43,30 +47,6 @@ const PREFIX: Record<string, string> = {
   wafv2: 'wafv2',
 };
 
-/**
- * Operations whose IAM actions are not `<prefix>:<Operation>` (S3's API and IAM names differ;
- * some calls need more than one action). From the Service Authorization Reference.
- */
-const ACTIONS_OF: Record<string, string[]> = {
-  's3:HeadBucket': ['s3:ListBucket'],
-  's3:HeadObject': ['s3:GetObject'],
-  's3:ListObjectsV2': ['s3:ListBucket'],
-  's3:ListObjectVersions': ['s3:ListBucketVersions'],
-  // cloudmart empties versioned buckets: DeleteObjects with version ids.
-  's3:DeleteObjects': ['s3:DeleteObject', 's3:DeleteObjectVersion'],
-  's3:GetPublicAccessBlock': ['s3:GetBucketPublicAccessBlock'],
-  's3:PutPublicAccessBlock': ['s3:PutBucketPublicAccessBlock'],
-  's3:GetBucketEncryption': ['s3:GetEncryptionConfiguration'],
-  's3:PutBucketEncryption': ['s3:PutEncryptionConfiguration'],
-  's3:GetBucketLifecycleConfiguration': ['s3:GetLifecycleConfiguration'],
-  's3:PutBucketLifecycleConfiguration': ['s3:PutLifecycleConfiguration'],
-  's3:DeleteBucketLifecycle': ['s3:PutLifecycleConfiguration'],
-  'cloudfront:CreateDistributionWithTags': [
-    'cloudfront:CreateDistribution',
-    'cloudfront:TagResource',
-  ],
-};
-
 /** Every SDK command named anywhere in src/, as `file: prefix:Operation` candidates. */
 async function commandsInSource(): Promise<Array<{ file: string; operations: string[] }>> {
   return (await sdkCommandsInSource(Object.keys(PREFIX))).map(({ file, command, packages }) => ({
@@ -75,12 +55,13 @@ async function commandsInSource(): Promise<Array<{ file: string; operations: str
   }));
 }
 
+const SCOPE = operatorScope(testConfig());
 const actionsIn = (policies: NamedPolicy[]) =>
   policies.flatMap((p) => p.document.Statement.flatMap((s) => s.Action));
 
 describe('operator policy', () => {
   it('allows every AWS operation cloudmart sends anywhere in src/ (steps, sweep, verify, cost, drills, load, engine)', async () => {
-    const allowed = new Set(actionsIn(operatorPolicies(registry)));
+    const allowed = new Set(actionsIn(operatorPolicies(registry, SCOPE)));
     const used = await commandsInSource();
     const missing = used
       .filter(({ operations }) =>
@@ -104,7 +85,7 @@ describe('operator policy', () => {
   });
 
   it('splits into managed policies IAM accepts: each within 6,144 characters, at most 10, nothing lost or repeated', () => {
-    const policies = operatorPolicies(registry);
+    const policies = operatorPolicies(registry, SCOPE);
     expect(policies.length).toBeGreaterThan(1); // the whole policy is too big for one
     expect(policies.length).toBeLessThanOrEqual(MANAGED_POLICIES_PER_PRINCIPAL);
     for (const p of policies) {
@@ -118,8 +99,7 @@ describe('operator policy', () => {
       policies.map((_, i) => `cloudmart-operator-${i + 1}`),
     );
     const actions = actionsIn(policies);
-    expect(actions).toEqual([...new Set(actions)]);
-    expect([...actions].sort()).toEqual(operatorActions(registry));
+    expect([...new Set(actions)].sort()).toEqual(operatorActions(registry));
     const sids = policies.flatMap((p) => p.document.Statement.map((s) => s.Sid));
     expect(sids).toEqual([...new Set(sids)]);
     for (const a of actions) expect(a).toMatch(/^[a-z0-9-]+:[A-Z][A-Za-z0-9]+$/);
@@ -127,7 +107,77 @@ describe('operator policy', () => {
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
   });
 
-  it('keeps a service in one policy, and splits a service too big for one over statements', () => {
+  it('allows nothing on "*" but actions IAM has no resource type for: no IAM write, PassRole, key policy or bucket policy', () => {
+    const statements = operatorPolicies(registry, SCOPE).flatMap((p) => p.document.Statement);
+    const onAny = statements.filter((s) => s.Resource === '*' || s.Resource.includes('*'));
+    for (const s of onAny)
+      for (const a of s.Action) {
+        expect(ACTION_RESOURCE_TYPES[a], `${a} on "*" in ${s.Sid}`).toEqual([]);
+        expect(a).not.toMatch(
+          /^iam:|^kms:(PutKeyPolicy|ScheduleKeyDeletion|CreateGrant)$|^s3:PutBucketPolicy$/,
+        );
+      }
+    // The ones that create on "*" must carry the stack tag.
+    for (const a of ['kms:CreateKey', 'cloudfront:CreateDistribution', 'acm:RequestCertificate'])
+      expect(statements.find((s) => s.Resource === '*' && s.Action.includes(a))?.Condition).toEqual(
+        { StringEquals: { 'aws:RequestTag/cloudmart:stack': 'cloudmart' } },
+      );
+    // PassRole: each role to its one service.
+    const pass = statements.filter((s) => s.Action.includes('iam:PassRole'));
+    expect(pass.map((s) => [s.Resource, s.Condition])).toEqual([
+      [
+        ['arn:aws:iam::*:role/cloudmart-ec2-role'],
+        { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      ],
+      [
+        ['arn:aws:iam::*:role/cloudmart-backup-role'],
+        { StringEquals: { 'iam:PassedToService': 'backup.amazonaws.com' } },
+      ],
+      [
+        ['arn:aws:iam::*:role/cloudmart-flow-logs-role'],
+        { StringEquals: { 'iam:PassedToService': 'vpc-flow-logs.amazonaws.com' } },
+      ],
+    ]);
+    const attach = statements.filter((s) => s.Action.includes('iam:AttachRolePolicy'));
+    expect(attach).toHaveLength(1);
+    expect(attach[0]!.Condition).toEqual({
+      ArnEquals: {
+        'iam:PolicyARN': [
+          'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+          'arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup',
+          'arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores',
+        ],
+      },
+    });
+  });
+
+  it('includes what AWS checks besides the call itself (ELB API permissions, Backup vault with a KMS key)', () => {
+    const actions = operatorActions(registry);
+    for (const a of [
+      'ec2:DescribeAccountAttributes',
+      'ec2:DescribeAddresses',
+      'ec2:DescribeInternetGateways',
+      'ec2:DescribeVpcs',
+      'kms:RetireGrant',
+      'backup-storage:MountCapsule',
+    ])
+      expect(actions).toContain(a);
+    const slr = operatorPolicies(registry, SCOPE)
+      .flatMap((p) => p.document.Statement)
+      .find((s) => s.Action.includes('iam:CreateServiceLinkedRole'));
+    expect(slr?.Condition).toEqual({
+      StringEquals: {
+        'iam:AWSServiceName': [
+          'autoscaling.amazonaws.com',
+          'elasticloadbalancing.amazonaws.com',
+          'rds.amazonaws.com',
+          'elasticache.amazonaws.com',
+        ],
+      },
+    });
+  });
+
+  it('splits a statement too big for one policy over several, in order', () => {
     const fake = (id: string, actions: string[]): Step =>
       defineStep({
         id,
@@ -140,47 +190,66 @@ describe('operator policy', () => {
         verify: () => Promise.resolve([]),
         teardown: () => Promise.resolve(),
       });
-    const many = Array.from(
-      { length: 40 },
-      (_, i) => `ec2:DescribeSomething${String(i).padStart(2, '0')}`,
+    // Every EC2 action IAM has no resource type for: more than one 700-character statement holds.
+    const many = Object.keys(ACTION_RESOURCE_TYPES).filter(
+      (a) => a.startsWith('ec2:') && ACTION_RESOURCE_TYPES[a]!.length === 0,
     );
     const steps = [fake('a', many), fake('b', ['sns:CreateTopic', 'sns:DeleteTopic'])];
 
-    const policies = operatorPolicies(steps, 600);
+    const policies = operatorPolicies(steps, SCOPE, 700);
 
-    for (const p of policies) expect(p.characters).toBeLessThanOrEqual(600);
-    expect([...actionsIn(policies)].sort()).toEqual(operatorActions(steps));
+    for (const p of policies) expect(p.characters).toBeLessThanOrEqual(700);
+    expect([...new Set(actionsIn(policies))].sort()).toEqual(operatorActions(steps));
     const sids = policies.flatMap((p) => p.document.Statement.map((s) => s.Sid));
-    expect(sids).toContain('CloudmartEc2');
-    expect(sids).toContain('CloudmartEc2Part2');
+    expect(sids).toContain('CloudmartEc2Any');
+    expect(sids).toContain('CloudmartEc2Any2');
     // sns is small: one statement, in one policy.
-    expect(sids.filter((s) => s.startsWith('CloudmartSns'))).toEqual(['CloudmartSns']);
+    expect(sids.filter((s) => s.startsWith('CloudmartSns'))).toEqual([
+      'CloudmartSnsCreate',
+      'CloudmartSnsNamed',
+    ]);
     // The single-document view holds the same actions.
     expect(
-      operatorPolicy(steps)
-        .Statement.flatMap((s) => s.Action)
-        .sort(),
+      [...new Set(operatorPolicy(steps, SCOPE).Statement.flatMap((s) => s.Action))].sort(),
     ).toEqual(operatorActions(steps));
   });
 });
 
+/** `--config` of a minimal config file (stack cloudmart). */
+function cmd() {
+  const config = join(
+    mkdtempSync(join(tmpdir(), 'cloudmart-policy-config-')),
+    'cloudmart.config.yaml',
+  );
+  writeFileSync(config, 'alerts:\n  email: ops@example.com\n');
+  return { optsWithGlobals: () => ({ config }) };
+}
+
 describe('cloudmart policy', () => {
   it('--json prints the named documents', async () => {
     const io = recordingIo();
-    expect(await policyCommand(io, { json: true })).toBe(0);
-    const printed = JSON.parse(io.stdout.join('\n')) as NamedPolicy[];
-    expect(printed).toEqual(operatorPolicies(registry));
+    expect(await policyCommand(io, { json: true }, cmd())).toBe(0);
+    const printed = JSON.parse(io.stdout.join('\n')) as { stack: string; policies: NamedPolicy[] };
+    expect(printed.stack).toBe('cloudmart');
+    expect(printed.policies).toEqual(operatorPolicies(registry, SCOPE));
     expect(io.stderr).toEqual([]);
   });
 
   it('prints each document and says how to create and attach them', async () => {
     const io = recordingIo();
-    expect(await policyCommand(io)).toBe(0);
-    const policies = operatorPolicies(registry);
+    expect(await policyCommand(io, {}, cmd())).toBe(0);
+    const policies = operatorPolicies(registry, SCOPE);
     const err = io.stderr.join('\n');
     expect(err).toContain(`cloudmart needs ${policies.length} customer managed IAM policies`);
     expect(err).toContain('at most 6,144 characters per managed policy');
     expect(err).toContain('at most 10 managed policies per user or role');
+    // What is scoped and what cannot be, per service, in words.
+    expect(err).toContain('These policies let their holder work on stack "cloudmart" only');
+    expect(err).toMatch(/ {2}ec2:\n {4}- only .*the VPC tagged cloudmart:stack=cloudmart/);
+    expect(err).toContain('cannot be limited to the stack (any in the account): hosted zones');
+    expect(err).toMatch(
+      /iam:\n {4}- only .*the roles cloudmart-ec2-role, cloudmart-backup-role, cloudmart-flow-logs-role/,
+    );
     for (const p of policies) {
       expect(err).toContain(
         `aws iam create-policy --policy-name ${p.name} --policy-document file://${p.name}.json`,
@@ -193,8 +262,8 @@ describe('cloudmart policy', () => {
   it('--output-dir writes one file per policy, each exactly its document', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'cloudmart-policy-')), 'policy');
     const io = recordingIo();
-    expect(await policyCommand(io, { outputDir: dir })).toBe(0);
-    const policies = operatorPolicies(registry);
+    expect(await policyCommand(io, { outputDir: dir }, cmd())).toBe(0);
+    const policies = operatorPolicies(registry, SCOPE);
     expect(readdirSync(dir).sort()).toEqual(policies.map((p) => `${p.name}.json`).sort());
     for (const p of policies)
       expect(JSON.parse(readFileSync(join(dir, `${p.name}.json`), 'utf8'))).toEqual(p.document);

@@ -320,8 +320,8 @@ export const distributionStep = defineStep<CdnOutputs>({
     'cloudfront:DeleteOriginAccessControl',
     'cloudfront:ListDistributions',
     'cloudfront:GetDistribution',
+    // CreateDistributionWithTags is authorized as CreateDistribution plus TagResource.
     'cloudfront:CreateDistribution',
-    'cloudfront:CreateDistributionWithTags',
     'cloudfront:TagResource',
     'cloudfront:UpdateDistribution',
     'cloudfront:DeleteDistribution',

@@ -457,6 +457,17 @@ export const loadBalancerStep = defineStep<AlbOutputs>({
     'elasticloadbalancing:DeleteTargetGroup',
     'ec2:DescribeSubnets',
     'ec2:DescribeNetworkInterfaces',
+    // What ELB itself checks with the caller's permissions on CreateLoadBalancer, CreateTargetGroup,
+    // SetSubnets and SetSecurityGroups ("Elastic Load Balancing API permissions",
+    // https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-api-permissions.html);
+    // without them the ALB is denied although elasticloadbalancing:* is allowed.
+    'ec2:DescribeAccountAttributes',
+    'ec2:DescribeAddresses',
+    'ec2:DescribeInternetGateways',
+    'ec2:DescribeSecurityGroups',
+    'ec2:DescribeVpcs',
+    // The first load balancer of an account creates AWSServiceRoleForElasticLoadBalancing.
+    'iam:CreateServiceLinkedRole',
   ],
   describe: (config) => [
     `ALB ${albName(config)}: internet-facing in both public subnets, HTTP/2, deletion protection off, access logs to the ALB log bucket`,

@@ -51,7 +51,7 @@ export const backupNames = (config: Config) => ({
   plan: config.backup.planName,
 });
 
-const managedPolicies = (partition: string): string[] => [
+export const BACKUP_MANAGED_POLICIES = (partition: string): string[] => [
   `arn:${partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup`,
   `arn:${partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores`,
 ];
@@ -220,7 +220,7 @@ async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: bool
     if (!role?.Arn) throw new Error(`IAM CreateRole ${ownName} returned no role`);
   }
   const have = new Set((await attachedRolePolicies(iam, ownName)).map((p) => p.PolicyArn));
-  for (const arn of managedPolicies(ctx.aws.partition())) {
+  for (const arn of BACKUP_MANAGED_POLICIES(ctx.aws.partition())) {
     if (!have.has(arn)) {
       await iam.send(new AttachRolePolicyCommand({ RoleName: ownName, PolicyArn: arn }));
     }
@@ -286,7 +286,10 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
     'backup:ListRecoveryPointsByBackupVault',
     'backup:DeleteRecoveryPoint',
     'backup:TagResource',
+    // CreateBackupVault with a customer managed key: "Backup vault creation and deletion",
+    // https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault.html (Required permissions).
     'backup-storage:MountCapsule',
+    'kms:RetireGrant',
     'kms:CreateGrant',
     'kms:GenerateDataKey',
     'kms:Decrypt',

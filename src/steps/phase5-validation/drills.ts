@@ -219,6 +219,12 @@ export function makeDrillsStep(
       'elasticloadbalancing:DescribeTargetHealth',
       'elasticloadbalancing:DeregisterTargets',
       'elasticloadbalancing:RegisterTargets',
+      // RegisterTargets also checks these with the caller's permissions ("Elastic Load Balancing
+      // API permissions", elb-api-permissions.html in the ELB user guide).
+      'ec2:DescribeInstances',
+      'ec2:DescribeInternetGateways',
+      'ec2:DescribeSubnets',
+      'ec2:DescribeVpcs',
       'rds:DescribeDBInstances',
       'rds:RebootDBInstance',
     ],

@@ -1,0 +1,479 @@
+import { STACK_TAG } from '../aws/tags.js';
+import type { Config } from '../config/schema.js';
+import type { OperatorScope, TypeScope } from '../engine/policy.js';
+import { names } from './names.js';
+import { albName, targetGroupName } from './phase1-foundation/load-balancer.js';
+import { asgName } from './phase1-foundation/auto-scaling-group.js';
+import { aliasName } from './phase1-foundation/kms-key.js';
+import { dbSettings } from './phase1-foundation/rds-database.js';
+import { cacheSettings } from './phase1-foundation/redis-cache.js';
+import { profileName, roleName, SSM_CORE_POLICY } from './phase1-foundation/instance-role.js';
+import { alarmNames } from './phase2-monitoring/alarms.js';
+import { edgeTopicName, topicName } from './phase2-monitoring/alerts-topic.js';
+import { logGroupSpecs, rdsExportLogGroups } from './phase2-monitoring/log-groups.js';
+import { backupNames, BACKUP_MANAGED_POLICIES } from './phase3-backup/backup-plan.js';
+import { drKeyAlias } from './phase3-backup/rds-backups.js';
+import { flowLogsRoleName } from './phase4-security/flow-logs.js';
+
+/** The condition that a request carries or finds the stack tag. */
+export const requestTagCondition = (stack: string) => ({
+  StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: stack },
+});
+export const resourceTagCondition = (stack: string) => ({
+  StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: stack },
+});
+
+/**
+ * Bucket names are `<prefix>-<12-digit account>-<region>`: twelve `?` match the account and
+ * nothing longer, so the stack `shop` never matches `shop-frontend-…`'s buckets of a stack
+ * named `shop-frontend`.
+ */
+const bucketArns = (prefix: string): string[] => [`arn:aws:s3:::${prefix}-????????????-*`];
+
+/** The services cloudmart lets create their service-linked roles on first use. */
+export const SERVICE_LINKED_ROLES: Record<string, string> = {
+  'autoscaling.amazonaws.com': 'AWSServiceRoleForAutoScaling',
+  'elasticloadbalancing.amazonaws.com': 'AWSServiceRoleForElasticLoadBalancing',
+  'rds.amazonaws.com': 'AWSServiceRoleForRDS',
+  'elasticache.amazonaws.com': 'AWSServiceRoleForElastiCache',
+};
+
+/** Everything that names the stack's resources, from the same functions the steps name them with. */
+export function operatorScope(config: Config): OperatorScope {
+  const s = config.stack;
+  const ec2 = (type: string, what: string): TypeScope => ({
+    kind: 'tag',
+    arns: [`arn:aws:ec2:*:*:${type}/*`],
+    what,
+  });
+  const role = (name: string) => `arn:aws:iam::*:role/${name}`;
+  const roles = [roleName(config), backupNames(config).role, flowLogsRoleName(config)];
+  const managedPolicies = [
+    `arn:aws:iam::aws:policy/${SSM_CORE_POLICY}`,
+    ...BACKUP_MANAGED_POLICIES('aws'),
+  ];
+  const db = dbSettings(config);
+  const cache = cacheSettings(config);
+  const logGroups = [
+    ...logGroupSpecs(config).map((g) => g.name),
+    ...rdsExportLogGroups(config),
+    config.network.flowLogs.logGroup,
+  ];
+  const alarms = Object.values(alarmNames(config));
+  const buckets = [
+    ...bucketArns(`${s}-frontend`),
+    ...bucketArns(`${s}-alb-logs`),
+    ...bucketArns(config.security.auditBucketPrefix),
+  ];
+  const ownEc2 = [
+    'vpc',
+    'subnet',
+    'security-group',
+    'route-table',
+    'internet-gateway',
+    'natgateway',
+    'elastic-ip',
+    'launch-template',
+    'vpc-flow-log',
+    'instance',
+    'volume',
+    'network-interface',
+  ];
+  const ec2Creates: Record<string, string[]> = {
+    'ec2:CreateVpc': ['vpc'],
+    'ec2:CreateSubnet': ['subnet'],
+    'ec2:CreateSecurityGroup': ['security-group'],
+    'ec2:CreateRouteTable': ['route-table'],
+    'ec2:CreateInternetGateway': ['internet-gateway'],
+    'ec2:CreateNatGateway': ['natgateway'],
+    'ec2:AllocateAddress': ['elastic-ip'],
+    'ec2:CreateLaunchTemplate': ['launch-template'],
+    'ec2:CreateFlowLogs': ['vpc-flow-log'],
+    'ec2:RunInstances': ['instance', 'volume', 'network-interface'],
+  };
+  const noCondition = (...types: string[]) =>
+    Object.fromEntries(types.map((t) => [t, 'none' as const]));
+
+  return {
+    stack: s,
+    tagKey: STACK_TAG,
+    types: {
+      // EC2: ids are AWS's; every resource cloudmart makes carries the stack tag.
+      'ec2:vpc': ec2('vpc', 'the VPC'),
+      'ec2:subnet': ec2('subnet', 'subnets'),
+      'ec2:security-group': ec2('security-group', 'security groups'),
+      'ec2:security-group-rule': {
+        kind: 'type',
+        arns: ['arn:aws:ec2:*:*:security-group-rule/*'],
+        what: "security-group rules (AWS's default egress rule carries no tag; every request also names its group, which must be the stack's)",
+      },
+      'ec2:route-table': ec2('route-table', 'route tables'),
+      'ec2:internet-gateway': ec2('internet-gateway', 'the internet gateway'),
+      'ec2:natgateway': ec2('natgateway', 'NAT gateways'),
+      'ec2:elastic-ip': ec2('elastic-ip', 'Elastic IPs'),
+      'ec2:launch-template': ec2('launch-template', 'the launch template'),
+      'ec2:vpc-flow-log': ec2('vpc-flow-log', 'the flow log'),
+      'ec2:instance': ec2('instance', 'instances'),
+      'ec2:volume': ec2('volume', 'volumes'),
+      'ec2:network-interface': ec2('network-interface', 'network interfaces'),
+      'ec2:image': {
+        kind: 'foreign',
+        arns: ['arn:aws:ec2:*::image/*'],
+        what: 'AMIs (Amazon Linux, read from the public SSM parameter)',
+      },
+      'ec2:prefix-list': {
+        kind: 'foreign',
+        arns: ['arn:aws:ec2:*:aws:prefix-list/*'],
+        what: "AWS-managed prefix lists (CloudFront's origin-facing addresses)",
+      },
+      'autoscaling:autoScalingGroup': {
+        kind: 'name',
+        arns: [
+          `arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${asgName(config)}`,
+        ],
+        what: `the Auto Scaling group ${asgName(config)}`,
+      },
+      'elasticloadbalancing:loadbalancer/app/': {
+        kind: 'name',
+        arns: [`arn:aws:elasticloadbalancing:*:*:loadbalancer/app/${albName(config)}/*`],
+        what: `the load balancer ${albName(config)}`,
+      },
+      'elasticloadbalancing:loadbalancer': {
+        kind: 'name',
+        arns: [`arn:aws:elasticloadbalancing:*:*:loadbalancer/app/${albName(config)}/*`],
+        what: `the load balancer ${albName(config)}`,
+      },
+      'elasticloadbalancing:listener/app': {
+        kind: 'name',
+        arns: [`arn:aws:elasticloadbalancing:*:*:listener/app/${albName(config)}/*`],
+        what: `listeners of ${albName(config)}`,
+      },
+      'elasticloadbalancing:targetgroup': {
+        kind: 'name',
+        arns: [`arn:aws:elasticloadbalancing:*:*:targetgroup/${targetGroupName(config)}/*`],
+        what: `the target group ${targetGroupName(config)}`,
+      },
+      'rds:db': {
+        kind: 'name',
+        arns: [`arn:aws:rds:*:*:db:${db.instanceId}`],
+        what: `the database ${db.instanceId}`,
+      },
+      'rds:subgrp': {
+        kind: 'name',
+        arns: [`arn:aws:rds:*:*:subgrp:${db.subnetGroupName}`],
+        what: `the subnet group ${db.subnetGroupName}`,
+      },
+      'rds:pg': {
+        kind: 'name',
+        arns: [`arn:aws:rds:*:*:pg:${db.parameterGroupName}`],
+        what: `the parameter group ${db.parameterGroupName}`,
+      },
+      'rds:og': {
+        kind: 'foreign',
+        arns: ['arn:aws:rds:*:*:og:default:*'],
+        what: "RDS's default option groups",
+      },
+      // By name, not tag: adopting looks the snapshot up before it exists, and a request on a
+      // resource that does not exist finds no tag (AWS would answer AccessDenied, not NotFound).
+      'rds:snapshot': {
+        kind: 'name',
+        arns: [`arn:aws:rds:*:*:snapshot:${config.database.snapshotName}`],
+        what: `the snapshot ${config.database.snapshotName}`,
+      },
+      'rds:auto-backup': {
+        kind: 'tag',
+        arns: ['arn:aws:rds:*:*:auto-backup:*'],
+        what: 'replicated automated backups',
+      },
+      'elasticache:replicationgroup': {
+        kind: 'name',
+        arns: [`arn:aws:elasticache:*:*:replicationgroup:${cache.replicationGroupId}`],
+        what: `the replication group ${cache.replicationGroupId}`,
+      },
+      'elasticache:cluster': {
+        kind: 'name',
+        arns: [`arn:aws:elasticache:*:*:cluster:${cache.replicationGroupId}-*`],
+        what: `the nodes of ${cache.replicationGroupId}`,
+      },
+      'elasticache:subnetgroup': {
+        kind: 'name',
+        arns: [`arn:aws:elasticache:*:*:subnetgroup:${cache.subnetGroupName}`],
+        what: `the subnet group ${cache.subnetGroupName}`,
+      },
+      'elasticache:parametergroup': {
+        kind: 'foreign',
+        arns: ['arn:aws:elasticache:*:*:parametergroup:default.*'],
+        what: "ElastiCache's default parameter groups",
+      },
+      'iam:role': {
+        kind: 'name',
+        arns: roles.map(role),
+        what: `the roles ${roles.join(', ')}`,
+      },
+      'iam:instance-profile': {
+        kind: 'name',
+        arns: [`arn:aws:iam::*:instance-profile/${profileName(config)}`],
+        what: `the instance profile ${profileName(config)}`,
+      },
+      'iam:policy': {
+        kind: 'foreign',
+        arns: managedPolicies,
+        what: 'the AWS managed policies cloudmart attaches',
+      },
+      'kms:key': {
+        kind: 'tag',
+        arns: ['arn:aws:kms:*:*:key/*'],
+        what: 'KMS keys',
+      },
+      'kms:alias': {
+        kind: 'name',
+        arns: [aliasName(config), drKeyAlias(s)].map((a) => `arn:aws:kms:*:*:${a}`),
+        what: `the aliases ${aliasName(config)}, ${drKeyAlias(s)}`,
+      },
+      'logs:log-group': {
+        kind: 'name',
+        arns: logGroups.flatMap((g) => [
+          `arn:aws:logs:*:*:log-group:${g}`,
+          `arn:aws:logs:*:*:log-group:${g}:*`,
+        ]),
+        what: `the log groups ${logGroups.join(', ')}`,
+      },
+      's3:bucket': {
+        kind: 'name',
+        arns: buckets,
+        what: 'the frontend, ALB-log and audit buckets',
+      },
+      's3:object': {
+        kind: 'name',
+        arns: buckets.map((b) => `${b}/*`),
+        what: 'objects in those buckets',
+      },
+      'secretsmanager:Secret': {
+        kind: 'name',
+        arns: [`arn:aws:secretsmanager:*:*:secret:${names.secretPrefix(config)}/*`],
+        what: `secrets under ${names.secretPrefix(config)}/`,
+      },
+      'ssm:parameter': {
+        kind: 'name',
+        arns: [`arn:aws:ssm:*:*:parameter${names.parameterPrefix(config)}/*`],
+        what: `parameters under ${names.parameterPrefix(config)}/`,
+      },
+      'sns:topic': {
+        kind: 'name',
+        arns: [topicName(config), edgeTopicName(config)].map((t) => `arn:aws:sns:*:*:${t}`),
+        what: `the topics ${topicName(config)}, ${edgeTopicName(config)}`,
+      },
+      'cloudwatch:alarm': {
+        kind: 'name',
+        arns: alarms.map((a) => `arn:aws:cloudwatch:*:*:alarm:${a}`),
+        what: `the alarms ${alarms.join(', ')}`,
+      },
+      'cloudwatch:dashboard': {
+        kind: 'name',
+        arns: [`arn:aws:cloudwatch::*:dashboard/${config.monitoring.dashboardName}`],
+        what: `the dashboard ${config.monitoring.dashboardName}`,
+      },
+      'cloudtrail:trail': {
+        kind: 'name',
+        arns: [`arn:aws:cloudtrail:*:*:trail/${config.security.trailName}`],
+        what: `the trail ${config.security.trailName}`,
+      },
+      'backup:backupVault': {
+        kind: 'name',
+        arns: [`arn:aws:backup:*:*:backup-vault:${backupNames(config).vault}`],
+        what: `the vault ${backupNames(config).vault}`,
+      },
+      'backup:backupPlan': {
+        kind: 'tag',
+        arns: ['arn:aws:backup:*:*:backup-plan:*'],
+        what: 'backup plans',
+      },
+      'backup:recoveryPoint': {
+        kind: 'type',
+        arns: ['arn:aws:ec2:*::snapshot/*', 'arn:aws:rds:*:*:snapshot:awsbackup:*'],
+        what: 'recovery points (EBS and RDS snapshots AWS Backup made; named by AWS, not tagged by cloudmart)',
+      },
+      'cloudfront:distribution': {
+        kind: 'tag',
+        arns: ['arn:aws:cloudfront::*:distribution/*'],
+        what: 'distributions',
+      },
+      'cloudfront:origin-access-control': {
+        kind: 'type',
+        arns: ['arn:aws:cloudfront::*:origin-access-control/*'],
+        what: 'origin access controls (CloudFront takes no tags on them)',
+      },
+      'wafv2:webacl': {
+        kind: 'name',
+        arns: [`arn:aws:wafv2:*:*:global/webacl/${names.of(config, 'web-acl')}/*`],
+        what: `the web ACL ${names.of(config, 'web-acl')}`,
+      },
+      'wafv2:managedruleset': {
+        kind: 'foreign',
+        arns: ['arn:aws:wafv2:*:*:global/managedruleset/*/*'],
+        what: 'AWS-managed rule groups',
+      },
+      'acm:certificate': {
+        kind: 'tag',
+        arns: ['arn:aws:acm:*:*:certificate/*'],
+        what: 'certificates',
+      },
+      'route53:hostedzone': {
+        kind: 'type',
+        arns: ['arn:aws:route53:::hostedzone/*'],
+        what: "hosted zones (the domain's zone may be the user's own; Route 53 offers no tag condition)",
+      },
+      'route53:healthcheck': {
+        kind: 'type',
+        arns: ['arn:aws:route53:::healthcheck/*'],
+        what: 'health checks (Route 53 offers no tag condition)',
+      },
+      'route53:change': {
+        kind: 'type',
+        arns: ['arn:aws:route53:::change/*'],
+        what: 'change status',
+      },
+    },
+    creates: {
+      ...ec2Creates,
+      'autoscaling:CreateAutoScalingGroup': ['autoScalingGroup'],
+      'elasticloadbalancing:CreateLoadBalancer': ['loadbalancer/app/'],
+      'elasticloadbalancing:CreateTargetGroup': ['targetgroup'],
+      'rds:CreateDBInstance': ['db'],
+      'rds:CreateDBSubnetGroup': ['subgrp'],
+      'rds:CreateDBParameterGroup': ['pg'],
+      'rds:CreateDBSnapshot': ['snapshot'],
+      'rds:StartDBInstanceAutomatedBackupsReplication': ['auto-backup'],
+      'elasticache:CreateCacheSubnetGroup': ['subnetgroup'],
+      'elasticache:CreateReplicationGroup': ['replicationgroup', 'cluster'],
+      'iam:CreateRole': ['role'],
+      'iam:CreateInstanceProfile': ['instance-profile'],
+      'kms:CreateKey': ['*'],
+      'logs:CreateLogGroup': ['log-group'],
+      's3:CreateBucket': ['bucket'],
+      'secretsmanager:CreateSecret': ['Secret'],
+      'sns:CreateTopic': ['topic'],
+      'cloudwatch:PutMetricAlarm': ['alarm'],
+      'cloudtrail:CreateTrail': ['trail'],
+      'backup:CreateBackupVault': ['backupVault'],
+      'backup:CreateBackupPlan': ['backupPlan'],
+      'cloudfront:CreateDistribution': ['*'],
+      'wafv2:CreateWebACL': ['webacl'],
+      'acm:RequestCertificate': ['*'],
+      'ssm:PutParameter': ['parameter'],
+    },
+    overrides: {
+      // A snapshot is deleted only when it carries the stack tag: a student's own snapshot of
+      // the same name stays.
+      'rds:DeleteDBSnapshot': {
+        snapshot: {
+          kind: 'tag',
+          arns: [`arn:aws:rds:*:*:snapshot:${config.database.snapshotName}`],
+          what: `the snapshot ${config.database.snapshotName}`,
+        },
+      },
+      // The AMI id comes from AWS's public parameter.
+      'ssm:GetParameter': {
+        parameter: {
+          kind: 'name',
+          arns: [
+            `arn:aws:ssm:*:*:parameter${names.parameterPrefix(config)}/*`,
+            'arn:aws:ssm:*::parameter/aws/service/ami-amazon-linux-latest/*',
+          ],
+          what: `parameters under ${names.parameterPrefix(config)}/ and the public Amazon Linux AMI parameters`,
+        },
+      },
+      // ELB authorizes AddTags on whatever is tagged: the load balancer and the target group.
+      'elasticloadbalancing:AddTags': {
+        loadbalancer: {
+          kind: 'name',
+          arns: [
+            `arn:aws:elasticloadbalancing:*:*:loadbalancer/app/${albName(config)}/*`,
+            `arn:aws:elasticloadbalancing:*:*:targetgroup/${targetGroupName(config)}/*`,
+          ],
+          what: `the load balancer ${albName(config)} and target group ${targetGroupName(config)}`,
+        },
+      },
+      // Auto Scaling launches the instances; the operator's RunInstances is checked when the group
+      // is created from the launch template, before any instance exists. Its subnets, security
+      // groups and template must still be the stack's.
+      'ec2:RunInstances': noCondition('instance', 'volume', 'network-interface'),
+      'iam:GetRole': {
+        role: {
+          kind: 'foreign',
+          arns: [
+            ...roles.map(role),
+            ...Object.entries(SERVICE_LINKED_ROLES).map(([svc, name]) =>
+              role(`aws-service-role/${svc}/${name}`),
+            ),
+          ],
+          what: "the stack's roles and the service-linked roles cloudmart checks for",
+        },
+      },
+    },
+    extra: [
+      ...passRole(config),
+      {
+        Sid: 'CloudmartIamServiceLinkedRoles',
+        Action: ['iam:CreateServiceLinkedRole'],
+        Resource: Object.entries(SERVICE_LINKED_ROLES).map(([svc, name]) =>
+          role(`aws-service-role/${svc}/${name}`),
+        ),
+        Condition: {
+          StringEquals: { 'iam:AWSServiceName': Object.keys(SERVICE_LINKED_ROLES) },
+        },
+        what: `creating the service-linked roles of ${Object.keys(SERVICE_LINKED_ROLES).join(', ')} on their first use in the account`,
+      },
+      {
+        Sid: 'CloudmartIamAttachManagedPolicies',
+        Action: ['iam:AttachRolePolicy'],
+        Resource: roles.map(role),
+        Condition: { ArnEquals: { 'iam:PolicyARN': managedPolicies } },
+        what: `attaching only ${managedPolicies.map((p) => p.split('/').at(-1)).join(', ')} to the stack's roles`,
+      },
+      {
+        // Services (RDS, ElastiCache, AWS Backup, EBS) create grants on the stack's keys for the
+        // resources they encrypt, with the operator's permissions; nobody else gets one.
+        Sid: 'CloudmartKmsGrantsForAwsResources',
+        Action: ['kms:CreateGrant'],
+        Resource: ['arn:aws:kms:*:*:key/*'],
+        Condition: {
+          ...resourceTagCondition(s),
+          Bool: { 'kms:GrantIsForAWSResource': true },
+        },
+        what: 'grants on the stack key, only for the AWS services that encrypt its resources',
+      },
+      {
+        // Tags on an EC2 create (TagSpecifications) are authorized as ec2:CreateTags of the new
+        // resource: only from those creates, and only with the stack tag.
+        // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html
+        Sid: 'CloudmartEc2TagOnCreate',
+        Action: ['ec2:CreateTags'],
+        Resource: ownEc2.map((t) => `arn:aws:ec2:*:*:${t}/*`),
+        Condition: {
+          StringEquals: {
+            'ec2:CreateAction': Object.keys(ec2Creates).map((a) => a.split(':')[1]!),
+            [`aws:RequestTag/${STACK_TAG}`]: s,
+          },
+        },
+        what: 'tagging EC2 resources only as they are created, with the stack tag',
+      },
+    ],
+  };
+}
+
+/** iam:PassRole: each stack role only to the one service it is for. */
+function passRole(config: Config): OperatorScope['extra'] {
+  const to: Array<[string, string, string]> = [
+    ['Ec2', roleName(config), 'ec2.amazonaws.com'],
+    ['Backup', backupNames(config).role, 'backup.amazonaws.com'],
+    ['FlowLogs', flowLogsRoleName(config), 'vpc-flow-logs.amazonaws.com'],
+  ];
+  return to.map(([sid, name, service]) => ({
+    Sid: `CloudmartIamPassRoleTo${sid}`,
+    Action: ['iam:PassRole'],
+    Resource: [`arn:aws:iam::*:role/${name}`],
+    Condition: { StringEquals: { 'iam:PassedToService': service } },
+    what: `passing ${name} to ${service} only`,
+  }));
+}
