@@ -237,9 +237,11 @@ describe('cli', () => {
   it('policy prints policies made of the actions the steps declare', async () => {
     const { code, io } = await run(['policy', '--json']);
     expect(code).toBe(0);
-    const policies = JSON.parse(io.stdout.join('\n')) as {
-      document: { Statement: { Action: string[] }[] };
-    }[];
+    const { stack, policies } = JSON.parse(io.stdout.join('\n')) as {
+      stack: string;
+      policies: { document: { Statement: { Action: string[] }[] } }[];
+    };
+    expect(stack).toBe('cloudmart');
     const actions = policies.flatMap((p) => p.document.Statement.flatMap((s) => s.Action));
     for (const a of registry.flatMap((s) => s.actions)) expect(actions).toContain(a);
     expect(actions).not.toContain('*');

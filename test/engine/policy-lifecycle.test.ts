@@ -96,9 +96,101 @@ describe('the operator policy against a whole lifecycle on the fake cloud', () =
     // carries: the automated backups of a deleted instance, a route-table association.
     expect(unresolved).toEqual(UNRESOLVED);
     expect(seen.length).toBeGreaterThan(500);
+    // Each role is passed, to its one service.
+    expect(
+      [
+        ...new Set(
+          seen
+            .filter((s) => s.request.action === 'iam:PassRole')
+            .map(
+              (s) => `${s.request.resource} → ${String(s.request.context['iam:PassedToService'])}`,
+            ),
+        ),
+      ].sort(),
+    ).toEqual([
+      'arn:aws:iam::123456789012:role/cloudmart-backup-role → backup.amazonaws.com',
+      'arn:aws:iam::123456789012:role/cloudmart-ec2-role → ec2.amazonaws.com',
+      'arn:aws:iam::123456789012:role/cloudmart-flow-logs-role → vpc-flow-logs.amazonaws.com',
+    ]);
     const denied = seen.filter((s) => evaluate(policy.Statement, s.request) !== 'allow');
     expect(denied.map(show)).toEqual([]);
   }, 120_000);
+
+  it('denies the requests that would reach beyond the stack: other roles and services, other policies, untagged or foreign keys and buckets', () => {
+    const statements = operatorPolicy(registry, operatorScope(testConfig())).Statement;
+    const ask = (
+      action: string,
+      resource: string,
+      context: Record<string, string | boolean> = {},
+    ) => evaluate(statements, { action, resource, context });
+    const role = 'arn:aws:iam::123456789012:role/cloudmart-ec2-role';
+    const mine = { 'aws:ResourceTag/cloudmart:stack': 'cloudmart' };
+    expect(ask('iam:PassRole', role, { 'iam:PassedToService': 'ec2.amazonaws.com' })).toBe('allow');
+    expect(ask('iam:PassRole', role, { 'iam:PassedToService': 'lambda.amazonaws.com' })).toBe(
+      'implicit-deny',
+    );
+    expect(
+      ask('iam:PassRole', 'arn:aws:iam::123456789012:role/OrganizationAccountAccessRole', {
+        'iam:PassedToService': 'ec2.amazonaws.com',
+      }),
+    ).toBe('implicit-deny');
+    expect(
+      ask('iam:AttachRolePolicy', role, {
+        'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+      }),
+    ).toBe('allow');
+    expect(
+      ask('iam:AttachRolePolicy', role, {
+        'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess',
+      }),
+    ).toBe('implicit-deny');
+    expect(
+      ask('iam:AttachRolePolicy', 'arn:aws:iam::123456789012:role/admin', {
+        'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+      }),
+    ).toBe('implicit-deny');
+    expect(
+      ask('iam:CreateRole', 'arn:aws:iam::123456789012:role/admin', {
+        'aws:RequestTag/cloudmart:stack': 'cloudmart',
+      }),
+    ).toBe('implicit-deny');
+    expect(ask('iam:CreateRole', role)).toBe('implicit-deny'); // not without the stack tag
+    expect(ask('iam:PutRolePolicy', 'arn:aws:iam::123456789012:role/admin')).toBe('implicit-deny');
+    expect(
+      ask(
+        'iam:CreateServiceLinkedRole',
+        'arn:aws:iam::123456789012:role/aws-service-role/lambda.amazonaws.com/AWSServiceRoleForLambda',
+        { 'iam:AWSServiceName': 'lambda.amazonaws.com' },
+      ),
+    ).toBe('implicit-deny');
+    const key = 'arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(ask('kms:PutKeyPolicy', key, mine)).toBe('allow');
+    expect(ask('kms:PutKeyPolicy', key, { 'aws:ResourceTag/cloudmart:stack': 'other' })).toBe(
+      'implicit-deny',
+    );
+    expect(ask('kms:ScheduleKeyDeletion', key)).toBe('implicit-deny');
+    expect(ask('kms:CreateGrant', key, mine)).toBe('implicit-deny'); // only for an AWS resource
+    expect(ask('kms:CreateGrant', key, { ...mine, 'kms:GrantIsForAWSResource': true })).toBe(
+      'allow',
+    );
+    expect(ask('kms:CreateKey', '*')).toBe('implicit-deny'); // not without the stack tag
+    expect(
+      ask('s3:PutBucketPolicy', 'arn:aws:s3:::cloudmart-frontend-123456789012-ap-northeast-2'),
+    ).toBe('allow');
+    expect(ask('s3:PutBucketPolicy', 'arn:aws:s3:::someone-elses-bucket')).toBe('implicit-deny');
+    expect(
+      ask(
+        'ec2:TerminateInstances',
+        'arn:aws:ec2:ap-northeast-2:123456789012:instance/i-0123456789abcdef0',
+      ),
+    ).toBe('implicit-deny');
+    expect(
+      ask(
+        'rds:DeleteDBSnapshot',
+        'arn:aws:rds:ap-northeast-2:123456789012:snapshot:cloudmart-db-snapshot-day5',
+      ),
+    ).toBe('implicit-deny'); // a student's own, untagged
+  });
 
   it("denies another stack's requests wherever they touch that stack's resources, even one whose name starts with this one's", async () => {
     const policy = operatorPolicy(registry, operatorScope(testConfig()));

@@ -202,7 +202,54 @@ export class RequestMapper {
       }
       if (!any) this.unresolved.add(`${e.service}.${e.command} ${types.join('|')}`);
     }
+    for (const [role, service] of this.passedRoles(e, before))
+      out.push({
+        action: 'iam:PassRole',
+        resource: role,
+        context: { 'iam:PassedToService': service },
+      });
     return out;
+  }
+
+  /**
+   * Roles a call hands to a service, which IAM authorizes as iam:PassRole: the flow log's
+   * delivery role, the Backup selection's role, and the instance profile's role of the launch
+   * template an Auto Scaling group is created from ("Amazon EC2 Auto Scaling API permissions").
+   */
+  private passedRoles(e: CallEvent, before: InventoryItem[]): Array<[string, string]> {
+    const i = e.input as Record<string, unknown>;
+    if (
+      e.service === 'ec2' &&
+      e.command === 'CreateFlowLogs' &&
+      typeof i.DeliverLogsPermissionArn === 'string'
+    )
+      return [[i.DeliverLogsPermissionArn, 'vpc-flow-logs.amazonaws.com']];
+    if (e.service === 'backup' && e.command === 'CreateBackupSelection') {
+      const arn = (i.BackupSelection as { IamRoleArn?: string } | undefined)?.IamRoleArn;
+      return arn ? [[arn, 'backup.amazonaws.com']] : [];
+    }
+    if (e.service === 'autoscaling' && e.command === 'CreateAutoScalingGroup') {
+      const values = new Set(strings(i));
+      const template = before.find(
+        (r) =>
+          r.type === 'ec2:launch-template' &&
+          (values.has(r.id) || (r.name !== undefined && values.has(r.name))),
+      );
+      const data =
+        template && this.cloud.resource(template.type, template.region, template.id)?.data;
+      const profiles = before.filter(
+        (r) => r.type === 'iam:instance-profile' && strings(data).includes(r.id),
+      );
+      return profiles.flatMap((p) =>
+        (
+          (this.cloud.resource(p.type, p.region, p.id)?.data as { roles?: string[] }).roles ?? []
+        ).map((role): [string, string] => [
+          `arn:aws:iam::${this.account}:role/${role}`,
+          'ec2.amazonaws.com',
+        ]),
+      );
+    }
+    return [];
   }
 
   private actionContext(action: string, input: unknown): Record<string, ContextValue> {
