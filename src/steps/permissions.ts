@@ -11,7 +11,11 @@ import { profileName, roleName, SSM_CORE_POLICY } from './phase1-foundation/inst
 import { alarmNames } from './phase2-monitoring/alarms.js';
 import { edgeTopicName, topicName } from './phase2-monitoring/alerts-topic.js';
 import { logGroupSpecs, rdsExportLogGroups } from './phase2-monitoring/log-groups.js';
-import { backupNames, BACKUP_MANAGED_POLICIES } from './phase3-backup/backup-plan.js';
+import {
+  backupNames,
+  BACKUP_MANAGED_POLICIES,
+  DEFAULT_BACKUP_ROLE,
+} from './phase3-backup/backup-plan.js';
 import { drKeyAlias } from './phase3-backup/rds-backups.js';
 import { flowLogsRoleName } from './phase4-security/flow-logs.js';
 
@@ -403,11 +407,16 @@ export function operatorScope(config: Config): OperatorScope {
           kind: 'foreign',
           arns: [
             ...roles.map(role),
-            ...Object.entries(SERVICE_LINKED_ROLES).map(([svc, name]) =>
+            // IAM authorizes GetRole of a role that does not exist yet by the bare name (no
+            // path): both forms, or a fresh account gets AccessDenied instead of NoSuchEntity.
+            ...Object.entries(SERVICE_LINKED_ROLES).flatMap(([svc, name]) => [
               role(`aws-service-role/${svc}/${name}`),
-            ),
+              role(name),
+            ]),
+            role(`service-role/${DEFAULT_BACKUP_ROLE}`),
+            role(DEFAULT_BACKUP_ROLE),
           ],
-          what: "the stack's roles and the service-linked roles cloudmart checks for",
+          what: `the stack's roles, the service-linked roles and ${DEFAULT_BACKUP_ROLE} cloudmart checks for`,
         },
       },
     },

@@ -163,8 +163,11 @@ export class RequestMapper {
     this.before.set(e.seq, this.cloud.resources({}));
   }
 
-  /** Call in the `after` phase of a successful call. */
-  requests(e: CallEvent): AuthRequest[] {
+  /**
+   * Call in the `after` phase of a successful call (`record`: note the types it could not name),
+   * or in the `before` phase for what a call asks as it arrives (a call that then fails).
+   */
+  requests(e: CallEvent, record = true): AuthRequest[] {
     const before = this.before.get(e.seq) ?? [];
     this.before.delete(e.seq);
     const beforeIds = new Set(before.map((r) => `${r.type}|${r.region}|${r.id}`));
@@ -200,7 +203,7 @@ export class RequestMapper {
           });
         }
       }
-      if (!any) this.unresolved.add(`${e.service}.${e.command} ${types.join('|')}`);
+      if (!any && record) this.unresolved.add(`${e.service}.${e.command} ${types.join('|')}`);
     }
     for (const [role, service] of this.passedRoles(e, before))
       out.push({
