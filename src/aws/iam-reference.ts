@@ -61,6 +61,7 @@ export const ACTION_RESOURCE_TYPES: Readonly<Record<string, readonly string[]>> 
   'cloudtrail:AddTags': ['trail'],
   'cloudtrail:CreateTrail': ['trail'],
   'cloudtrail:DeleteTrail': ['trail'],
+  'cloudtrail:DescribeTrails': [],
   'cloudtrail:GetEventSelectors': ['trail'],
   'cloudtrail:GetTrail': ['trail'],
   'cloudtrail:GetTrailStatus': ['trail'],

@@ -6,9 +6,9 @@ import { STEP } from '../../src/steps/outputs.js';
 import { operatorScope } from '../../src/steps/permissions.js';
 import { makeLoadTestStep } from '../../src/steps/phase5-validation/load-test.js';
 import { registry } from '../../src/steps/registry.js';
-import type { LoadOptions, LoadResult } from '../../src/load/load-test.js';
 import { testConfig } from '../helpers/context.js';
 import { engineFor } from '../helpers/engine.js';
+import { fakeLoad } from '../helpers/load-result.js';
 import { FakeCloud } from '../helpers/fake-cloud/index.js';
 import { evaluate, type AuthRequest } from '../helpers/iam-evaluator.js';
 import { RequestMapper } from '../helpers/iam-requests.js';
@@ -19,31 +19,6 @@ import { RequestMapper } from '../helpers/iam-requests.js';
  * the stack's own requests are all allowed, and another stack's are denied wherever they touch
  * that stack's resources.
  */
-const fakeLoad = (options: LoadOptions): Promise<LoadResult> =>
-  Promise.resolve({
-    url: options.url,
-    requests: 1000,
-    errors: 0,
-    timeouts: 0,
-    non2xx: 0,
-    statusCodes: { '200': 1000 },
-    rps: 850,
-    average: 112,
-    p50: 98,
-    p90: 180,
-    p95: 240,
-    p99: 410,
-    min: 12,
-    max: 620,
-    durationSeconds: 1.2,
-    concurrency: 100,
-    mode: 'requests',
-    histogram: [],
-    at: new Date(0).toISOString(),
-    aborted: false,
-    timedOut: false,
-  });
-
 const STEPS: Step[] = registry
   .filter((s) => s.id !== STEP.drills)
   .map((s) => (s.id === STEP.load ? (makeLoadTestStep(fakeLoad) as Step) : s));
