@@ -34,6 +34,13 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** `--lang en|ko`: the language of the hand-in report. */
+function reportLang(value: string): 'en' | 'ko' {
+  const v = value.trim().toLowerCase();
+  if (v !== 'en' && v !== 'ko') throw new InvalidArgumentError('en (English) or ko (Korean)');
+  return v;
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -112,7 +119,16 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('verify')
     .description('Check the live stack against the success criteria and score it (read-only)')
     .option('--json', 'print one JSON object; exit 1 when a required check fails')
-    .option('--report <file>', 'also write a Markdown report to this file')
+    .option(
+      '--report <dir>',
+      'also write the hand-in report into this folder: index.html, report.md and the pictures (created if missing)',
+    )
+    .option(
+      '--lang <lang>',
+      'language of the report: en or ko (the challenge is in Korean)',
+      reportLang,
+      'en',
+    )
     .option('--phase <list>', 'only the steps of these phases', phases)
     .action(run(async () => (await import('./commands/verify.js')).verifyCommand));
 
@@ -126,6 +142,16 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--concurrency <n>', 'AWS operations in flight at once', positiveInt, 8)
     .option('--force-unlock', 'take the state lock even if another run seems to hold it')
     .option('--json', 'print engine events as JSON lines')
+    .option(
+      '--report <dir>',
+      'add the cleanup receipt (what was removed, when, what was kept and why) to the hand-in report in this folder',
+    )
+    .option(
+      '--lang <lang>',
+      'language of a new report: en or ko (an existing report keeps its own)',
+      reportLang,
+      'en',
+    )
     .action(run(async () => (await import('./commands/destroy.js')).destroyCommand));
 
   program

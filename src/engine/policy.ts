@@ -3,7 +3,7 @@ import { ACTION_RESOURCE_TYPES } from '../aws/iam-reference.js';
 
 /**
  * Calls the tool itself makes outside any step: the credentials check, destroy's final sweep
- * (src/engine/sweep.ts) and `cost --live`.
+ * (src/engine/sweep.ts), `cost --live` and the hand-in report's pictures (src/report/).
  */
 const TOOL_ACTIONS = [
   'sts:GetCallerIdentity',
@@ -24,6 +24,13 @@ const TOOL_ACTIONS = [
   // cost --live
   'pricing:GetProducts',
   'cloudtrail:DescribeTrails',
+  // verify --report: CloudWatch draws the dashboard's and the alarms' graphs; the architecture
+  // picture reads the live instances, database, cache nodes and NAT gateways
+  'cloudwatch:GetMetricWidgetImage',
+  'cloudwatch:GetDashboard',
+  'cloudwatch:DescribeAlarms',
+  'rds:DescribeDBInstances',
+  'elasticache:DescribeReplicationGroups',
 ];
 
 /** IAM's quota for one customer managed policy, whitespace not counted. */

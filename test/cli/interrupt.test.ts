@@ -46,7 +46,7 @@ describe('Ctrl-C', () => {
     expect(up.code, up.err).toBe(0);
 
     for (const extra of [[], ['--json']]) {
-      const report = join(dir, `report${extra.length}.md`);
+      const report = join(dir, `report${extra.length}`);
       let reads = 0;
       const off = cloud.onCall((c) => {
         // Part-way through the checks: some steps have been verified, others not yet.
@@ -61,14 +61,15 @@ describe('Ctrl-C', () => {
       expect(verify.err).toContain('Stopping:');
       expect(verify.err).toContain('✖ verify was interrupted before every check ran: no score');
       expect(verify.err).not.toMatch(/Score|grade/);
-      expect(existsSync(report)).toBe(false);
+      expect(existsSync(join(report, 'report.md'))).toBe(false);
+      expect(existsSync(join(report, 'index.html'))).toBe(false);
     }
 
     // Not interrupted, the same command scores and writes the report.
-    const report = join(dir, 'report.md');
+    const report = join(dir, 'report');
     const whole = await run(['verify', '--report', report, '--state', state]);
     expect(whole.io.stdout.join('\n')).toMatch(/Score: [\d.]+\/100/);
-    expect(readFileSync(report, 'utf8')).toContain('**Score:');
+    expect(readFileSync(join(report, 'report.md'), 'utf8')).toContain('**Score:');
   });
 
   it('twice during up: the lock file is gone before the process exits', async () => {

@@ -181,19 +181,31 @@ describe('output paths the user gives', () => {
     expect(readdirSync(out).length).toBeGreaterThan(0);
   });
 
-  it('verify --report into a missing folder or onto a folder: a usage error before any AWS call', async () => {
+  it('verify --report onto a file or below one: a usage error before any AWS call; a missing folder is created', async () => {
     const dir = tempDir();
     const state = join(dir, 's.json');
-    const missing = join(dir, 'reports', 'r.md');
+    const file = join(dir, 'r.md');
+    writeFileSync(file, 'not a folder');
     usage(
-      await run(['verify', '--report', missing, '--state', state]),
-      `Cannot write the Markdown report to ${missing}: the folder ${join(dir, 'reports')} does not exist`,
+      await run(['verify', '--report', file, '--state', state]),
+      `Cannot write the report folder to ${file}: it exists and is not a folder`,
     );
-    const folder = join(dir, 'r.md');
-    mkdirSync(folder);
     usage(
-      await run(['verify', '--json', '--report', folder, '--state', state]),
-      `Cannot write the Markdown report to ${folder}: it is a folder`,
+      await run(['verify', '--json', '--report', join(file, 'sub'), '--state', state]),
+      `Cannot write the report folder to ${join(file, 'sub')}: a part of that path is a file, not a folder`,
+    );
+    const lang = await run([
+      'verify',
+      '--report',
+      join(dir, 'x'),
+      '--lang',
+      'fr',
+      '--state',
+      state,
+    ]);
+    expect(lang.code).toBe(2);
+    expect(lang.err).toContain(
+      "option '--lang <lang>' argument 'fr' is invalid. en (English) or ko (Korean)",
     );
     expect(cloud.calls).toEqual([]);
   });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeCloud, LATENCY_TIMINGS as L } from '../helpers/fake-cloud/index.js';
 import type { ServiceName } from '../helpers/fake-cloud/index.js';
@@ -852,6 +854,47 @@ describe('Logs, SNS, CloudWatch, tagging', () => {
     });
     await expect(
       call('cloudwatch', 'PutDashboard', { DashboardName: 'd', DashboardBody: '{}' }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterInput' });
+  });
+
+  it('draws GetMetricWidgetImage as a PNG of the requested size, with the request shaped as the CloudWatch model says', async () => {
+    // AWS's own model of the operation (../shared/aws-models, never copied into the project).
+    const model = JSON.parse(
+      readFileSync(join(process.cwd(), '../shared/aws-models/cloudwatch/service-2.json'), 'utf8'),
+    );
+    const shapes = model.shapes;
+    expect(shapes.GetMetricWidgetImageInput.required).toEqual(['MetricWidget']);
+    expect(Object.keys(shapes.GetMetricWidgetImageInput.members).sort()).toEqual([
+      'MetricWidget',
+      'OutputFormat',
+    ]);
+    const out = shapes.GetMetricWidgetImageOutput.members.MetricWidgetImage.shape;
+    expect(shapes[out].type).toBe('blob');
+
+    const { call } = virtual();
+    const widget = {
+      metrics: [['AWS/EC2', 'CPUUtilization', 'AutoScalingGroupName', 'g']],
+      annotations: { horizontal: [{ value: 80, label: 'threshold' }] },
+      width: 320,
+      height: 200,
+    };
+    const { MetricWidgetImage: png } = await call('cloudwatch', 'GetMetricWidgetImage', {
+      MetricWidget: JSON.stringify(widget),
+      OutputFormat: 'png',
+    });
+    expect(png).toBeInstanceOf(Uint8Array);
+    const b = Buffer.from(png);
+    expect(b.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 13, 10, 26, 10]));
+    expect([b.readUInt32BE(16), b.readUInt32BE(20)]).toEqual([320, 200]);
+    const bad = (w: unknown) =>
+      expect(
+        call('cloudwatch', 'GetMetricWidgetImage', { MetricWidget: JSON.stringify(w) }),
+      ).rejects.toMatchObject({ name: 'InvalidParameterInput' });
+    await bad({ metrics: [] });
+    await bad({ title: 'no metrics' });
+    await bad({ ...widget, width: 2001 });
+    await expect(
+      call('cloudwatch', 'GetMetricWidgetImage', { MetricWidget: '{not json' }),
     ).rejects.toMatchObject({ name: 'InvalidParameterInput' });
   });
 

@@ -14,6 +14,9 @@ export interface DestroyOptions {
   concurrency: number;
   forceUnlock?: boolean;
   json?: boolean;
+  /** Add the cleanup receipt to the hand-in report in this folder. */
+  report?: string;
+  lang?: 'en' | 'ko';
 }
 
 /** The teardown order as levels, for --dry-run. */
@@ -125,8 +128,28 @@ export async function destroyCommand(
         return 1;
       }
     }
+    // A path mistake is a usage error before anything is deleted.
+    if (opts.report) {
+      const { makeOutputDir } = await import('../output.js');
+      await makeOutputDir(opts.report, 'the report folder');
+    }
     await checkCredentials(session.aws);
-    const result = await runDestroy(session.engine(opts.concurrency));
+    // For the cleanup receipt: what each step held before, and when its teardown ran.
+    const before = structuredClone(session.store.current.steps);
+    const destroyStarted = new Date().toISOString();
+    const timings = new Map<string, { startedAt?: string; finishedAt?: string }>();
+    const engine = session.engine(opts.concurrency);
+    const show = engine.emit;
+    engine.emit = (e) => {
+      if (e.type === 'step-start' || e.type === 'step-done' || e.type === 'step-failed') {
+        const t = timings.get(e.id) ?? {};
+        if (e.type === 'step-start') t.startedAt = new Date().toISOString();
+        else t.finishedAt = new Date().toISOString();
+        timings.set(e.id, t);
+      }
+      show(e);
+    };
+    const result = await runDestroy(engine);
     const code = printRunSummary(io, 'destroy', result, session.store.path);
     if (result.interrupted) return code;
 
@@ -171,6 +194,20 @@ export async function destroyCommand(
           ? 'Nothing else remains: nothing of this stack keeps billing except what is listed as kept.'
           : 'Nothing remains: nothing of this stack keeps billing.',
       );
+    }
+    if (opts.report) {
+      const { cleanupReceipt, addCleanupToReport } = await import('../../report/cleanup.js');
+      const receipt = cleanupReceipt({
+        before,
+        after: session.store.current.steps,
+        timings,
+        startedAt: destroyStarted,
+        kept,
+        remaining,
+        incomplete,
+      });
+      await addCleanupToReport(opts.report, receipt, session.config, opts.lang ?? 'en');
+      io.err(`Cleanup receipt added to ${opts.report}/index.html and report.md.`);
     }
     if (opts.json)
       io.out(

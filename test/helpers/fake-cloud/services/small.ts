@@ -1,6 +1,7 @@
 import type { In, Resource, ServiceModule } from '../types.js';
 import { arnType, clone, page, tagMap } from '../util.js';
 import type { World } from '../world.js';
+import { gridPng } from '../png.js';
 import { date, usableKey } from './shared.js';
 
 /** STS, the Resource Groups Tagging API, SSM Parameter Store, SNS and CloudWatch. */
@@ -651,6 +652,43 @@ export function cloudwatchService(w: World): ServiceModule {
           })),
           Messages: [],
         };
+      },
+      /**
+       * A picture of a metric graph. The fake records no metric data, so it draws an empty
+       * graph of the requested size; the request is checked as CloudWatch documents the
+       * MetricWidget JSON (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Metric-Widget-Structure.html):
+       * 1-100 metrics, width and height 1-2000 px (default 600 x 400), at most 100 KB.
+       */
+      GetMetricWidgetImage(_ctx, input) {
+        const text = input.MetricWidget;
+        if (typeof text !== 'string') throw err('ValidationError', 'MetricWidget is required');
+        if (Buffer.byteLength(text) > 100 * 1024)
+          throw err('InvalidParameterInput', 'The MetricWidget payload exceeds 100 KB');
+        if (input.OutputFormat !== undefined && input.OutputFormat !== 'png')
+          throw err('InvalidParameterInput', 'Only the png output format is supported by the SDK');
+        let widget: In;
+        try {
+          widget = JSON.parse(text);
+        } catch {
+          throw err('InvalidParameterInput', 'The field MetricWidget must be a valid JSON object');
+        }
+        const metrics = widget.metrics as unknown;
+        if (!Array.isArray(metrics) || metrics.length < 1 || metrics.length > 100)
+          throw err('InvalidParameterInput', 'The field metrics must hold 1 to 100 metrics');
+        for (const m of metrics)
+          if (!Array.isArray(m)) throw err('InvalidParameterInput', 'Each metric must be an array');
+        const size = (v: unknown, fallback: number, field: string): number => {
+          if (v === undefined) return fallback;
+          if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 2000)
+            throw err(
+              'InvalidParameterInput',
+              `The field ${field} must be an integer of 1 to 2000`,
+            );
+          return v;
+        };
+        const width = size(widget.width, 600, 'width');
+        const height = size(widget.height, 400, 'height');
+        return { MetricWidgetImage: gridPng(width, height) };
       },
       PutDashboard(ctx, input) {
         const name = input.DashboardName as string;
