@@ -93,15 +93,17 @@ export async function alarmPictures(
   config: Config,
   window: Window,
 ): Promise<AwsPicture[]> {
-  const { DescribeAlarmsCommand } = await cwSdk();
+  const { paginateDescribeAlarms } = await cwSdk();
   const names = ALARM_KEYS.map((k) => alarmNames(config)[k]);
   let alarms: MetricAlarm[];
   try {
     const cw = await aws.get('cloudwatch');
-    const out = await cw.send(
-      new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ['MetricAlarm'] }),
-    );
-    alarms = out.MetricAlarms ?? [];
+    alarms = [];
+    for await (const page of paginateDescribeAlarms(
+      { client: cw },
+      { AlarmNames: names, AlarmTypes: ['MetricAlarm'] },
+    ))
+      alarms.push(...(page.MetricAlarms ?? []));
   } catch (e) {
     return [{ name: 'alarms', title: names.join(', '), problem: problem(e) }];
   }
