@@ -14,6 +14,14 @@ export const CONSISTENCY_WINDOW_MS = 2 * 60_000;
 
 type Ctx = Pick<StepContext, 'progress' | 'signal' | 'sleep' | 'now'>;
 
+/**
+ * Whether a resource AWS dates `created` is young enough that AWS may not show it everywhere
+ * yet: made by this run, or by one that died right after its create.
+ */
+export function justCreated(ctx: Pick<StepContext, 'now'>, created: Date | undefined): boolean {
+  return created !== undefined && ctx.now() - created.getTime() < CONSISTENCY_WINDOW_MS;
+}
+
 export interface AfterCreateOptions {
   /** What is being done: "enabling DNS hostnames on vpc-1". */
   what: string;

@@ -391,7 +391,7 @@ describe('ElastiCache', () => {
 });
 
 describe('Load balancing and Auto Scaling', () => {
-  async function app(call: ReturnType<typeof virtual>['call']) {
+  async function app({ cloud, call }: ReturnType<typeof virtual>) {
     const b = await base(call);
     const profile = 'prof';
     await call('iam', 'CreateRole', {
@@ -408,6 +408,7 @@ describe('Load balancing and Auto Scaling', () => {
       }),
     });
     await call('iam', 'CreateInstanceProfile', { InstanceProfileName: profile });
+    cloud.advance(L.iamVisible);
     await call('iam', 'AddRoleToInstanceProfile', {
       InstanceProfileName: profile,
       RoleName: 'role',
@@ -454,8 +455,9 @@ describe('Load balancing and Auto Scaling', () => {
   }
 
   it('activates an ALB after provisioning and refuses an internet-facing one without an internet gateway', async () => {
-    const { cloud, call } = virtual();
-    const { lb, tg } = await app(call);
+    const env = virtual();
+    const { cloud, call } = env;
+    const { lb, tg } = await app(env);
     expect(lb).toMatchObject({
       State: { Code: 'provisioning' },
       Scheme: 'internet-facing',
@@ -495,8 +497,9 @@ describe('Load balancing and Auto Scaling', () => {
   });
 
   it("checks the log bucket policy when access logs are turned on, and leaves ELB's test file", async () => {
-    const { call } = virtual();
-    const { lb } = await app(call);
+    const env = virtual();
+    const { call } = env;
+    const { lb } = await app(env);
     await call('s3', 'CreateBucket', {
       Bucket: 'logs',
       CreateBucketConfiguration: { LocationConstraint: R },
@@ -542,8 +545,9 @@ describe('Load balancing and Auto Scaling', () => {
   });
 
   it('launches instances Pending → InService across both subnets, healthy in the target group after boot', async () => {
-    const { cloud, call } = virtual();
-    const { lt, tg, subnets } = await app(call);
+    const env = virtual();
+    const { cloud, call } = env;
+    const { lt, tg, subnets } = await app(env);
     // A profile created a moment ago is not yet visible to Auto Scaling.
     const group = {
       AutoScalingGroupName: 'asg',
@@ -688,8 +692,9 @@ describe('Load balancing and Auto Scaling', () => {
   });
 
   it('deletes a group only with ForceDelete while it has instances, terminating them', async () => {
-    const { cloud, call } = virtual();
-    const { lt, tg, subnets } = await app(call);
+    const env = virtual();
+    const { cloud, call } = env;
+    const { lt, tg, subnets } = await app(env);
     cloud.advance(L.iamPropagation);
     await call('autoscaling', 'CreateAutoScalingGroup', {
       AutoScalingGroupName: 'asg',
@@ -738,8 +743,9 @@ describe('Load balancing and Auto Scaling', () => {
 
   /** A group of two instances, InService and healthy in the target group. */
   async function servingGroup() {
-    const { cloud, call } = virtual();
-    const { lt, tg, subnets } = await app(call);
+    const env = virtual();
+    const { cloud, call } = env;
+    const { lt, tg, subnets } = await app(env);
     cloud.advance(L.iamPropagation);
     await call('autoscaling', 'CreateAutoScalingGroup', {
       AutoScalingGroupName: 'asg',

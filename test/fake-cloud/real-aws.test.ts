@@ -5,7 +5,12 @@ import { STEP } from '../../src/steps/outputs.js';
 import { registry } from '../../src/steps/registry.js';
 import { testConfig } from '../helpers/context.js';
 import { engineFor } from '../helpers/engine.js';
-import { awsError, FakeCloud, type FakeCloudMode } from '../helpers/fake-cloud/index.js';
+import {
+  awsError,
+  FakeCloud,
+  type FakeCloudMode,
+  type Timings,
+} from '../helpers/fake-cloud/index.js';
 
 /**
  * What real AWS does that would break `up` or `destroy` on a fresh account (issue 14), played
@@ -19,9 +24,13 @@ type ConfigOverrides = Parameters<typeof testConfig>[0];
 let cloud: FakeCloud | undefined;
 afterEach(() => cloud?.uninstall());
 
-async function setUp(mode: FakeCloudMode, overrides: ConfigOverrides = {}, steps = STEPS) {
-  cloud = await new FakeCloud({ mode }).install();
-  const engine = await engineFor(steps);
+async function setUp(
+  mode: FakeCloudMode,
+  overrides: ConfigOverrides = {},
+  timings: Partial<Timings> = {},
+) {
+  cloud = await new FakeCloud({ mode, timings }).install();
+  const engine = await engineFor(STEPS);
   const config = testConfig(overrides);
   Object.assign(engine.options, { config, sleep: cloud.sleep, now: cloud.now });
   return { cloud, config, ...engine };
@@ -110,5 +119,70 @@ describe('RDS automated-backup replication on teardown', () => {
 
     expect(failures(destroy)).toBe('');
     expect(cloud.leftovers(config.stack).filter((l) => !l.kept)).toEqual([]);
+  });
+});
+
+describe('IAM and ACM are eventually consistent', () => {
+  it('up waits out NoSuchEntity on a role just created and CertificateNotFound on a certificate just issued', async () => {
+    // ELB learns of the certificate 100 s after ACM issues it (AWS: seconds to a minute), longer
+    // than the ALB takes to get from the issued certificate to its first listener here.
+    const { cloud, options } = await setUp(
+      'virtual',
+      { dns: { domain: 'shop.example.com', createHostedZone: true } },
+      { acmToElb: 100_000 },
+    );
+    const up = await runUp({ ...options, steps: STEPS.filter((s) => s.phase === 1) });
+    expect(failures(up)).toBe('');
+    const refused = (command: string, error: string) =>
+      cloud.calls.filter((c) => c.command === command && c.error === error).length;
+    // AWS said so, and the steps waited: the listener and the role are in place.
+    expect(refused('AddRoleToInstanceProfile', 'NoSuchEntityException')).toBeGreaterThan(0);
+    expect(refused('CreateListener', 'CertificateNotFoundException')).toBeGreaterThan(0);
+    expect(cloud.resources({ type: 'elasticloadbalancing:listener', live: true })).toHaveLength(2);
+  });
+});
+
+describe('destroy deletes only what carries this stack tag', () => {
+  it("leaves a hand-made snapshot with the seed's name and another stack's log group, and says why", async () => {
+    const { cloud, options, config, events } = await setUp('instant');
+    const R = config.region;
+    // Another stack (or a person) already has the backend log group name, tagged for itself.
+    await cloud.call(
+      'logs',
+      'CreateLogGroup',
+      { logGroupName: config.monitoring.logs.backend.name, tags: { 'cloudmart:stack': 'other' } },
+      R,
+    );
+    expect(failures(await runUp(options))).toBe('');
+    const group = () =>
+      cloud
+        .resources({ type: 'logs:log-group', live: true })
+        .find((g) => g.id === config.monitoring.logs.backend.name);
+    expect(group()?.tags['cloudmart:stack']).toBe('other');
+    // The student took the seed's snapshot by hand: delete ours, make theirs with that name.
+    const name = config.database.snapshotName;
+    await cloud.call('rds', 'DeleteDBSnapshot', { DBSnapshotIdentifier: name }, R);
+    cloud.advance(60_000);
+    await cloud.call(
+      'rds',
+      'CreateDBSnapshot',
+      { DBSnapshotIdentifier: name, DBInstanceIdentifier: `${config.stack}-db` },
+      R,
+    );
+
+    const destroy = await runDestroy(options);
+
+    expect(failures(destroy)).toBe('');
+    expect(cloud.resources({ type: 'rds:snapshot', live: true }).map((s) => s.id)).toEqual([name]);
+    expect(group()).toBeDefined();
+    const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
+    expect(warnings).toContainEqual(
+      expect.stringContaining(
+        `Left RDS snapshot ${name}: it is not tagged cloudmart:stack=${config.stack}`,
+      ),
+    );
+    expect(warnings).toContainEqual(
+      expect.stringContaining(`Left log group ${config.monitoring.logs.backend.name}`),
+    );
   });
 });

@@ -543,7 +543,7 @@ describe('CloudFront, WAF, ACM and Route 53', () => {
 
 describe('IAM, KMS, Secrets Manager, SSM', () => {
   it('returns IAM documents URL-encoded and refuses to delete a role still in use', async () => {
-    const { call } = virtual();
+    const { cloud, call } = virtual();
     const role = (
       await call('iam', 'CreateRole', {
         RoleName: 'r',
@@ -559,6 +559,17 @@ describe('IAM, KMS, Secrets Manager, SSM', () => {
     await expect(
       call('iam', 'CreateRole', { RoleName: 'bad', AssumeRolePolicyDocument: '{' }),
     ).rejects.toMatchObject({ name: 'MalformedPolicyDocumentException' });
+    // IAM is eventually consistent: a role created a moment ago is not there yet for changes.
+    await expect(
+      call('iam', 'AttachRolePolicy', {
+        RoleName: 'r',
+        PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+      }),
+    ).rejects.toMatchObject({
+      name: 'NoSuchEntityException',
+      message: 'The role with name r cannot be found.',
+    });
+    cloud.advance(L.iamVisible);
     await call('iam', 'AttachRolePolicy', {
       RoleName: 'r',
       PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
@@ -575,6 +586,10 @@ describe('IAM, KMS, Secrets Manager, SSM', () => {
       (await call('iam', 'GetRolePolicy', { RoleName: 'r', PolicyName: 'p' })).PolicyDocument,
     ).toBe(encodeURIComponent(trust('y')));
     await call('iam', 'CreateInstanceProfile', { InstanceProfileName: 'ip' });
+    await expect(
+      call('iam', 'AddRoleToInstanceProfile', { InstanceProfileName: 'ip', RoleName: 'r' }),
+    ).rejects.toMatchObject({ name: 'NoSuchEntityException' });
+    cloud.advance(L.iamVisible);
     await call('iam', 'AddRoleToInstanceProfile', { InstanceProfileName: 'ip', RoleName: 'r' });
     await expect(
       call('iam', 'AddRoleToInstanceProfile', { InstanceProfileName: 'ip', RoleName: 'r' }),

@@ -2,6 +2,7 @@ import { ignoreNotFound } from '../../aws/errors.js';
 import { attachedRolePolicies, findRole, inlineRolePolicyNames } from '../../aws/find.js';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { waitUntil } from '../../aws/wait.js';
+import { afterCreate, justCreated } from '../../aws/consistency.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
@@ -259,6 +260,7 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
 
     // IAM names are unique per account: the name is the lookup, a crash cannot duplicate.
     let roleOut = await findRole(iam, role);
+    const roleCreated = !roleOut;
     if (!roleOut) {
       ctx.progress(`creating IAM role ${role}`);
       roleOut = (
@@ -283,25 +285,44 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
       );
     }
 
-    const attached = await attachedPolicies(ctx, role);
+    // IAM is eventually consistent: calls naming a role created a moment ago (by this run or
+    // by one that died right after) can answer NoSuchEntity ("Troubleshooting IAM: changes
+    // that I make are not always immediately visible"; terraform-provider-aws PR #6079).
+    // A role this run created has nothing attached yet.
+    const roleYoung = roleCreated || justCreated(ctx, roleOut.CreateDate);
+    const attached = roleCreated ? [] : await attachedPolicies(ctx, role);
     if (!attached.some((p) => p.PolicyArn === ssmCoreArn(partition))) {
-      await iam.send(
-        new AttachRolePolicyCommand({ RoleName: role, PolicyArn: ssmCoreArn(partition) }),
+      await afterCreate(
+        ctx,
+        roleYoung,
+        () =>
+          iam.send(
+            new AttachRolePolicyCommand({ RoleName: role, PolicyArn: ssmCoreArn(partition) }),
+          ),
+        { what: `attaching ${SSM_CORE_POLICY} to ${role}` },
       );
     }
 
     const wanted = instancePolicy(ctx.config, account, partition, keyArn);
-    const inline = await ignoreNotFound(
-      iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: policyName })),
-    );
+    const inline = roleCreated
+      ? undefined
+      : await ignoreNotFound(
+          iam.send(new GetRolePolicyCommand({ RoleName: role, PolicyName: policyName })),
+        );
     if (!samePolicy(decodePolicy(inline?.PolicyDocument), wanted)) {
       ctx.progress(`${role}: writing the inline policy ${policyName}`);
-      await iam.send(
-        new PutRolePolicyCommand({
-          RoleName: role,
-          PolicyName: policyName,
-          PolicyDocument: JSON.stringify(wanted),
-        }),
+      await afterCreate(
+        ctx,
+        roleYoung,
+        () =>
+          iam.send(
+            new PutRolePolicyCommand({
+              RoleName: role,
+              PolicyName: policyName,
+              PolicyDocument: JSON.stringify(wanted),
+            }),
+          ),
+        { what: `writing the inline policy of ${role}` },
       );
     }
 
@@ -310,6 +331,7 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
         iam.send(new GetInstanceProfileCommand({ InstanceProfileName: profile })),
       )
     )?.InstanceProfile;
+    const profileCreated = !profileOut;
     if (!profileOut) {
       ctx.progress(`creating instance profile ${profile}`);
       profileOut = (
@@ -332,8 +354,15 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
       );
     }
     if (!roles.some((r) => r.RoleName === role)) {
-      await iam.send(
-        new AddRoleToInstanceProfileCommand({ InstanceProfileName: profile, RoleName: role }),
+      // NoSuchEntity for the role or the profile right after their creation: IAM propagation.
+      await afterCreate(
+        ctx,
+        roleYoung || profileCreated || justCreated(ctx, profileOut.CreateDate),
+        () =>
+          iam.send(
+            new AddRoleToInstanceProfileCommand({ InstanceProfileName: profile, RoleName: role }),
+          ),
+        { what: `adding ${role} to instance profile ${profile}` },
       );
       // IAM is eventually consistent: wait until the profile reads back with the role. EC2 may
       // still refuse the profile for ~10 s more; the launch template step retries on

@@ -357,17 +357,31 @@ async function ensureListeners(
         ? { SslPolicy: spec.sslPolicy, Certificates: [{ CertificateArn: spec.certificateArn }] }
         : {};
     const existing = live.find((l) => l.Port === spec.port);
+    // ELB learns of a certificate ACM has just issued only after a while and answers
+    // CertificateNotFound until then: retried within a bound, for an HTTPS listener only.
+    const withCertificate = <T>(what: string, send: () => Promise<T>) =>
+      spec.protocol === 'HTTPS'
+        ? retryWhile(ctx, send, {
+            what: `${albName(ctx.config)}: ${what} (the certificate was just issued)`,
+            when: (e) => /CertificateNotFound/.test((e as Error).name),
+            timeoutMs: 2 * 60_000,
+            minDelayMs: 2_000,
+            maxDelayMs: 10_000,
+          })
+        : send();
     if (!existing) {
       ctx.progress(`${albName(ctx.config)}: adding the ${spec.protocol} ${spec.port} listener`);
-      const out = await elb.send(
-        new CreateListenerCommand({
-          LoadBalancerArn: lbArn,
-          Port: spec.port,
-          Protocol: spec.protocol,
-          ...tls,
-          DefaultActions: [spec.action],
-          Tags: ctx.tags.list(`${albName(ctx.config)}-${spec.port}`),
-        }),
+      const out = await withCertificate(`the ${spec.port} listener`, () =>
+        elb.send(
+          new CreateListenerCommand({
+            LoadBalancerArn: lbArn,
+            Port: spec.port,
+            Protocol: spec.protocol,
+            ...tls,
+            DefaultActions: [spec.action],
+            Tags: ctx.tags.list(`${albName(ctx.config)}-${spec.port}`),
+          }),
+        ),
       );
       arns.push(out.Listeners?.[0]?.ListenerArn ?? '');
     } else {
@@ -375,14 +389,16 @@ async function ensureListeners(
         ctx.progress(
           `${albName(ctx.config)}: updating the ${spec.port} listener to ${spec.protocol}`,
         );
-        await elb.send(
-          new ModifyListenerCommand({
-            ListenerArn: existing.ListenerArn,
-            Port: spec.port,
-            Protocol: spec.protocol,
-            ...tls,
-            DefaultActions: [spec.action],
-          }),
+        await withCertificate(`the ${spec.port} listener`, () =>
+          elb.send(
+            new ModifyListenerCommand({
+              ListenerArn: existing.ListenerArn,
+              Port: spec.port,
+              Protocol: spec.protocol,
+              ...tls,
+              DefaultActions: [spec.action],
+            }),
+          ),
         );
       }
       arns.push(existing.ListenerArn!);

@@ -249,6 +249,22 @@ async function ensureGroup(
     }
   }
 
+  const arn = group.logGroupArn ?? group.arn?.replace(/:\*$/, '');
+  if (arn) {
+    const { tags } = await logs.send(new ListTagsForResourceCommand({ resourceArn: arn }));
+    const owner = tags?.[STACK_TAG];
+    if (owner === undefined) {
+      // Adopted from RDS or the agent: tag it so destroy's leftover scan can find it.
+      await logs.send(new TagResourceCommand({ resourceArn: arn, tags: ctx.tags.map(spec.name) }));
+    } else if (owner !== ctx.config.stack) {
+      // Another stack's group: neither re-pointed to this stack's key nor changed at all.
+      ctx.warn(
+        `Log group ${spec.name} is tagged for stack "${owner}": left as it is (this stack neither changes nor deletes it). Give this stack its own names under monitoring.logs.`,
+      );
+      return;
+    }
+  }
+
   if (group.retentionInDays !== spec.retentionDays) {
     ctx.progress(
       `log group ${spec.name}: retention ${group.retentionInDays ?? 'never expire'} → ${spec.retentionDays} days`,
@@ -265,28 +281,45 @@ async function ensureGroup(
     ctx.progress(`log group ${spec.name}: associating the stack KMS key`);
     await logs.send(new AssociateKmsKeyCommand({ logGroupName: spec.name, kmsKeyId: kms.keyArn }));
   }
-  const arn = group.logGroupArn ?? group.arn?.replace(/:\*$/, '');
-  if (arn) {
-    const { tags } = await logs.send(new ListTagsForResourceCommand({ resourceArn: arn }));
-    const owner = tags?.[STACK_TAG];
-    if (owner === undefined) {
-      // Adopted from RDS or the agent: tag it so destroy's leftover scan can find it.
-      await logs.send(new TagResourceCommand({ resourceArn: arn, tags: ctx.tags.map(spec.name) }));
-    } else if (owner !== ctx.config.stack) {
-      ctx.warn(
-        `Log group ${spec.name} is tagged for stack "${owner}"; two stacks share it. Give this stack its own names under monitoring.logs.`,
-      );
-    }
-  }
 }
 
-/** Delete one group; gone already is fine, a concurrent operation on it is waited out. */
+/** The `cloudmart:stack` tag of a group (undefined: untagged). */
+async function stackOf(logs: CloudWatchLogsClient, group: LogGroup): Promise<string | undefined> {
+  const { ListTagsForResourceCommand } = await logsSdk();
+  const arn = group.logGroupArn ?? group.arn?.replace(/:\*$/, '');
+  if (!arn) return undefined;
+  const { tags } = await logs.send(new ListTagsForResourceCommand({ resourceArn: arn }));
+  return tags?.[STACK_TAG];
+}
+
+/**
+ * Delete one group if this stack owns it: tagged with this stack, or (`untaggedIsOurs`, for
+ * the groups RDS creates untagged for this stack's instance) carrying no stack tag at all.
+ * Gone already is fine, a concurrent operation on it is waited out.
+ */
 async function deleteGroup(
   ctx: StepContext,
   logs: CloudWatchLogsClient,
   logGroupName: string,
+  group?: LogGroup,
+  untaggedIsOurs = false,
 ): Promise<void> {
   const { DeleteLogGroupCommand } = await logsSdk();
+  const live = group ?? (await describeGroups(logs, [logGroupName])).get(logGroupName);
+  if (!live) return;
+  let owner: string | undefined;
+  try {
+    owner = await stackOf(logs, live);
+  } catch (e) {
+    if (isNotFound(e)) return;
+    throw e;
+  }
+  if (owner !== ctx.config.stack && !(owner === undefined && untaggedIsOurs)) {
+    ctx.warn(
+      `Left log group ${logGroupName}: it is not tagged ${STACK_TAG}=${ctx.config.stack} (${owner === undefined ? 'no stack tag' : `tagged for stack "${owner}"`}), so destroy does not delete it.`,
+    );
+    return;
+  }
   try {
     await retryWhile(ctx, () => logs.send(new DeleteLogGroupCommand({ logGroupName })), {
       what: `deleting log group ${logGroupName}`,
@@ -474,8 +507,11 @@ export const logGroupsStep = defineStep<LogsOutputs>({
   async teardown(ctx) {
     const logs = await ctx.aws.get('logs');
     const l = ctx.config.monitoring.logs;
-    for (const name of [l.backend.name, l.alb.name, l.rds.name]) {
-      await deleteGroup(ctx, logs, name);
+    const names = [l.backend.name, l.alb.name, l.rds.name];
+    const groups = await describeGroups(logs, names);
+    for (const name of names) {
+      const group = groups.get(name);
+      if (group) await deleteGroup(ctx, logs, name, group);
     }
     const dbId =
       ctx.maybeOutputs<RdsOutputs>(STEP.rds)?.dbInstanceIdentifier ??
@@ -491,6 +527,7 @@ export const logGroupsStep = defineStep<LogsOutputs>({
       );
       return;
     }
-    for (const name of present.keys()) await deleteGroup(ctx, logs, name);
+    // RDS creates these for this stack's instance untagged (when it got there first).
+    for (const [name, group] of present) await deleteGroup(ctx, logs, name, group, true);
   },
 });

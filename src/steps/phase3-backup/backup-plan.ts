@@ -17,6 +17,7 @@ import { attachedRolePolicies, findRole, inlineRolePolicyNames } from '../../aws
 import { firstInPages } from '../../aws/pages.js';
 import { STACK_TAG } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
+import { afterCreate, justCreated } from '../../aws/consistency.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
@@ -198,6 +199,7 @@ async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: bool
   const iam = await ctx.aws.get('iam');
   const ownName = backupNames(ctx.config).role;
   let role = await findRole(iam, ownName);
+  let roleCreated = false;
   if (!role) {
     const fallback = await findRole(iam, DEFAULT_BACKUP_ROLE);
     if (fallback) return { role: fallback, created: false };
@@ -213,16 +215,25 @@ async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: bool
           }),
         )
       ).Role;
+      roleCreated = true;
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
       role = await findRole(iam, ownName);
     }
     if (!role?.Arn) throw new Error(`IAM CreateRole ${ownName} returned no role`);
   }
-  const have = new Set((await attachedRolePolicies(iam, ownName)).map((p) => p.PolicyArn));
+  // A role created a moment ago has nothing attached, and IAM may not show it yet
+  // (NoSuchEntity while it propagates: terraform-provider-aws PR #6079).
+  const attached = roleCreated ? [] : await attachedRolePolicies(iam, ownName);
+  const have = new Set(attached.map((p) => p.PolicyArn));
   for (const arn of BACKUP_MANAGED_POLICIES(ctx.aws.partition())) {
     if (!have.has(arn)) {
-      await iam.send(new AttachRolePolicyCommand({ RoleName: ownName, PolicyArn: arn }));
+      await afterCreate(
+        ctx,
+        roleCreated || justCreated(ctx, role.CreateDate),
+        () => iam.send(new AttachRolePolicyCommand({ RoleName: ownName, PolicyArn: arn })),
+        { what: `attaching ${arn} to ${ownName}` },
+      );
     }
   }
   return { role, created: true };

@@ -1,6 +1,6 @@
 import type { DBSnapshot, RDSClient } from '@aws-sdk/client-rds';
 import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
-import { tagValue } from '../../aws/tags.js';
+import { STACK_TAG, tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, settleLater, type Check } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
@@ -165,6 +165,15 @@ export const rdsSnapshotStep = defineStep<RdsSnapshotOutputs>({
     const rds = await ctx.aws.get('rds');
     const snapshot = await findSnapshot(rds, name);
     if (!snapshot) return;
+    // The name is the seed's (cloudmart-db-snapshot-day5): a student may well have taken it by
+    // hand. Only a snapshot this stack tagged at creation is deleted.
+    const owner = tagValue(snapshot.TagList, STACK_TAG);
+    if (owner !== ctx.config.stack) {
+      ctx.warn(
+        `Left RDS snapshot ${name}: it is not tagged ${STACK_TAG}=${ctx.config.stack} (${owner === undefined ? 'no stack tag: someone made it by hand' : `tagged for stack "${owner}"`}), so destroy does not delete it. Delete it yourself if it is no longer needed (aws rds delete-db-snapshot --db-snapshot-identifier ${name}).`,
+      );
+      return;
+    }
     if (!ctx.config.destroy.deleteManualSnapshots) {
       ctx.warn(
         `Kept the manual RDS snapshot ${name} (destroy.deleteManualSnapshots is false): its storage keeps billing until you delete it. ` +

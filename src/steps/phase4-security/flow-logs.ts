@@ -16,6 +16,7 @@ import {
 } from '../../aws/find.js';
 import { STACK_TAG, STEP_TAG } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
+import { afterCreate, justCreated } from '../../aws/consistency.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
@@ -279,13 +280,22 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
       );
     }
     const policy = deliveryPolicy(groupArn);
-    if (!sameDocument(await getInlinePolicy(iam, roleName), policy)) {
-      await iam.send(
-        new PutRolePolicyCommand({
-          RoleName: roleName,
-          PolicyName: POLICY_NAME,
-          PolicyDocument: JSON.stringify(policy),
-        }),
+    // A role created a moment ago has no policy yet, and IAM may answer NoSuchEntity for it
+    // while it propagates (terraform-provider-aws PR #6079).
+    const inline = roleIsNew ? undefined : await getInlinePolicy(iam, roleName);
+    if (!sameDocument(inline, policy)) {
+      await afterCreate(
+        ctx,
+        roleIsNew || justCreated(ctx, role.CreateDate),
+        () =>
+          iam.send(
+            new PutRolePolicyCommand({
+              RoleName: roleName,
+              PolicyName: POLICY_NAME,
+              PolicyDocument: JSON.stringify(policy),
+            }),
+          ),
+        { what: `writing the delivery policy of ${roleName}` },
       );
     }
     const roleArn = role.Arn!;

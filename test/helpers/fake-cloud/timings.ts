@@ -63,6 +63,13 @@ export interface Timings {
   route53Insync: number;
   /** A new IAM role / instance profile is not yet usable by other services. */
   iamPropagation: number;
+  /**
+   * A new IAM role / instance profile is not yet visible to IAM's own calls that name it
+   * (AttachRolePolicy, PutRolePolicy, AddRoleToInstanceProfile answer NoSuchEntity).
+   */
+  iamVisible: number;
+  /** A certificate ACM just issued is not yet known to ELB (CertificateNotFound). */
+  acmToElb: number;
   /** Secrets Manager, KMS, S3, CloudWatch, SNS, SSM, Backup: nearly instant. */
   quick: number;
 }
@@ -96,6 +103,8 @@ export const LATENCY_TIMINGS: Timings = {
   acmIssue: 3 * 60_000,
   route53Insync: 45_000,
   iamPropagation: 10_000,
+  iamVisible: 3_000,
+  acmToElb: 20_000,
   quick: 1_000,
 };
 

@@ -339,6 +339,24 @@ describe('monitoring.logs', () => {
     expect(c.warnings[0]).toMatch(/tagged for stack "other"/);
   });
 
+  it("neither re-points nor re-times another stack's group", async () => {
+    logs.on(DescribeLogGroupsCommand).resolves({
+      logGroups: ALL.map((n) =>
+        n === BACKEND ? group(n, { retentionInDays: 90, kmsKeyId: undefined }) : group(n),
+      ),
+    });
+    logs
+      .on(ListTagsForResourceCommand)
+      .resolves({ tags: { 'cloudmart:stack': 'cloudmart' } })
+      .on(ListTagsForResourceCommand, { resourceArn: arnOf(BACKEND) })
+      .resolves({ tags: { 'cloudmart:stack': 'other' } });
+    logs.on(DescribeMetricFiltersCommand).resolves({ metricFilters: liveFilters() });
+    const c = ctx();
+    await logGroupsStep.create(c);
+    expect(writes()).toHaveLength(0);
+    expect(c.warnings[0]).toMatch(/tagged for stack "other": left as it is/);
+  });
+
   it('surfaces a KMS permission error from CreateLogGroup', async () => {
     logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
     logs
@@ -405,14 +423,47 @@ describe('monitoring.logs', () => {
   });
 
   describe('teardown', () => {
+    /** The named groups exist, tagged for this stack unless `tags` says otherwise. */
+    const present = (names: string[], tags: Record<string, Record<string, string>> = {}) => {
+      logs.on(DescribeLogGroupsCommand).resolves({ logGroups: names.map((n) => group(n)) });
+      logs.on(ListTagsForResourceCommand).callsFake((input: { resourceArn: string }) => {
+        const name = names.find((n) => arnOf(n) === input.resourceArn) ?? '';
+        return Promise.resolve({ tags: tags[name] ?? { 'cloudmart:stack': 'cloudmart' } });
+      });
+    };
+
     it('succeeds when every group is already gone', async () => {
       logs.on(DeleteLogGroupCommand).rejects(awsError('ResourceNotFoundException'));
-      logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
+      present([]);
       await expect(logGroupsStep.teardown(ctx())).resolves.toBeUndefined();
-      expect(
-        logs.commandCalls(DeleteLogGroupCommand).map((c) => c.args[0].input.logGroupName),
-      ).toEqual([BACKEND, ALB, RDS_SEED]);
+      expect(logs.commandCalls(DeleteLogGroupCommand)).toHaveLength(0);
       expect(rds.commandCalls(DescribeDBInstancesCommand)).toHaveLength(0);
+    });
+
+    it("deletes only this stack's groups: another stack's and untagged seed groups are left, with a warning", async () => {
+      logs.on(DeleteLogGroupCommand).resolves({});
+      present([BACKEND, ALB, RDS_SEED, RDS_EXPORT], {
+        [BACKEND]: { 'cloudmart:stack': 'other-shop' },
+        [ALB]: {},
+        // RDS creates its export groups untagged for this stack's instance: still ours.
+        [RDS_EXPORT]: {},
+      });
+      rds.on(DescribeDBInstancesCommand).rejects(awsError('DBInstanceNotFoundFault', 'gone', 404));
+      const c = ctx();
+
+      await logGroupsStep.teardown(c);
+
+      expect(
+        logs.commandCalls(DeleteLogGroupCommand).map((x) => x.args[0].input.logGroupName),
+      ).toEqual([RDS_SEED, RDS_EXPORT]);
+      expect(c.warnings).toEqual([
+        expect.stringContaining(
+          `Left log group ${BACKEND}: it is not tagged cloudmart:stack=cloudmart (tagged for stack "other-shop")`,
+        ),
+        expect.stringContaining(
+          `Left log group ${ALB}: it is not tagged cloudmart:stack=cloudmart (no stack tag)`,
+        ),
+      ]);
     });
 
     it('is torn down after data.rds, whose teardown waits until the instance is gone', () => {
@@ -421,7 +472,7 @@ describe('monitoring.logs', () => {
 
     it('deletes the export group at once when the instance is already gone', async () => {
       logs.on(DeleteLogGroupCommand).resolves({});
-      logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [group(RDS_EXPORT)] });
+      present([BACKEND, ALB, RDS_SEED, RDS_EXPORT]);
       rds
         .on(DescribeDBInstancesCommand)
         .rejects(awsError('DBInstanceNotFoundFault', 'DBInstance cloudmart-db not found', 404));
@@ -442,7 +493,7 @@ describe('monitoring.logs', () => {
 
     it('waits briefly for an instance still being deleted, then deletes the export group', async () => {
       logs.on(DeleteLogGroupCommand).resolves({});
-      logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [group(RDS_EXPORT)] });
+      present([BACKEND, ALB, RDS_SEED, RDS_EXPORT]);
       rds
         .on(DescribeDBInstancesCommand)
         .resolvesOnce({ DBInstances: [{ DBInstanceStatus: 'deleting' }] })
@@ -462,7 +513,7 @@ describe('monitoring.logs', () => {
     it('leaves the export group with a warning, without waiting, while the instance still runs', async () => {
       // data.rds's teardown failed, or was not part of this destroy (destroy --phase 2).
       logs.on(DeleteLogGroupCommand).resolves({});
-      logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [group(RDS_EXPORT)] });
+      present([BACKEND, ALB, RDS_SEED, RDS_EXPORT]);
       rds
         .on(DescribeDBInstancesCommand)
         .resolves({ DBInstances: [{ DBInstanceStatus: 'available' }] });
@@ -480,7 +531,7 @@ describe('monitoring.logs', () => {
 
     it('leaves the export group with a warning when the deletion outlives the short bound', async () => {
       logs.on(DeleteLogGroupCommand).resolves({});
-      logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [group(RDS_EXPORT)] });
+      present([BACKEND, ALB, RDS_SEED, RDS_EXPORT]);
       rds
         .on(DescribeDBInstancesCommand)
         .resolves({ DBInstances: [{ DBInstanceStatus: 'deleting' }] });
@@ -501,7 +552,7 @@ describe('monitoring.logs', () => {
         .on(DeleteLogGroupCommand)
         .rejectsOnce(awsError('OperationAbortedException'))
         .resolves({});
-      logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
+      present([BACKEND, ALB, RDS_SEED]);
       await logGroupsStep.teardown(ctx());
       expect(logs.commandCalls(DeleteLogGroupCommand)).toHaveLength(4);
     });

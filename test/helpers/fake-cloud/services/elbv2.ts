@@ -230,7 +230,10 @@ export function elbv2Service(w: World): ServiceModule {
         );
       for (const c of certs) {
         const cert = w.live('acm:certificate', region, c.CertificateArn as string);
-        if (!cert)
+        // ELB learns of a certificate ACM has just issued only after a while: until then it
+        // answers CertificateNotFound, as for one that does not exist.
+        const issuedAt = cert?.data.issuedAt as number | undefined;
+        if (!cert || (issuedAt !== undefined && w.now() - issuedAt < w.t('acmToElb')))
           throw err(
             'CertificateNotFoundException',
             `Certificate '${String(c.CertificateArn)}' not found`,

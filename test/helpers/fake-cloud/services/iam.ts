@@ -163,6 +163,20 @@ export function iamService(w: World): ServiceModule {
     if (!r) throw err('NoSuchEntityException', `Instance Profile ${name} cannot be found.`, 404);
     return r;
   };
+  /**
+   * IAM is eventually consistent: for a few seconds after CreateRole / CreateInstanceProfile,
+   * calls that change the new entity can still answer NoSuchEntity ("Troubleshooting IAM:
+   * changes that I make are not always immediately visible"; terraform-provider-aws PR #6079
+   * retries AddRoleToInstanceProfile on it). Reads are kept consistent here.
+   */
+  const visible = (r: Resource): Resource => {
+    if (w.now() - r.createdAt < w.t('iamVisible')) {
+      throw r.type === ROLE
+        ? err('NoSuchEntityException', `The role with name ${r.id} cannot be found.`, 404)
+        : err('NoSuchEntityException', `Instance Profile ${r.id} cannot be found.`, 404);
+    }
+    return r;
+  };
 
   function parse(text: unknown): In {
     try {
@@ -324,7 +338,7 @@ export function iamService(w: World): ServiceModule {
       };
     },
     AttachRolePolicy(_ctx, input) {
-      const r = role(input.RoleName as string);
+      const r = visible(role(input.RoleName as string));
       const arn = input.PolicyArn as string;
       if (!MANAGED[arn] && !w.live('iam:policy', REGION, arn))
         throw err(
@@ -362,7 +376,7 @@ export function iamService(w: World): ServiceModule {
       return { RoleName: r.id, PolicyName: input.PolicyName, PolicyDocument: encode(doc) };
     },
     PutRolePolicy(_ctx, input) {
-      const r = role(input.RoleName as string);
+      const r = visible(role(input.RoleName as string));
       parse(input.PolicyDocument);
       (r.data.inline as Record<string, string>)[input.PolicyName as string] = String(
         input.PolicyDocument,
@@ -435,8 +449,8 @@ export function iamService(w: World): ServiceModule {
       return { InstanceProfile: profileShape(profile(input.InstanceProfileName as string)) };
     },
     AddRoleToInstanceProfile(_ctx, input) {
-      const p = profile(input.InstanceProfileName as string);
-      const r = role(input.RoleName as string);
+      const p = visible(profile(input.InstanceProfileName as string));
+      const r = visible(role(input.RoleName as string));
       const roles = p.data.roles as string[];
       if (roles.includes(r.id))
         throw err(
