@@ -66,7 +66,7 @@ app:
 
 database:
   engine: postgres # or mysql
-  engineVersion: null # null: 16 for postgres, 8.0 for mysql
+  engineVersion: null # null: 16 for postgres, 8.4 for mysql (never paid Extended Support)
   instanceClass: db.t3.micro
   allocatedStorageGiB: 20
   multiAz: true

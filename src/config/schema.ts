@@ -175,7 +175,9 @@ export const databaseSchema = z
       .string()
       .nullable()
       .default(null)
-      .describe('null: the engine default (16 / 8.0)'),
+      .describe(
+        'null: 16 for postgres, 8.4 for mysql (versions in RDS standard support; cloudmart never enrols in paid Extended Support)',
+      ),
     instanceClass: z.string().startsWith('db.').default('db.t3.micro'),
     allocatedStorageGiB: z.number().int().min(20).max(1000).default(20),
     multiAz: z.boolean().default(true),
@@ -387,6 +389,16 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
+
+/**
+ * Whether ElastiCache takes `TransitEncryptionMode` for this engine version: Redis OSS 7.0 and
+ * later, Valkey 7.2 and later ("Enabling in-transit encryption": the preferred/required modes
+ * came with Redis OSS 7). Older versions with TransitEncryptionEnabled are always "required".
+ */
+export function cacheTakesTransitMode(cache: Config['cache']): boolean {
+  const [major = 0, minor = 0] = cacheEngineVersion(cache).split('.').map(Number);
+  return cache.engine === 'valkey' ? major > 7 || (major === 7 && minor >= 2) : major >= 7;
+}
 
 /** The cache engine version: the configured one, else the engine's default. */
 export function cacheEngineVersion(cache: Config['cache']): string {

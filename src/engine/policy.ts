@@ -21,6 +21,18 @@ const TOOL_ACTIONS = [
   'kms:DescribeKey',
   'logs:DescribeLogGroups',
   'rds:DescribeDBSnapshots',
+  // the sweep confirms what the Tagging API lists and bills (it lags deletes)
+  'rds:DescribeDBInstances',
+  'elasticache:DescribeReplicationGroups',
+  'elasticache:DescribeCacheClusters',
+  'elasticloadbalancing:DescribeLoadBalancers',
+  'elasticloadbalancing:DescribeListeners',
+  'elasticloadbalancing:DescribeTargetGroups',
+  'ec2:DescribeVolumes',
+  'ec2:DescribeAddresses',
+  'cloudfront:GetDistribution',
+  's3:ListBucket',
+  'cloudwatch:DescribeAlarms',
   // cost --live
   'pricing:GetProducts',
   'cloudtrail:DescribeTrails',

@@ -19,6 +19,12 @@ export interface Leftover {
   type: string;
   /** Kept on purpose (KMS key pending deletion, backups the config keeps): not a failure. */
   kept: boolean;
+  /**
+   * Only listed by the Tagging API, which keeps listing deleted resources (a terminated
+   * instance's volumes, listeners, rules) for minutes to hours, and not confirmed with the
+   * resource's own service: reported, not a failure. Types that bill are always confirmed.
+   */
+  unconfirmed?: boolean;
   note?: string;
 }
 
@@ -229,13 +235,109 @@ async function confirm(
       }
       case 'rds:snapshot':
         return await rdsSnapshot(aws, config, l);
-      case 'rds:auto-backup':
+      case 'rds:db': {
+        const { DescribeDBInstancesCommand } = await import('@aws-sdk/client-rds');
+        const rds = await aws.get('rds', l.region);
+        const out = await rds.send(
+          new DescribeDBInstancesCommand({ DBInstanceIdentifier: resourceId(l.arn) }),
+        );
+        const db = out.DBInstances?.[0];
+        return db !== undefined && there(db.DBInstanceStatus);
+      }
+      case 'elasticache:replicationgroup': {
+        const { DescribeReplicationGroupsCommand } = await import('@aws-sdk/client-elasticache');
+        const ec = await aws.get('elasticache', l.region);
+        const out = await ec.send(
+          new DescribeReplicationGroupsCommand({ ReplicationGroupId: resourceId(l.arn) }),
+        );
+        const g = out.ReplicationGroups?.[0];
+        return g !== undefined && there(g.Status);
+      }
+      case 'elasticache:cluster': {
+        const { DescribeCacheClustersCommand } = await import('@aws-sdk/client-elasticache');
+        const ec = await aws.get('elasticache', l.region);
+        const out = await ec.send(
+          new DescribeCacheClustersCommand({ CacheClusterId: resourceId(l.arn) }),
+        );
+        const c = out.CacheClusters?.[0];
+        return c !== undefined && there(c.CacheClusterStatus);
+      }
+      case 'elasticloadbalancing:loadbalancer': {
+        const { DescribeLoadBalancersCommand } =
+          await import('@aws-sdk/client-elastic-load-balancing-v2');
+        const elb = await aws.get('elbv2', l.region);
+        const out = await elb.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [l.arn] }));
+        const lb = out.LoadBalancers?.[0];
+        return lb !== undefined && there(lb.State?.Code);
+      }
+      case 'elasticloadbalancing:listener': {
+        const { DescribeListenersCommand } =
+          await import('@aws-sdk/client-elastic-load-balancing-v2');
+        const elb = await aws.get('elbv2', l.region);
+        const out = await elb.send(new DescribeListenersCommand({ ListenerArns: [l.arn] }));
+        return (out.Listeners ?? []).length > 0 && there();
+      }
+      case 'elasticloadbalancing:targetgroup': {
+        const { DescribeTargetGroupsCommand } =
+          await import('@aws-sdk/client-elastic-load-balancing-v2');
+        const elb = await aws.get('elbv2', l.region);
+        const out = await elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [l.arn] }));
+        return (out.TargetGroups ?? []).length > 0 && there();
+      }
+      case 'ec2:volume': {
+        const { DescribeVolumesCommand } = await import('@aws-sdk/client-ec2');
+        const ec2 = await aws.get('ec2', l.region);
+        const out = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [resourceId(l.arn)] }));
+        const state = out.Volumes?.[0]?.State;
+        return state !== undefined && state !== 'deleted' && there(state);
+      }
+      case 'ec2:elastic-ip': {
+        const { DescribeAddressesCommand } = await import('@aws-sdk/client-ec2');
+        const ec2 = await aws.get('ec2', l.region);
+        const out = await ec2.send(
+          new DescribeAddressesCommand({ AllocationIds: [resourceId(l.arn)] }),
+        );
+        return (out.Addresses ?? []).length > 0 && there();
+      }
+      case 'cloudfront:distribution': {
+        const { GetDistributionCommand } = await import('@aws-sdk/client-cloudfront');
+        const cf = await aws.get('cloudfront');
+        const out = await cf.send(new GetDistributionCommand({ Id: resourceId(l.arn) }));
+        return out.Distribution !== undefined && there(out.Distribution.Status);
+      }
+      case 's3:bucket': {
+        const { HeadBucketCommand } = await import('@aws-sdk/client-s3');
+        const s3 = await aws.get('s3', l.region);
+        await s3.send(new HeadBucketCommand({ Bucket: resourceId(l.arn) }));
+        return there();
+      }
+      case 'cloudwatch:alarm': {
+        const { DescribeAlarmsCommand } = await import('@aws-sdk/client-cloudwatch');
+        const cw = await aws.get('cloudwatch', l.region);
+        const out = await cw.send(new DescribeAlarmsCommand({ AlarmNames: [resourceId(l.arn)] }));
+        return (out.MetricAlarms ?? []).length + (out.CompositeAlarms ?? []).length > 0 && there();
+      }
+      default:
+        // Nothing that bills by the hour: said as listed, not counted as left behind.
+        return {
+          ...l,
+          unconfirmed: true,
+          note: 'listed by the Tagging API, not confirmed: the Tagging API keeps listing deleted resources for minutes to hours',
+        };
+      case 'rds:auto-backup': {
+        const { DescribeDBInstanceAutomatedBackupsCommand } = await import('@aws-sdk/client-rds');
+        const rds = await aws.get('rds', l.region);
+        const out = await rds.send(
+          new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceAutomatedBackupsArn: l.arn }),
+        );
+        if ((out.DBInstanceAutomatedBackups ?? []).length === 0) return false;
         // destroy.finalSnapshot deletes the instance with DeleteAutomatedBackups: false.
         return config.destroy.finalSnapshot
           ? kept(
               'retained RDS automated backups, kept with the final snapshot (destroy.finalSnapshot)',
             )
           : there();
+      }
     }
   } catch (e) {
     if (isNotFound(e)) return false;

@@ -28,8 +28,9 @@ async function setUp(
   mode: FakeCloudMode,
   overrides: ConfigOverrides = {},
   timings: Partial<Timings> = {},
+  startAt?: number,
 ) {
-  cloud = await new FakeCloud({ mode, timings }).install();
+  cloud = await new FakeCloud({ mode, timings, ...(startAt ? { startAt } : {}) }).install();
   const engine = await engineFor(STEPS);
   const config = testConfig(overrides);
   Object.assign(engine.options, { config, sleep: cloud.sleep, now: cloud.now });
@@ -184,5 +185,55 @@ describe('destroy deletes only what carries this stack tag', () => {
     expect(warnings).toContainEqual(
       expect.stringContaining(`Left log group ${config.monitoring.logs.backend.name}`),
     );
+  });
+});
+
+describe('settings AWS takes only for some versions', () => {
+  it('creates a Redis OSS 6.2 cache without TransitEncryptionMode, which that version refuses', async () => {
+    const { cloud, options } = await setUp('instant', { cache: { engineVersion: '6.2' } });
+    const ids = [STEP.kms, STEP.vpc, STEP.subnets, STEP.securityGroups, STEP.redis];
+    const steps = STEPS.filter((s) => ids.includes(s.id as never));
+    expect(failures(await runUp({ ...options, steps }))).toBe('');
+    const create = cloud.calls.find((c) => c.command === 'CreateReplicationGroup');
+    expect(create?.input).toMatchObject({ EngineVersion: '6.2', TransitEncryptionEnabled: true });
+    expect(create?.input).not.toHaveProperty('TransitEncryptionMode');
+  });
+
+  it('MySQL by default: a version in standard support, never enrolled in paid Extended Support', async () => {
+    // The fake's clock is today's date: MySQL 8.0 left standard support on 2026-07-31.
+    const { cloud, options } = await setUp(
+      'instant',
+      { database: { engine: 'mysql' } },
+      {},
+      Date.UTC(2026, 11, 1),
+    );
+    const ids = [STEP.kms, STEP.vpc, STEP.subnets, STEP.securityGroups, STEP.rds];
+    const steps = STEPS.filter((s) => ids.includes(s.id as never));
+    expect(failures(await runUp({ ...options, steps }))).toBe('');
+    const db = await cloud.call('rds', 'DescribeDBInstances', {}, options.config.region);
+    expect(db.DBInstances[0]).toMatchObject({
+      Engine: 'mysql',
+      EngineVersion: expect.stringMatching(/^8\.4/),
+      EngineLifecycleSupport: 'open-source-rds-extended-support-disabled',
+    });
+    // Asked for 8.0 after that date, RDS refuses instead of billing Extended Support.
+    await expect(
+      cloud.call(
+        'rds',
+        'CreateDBInstance',
+        {
+          DBInstanceIdentifier: 'old',
+          Engine: 'mysql',
+          EngineVersion: '8.0',
+          DBInstanceClass: 'db.t3.micro',
+          AllocatedStorage: 20,
+          MasterUsername: 'u',
+          ManageMasterUserPassword: true,
+          DBSubnetGroupName: `${options.config.stack}-db-subnets`,
+          EngineLifecycleSupport: 'open-source-rds-extended-support-disabled',
+        },
+        options.config.region,
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidParameterCombination' });
   });
 });

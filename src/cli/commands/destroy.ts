@@ -171,8 +171,16 @@ export async function destroyCommand(
       }
     }
     const kept = leftovers.filter((l) => l.kept);
-    const remaining = leftovers.filter((l) => !l.kept);
+    // Listed by the Tagging API only, which lags deletes: said, never a failure.
+    const listed = leftovers.filter((l) => !l.kept && l.unconfirmed);
+    const remaining = leftovers.filter((l) => !l.kept && !l.unconfirmed);
     for (const l of kept) io.err(`  kept: ${l.arn} (${l.region}) — ${l.note ?? ''}`);
+    if (listed.length > 0) {
+      io.err(
+        `${listed.length} deleted resource${listed.length === 1 ? ' is' : 's are'} still listed by the Tagging API (it lags deletes by minutes to hours; not confirmed, nothing that bills by the hour):`,
+      );
+      for (const l of listed) io.err(`  ? ${l.type} ${l.arn} (${l.region})`);
+    }
     if (remaining.length > 0) {
       io.err(
         `${remaining.length} resource${remaining.length === 1 ? '' : 's'} still exist${remaining.length === 1 ? 's' : ''}:`,
@@ -217,6 +225,7 @@ export async function destroyCommand(
           skipped: result.skipped,
           kept,
           remaining,
+          listed,
           ...(incomplete.length > 0 ? { incomplete } : {}),
         }),
       );

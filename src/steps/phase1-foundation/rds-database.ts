@@ -56,6 +56,19 @@ const NO_SNAPSHOT_STATES = new Set([
   'restore-error',
 ]);
 
+/**
+ * The engine version when the config names none: majors within RDS standard support for
+ * years (MySQL 8.0's ended 2026-07-31; after it RDS bills Extended Support per vCPU-hour).
+ */
+export const DEFAULT_ENGINE_VERSION = { postgres: '16', mysql: '8.4' } as const;
+
+/**
+ * Never enrolled in RDS Extended Support (CreateDBInstance's default enrols, and bills it once
+ * the major version leaves standard support): past that date RDS refuses the create instead,
+ * which the budget prefers ("Amazon RDS Extended Support", EngineLifecycleSupport).
+ */
+export const ENGINE_LIFECYCLE = 'open-source-rds-extended-support-disabled';
+
 /** Everything about the database that follows from the config alone (also used by `plan`). */
 export interface DbSettings {
   instanceId: string;
@@ -74,7 +87,7 @@ export interface DbSettings {
 export function dbSettings(config: Config): DbSettings {
   const { database } = config;
   const engine = database.engine;
-  const engineVersion = database.engineVersion ?? (engine === 'postgres' ? '16' : '8.0');
+  const engineVersion = database.engineVersion ?? DEFAULT_ENGINE_VERSION[engine];
   const [major = '', minor = '0'] = engineVersion.split('.');
   // PostgreSQL 10+ families are named by major version only; MySQL by major.minor.
   const family =
@@ -455,6 +468,7 @@ export const rdsDatabaseStep = defineStep<RdsOutputs>({
             DBInstanceIdentifier: s.instanceId,
             Engine: s.engine,
             EngineVersion: s.engineVersion,
+            EngineLifecycleSupport: ENGINE_LIFECYCLE,
             DBInstanceClass: d.instanceClass,
             AllocatedStorage: d.allocatedStorageGiB,
             StorageType: 'gp3',

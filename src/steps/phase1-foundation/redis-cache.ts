@@ -5,7 +5,7 @@ import type {
 } from '@aws-sdk/client-elasticache';
 import { ignoreNotFound, isAlreadyExists, isNotFound } from '../../aws/errors.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
-import { cacheEngineVersion, type Config } from '../../config/schema.js';
+import { cacheEngineVersion, cacheTakesTransitMode, type Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
@@ -438,7 +438,9 @@ export const redisCacheStep = defineStep<RedisOutputs>({
             KmsKeyId: keyArn,
             // An AUTH token is only accepted together with in-transit encryption.
             TransitEncryptionEnabled: true,
-            TransitEncryptionMode: 'required',
+            // Only Redis OSS 7.0+ / Valkey 7.2+ take a mode; older versions refuse the
+            // parameter and, with transit encryption on, accept TLS connections only anyway.
+            ...(cacheTakesTransitMode(c) ? { TransitEncryptionMode: 'required' as const } : {}),
             AuthToken: token,
             CacheSubnetGroupName: s.subnetGroupName,
             SecurityGroupIds: [redisSgId],

@@ -10,7 +10,25 @@ export interface WorldJSON {
   resources: Resource[];
   tokens: Record<string, { id: string; hash: string; at: number }>;
   settings: Record<string, Record<string, unknown>>;
+  /** Deleted tagged resources the Tagging API still lists (see `World.ghosts`). */
+  ghosts?: Ghost[];
 }
+
+/** A deleted resource as the Tagging API keeps listing it for a while. */
+export interface Ghost {
+  type: string;
+  region: string;
+  arn: string;
+  tags: Record<string, string>;
+  removedAt: number;
+}
+
+/**
+ * How long the Resource Groups Tagging API keeps listing a deleted resource: AWS documents no
+ * bound ("minutes to hours" in practice), and lists terminated instances' volumes, deleted
+ * listeners and the like long after. Simulated time, in every mode.
+ */
+export const TAGGING_LAG_MS = 60 * 60_000;
 
 /**
  * The store every service module works on: resources keyed by type, region and id, the
@@ -25,6 +43,8 @@ export class World {
   rng: Rng;
   private readonly store = new Map<string, Resource>();
   tokens: Record<string, { id: string; hash: string; at: number }> = {};
+  /** Deleted tagged resources, for the Tagging API's lag. */
+  ghosts: Ghost[] = [];
   settings: Record<string, Record<string, unknown>> = {};
   private readonly events = new Map<string, (r: Resource) => void>();
   private readonly ticks: Array<() => void> = [];
@@ -117,6 +137,22 @@ export class World {
 
   remove(r: Resource): void {
     this.store.delete(this.key(r.type, r.region, r.id));
+    if (r.arn && Object.keys(r.tags).length > 0 && !r.system) {
+      this.ghosts.push({
+        type: r.type,
+        region: r.region,
+        arn: r.arn,
+        tags: { ...r.tags },
+        removedAt: this.now(),
+      });
+    }
+  }
+
+  /** What the Tagging API still lists of the deleted resources of a region. */
+  ghostsIn(region: string): Ghost[] {
+    const now = this.now();
+    this.ghosts = this.ghosts.filter((g) => now - g.removedAt < TAGGING_LAG_MS);
+    return this.ghosts.filter((g) => g.region === region && !this.byArn(g.arn));
   }
 
   /** Schedule a state change `delay` simulated ms from now (0: before the next call). */
@@ -214,6 +250,7 @@ export class World {
       resources: [...this.store.values()],
       tokens: this.tokens,
       settings: this.settings,
+      ghosts: this.ghosts,
     };
   }
 
@@ -222,6 +259,7 @@ export class World {
     for (const r of json.resources) this.store.set(this.key(r.type, r.region, r.id), r);
     this.tokens = json.tokens ?? {};
     this.settings = json.settings ?? {};
+    this.ghosts = json.ghosts ?? [];
     this.rng.state = json.rng;
   }
 }

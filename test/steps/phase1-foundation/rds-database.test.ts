@@ -163,6 +163,7 @@ describe('data.rds', () => {
         DBInstanceIdentifier: 'cloudmart-db',
         Engine: 'postgres',
         EngineVersion: '16',
+        EngineLifecycleSupport: 'open-source-rds-extended-support-disabled',
         DBInstanceClass: 'db.t3.micro',
         AllocatedStorage: 20,
         StorageType: 'gp3',
@@ -255,7 +256,7 @@ describe('data.rds', () => {
       const mysql = liveDb({
         Engine: 'mysql',
         Endpoint: { Address: ENDPOINT, Port: 3306 },
-        DBParameterGroups: [{ DBParameterGroupName: 'cloudmart-mysql8-0' }],
+        DBParameterGroups: [{ DBParameterGroupName: 'cloudmart-mysql8-4' }],
         EnabledCloudwatchLogsExports: ['error', 'slowquery'],
       });
       rds
@@ -266,11 +267,11 @@ describe('data.rds', () => {
 
       const out = await rdsDatabaseStep.create(ctx(config));
 
-      expect(out.parameterGroupName).toBe('cloudmart-mysql8-0');
+      expect(out.parameterGroupName).toBe('cloudmart-mysql8-4');
       expect(out.port).toBe(3306);
       expect(rds.commandCalls(CreateDBParameterGroupCommand)[0]!.args[0].input).toMatchObject({
-        DBParameterGroupName: 'cloudmart-mysql8-0',
-        DBParameterGroupFamily: 'mysql8.0',
+        DBParameterGroupName: 'cloudmart-mysql8-4',
+        DBParameterGroupFamily: 'mysql8.4',
       });
       expect(rds.commandCalls(ModifyDBParameterGroupCommand)[0]!.args[0].input.Parameters).toEqual([
         {
@@ -284,9 +285,11 @@ describe('data.rds', () => {
       ]);
       expect(rds.commandCalls(CreateDBInstanceCommand)[0]!.args[0].input).toMatchObject({
         Engine: 'mysql',
-        EngineVersion: '8.0',
+        EngineVersion: '8.4',
+        // 8.0's standard support ended 2026-07-31: never enrolled in paid Extended Support.
+        EngineLifecycleSupport: 'open-source-rds-extended-support-disabled',
         EnableCloudwatchLogsExports: ['error', 'slowquery'],
-        DBParameterGroupName: 'cloudmart-mysql8-0',
+        DBParameterGroupName: 'cloudmart-mysql8-4',
       });
       // The subnet group already had the data subnets: nothing sent for it.
       expect(rds.commandCalls(CreateDBSubnetGroupCommand)).toHaveLength(0);

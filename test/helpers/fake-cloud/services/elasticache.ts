@@ -96,7 +96,7 @@ export function elasticacheService(w: World): ServiceModule {
         ? { AuthTokenLastModifiedDate: date(d.authTokenModifiedAt as number) }
         : {}),
       TransitEncryptionEnabled: d.transit === true,
-      ...(d.transit ? { TransitEncryptionMode: d.transitMode } : {}),
+      ...(d.transit && d.transitMode ? { TransitEncryptionMode: d.transitMode } : {}),
       AtRestEncryptionEnabled: d.atRest === true,
       ...(d.kmsKeyId ? { KmsKeyId: d.kmsKeyId } : {}),
       ARN: r.arn,
@@ -216,6 +216,20 @@ export function elasticacheService(w: World): ServiceModule {
           'Multi-AZ requires automatic failover to be enabled.',
         );
       }
+      // The preferred/required transit modes came with Redis OSS 7.0 (Valkey: 7.2, its first).
+      const [major = 0, minor = 0] = String(input.EngineVersion ?? '7.1')
+        .split('.')
+        .map(Number);
+      const takesMode =
+        String(input.Engine ?? 'redis') === 'valkey'
+          ? major > 7 || (major === 7 && minor >= 2)
+          : major >= 7;
+      if (input.TransitEncryptionMode !== undefined && !takesMode) {
+        throw err(
+          'InvalidParameterCombinationException',
+          `TransitEncryptionMode is not supported for engine version ${String(input.EngineVersion)}.`,
+        );
+      }
       const sgName = String(input.CacheSubnetGroupName ?? 'default').toLowerCase();
       const subnetGroup = w.live(T.subnetGroup, ctx.region, sgName);
       if (!subnetGroup)
@@ -280,7 +294,7 @@ export function elasticacheService(w: World): ServiceModule {
           atRest: input.AtRestEncryptionEnabled === true,
           kmsKeyId,
           transit: input.TransitEncryptionEnabled === true,
-          transitMode: input.TransitEncryptionMode ?? 'required',
+          transitMode: input.TransitEncryptionMode ?? (takesMode ? 'required' : undefined),
           authTokenEnabled: token !== undefined,
           authTokenModifiedAt: w.now(),
           subnetGroup: sgName,

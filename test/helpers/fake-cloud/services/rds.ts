@@ -46,6 +46,23 @@ const KNOWN_PARAMETERS: Record<string, string[]> = {
   ],
 };
 
+/**
+ * End of RDS standard support per engine major ("Supported MySQL major versions on Amazon RDS",
+ * the RDS for PostgreSQL release calendar). After it an instance enrolled in Extended Support
+ * (CreateDBInstance's default) bills extra; one created with
+ * `open-source-rds-extended-support-disabled` is refused.
+ */
+const END_OF_STANDARD_SUPPORT: Record<string, number> = {
+  'postgres:13': Date.UTC(2026, 1, 28),
+  'postgres:14': Date.UTC(2027, 1, 28),
+  'postgres:15': Date.UTC(2028, 1, 29),
+  'postgres:16': Date.UTC(2029, 1, 28),
+  'postgres:17': Date.UTC(2030, 1, 28),
+  'mysql:5.7': Date.UTC(2024, 1, 29),
+  'mysql:8.0': Date.UTC(2026, 6, 31),
+  'mysql:8.4': Date.UTC(2029, 6, 31),
+};
+
 const DEFAULT_VERSIONS: Record<string, string> = {
   '16': '16.4',
   '15': '15.8',
@@ -132,6 +149,7 @@ export function rdsService(w: World): ServiceModule {
       CopyTagsToSnapshot: d.copyTagsToSnapshot === true,
       EnabledCloudwatchLogsExports: [...(d.logExports as string[])],
       DeletionProtection: d.deletionProtection === true,
+      EngineLifecycleSupport: d.engineLifecycleSupport ?? 'open-source-rds-extended-support',
       ...(d.secretArn
         ? {
             MasterUserSecret: {
@@ -539,7 +557,21 @@ export function rdsService(w: World): ServiceModule {
       const azs = subnets.map((s) => w.get(EC2_TYPES.subnet, ctx.region, s)?.data.az as string);
       const multiAz = input.MultiAZ === true;
       const az = (input.AvailabilityZone as string | undefined) ?? azs[0];
-      const version = String(input.EngineVersion ?? (engine === 'postgres' ? '16' : '8.0'));
+      const version = String(input.EngineVersion ?? (engine === 'postgres' ? '16' : '8.4'));
+      const major =
+        engine === 'postgres' ? version.split('.')[0] : version.split('.').slice(0, 2).join('.');
+      const lifecycle = String(input.EngineLifecycleSupport ?? 'open-source-rds-extended-support');
+      const standardEnds = END_OF_STANDARD_SUPPORT[`${engine}:${major}`];
+      if (
+        lifecycle === 'open-source-rds-extended-support-disabled' &&
+        standardEnds !== undefined &&
+        w.now() > standardEnds
+      ) {
+        throw err(
+          'InvalidParameterCombination',
+          `${engine} ${major} is past the end of RDS standard support; create it with EngineLifecycleSupport open-source-rds-extended-support, or choose a newer major version.`,
+        );
+      }
       const r = w.add({
         service: 'rds',
         type: T.db,
@@ -579,6 +611,7 @@ export function rdsService(w: World): ServiceModule {
           logExports: [...((input.EnableCloudwatchLogsExports ?? []) as string[])],
           deletionProtection: input.DeletionProtection === true,
           replications: [],
+          engineLifecycleSupport: lifecycle,
         },
       });
       if (input.ManageMasterUserPassword) {
@@ -868,7 +901,14 @@ export function rdsService(w: World): ServiceModule {
         list = list.filter((b) => b.data.dbiResourceId === input.DbiResourceId);
       if (input.DBInstanceIdentifier)
         list = list.filter((b) => b.data.instanceId === input.DBInstanceIdentifier);
-      if ((input.DbiResourceId || input.DBInstanceIdentifier) && list.length === 0) {
+      if (input.DBInstanceAutomatedBackupsArn)
+        list = list.filter((b) => b.arn === input.DBInstanceAutomatedBackupsArn);
+      if (
+        (input.DbiResourceId ||
+          input.DBInstanceIdentifier ||
+          input.DBInstanceAutomatedBackupsArn) &&
+        list.length === 0
+      ) {
         throw err(
           'DBInstanceAutomatedBackupNotFoundFault',
           `No automated backup found for ${String(input.DbiResourceId ?? input.DBInstanceIdentifier)}`,

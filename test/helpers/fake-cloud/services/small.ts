@@ -50,8 +50,8 @@ const NOT_LISTED_BY_TAGGING = new Set(['iam:role', 'autoscaling:autoScalingGroup
 /**
  * GetResources over every tagged resource of the region (global services answer in
  * us-east-1), except the types AWS leaves out (NOT_LISTED_BY_TAGGING). A `deleted` NAT
- * gateway and a `terminated` instance are still listed, as the real API lags behind those
- * deletes.
+ * gateway, a `terminated` instance and every tagged resource deleted within the last hour are
+ * still listed, as the real API lags behind deletes (minutes to hours).
  */
 export function taggingService(w: World): ServiceModule {
   return {
@@ -61,10 +61,14 @@ export function taggingService(w: World): ServiceModule {
         const filters = (input.TagFilters ?? []) as Array<{ Key: string; Values?: string[] }>;
         const types = (input.ResourceTypeFilters ?? []) as string[];
         const arns = input.ResourceARNList as string[] | undefined;
-        const list = w
-          .all(undefined, ctx.region)
-          // A deleted NAT gateway or a terminated instance stays listed for a while, as in AWS.
-          .filter((r) => !r.gone || r.type === 'ec2:natgateway' || r.type === 'ec2:instance')
+        const list = [
+          ...w
+            .all(undefined, ctx.region)
+            // A deleted NAT gateway or a terminated instance stays listed for a while, as in AWS.
+            .filter((r) => !r.gone || r.type === 'ec2:natgateway' || r.type === 'ec2:instance'),
+          // So does every other tagged resource deleted within the lag (TAGGING_LAG_MS).
+          ...w.ghostsIn(ctx.region).map((g) => ({ ...g, system: false })),
+        ]
           .filter((r) => r.arn && Object.keys(r.tags).length > 0 && !r.system)
           .filter((r) => !NOT_LISTED_BY_TAGGING.has(arnType(r.arn!)))
           .filter((r) => !arns?.length || arns.includes(r.arn!))
