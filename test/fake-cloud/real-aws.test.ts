@@ -210,7 +210,9 @@ describe('settings AWS takes only for some versions', () => {
     const ids = [STEP.kms, STEP.vpc, STEP.subnets, STEP.securityGroups, STEP.rds];
     const steps = STEPS.filter((s) => ids.includes(s.id as never));
     expect(failures(await runUp({ ...options, steps }))).toBe('');
-    const db = await cloud.call('rds', 'DescribeDBInstances', {}, options.config.region);
+    const db = (await cloud.call('rds', 'DescribeDBInstances', {}, options.config.region)) as {
+      DBInstances: unknown[];
+    };
     expect(db.DBInstances[0]).toMatchObject({
       Engine: 'mysql',
       EngineVersion: expect.stringMatching(/^8\.4/),
