@@ -329,7 +329,7 @@ describe('destroy sweep', () => {
       ]);
       expect(
         rds.commandCalls(DescribeDBInstanceAutomatedBackupsCommand).map((c) => c.args[0].input),
-      ).toEqual([{ MaxRecords: 100 }]);
+      ).toEqual([{ DBInstanceAutomatedBackupsArn: autoBackups }, { MaxRecords: 100 }]);
       expect(backup.commandCalls(DescribeBackupVaultCommand).map((c) => c.args[0].input)).toEqual([
         { BackupVaultName: 'cloudmart-vault' },
         { BackupVaultName: 'cloudmart-vault' },
