@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'STATE_LOCKED'
   | 'CREDENTIALS'
   | 'ACCESS_DENIED'
+  | 'ACCOUNT_NOT_VERIFIED'
   | 'THROTTLED'
   | 'AWS_ERROR'
   | 'TIMEOUT'

@@ -101,6 +101,51 @@ export interface AwsOptions {
   maxAttempts?: number;
 }
 
+/**
+ * Every error a client throws carries the call that failed (`CreateDistributionCommand` → the
+ * operation, its region and the resource it named), so the message a user reads names them:
+ * the SDK's own errors say neither.
+ */
+export function withCallContext<T>(client: T, region: string): T {
+  const stack = (client as { middlewareStack?: { add: (...a: unknown[]) => void } })
+    .middlewareStack;
+  stack?.add(
+    (
+      next: (a: { input: Record<string, unknown> }) => Promise<unknown>,
+      context: { commandName?: string },
+    ) =>
+      async (args: { input: Record<string, unknown> }) => {
+        try {
+          return await next(args);
+        } catch (e) {
+          if (e && typeof e === 'object') {
+            Object.assign(e, {
+              $call: {
+                operation: (context.commandName ?? '').replace(/Command$/, ''),
+                region,
+                resource: resourceNamed(args.input),
+              },
+            });
+          }
+          throw e;
+        }
+      },
+    { step: 'initialize', name: 'cloudmartCallContext', override: true },
+  );
+  return client;
+}
+
+/** The identifier a request names (`DBInstanceIdentifier`, `Bucket`, `LoadBalancerArn`, …), if any. */
+function resourceNamed(input: Record<string, unknown> | undefined): string | undefined {
+  if (!input) return undefined;
+  for (const [k, v] of Object.entries(input)) {
+    if (typeof v !== 'string' || v === '') continue;
+    if (/^(Bucket|Name|Id|.*(Identifier|Arn|Name|Id))$/.test(k) && !/Token|Password|Secret/.test(k))
+      return v;
+  }
+  return undefined;
+}
+
 /** What steps see: clients by service and region, and the account id. */
 export interface Aws {
   readonly region: string;
@@ -134,8 +179,8 @@ export class AwsClientFactory implements Aws {
     const key = `${service}@${r}`;
     let client = this.cache.get(key) as Promise<ServiceClients[K]> | undefined;
     if (!client) {
-      client = loaders[service]().then(
-        (Client) =>
+      client = loaders[service]().then((Client) =>
+        withCallContext(
           new Client({
             region: r,
             maxAttempts: this.maxAttempts,
@@ -145,6 +190,8 @@ export class AwsClientFactory implements Aws {
             ...(this.endpoint ? { endpoint: this.endpoint } : {}),
             ...(this.s3PathStyle && service === 's3' ? { forcePathStyle: true } : {}),
           }),
+          r,
+        ),
       );
       this.cache.set(key, client);
     }

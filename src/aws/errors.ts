@@ -103,22 +103,97 @@ export function isTransient(e: unknown): boolean {
   );
 }
 
+/** The call a client error came from (see withCallContext in clients.ts). */
+interface CallContext {
+  operation?: string;
+  region?: string;
+  resource?: string;
+}
+
+/**
+ * "CreateDistribution cloudmart-cdn (us-east-1) answered HTTP 403": the API call, the resource
+ * it named and the HTTP status, as far as the error tells them.
+ */
+export function describeCall(e: unknown): string {
+  const call = (e as { $call?: CallContext } | null)?.$call;
+  const code = status(e);
+  const parts = [
+    call?.operation,
+    call?.resource,
+    call?.region ? `(${call.region})` : undefined,
+    code !== undefined ? `answered HTTP ${code}` : undefined,
+  ].filter(Boolean);
+  return parts.join(' ');
+}
+
+/**
+ * The SDK's message, minus what only a developer could act on: a body it could not parse comes
+ * as "…inspect the hidden field {error}.$response on this object", which says nothing to a user.
+ */
+function userMessage(e: unknown): string {
+  const message = (e as Error | null)?.message ?? String(e);
+  if (/hidden field \{error\}\.\$response|Deserialization error/i.test(message)) {
+    return 'AWS answered with a body the SDK could not read (often a proxy or an emulator in between)';
+  }
+  return message;
+}
+
+/**
+ * A brand-new account may not create CloudFront resources until AWS has verified it:
+ * AccessDenied "Your account must be verified before you can add new CloudFront resources.
+ * To verify your account, please contact AWS Support…" (no IAM policy changes that).
+ */
+export function isAccountNotVerified(e: unknown): boolean {
+  return /account must be verified before you can add new CloudFront/i.test(
+    (e as Error | null)?.message ?? '',
+  );
+}
+
+/** A 403 that a resource's own policy decided (a bucket policy's explicit deny), not IAM. */
+function isResourcePolicyDenial(e: unknown): boolean {
+  return /explicit deny in a resource-based policy|bucket policy/i.test(
+    (e as Error | null)?.message ?? '',
+  );
+}
+
 /** Turn an SDK error into a CloudmartError with a clear message and the fix. */
 export function explainAwsError(e: unknown, action: string): CloudmartError {
   if (e instanceof CloudmartError) return e;
-  const message = (e as Error | null)?.message ?? String(e);
+  const call = describeCall(e);
+  const failed = `${action} failed${call ? ` (${call})` : ''}`;
+  const message = userMessage(e);
+  if (isAccountNotVerified(e)) {
+    return new CloudmartError(
+      'ACCOUNT_NOT_VERIFIED',
+      `${failed}: this AWS account is not yet verified for CloudFront (${message})`,
+      {
+        cause: e,
+        hint: 'No IAM policy changes this: open a case with AWS Support (https://console.aws.amazon.com/support/home#/, "Account and billing") asking to verify the account for CloudFront, quoting the error. Once they confirm, run "cloudmart up" again; it resumes.',
+      },
+    );
+  }
   if (isCredentialsError(e)) {
     return new CloudmartError(
       'CREDENTIALS',
-      `${action} failed: AWS credentials are missing or expired (${message})`,
+      `${failed}: AWS credentials are missing or expired (${message})`,
       {
         cause: e,
         hint: 'Set AWS_PROFILE (and run "aws sso login" for SSO profiles) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then run the command again.',
       },
     );
   }
+  if (isAccessDenied(e) && isResourcePolicyDenial(e)) {
+    return new CloudmartError(
+      'ACCESS_DENIED',
+      `${failed}: the resource's own policy denies it (${message})`,
+      {
+        cause: e,
+        hint: 'This is the bucket (resource) policy, not your IAM permissions: check its Deny statements (for example one that requires HTTPS or a VPC endpoint), then run the command again.',
+      },
+    );
+  }
   if (isAccessDenied(e)) {
-    return new CloudmartError('ACCESS_DENIED', `${action} failed: access denied (${message})`, {
+    return new CloudmartError('ACCESS_DENIED', `${failed}: access denied (${message})`, {
       cause: e,
       hint: 'Run "cloudmart policy" for the IAM policy the operator needs, attach it, then run the command again.',
     });
@@ -126,18 +201,14 @@ export function explainAwsError(e: unknown, action: string): CloudmartError {
   if (isThrottled(e)) {
     return new CloudmartError(
       'THROTTLED',
-      `${action} failed: AWS kept throttling the requests (${message})`,
+      `${failed}: AWS kept throttling the requests (${message})`,
       {
         cause: e,
         hint: 'Wait a minute and run the same command again; it resumes where it stopped.',
       },
     );
   }
-  return new CloudmartError(
-    'AWS_ERROR',
-    `${action} failed: ${awsErrorName(e) || 'Error'}: ${message}`,
-    {
-      cause: e,
-    },
-  );
+  return new CloudmartError('AWS_ERROR', `${failed}: ${awsErrorName(e) || 'Error'}: ${message}`, {
+    cause: e,
+  });
 }

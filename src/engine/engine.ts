@@ -1,4 +1,10 @@
-import { explainAwsError, isAlreadyExists, isTransient } from '../aws/errors.js';
+import {
+  describeCall,
+  explainAwsError,
+  isAlreadyExists,
+  isThrottled,
+  isTransient,
+} from '../aws/errors.js';
 import { tagSet } from '../aws/tags.js';
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
@@ -220,7 +226,11 @@ async function withTransientRetry<T>(ctx: StepContext, run: () => Promise<T>): P
       }
       const delay = STEP_RETRY_DELAYS_MS[attempt++];
       if (delay === undefined || !isTransient(e)) throw e;
-      ctx.progress(`AWS is busy (${(e as Error).name}); trying the step again in ${delay / 1000}s`);
+      // Throttling is AWS being busy; a 5xx or a dropped connection is a failure, said as such.
+      const why = isThrottled(e)
+        ? `AWS is busy (${(e as Error).name})`
+        : `AWS failed the request (${describeCall(e) || (e as Error).name}: ${(e as Error).name})`;
+      ctx.progress(`${why}; trying the step again in ${delay / 1000}s`);
       await ctx.sleep(delay);
     }
   }

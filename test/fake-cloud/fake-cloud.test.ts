@@ -2,7 +2,7 @@ import { CreateLogGroupCommand, CloudWatchLogsClient } from '@aws-sdk/client-clo
 import { CreateTrailCommand, CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import {
   CreateVpcCommand,
-  DescribeImagesCommand,
+  DescribeKeyPairsCommand,
   DescribeVpcsCommand,
   EC2Client,
   type DescribeVpcsCommandOutput,
@@ -118,12 +118,10 @@ describe('FakeCloud: installation and dispatch', () => {
 
   it('answers an operation it does not model with a clear error naming it', async () => {
     const ec2 = new EC2Client({ region: REGION, maxAttempts: 1 });
-    const e = await ec2
-      .send(new DescribeImagesCommand({ Owners: ['amazon'] }))
-      .catch((x: unknown) => x);
+    const e = await ec2.send(new DescribeKeyPairsCommand({})).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(FakeNotImplementedError);
     expect((e as Error).message).toBe(
-      'FakeCloud does not implement ec2.DescribeImages (add a handler in test/helpers/fake-cloud/services/)',
+      'FakeCloud does not implement ec2.DescribeKeyPairs (add a handler in test/helpers/fake-cloud/services/)',
     );
   });
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runDestroy, runUp } from '../../src/engine/engine.js';
 import type { Step } from '../../src/engine/step.js';
+import type { CloudmartError } from '../../src/errors.js';
 import { STEP } from '../../src/steps/outputs.js';
 import { registry } from '../../src/steps/registry.js';
 import { testConfig } from '../helpers/context.js';
@@ -237,5 +238,77 @@ describe('settings AWS takes only for some versions', () => {
         options.config.region,
       ),
     ).rejects.toMatchObject({ name: 'InvalidParameterCombination' });
+  });
+});
+
+describe('the AMI decides the root device', () => {
+  it('an Ubuntu AMI (root /dev/sda1): one encrypted root volume per instance, no second billed one', async () => {
+    const { cloud, options, config } = await setUp('instant', {
+      app: {
+        ami: '/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id',
+      },
+    });
+    const up = await runUp({ ...options, steps: STEPS.filter((s) => s.phase === 1) });
+    expect(failures(up)).toBe('');
+    const instances = cloud.resources({ type: 'ec2:instance', live: true });
+    expect(instances.length).toBeGreaterThan(0);
+    const key = cloud.resources({ type: 'kms:key', region: config.region })[0]!.arn;
+    for (const i of instances) {
+      const volumes = cloud
+        .resources({ type: 'ec2:volume', live: true })
+        .filter((v) => v.owner === i.id)
+        .map((v) => cloud.resource(v.type, v.region, v.id)!.data as Record<string, unknown>);
+      expect(volumes.map((v) => [v.device, v.encrypted, v.kmsKeyId])).toEqual([
+        ['/dev/sda1', true, key],
+      ]);
+    }
+  });
+});
+
+describe('ACM validation records are shared per domain and account', () => {
+  it('destroy leaves the validation CNAME that another certificate for the domain still needs, in a zone it did not create', async () => {
+    const { cloud, options, config, events } = await setUp('instant', {
+      dns: { domain: 'shop.example.com', createHostedZone: false },
+    });
+    // The student's own zone, and their own certificate for the same domain.
+    const zone = (await cloud.call('route53', 'CreateHostedZone', {
+      Name: 'shop.example.com',
+      CallerReference: 'mine',
+    })) as { HostedZone: { Id: string } };
+    await cloud.call(
+      'acm',
+      'RequestCertificate',
+      {
+        DomainName: 'shop.example.com',
+        ValidationMethod: 'DNS',
+      },
+      config.region,
+    );
+    expect(failures(await runUp({ ...options, steps: STEPS.filter((s) => s.phase === 1) }))).toBe(
+      '',
+    );
+
+    expect(failures(await runDestroy(options))).toBe('');
+
+    const records = (await cloud.call('route53', 'ListResourceRecordSets', {
+      HostedZoneId: zone.HostedZone.Id,
+    })) as { ResourceRecordSets: Array<{ Name: string; Type: string }> };
+    expect(records.ResourceRecordSets.filter((r) => r.Type === 'CNAME')).toHaveLength(1);
+    expect(
+      events.some(
+        (e) => e.type === 'warning' && e.message.includes('Left the ACM validation record'),
+      ),
+    ).toBe(true);
+  });
+});
+
+describe('a brand-new account AWS has not verified for CloudFront', () => {
+  it('fails the distribution with what to do (a support case), not with "run cloudmart policy"', async () => {
+    const { cloud, options } = await setUp('instant');
+    cloud.world.regionSettings('us-east-1').cloudfrontUnverified = true;
+    const up = await runUp({ ...options, steps: STEPS.filter((s) => s.phase === 1) });
+    const error = up.errors.get(STEP.cdn) as CloudmartError | undefined;
+    expect(error?.code).toBe('ACCOUNT_NOT_VERIFIED');
+    expect(error?.hint).toContain('AWS Support');
   });
 });

@@ -195,6 +195,41 @@ async function findCertificate(ctx: StepContext, spec: CertSpec): Promise<string
   return undefined;
 }
 
+/**
+ * The validation record names other certificates of the account still use. ACM gives every
+ * certificate for a domain in one account the same validation CNAME ("DNS validation": the
+ * record stays valid for all of them, and renewals need it), so a record is only cloudmart's
+ * to delete when no other certificate (in the stack's regions) names it.
+ */
+async function recordsInUse(ctx: StepContext, except: Set<string>): Promise<Set<string>> {
+  const { ListCertificatesCommand } = await acmsdk();
+  const used = new Set<string>();
+  const regions = [...new Set(certSpecs(ctx.config).map((s) => s.region))];
+  for (const region of regions) {
+    const acm = await ctx.aws.get('acm', region);
+    let token: string | undefined;
+    do {
+      const out = await acm.send(
+        new ListCertificatesCommand({
+          // The states in which a certificate still needs its record (renewal included).
+          CertificateStatuses: ['PENDING_VALIDATION', 'ISSUED', 'INACTIVE'],
+          MaxItems: 100,
+          ...(token ? { NextToken: token } : {}),
+        }),
+      );
+      for (const c of out.CertificateSummaryList ?? []) {
+        if (!c.CertificateArn || except.has(c.CertificateArn)) continue;
+        const cert = await describeCertificate(ctx, region, c.CertificateArn);
+        for (const o of cert?.DomainValidationOptions ?? []) {
+          if (o.ResourceRecord?.Name) used.add(fqdn(o.ResourceRecord.Name));
+        }
+      }
+      token = out.NextToken;
+    } while (token);
+  }
+  return used;
+}
+
 async function describeCertificate(
   ctx: StepContext,
   region: string,
@@ -446,12 +481,14 @@ export const certificatesStep = defineStep<CertificatesOutputs>({
     const r53 = await ctx.aws.get('route53');
     const previous = ctx.previous as PreviousOutputs | undefined;
     const records: ValidationRecord[] = [...(previous?.validationRecords ?? [])];
+    const ours = new Set<string>();
 
     for (const spec of certSpecs(ctx.config)) {
       const prevArn =
         spec.role === 'edge' ? previous?.edgeCertificateArn : previous?.regionalCertificateArn;
       const arn = (await findCertificate(ctx, spec)) ?? prevArn;
       if (!arn) continue;
+      ours.add(arn);
       const cert = await describeCertificate(ctx, spec.region, arn);
       if (!cert) continue;
       for (const o of cert.DomainValidationOptions ?? []) {
@@ -483,8 +520,17 @@ export const certificatesStep = defineStep<CertificatesOutputs>({
         : undefined);
     if (!zone) return;
 
+    // In a zone cloudmart did not create, a validation record another certificate of the
+    // account still uses stays: deleting it would break that certificate's renewal.
+    const shared = zone.ours ? new Set<string>() : await recordsInUse(ctx, ours);
     const deletes = [];
     for (const r of uniqueRecords(records)) {
+      if (shared.has(fqdn(r.name))) {
+        ctx.warn(
+          `Left the ACM validation record ${r.name} in hosted zone ${zone.id}: another certificate of this account for the same domain uses it (ACM shares one validation record per domain and account).`,
+        );
+        continue;
+      }
       // DELETE must name the record exactly as it is now.
       const live = await readRecord(ctx, zone.id, r.name, 'CNAME');
       if (live) deletes.push({ Action: 'DELETE' as const, ResourceRecordSet: live });

@@ -97,6 +97,16 @@ export function instancePolicy(
         Resource: [logGroup, `${logGroup}:*`],
       },
       {
+        // The instances boot in Phase 1; monitoring.logs creates the group (KMS, retention)
+        // only in Phase 2. Until then the CloudWatch agent creates it itself, or every log
+        // line of the first boot is lost; monitoring.logs then adopts it (tag, key,
+        // retention). Only this one group.
+        Sid: 'CreateBackendLogGroupOnly',
+        Effect: 'Allow',
+        Action: 'logs:CreateLogGroup',
+        Resource: logGroup,
+      },
+      {
         // PutMetricData has no resource: the namespace condition is what scopes it.
         Sid: 'StackMetricNamespacesOnly',
         Effect: 'Allow',

@@ -21,7 +21,41 @@ import { agentConfig, readBackendFiles, renderUserData, userDataDigest } from '.
 const ec2sdk = () => import('@aws-sdk/client-ec2');
 const ssmsdk = () => import('@aws-sdk/client-ssm');
 
+/** Amazon Linux's root device: what the checks assume when the AMI can no longer be read. */
 export const ROOT_DEVICE = '/dev/xvda';
+
+/**
+ * The device the AMI boots from. The template's volume settings (size, gp3, KMS) must name
+ * exactly that device: under any other name EC2 attaches them as a second, billed volume and
+ * the real root keeps the AMI's defaults, unencrypted ("Block device mappings": Amazon Linux
+ * boots from /dev/xvda, Ubuntu and most others from /dev/sda1). Undefined when the AMI is
+ * not found.
+ */
+async function findRootDevice(ctx: StepContext, amiId: string): Promise<string | undefined> {
+  const { DescribeImagesCommand } = await ec2sdk();
+  const ec2 = await ctx.aws.get('ec2');
+  try {
+    const out = await ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }));
+    return out.Images?.[0]?.RootDeviceName;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+async function rootDeviceOf(ctx: StepContext, amiId: string): Promise<string> {
+  const device = await findRootDevice(ctx, amiId);
+  if (!device) {
+    throw new CloudmartError(
+      'USAGE',
+      `app.ami: AMI ${amiId} was not found in ${ctx.config.region}`,
+      {
+        hint: 'Set app.ami to an AMI id of this region (ami-…) or to a public parameter such as /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+      },
+    );
+  }
+  return device;
+}
 
 /** The SSM parameter the instances' CloudWatch agent reads its config from. */
 export function agentParameterName(config: StepContext['config']): string {
@@ -68,6 +102,7 @@ async function resolveAmi(ctx: StepContext): Promise<string> {
 async function desiredData(
   ctx: StepContext,
   amiId: string,
+  rootDevice: string,
 ): Promise<{ data: RequestLaunchTemplateData; digest: string }> {
   const { config } = ctx;
   const sg = ctx.outputs<SecurityGroupsOutputs>(STEP.securityGroups);
@@ -102,7 +137,7 @@ async function desiredData(
     Monitoring: { Enabled: true },
     BlockDeviceMappings: [
       {
-        DeviceName: ROOT_DEVICE,
+        DeviceName: rootDevice,
         Ebs: {
           VolumeSize: config.app.rootVolumeGiB,
           VolumeType: 'gp3',
@@ -274,6 +309,7 @@ export const launchTemplateStep = defineStep<LaunchTemplateOutputs>({
     'ssm:AddTagsToResource',
     'ssm:DeleteParameter',
     'ec2:DescribeLaunchTemplates',
+    'ec2:DescribeImages',
     'ec2:DescribeLaunchTemplateVersions',
     'ec2:CreateLaunchTemplate',
     'ec2:CreateLaunchTemplateVersion',
@@ -303,7 +339,8 @@ export const launchTemplateStep = defineStep<LaunchTemplateOutputs>({
 
     // Everything that can fail on input (AMI, backend size) before the first write.
     const amiId = await resolveAmi(ctx);
-    const { data, digest } = await desiredData(ctx, amiId);
+    const rootDevice = await rootDeviceOf(ctx, amiId);
+    const { data, digest } = await desiredData(ctx, amiId, rootDevice);
     const clientToken = token(digest);
     const agentParameter = await ensureAgentConfig(ctx);
 
@@ -370,6 +407,7 @@ export const launchTemplateStep = defineStep<LaunchTemplateOutputs>({
       launchTemplateName: name,
       version: String(version),
       amiId,
+      rootDeviceName: rootDevice,
       agentParameter,
       userDataDigest: digest,
     };
@@ -393,7 +431,8 @@ export const launchTemplateStep = defineStep<LaunchTemplateOutputs>({
     const { version, data } = await latestData(ctx, template.LaunchTemplateId);
     const at = `${name} v${version}`;
     const kms = ctx.maybeOutputs<KmsOutputs>(STEP.kms);
-    const root = data?.BlockDeviceMappings?.find((b) => b.DeviceName === ROOT_DEVICE)?.Ebs;
+    const device = (data?.ImageId && (await findRootDevice(ctx, data.ImageId))) || ROOT_DEVICE;
+    const root = data?.BlockDeviceMappings?.find((b) => b.DeviceName === device)?.Ebs;
     const iface = data?.NetworkInterfaces?.[0];
     const backup = ctx.config.backup.selectionTag;
     const volumeTag = tagOf(data, 'volume', backup.key);
@@ -418,7 +457,7 @@ export const launchTemplateStep = defineStep<LaunchTemplateOutputs>({
             : kms && root.KmsKeyId !== kms.keyArn && root.KmsKeyId !== kms.keyId
               ? 'warn'
               : 'pass',
-        evidence: `${at} ${ROOT_DEVICE} Encrypted=${root?.Encrypted ?? false} KmsKeyId=${root?.KmsKeyId ?? 'aws/ebs'}`,
+        evidence: `${at} ${device} Encrypted=${root?.Encrypted ?? false} KmsKeyId=${root?.KmsKeyId ?? 'aws/ebs'}`,
         fix,
       },
       {

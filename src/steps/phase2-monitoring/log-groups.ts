@@ -511,7 +511,9 @@ export const logGroupsStep = defineStep<LogsOutputs>({
     const groups = await describeGroups(logs, names);
     for (const name of names) {
       const group = groups.get(name);
-      if (group) await deleteGroup(ctx, logs, name, group);
+      // The backend's group may have been made, untagged, by this stack's own CloudWatch agent
+      // before Phase 2 (the instance role may create that one group).
+      if (group) await deleteGroup(ctx, logs, name, group, name === l.backend.name);
     }
     const dbId =
       ctx.maybeOutputs<RdsOutputs>(STEP.rds)?.dbInstanceIdentifier ??

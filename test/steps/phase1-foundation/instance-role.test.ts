@@ -188,6 +188,13 @@ describe('iam.instance-role', () => {
         ],
       },
       {
+        // Phase 1's instances log before Phase 2 creates the group: that one group only.
+        Sid: 'CreateBackendLogGroupOnly',
+        Effect: 'Allow',
+        Action: 'logs:CreateLogGroup',
+        Resource: `arn:aws:logs:${A}:log-group:/aws/ec2/cloudmart-backend`,
+      },
+      {
         Sid: 'StackMetricNamespacesOnly',
         Effect: 'Allow',
         Action: 'cloudwatch:PutMetricData',

@@ -3,6 +3,7 @@ import {
   CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
   DeleteLaunchTemplateCommand,
+  DescribeImagesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeLaunchTemplatesCommand,
   EC2Client,
@@ -77,6 +78,8 @@ describe('app.launch-template', () => {
   let secrets: ReturnType<typeof strictMock>;
   beforeEach(() => {
     ec2 = strictMock(EC2Client);
+    // Amazon Linux boots from /dev/xvda.
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ RootDeviceName: '/dev/xvda' }] });
     ssm = strictMock(SSMClient);
     // Nothing here may read a secret: any Secrets Manager call fails the test.
     secrets = strictMock(SecretsManagerClient);
@@ -118,9 +121,36 @@ describe('app.launch-template', () => {
     const data = ec2.commandCalls(CreateLaunchTemplateCommand)[0]!.args[0].input
       .LaunchTemplateData!;
     ec2 = strictMock(EC2Client);
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ RootDeviceName: '/dev/xvda' }] });
     ssm = strictMock(SSMClient);
     return data;
   }
+
+  it("names the AMI's own root device, so the encrypted gp3 settings apply to the real root", async () => {
+    ec2.on(DescribeImagesCommand).resolves({ Images: [{ RootDeviceName: '/dev/sda1' }] });
+    const data = await firstCreate();
+    expect(data.BlockDeviceMappings).toEqual([
+      expect.objectContaining({
+        DeviceName: '/dev/sda1',
+        Ebs: expect.objectContaining({ Encrypted: true, VolumeType: 'gp3' }),
+      }),
+    ]);
+  });
+
+  it('refuses an AMI that does not exist in the region before creating anything', async () => {
+    absent();
+    ec2
+      .on(DescribeImagesCommand)
+      .rejects(
+        awsError('InvalidAMIID.NotFound', "The image id '[ami-0abc1234def567890]' does not exist"),
+      );
+    const e = await launchTemplateStep.create(ctx()).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CloudmartError);
+    expect((e as CloudmartError).message).toMatch(
+      /^app\.ami: AMI ami-0abc1234def567890 was not found/,
+    );
+    expect(ec2.commandCalls(CreateLaunchTemplateCommand)).toHaveLength(0);
+  });
 
   it('creates the template with the exact seed settings, a client token and tags at creation', async () => {
     absent();
@@ -200,6 +230,7 @@ describe('app.launch-template', () => {
       launchTemplateName: 'cloudmart-lt',
       version: '1',
       amiId: 'ami-0abc1234def567890',
+      rootDeviceName: '/dev/xvda',
       agentParameter: AGENT_PARAM,
       userDataDigest: expect.stringMatching(/^[0-9a-f]{64}$/),
     });

@@ -141,10 +141,39 @@ export interface LaunchSpec {
   owner: string;
 }
 
-/** RunInstances as Auto Scaling does it: the instance, its root volume and its interface. */
+/** A public AMI AWS publishes (AWS-owned), with the device it boots from. */
+export const IMAGE = 'ec2:image';
+export function registerPublicImage(
+  w: World,
+  region: string,
+  id: string,
+  rootDevice: string,
+): Resource {
+  return (
+    w.live(IMAGE, region, id) ??
+    w.add({
+      service: 'ec2',
+      type: IMAGE,
+      region,
+      id,
+      state: 'available',
+      system: true,
+      data: { rootDevice, public: true },
+    })
+  );
+}
+
+/**
+ * RunInstances as Auto Scaling does it: the instance, its volumes and its interface. The root
+ * volume is the AMI's root device: a mapping that names it sets its size and encryption; a
+ * mapping under any other name is a second volume, and the root keeps the AMI's defaults.
+ */
 export function launchInstance(w: World, s: LaunchSpec): Resource {
   const subnet = w.get(T.subnet, s.region, s.subnetId)!;
   const d = s.templateData ?? {};
+  const rootDevice =
+    (w.get(IMAGE, s.region, String(d.ImageId))?.data.rootDevice as string | undefined) ??
+    '/dev/xvda';
   const id = w.ec2Id('i');
   const iface = (d.NetworkInterfaces ?? [])[0] ?? {};
   const groups: string[] = iface.Groups ?? d.SecurityGroupIds ?? [];
@@ -172,7 +201,10 @@ export function launchInstance(w: World, s: LaunchSpec): Resource {
   });
   const volumes: string[] = [];
   const mappings = (d.BlockDeviceMappings ?? []) as In[];
-  for (const m of mappings.length > 0 ? mappings : [{ DeviceName: '/dev/xvda', Ebs: {} }]) {
+  const devices = mappings.some((m) => m.DeviceName === rootDevice)
+    ? mappings
+    : [{ DeviceName: rootDevice, Ebs: {} }, ...mappings];
+  for (const m of devices) {
     const ebs = m.Ebs ?? {};
     const settings = w.regionSettings(s.region);
     const encrypted = ebs.Encrypted === true || settings.ebsEncryptionByDefault === true;
@@ -200,7 +232,7 @@ export function launchInstance(w: World, s: LaunchSpec): Resource {
         kmsKeyId: key?.arn ?? keyRef,
         az: subnet.data.az,
         instanceId: id,
-        device: m.DeviceName ?? '/dev/xvda',
+        device: m.DeviceName ?? rootDevice,
         deleteOnTermination: ebs.DeleteOnTermination !== false,
       },
     });
@@ -217,6 +249,7 @@ export function launchInstance(w: World, s: LaunchSpec): Resource {
     data: {
       reservationId: w.ec2Id('r'),
       imageId: d.ImageId,
+      rootDevice,
       instanceType: d.InstanceType,
       subnetId: s.subnetId,
       vpcId: subnet.data.vpcId,
@@ -312,7 +345,7 @@ function instanceShape(w: World, r: Resource): In {
           DeviceName: w.get(T.volume, r.region, v)?.data.device,
           Ebs: { VolumeId: v, Status: 'attached', DeleteOnTermination: true },
         })),
-    RootDeviceName: '/dev/xvda',
+    RootDeviceName: d.rootDevice ?? '/dev/xvda',
     Tags: tags(r),
   };
 }
@@ -1844,6 +1877,30 @@ export function ec2Service(w: World): ServiceModule {
           terminateInstance(w, ctx.region, id, w.t('instanceRunning'));
           return { InstanceId: id, PreviousState: previous, CurrentState: instanceState(i) };
         }),
+      };
+    },
+    DescribeImages(ctx, input) {
+      const ids = (input.ImageIds ?? []) as string[];
+      const images = ids.map((id) => {
+        const image = w.live(IMAGE, ctx.region, id);
+        if (!image) throw err('InvalidAMIID.NotFound', `The image id '[${id}]' does not exist`);
+        return image;
+      });
+      return {
+        Images: images.map((i) => ({
+          ImageId: i.id,
+          State: 'available',
+          Public: true,
+          ImageOwnerAlias: 'amazon',
+          RootDeviceType: 'ebs',
+          RootDeviceName: i.data.rootDevice,
+          BlockDeviceMappings: [
+            {
+              DeviceName: i.data.rootDevice,
+              Ebs: { VolumeSize: 8, VolumeType: 'gp3', Encrypted: false },
+            },
+          ],
+        })),
       };
     },
     DescribeVolumes(ctx, input) {

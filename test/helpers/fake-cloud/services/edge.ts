@@ -153,6 +153,16 @@ export function cloudfrontService(w: World): ServiceModule {
   }
 
   function createDistribution(config: In, tags: Record<string, string>): In {
+    // A new account AWS has not verified yet may create no CloudFront resource (set
+    // `cloud.world.regionSettings('us-east-1').cloudfrontUnverified = true` to play one).
+    if (w.regionSettings(GLOBAL).cloudfrontUnverified === true) {
+      throw w.error(
+        'cloudfront',
+        'AccessDenied',
+        'Your account must be verified before you can add new CloudFront resources. To verify your account, please contact AWS Support (https://console.aws.amazon.com/support/home#/) and include this error message.',
+        403,
+      );
+    }
     validate(config);
     const ref = config.CallerReference as string;
     const prior = w.all(T.distribution, GLOBAL).find((d) => d.data.config.CallerReference === ref);

@@ -2,6 +2,7 @@ import type { In, Resource, ServiceModule } from '../types.js';
 import { arnType, clone, page, tagMap } from '../util.js';
 import type { World } from '../world.js';
 import { gridPng } from '../png.js';
+import { registerPublicImage } from './ec2.js';
 import { date, usableKey } from './shared.js';
 
 /** STS, the Resource Groups Tagging API, SSM Parameter Store, SNS and CloudWatch. */
@@ -115,6 +116,14 @@ export function ssmService(w: World): ServiceModule {
     const existing = w.live(PARAMETER, region, name);
     if (existing) return existing;
     if (!/ami/.test(name)) return undefined;
+    const amiId = `ami-0${w.rng.hex(16)}`;
+    // Amazon Linux boots from /dev/xvda; Ubuntu (Canonical), Debian and most others /dev/sda1.
+    registerPublicImage(
+      w,
+      region,
+      amiId,
+      /amazon-linux|al2023|amzn/.test(name) ? '/dev/xvda' : '/dev/sda1',
+    );
     return w.add({
       service: 'ssm',
       type: PARAMETER,
@@ -126,7 +135,7 @@ export function ssmService(w: World): ServiceModule {
       system: true,
       data: {
         type: 'String',
-        value: `ami-0${w.rng.hex(16)}`,
+        value: amiId,
         version: 1,
         dataType: 'aws:ec2:image',
       },
