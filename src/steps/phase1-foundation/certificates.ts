@@ -202,21 +202,16 @@ async function findCertificate(ctx: StepContext, spec: CertSpec): Promise<string
  * to delete when no other certificate (in the stack's regions) names it.
  */
 async function recordsInUse(ctx: StepContext, except: Set<string>): Promise<Set<string>> {
-  const { ListCertificatesCommand } = await acmsdk();
+  const { paginateListCertificates } = await acmsdk();
   const used = new Set<string>();
   const regions = [...new Set(certSpecs(ctx.config).map((s) => s.region))];
   for (const region of regions) {
     const acm = await ctx.aws.get('acm', region);
-    let token: string | undefined;
-    do {
-      const out = await acm.send(
-        new ListCertificatesCommand({
-          // The states in which a certificate still needs its record (renewal included).
-          CertificateStatuses: ['PENDING_VALIDATION', 'ISSUED', 'INACTIVE'],
-          MaxItems: 100,
-          ...(token ? { NextToken: token } : {}),
-        }),
-      );
+    for await (const out of paginateListCertificates(
+      { client: acm, pageSize: 100 },
+      // The states in which a certificate still needs its record (renewal included).
+      { CertificateStatuses: ['PENDING_VALIDATION', 'ISSUED', 'INACTIVE'] },
+    )) {
       for (const c of out.CertificateSummaryList ?? []) {
         if (!c.CertificateArn || except.has(c.CertificateArn)) continue;
         const cert = await describeCertificate(ctx, region, c.CertificateArn);
@@ -224,8 +219,7 @@ async function recordsInUse(ctx: StepContext, except: Set<string>): Promise<Set<
           if (o.ResourceRecord?.Name) used.add(fqdn(o.ResourceRecord.Name));
         }
       }
-      token = out.NextToken;
-    } while (token);
+    }
   }
   return used;
 }

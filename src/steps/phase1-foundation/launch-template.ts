@@ -32,11 +32,14 @@ export const ROOT_DEVICE = '/dev/xvda';
  * not found.
  */
 async function findRootDevice(ctx: StepContext, amiId: string): Promise<string | undefined> {
-  const { DescribeImagesCommand } = await ec2sdk();
+  const { paginateDescribeImages } = await ec2sdk();
   const ec2 = await ctx.aws.get('ec2');
   try {
-    const out = await ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }));
-    return out.Images?.[0]?.RootDeviceName;
+    for await (const out of paginateDescribeImages({ client: ec2 }, { ImageIds: [amiId] })) {
+      const device = out.Images?.[0]?.RootDeviceName;
+      if (device) return device;
+    }
+    return undefined;
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;
