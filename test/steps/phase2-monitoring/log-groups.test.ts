@@ -325,21 +325,7 @@ describe('monitoring.logs', () => {
     ]);
   });
 
-  it('warns instead of retagging a group that another stack owns', async () => {
-    logs.on(DescribeLogGroupsCommand).resolves({ logGroups: ALL.map((n) => group(n)) });
-    logs
-      .on(ListTagsForResourceCommand)
-      .resolves({ tags: { 'cloudmart:stack': 'cloudmart' } })
-      .on(ListTagsForResourceCommand, { resourceArn: arnOf(BACKEND) })
-      .resolves({ tags: { 'cloudmart:stack': 'other' } });
-    logs.on(DescribeMetricFiltersCommand).resolves({ metricFilters: liveFilters() });
-    const c = ctx();
-    await logGroupsStep.create(c);
-    expect(writes()).toHaveLength(0);
-    expect(c.warnings[0]).toMatch(/tagged for stack "other"/);
-  });
-
-  it("neither re-points nor re-times another stack's group", async () => {
+  it('warns and neither retags, re-points nor re-times a group that another stack owns', async () => {
     logs.on(DescribeLogGroupsCommand).resolves({
       logGroups: ALL.map((n) =>
         n === BACKEND ? group(n, { retentionInDays: 90, kmsKeyId: undefined }) : group(n),
