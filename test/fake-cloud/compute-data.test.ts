@@ -620,8 +620,9 @@ describe('Load balancing and Auto Scaling', () => {
   });
 
   it("cloudmart's reference backend answers its health checks only once its settings name a database that answers", async () => {
-    const { cloud, call } = virtual();
-    const b = await app(call);
+    const env = virtual();
+    const { cloud, call } = env;
+    const b = await app(env);
     const { userData } = renderUserData({
       region: R,
       parameterPrefix: '/cloudmart/s',
