@@ -121,6 +121,7 @@ export const ACTION_RESOURCE_TYPES: Readonly<Record<string, readonly string[]>> 
   'ec2:DescribeAccountAttributes': [],
   'ec2:DescribeAddresses': [],
   'ec2:DescribeFlowLogs': [],
+  'ec2:DescribeImages': [],
   'ec2:DescribeInstances': [],
   'ec2:DescribeInternetGateways': [],
   'ec2:DescribeLaunchTemplateVersions': [],
