@@ -73,6 +73,7 @@ export const ACTION_RESOURCE_TYPES: Readonly<Record<string, readonly string[]>> 
   'cloudwatch:DeleteDashboards': ['dashboard'],
   'cloudwatch:DescribeAlarms': ['alarm'],
   'cloudwatch:GetDashboard': ['dashboard'],
+  'cloudwatch:GetMetricWidgetImage': [],
   'cloudwatch:GetMetricData': [],
   'cloudwatch:ListDashboards': [],
   'cloudwatch:PutDashboard': ['dashboard'],
