@@ -107,6 +107,13 @@ export const DERIVED_NAMES: readonly DerivedName[] = [
     from: 'frontend-bucket.ts frontendBucketName',
     perRegion: true,
   },
+  {
+    what: 'S3 bucket name',
+    max: 63,
+    name: (s, region) => `${s}-audit-logs-${ANY_ACCOUNT}-${region}`,
+    from: 'audit-bucket.ts auditBucketName (security.auditBucketPrefix unset)',
+    perRegion: true,
+  },
 ];
 
 export interface StackLimit {

@@ -3,6 +3,7 @@ import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Docum
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { allValid, configWarnings, crossFieldIssues, validExcept, type Valid } from './rules.js';
+import { withStackNames } from './names.js';
 import { defaultZonesOf, regionInfo } from './regions.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -107,6 +108,8 @@ function validate(
   file: string | undefined,
   onWarning: ((warning: ConfigIssue) => void) | undefined,
 ): Config {
+  if (typeof data === 'object' && data !== null && !Array.isArray(data))
+    data = withStackNames(data as Record<string, unknown>);
   const parsed = configSchema.safeParse(data);
   let config: Config;
   let valid: Valid = allValid;
@@ -162,6 +165,15 @@ function applyRegion(data: Record<string, unknown>, overrides: ConfigOverrides):
   const region =
     overrides.region ?? (typeof data.region === 'string' ? data.region : overrides.fallbackRegion);
   if (region === undefined) return;
+  if (
+    overrides.region === undefined &&
+    overrides.fallbackRegion !== undefined &&
+    overrides.fallbackRegion !== region
+  )
+    overrides.onWarning?.({
+      path: 'region',
+      message: `${region} is used, not AWS_REGION's ${overrides.fallbackRegion}: the file's region wins over AWS_REGION (pass --region ${overrides.fallbackRegion}, or delete the region line, to use it)`,
+    });
   data.region = region;
   if (data.availabilityZones === undefined) {
     data.availabilityZones = defaultZonesOf(region) ?? [`${region}a`, `${region}c`];

@@ -1,3 +1,6 @@
+import { configNames } from './names.js';
+import { defaultZonesOf, regionInfo } from './regions.js';
+
 /** What `init` asks; everything else keeps the seed's defaults. */
 export interface InitAnswers {
   stack: string;
@@ -26,19 +29,42 @@ export const EXAMPLE_ANSWERS: InitAnswers = {
 const q = (s: string) => JSON.stringify(s);
 
 /**
+ * A setting that follows another one unless the file sets it: written as a comment with the
+ * value it takes, so the file does not pin it (a --region or a new stack name moves it along).
+ */
+const derived = (key: string, value: string, from: string) => `# ${key}: ${value} # ${from}`;
+
+/**
  * The commented config file `init` writes (and the example in the repository). Every value
  * shown is the default unless the wizard changed it; delete a line to get the default back.
  */
 export function renderConfig(a: InitAnswers): string {
+  const n = configNames(a.stack);
+  const zones = defaultZonesOf(a.region);
+  const zonesLine = `availabilityZones: [${a.availabilityZones.join(', ')}] # exactly two`;
+  const drLine = `drRegion: ${a.drRegion} # where RDS automated backups are replicated`;
+  const fromStack = 'default: derived from the stack name';
   return `# yaml-language-server: $schema=./cloudmart.schema.json
 # cloudmart config: the production CloudMart stack (see README.md).
 # Every setting has the seed's default; only alerts.email is required.
 # Validate it offline with: cloudmart plan
 
-stack: ${a.stack} # prefix of every resource name and the cloudmart:stack tag (a-z, 0-9, single -)
+stack: ${a.stack} # every resource name derives from it, and the cloudmart:stack tag (a-z, 0-9, single -)
 region: ${a.region}
-drRegion: ${a.drRegion} # where RDS automated backups are replicated
-availabilityZones: [${a.availabilityZones.join(', ')}] # exactly two
+${
+  regionInfo(a.region)?.dr === a.drRegion
+    ? derived('drRegion', a.drRegion, 'where RDS backups are copied; default: follows the region')
+    : drLine
+}
+${
+  zones !== null && zones.join() === a.availabilityZones.join()
+    ? derived(
+        'availabilityZones',
+        `[${a.availabilityZones.join(', ')}]`,
+        'exactly two; default: follows the region',
+      )
+    : zonesLine
+}
 
 network:
   vpcCidr: 10.0.0.0/16
@@ -47,7 +73,7 @@ network:
   dataSubnets: [10.0.21.0/24, 10.0.22.0/24] # RDS and Redis (private)
   allowedCidrs: [${a.allowedCidrs.join(', ')}] # who may reach the ALB on 80/443
   flowLogs:
-    logGroup: /aws/vpc/cloudmart-flow-logs
+    ${derived('logGroup', n['network.flowLogs.logGroup'], fromStack)}
     retentionDays: 7
     trafficType: ALL
 
@@ -77,7 +103,7 @@ database:
   maintenanceWindow: sun:05:00-sun:06:00
   deletionProtection: false # destroy turns it off first when true
   crossRegionBackup: true
-  snapshotName: cloudmart-db-snapshot-day5
+  ${derived('snapshotName', n['database.snapshotName'], fromStack)}
   snapshotRetentionDays: 30
 
 cache:
@@ -101,8 +127,8 @@ alerts:
   phone: null # E.164, e.g. "+821012345678", for SMS
 
 monitoring:
-  dashboardName: CloudMart-Production
-  namespace: CloudMart
+  ${derived('dashboardName', n['monitoring.dashboardName'], fromStack)}
+  ${derived('namespace', n['monitoring.namespace'], `custom metrics; ${fromStack}`)}
   alarms:
     ec2HighCpuPercent: 80
     rdsHighConnections: 80
@@ -110,12 +136,12 @@ monitoring:
     unhealthyHosts: 1
     rdsLowStorageGiB: 2
   logs:
-    backend: { name: /aws/ec2/cloudmart-backend, retentionDays: 7 }
-    alb: { name: /aws/alb/cloudmart-alb, retentionDays: 30 }
-    rds: { name: /aws/rds/cloudmart-db, retentionDays: 7 }
+    backend: { retentionDays: 7 } # name: ${n['monitoring.logs.backend.name']} (${fromStack})
+    alb: { retentionDays: 30 } # name: ${n['monitoring.logs.alb.name']}
+    rds: { retentionDays: 7 } # name: ${n['monitoring.logs.rds.name']}
 
 backup:
-  planName: CloudMart-Daily-Backup
+  ${derived('planName', n['backup.planName'], fromStack)}
   schedule: cron(0 2 * * ? *) # daily at 02:00 UTC
   retentionDays: 7
   selectionTag: { key: Backup, value: "true" }
@@ -125,8 +151,8 @@ backup:
     abortMultipartDays: 7
 
 security:
-  trailName: CloudMart-Audit-Trail
-  auditBucketPrefix: cloudmart-audit-logs
+  ${derived('trailName', n['security.trailName'], fromStack)}
+  ${derived('auditBucketPrefix', n['security.auditBucketPrefix'], `${fromStack}; the bucket is <prefix>-<account>-<region>`)}
   ebsEncryptionByDefault: false # account-wide for the region: opt in deliberately
 
 budget:

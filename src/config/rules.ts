@@ -8,6 +8,7 @@ import {
   stackLimit,
   TAGS_PER_RESOURCE,
 } from './limits.js';
+import { configNames } from './names.js';
 import { regionInfo } from './regions.js';
 import { CACHE_DEFAULT_VERSION, type Config } from './schema.js';
 
@@ -89,7 +90,11 @@ export function crossFieldIssues(config: Config, valid: Valid = allValid): Confi
       });
     }
   }
-  if (valid('security.auditBucketPrefix', 'region')) {
+  // A prefix derived from the stack name is covered by the stack's own limit above.
+  if (
+    valid('security.auditBucketPrefix', 'region', 'stack') &&
+    config.security.auditBucketPrefix !== configNames(config.stack)['security.auditBucketPrefix']
+  ) {
     const prefix = config.security.auditBucketPrefix;
     // names.bucket: <prefix>-<12-digit account id>-<region>
     const max = 63 - `--123456789012${config.region}`.length;

@@ -12,7 +12,9 @@ import {
 /**
  * The single source of cloudmart's config types. Every default is the seed's value
  * (../shared/DESIGN.md §1), so a config with only the required fields builds the stack
- * the challenge describes.
+ * the challenge describes. The name settings' defaults here are the seed's names, those of the
+ * default stack `cloudmart`; for any other stack the loader derives them from the stack name
+ * first (src/config/names.ts), so they are only the fallback of a direct parse.
  */
 
 /** Lower-case letters and digits, single hyphens inside: "shop", "shop-prod-2". */
@@ -92,7 +94,11 @@ const retentionDays = z
 const logGroup = (defName: string, defDays: number) =>
   z
     .strictObject({
-      name: z.string().startsWith('/').default(defName),
+      name: z
+        .string()
+        .startsWith('/')
+        .default(defName)
+        .describe(`Default: ${defName.replace('cloudmart', '<stack>')}`),
       retentionDays: retentionDays.default(defDays as 7),
     })
     .prefault({});
@@ -122,7 +128,10 @@ export const networkSchema = z
       .describe('Who may reach the ALB on 80/443 (the IP allow-list)'),
     flowLogs: z
       .strictObject({
-        logGroup: z.string().default('/aws/vpc/cloudmart-flow-logs'),
+        logGroup: z
+          .string()
+          .default('/aws/vpc/cloudmart-flow-logs')
+          .describe('Default: /aws/vpc/<stack>-flow-logs'),
         retentionDays: retentionDays.default(7),
         trafficType: z.enum(['ALL', 'ACCEPT', 'REJECT']).default('ALL'),
       })
@@ -202,7 +211,10 @@ export const databaseSchema = z
       .boolean()
       .default(true)
       .describe('Replicate automated backups to drRegion'),
-    snapshotName: z.string().default('cloudmart-db-snapshot-day5'),
+    snapshotName: z
+      .string()
+      .default('cloudmart-db-snapshot-day5')
+      .describe('Default: <stack>-db-snapshot-day5'),
     snapshotRetentionDays: z.number().int().min(1).default(30),
   })
   .prefault({});
@@ -260,8 +272,16 @@ export const alertsSchema = z.strictObject({
 
 export const monitoringSchema = z
   .strictObject({
-    dashboardName: z.string().default('CloudMart-Production'),
-    namespace: z.string().default('CloudMart'),
+    dashboardName: z
+      .string()
+      .default('CloudMart-Production')
+      .describe('Default: <stack>-Production (CloudMart-Production for the stack cloudmart)'),
+    namespace: z
+      .string()
+      .default('CloudMart')
+      .describe(
+        'Custom metrics namespace. Default: the stack name (CloudMart for the stack cloudmart)',
+      ),
     alarms: z
       .strictObject({
         ec2HighCpuPercent: z.number().default(80),
@@ -283,7 +303,10 @@ export const monitoringSchema = z
 
 export const backupSchema = z
   .strictObject({
-    planName: z.string().default('CloudMart-Daily-Backup'),
+    planName: z
+      .string()
+      .default('CloudMart-Daily-Backup')
+      .describe('Default: <stack>-Daily-Backup (CloudMart-Daily-Backup for the stack cloudmart)'),
     schedule: z.string().default('cron(0 2 * * ? *)').describe('Daily at 02:00 UTC'),
     retentionDays: z.number().int().min(1).default(7),
     selectionTag: z
@@ -301,7 +324,10 @@ export const backupSchema = z
 
 export const securitySchema = z
   .strictObject({
-    trailName: z.string().default('CloudMart-Audit-Trail'),
+    trailName: z
+      .string()
+      .default('CloudMart-Audit-Trail')
+      .describe('Default: <stack>-Audit-Trail (CloudMart-Audit-Trail for the stack cloudmart)'),
     auditBucketPrefix: z
       .string()
       .regex(
@@ -312,7 +338,9 @@ export const securitySchema = z
         message: `must not start with ${RESERVED_BUCKET_PREFIXES.map((p) => `"${p}"`).join(', ')}: S3 refuses bucket names that do`,
       })
       .default('cloudmart-audit-logs')
-      .describe('The audit bucket is <prefix>-<account id>-<region>, at most 63 characters'),
+      .describe(
+        'The audit bucket is <prefix>-<account id>-<region>, at most 63 characters. Default: <stack>-audit-logs',
+      ),
     ebsEncryptionByDefault: z
       .boolean()
       .default(false)

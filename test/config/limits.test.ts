@@ -11,6 +11,7 @@ import { healthCheckReference } from '../../src/steps/phase1-foundation/dns-reco
 import { dbSettings } from '../../src/steps/phase1-foundation/rds-database.js';
 import { cacheSettings } from '../../src/steps/phase1-foundation/redis-cache.js';
 import { backupNames } from '../../src/steps/phase3-backup/backup-plan.js';
+import { auditBucketName } from '../../src/steps/phase4-security/audit-bucket.js';
 import { flowLogsRoleName } from '../../src/steps/phase4-security/flow-logs.js';
 import { names } from '../../src/steps/names.js';
 import { ACCOUNT, testContext } from '../helpers/context.js';
@@ -61,6 +62,11 @@ async function realNames(config: Config): Promise<Array<[string, string, number]
     ],
     ['alb-log-bucket.ts albLogBucketName', albLogBucketName(config, ACCOUNT), 63],
     ['frontend-bucket.ts frontendBucketName', await frontendBucketName(ctx), 63],
+    [
+      'audit-bucket.ts auditBucketName (security.auditBucketPrefix unset)',
+      auditBucketName(config, ACCOUNT),
+      63,
+    ],
   ];
 }
 
@@ -85,17 +91,17 @@ describe('config limits: the stack name', () => {
       }
       expect(albLogBucketName(config, ACCOUNT)).toBe(`${stack}-alb-logs-${ACCOUNT}-${region}`);
     }
-    expect(stackLimit('ap-northeast-2').max).toBe(26);
+    expect(stackLimit('ap-northeast-2').max).toBe(24);
     expect(stackLimit('us-east-1').max).toBe(28);
     expect(stackLimit().max).toBe(28);
   });
 
   it('one character more is a config error naming the name that no longer fits', () => {
-    expect(issuesOf({ stack: stackOf(27) })).toEqual([
+    expect(issuesOf({ stack: stackOf(25) })).toEqual([
       {
         path: 'stack',
         message:
-          'is too long for ap-northeast-2: at most 26 characters there, since the S3 bucket name <stack>-alb-logs-<account id>-ap-northeast-2 must fit in 63 characters',
+          'is too long for ap-northeast-2: at most 24 characters there, since the S3 bucket name <stack>-audit-logs-<account id>-ap-northeast-2 must fit in 63 characters',
       },
     ]);
     expect(issuesOf({ stack: stackOf(29), ...inRegion('us-east-1') })).toEqual([

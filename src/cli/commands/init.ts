@@ -86,7 +86,11 @@ export async function initCommand(
   opts: InitOptions,
   cmd: { optsWithGlobals(): GlobalOptions },
 ): Promise<number> {
-  const file = cmd.optsWithGlobals().config;
+  const globals = cmd.optsWithGlobals();
+  const file = globals.config;
+  // As every other command: --region, else AWS_REGION, else the seed's region.
+  const suggestedRegion =
+    globals.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'ap-northeast-2';
   const exists = await access(file).then(
     () => true,
     () => false,
@@ -103,12 +107,25 @@ export async function initCommand(
         { exitCode: 2 },
       );
     }
-    const region = 'ap-northeast-2';
+    const region = suggestedRegion;
+    if (!REGION.test(region))
+      throw new CloudmartError('USAGE', `${region} is not an AWS region name`, {
+        exitCode: 2,
+        hint: 'Pass --region with a region such as ap-northeast-2.',
+      });
+    const info = regionInfo(region);
+    const zones = defaultZonesOf(region);
+    if (!info || !zones)
+      throw new CloudmartError(
+        'USAGE',
+        `init --yes cannot choose the DR region and the zones of ${region}: ${info ? 'its zone letters differ per account' : 'it is not in the region table'}`,
+        { exitCode: 2, hint: 'Run "cloudmart init" without --yes to be asked for them.' },
+      );
     answers = {
       stack: 'cloudmart',
       region,
-      drRegion: regionInfo(region)!.dr,
-      availabilityZones: defaultZonesOf(region)!,
+      drRegion: info.dr,
+      availabilityZones: zones,
       email: opts.email,
       domain: null,
       allowedCidrs: ['0.0.0.0/0'],
@@ -117,7 +134,7 @@ export async function initCommand(
   } else {
     const p = io.prompter;
     const region = await p.input('AWS region', {
-      default: 'ap-northeast-2',
+      default: suggestedRegion,
       validate: (v) => (REGION.test(v) ? true : 'a region such as ap-northeast-2'),
     });
     const { drRegion, availabilityZones } = await askPlacement(io, region);

@@ -1,3 +1,4 @@
+import { stackTitle } from '../../config/names.js';
 import type {
   CloudWatchClient,
   ComparisonOperator,
@@ -59,7 +60,7 @@ const SLUG: Record<AlarmKey, string> = {
 
 /** The seed's names (`CloudMart-…`) for the default stack, `<stack>-…` for any other. */
 export function alarmPrefix(stack: string): string {
-  return stack === 'cloudmart' ? 'CloudMart-' : `${stack}-`;
+  return `${stackTitle(stack)}-`;
 }
 
 export function alarmNames(config: Config): Record<AlarmKey | 'route53HealthCheck', string> {
