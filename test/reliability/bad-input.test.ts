@@ -211,7 +211,7 @@ const CONFIG_CASES: ConfigCase[] = [
   {
     name: 'stack name too long for the bucket names in its region',
     content: `stack: ${'shop-'.repeat(5)}ab\n${EMAIL}`,
-    expect: ['stack: is too long for ap-northeast-2: at most 26 characters', '(line 1)'],
+    expect: ['stack: is too long for ap-northeast-2: at most 24 characters', '(line 1)'],
   },
   {
     name: 'tag key with the reserved aws: prefix, tag value with &',
