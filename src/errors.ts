@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ACCOUNT_NOT_VERIFIED'
   | 'THROTTLED'
   | 'AWS_ERROR'
+  | 'AWS_UNREACHABLE'
   | 'TIMEOUT'
   | 'INTERRUPTED'
   | 'STEP_FAILED'

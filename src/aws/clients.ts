@@ -1,3 +1,4 @@
+import { CloudmartError } from '../errors.js';
 import type { ACMClient } from '@aws-sdk/client-acm';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { BackupClient } from '@aws-sdk/client-backup';
@@ -82,6 +83,21 @@ const loaders: { [K in ServiceName]: () => Promise<Ctor<ServiceClients[K]>> } = 
   wafv2: async () => (await import('@aws-sdk/client-wafv2')).WAFV2Client,
 };
 
+/** A call that got no answer before its deadline: what happened, where, and the fix. */
+export function unanswered(target: CallTarget, ms: number, cause: unknown): CloudmartError {
+  const where = describeTarget(target);
+  return new CloudmartError(
+    'AWS_UNREACHABLE',
+    `${target.service} ${target.command} got no answer from ${where} within ${Math.round(ms / 1000)} s`,
+    {
+      cause,
+      hint: target.endpoint
+        ? `Check that the emulator at ${target.endpoint} is running and answering, or unset AWS_ENDPOINT_URL to use real AWS; then run the command again (it resumes where it stopped).`
+        : `Check the network: a firewall or proxy may be dropping traffic to *.amazonaws.com on port 443 (the AWS SDK does not use HTTPS_PROXY). Then run the command again (it resumes where it stopped).`,
+    },
+  );
+}
+
 /** Services whose API lives in one region whatever the stack's region. */
 const GLOBAL_REGION: Partial<Record<ServiceName, string>> = {
   iam: 'us-east-1',
@@ -99,6 +115,51 @@ export interface AwsOptions {
   s3PathStyle?: boolean;
   /** Total attempts per call, including the first. Throttling backs off adaptively. */
   maxAttempts?: number;
+  /** Aborts every call in flight at once (the first Ctrl-C or SIGTERM). */
+  signal?: AbortSignal | undefined;
+  /** How long to wait for AWS (tests shorten them). */
+  timeouts?: Partial<AwsTimeouts>;
+}
+
+/**
+ * Without these the SDK waits for ever on an endpoint that accepts a connection and never
+ * answers (a firewall that drops packets, a stuck emulator): the SDK's NodeHttpHandler sets no
+ * connection or request timeout by default.
+ */
+export interface AwsTimeouts {
+  /** TCP (and TLS) connection set-up, per attempt. */
+  connectMs: number;
+  /** One attempt, request sent to response read (AWS answers API calls in about a second). */
+  attemptMs: number;
+  /** One call with all its retries: past it, the call fails naming the endpoint. */
+  callMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: AwsTimeouts = {
+  connectMs: 5_000,
+  attemptMs: 15_000,
+  callMs: 50_000,
+};
+
+/** Where a call's requests went, for messages: an override, else the service's AWS endpoint. */
+export interface CallTarget {
+  service: ServiceName;
+  region: string;
+  command: string;
+  /** The endpoint override (AWS_ENDPOINT_URL) the call used, if any. */
+  endpoint?: string | undefined;
+}
+
+/** The call an SDK error came from (set by the factory's clients on every error they throw). */
+export function callTargetOf(e: unknown): CallTarget | undefined {
+  return (e as { $cloudmartCall?: CallTarget } | null)?.$cloudmartCall;
+}
+
+/** "the endpoint http://127.0.0.1:4566 (AWS_ENDPOINT_URL)" or "AWS EC2 in ap-northeast-2 (ec2.ap-northeast-2.amazonaws.com)". */
+export function describeTarget(t: CallTarget): string {
+  return t.endpoint
+    ? `the endpoint ${t.endpoint} (AWS_ENDPOINT_URL)`
+    : `AWS ${t.service} in ${t.region} (${t.service}.${t.region}.amazonaws.com)`;
 }
 
 /**
@@ -165,6 +226,8 @@ export class AwsClientFactory implements Aws {
   private readonly s3PathStyle: boolean;
   private readonly cache = new Map<string, Promise<unknown>>();
   private account: Promise<string> | undefined;
+  private readonly signal: AbortSignal | undefined;
+  private readonly timeouts: AwsTimeouts;
 
   constructor(options: AwsOptions) {
     this.region = options.region;
@@ -172,6 +235,8 @@ export class AwsClientFactory implements Aws {
     this.endpoint = options.endpoint;
     this.maxAttempts = options.maxAttempts ?? 8;
     this.s3PathStyle = options.s3PathStyle ?? Boolean(options.endpoint);
+    this.signal = options.signal;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   }
 
   get<K extends ServiceName>(service: K, region?: string): Promise<ServiceClients[K]> {
@@ -181,20 +246,72 @@ export class AwsClientFactory implements Aws {
     if (!client) {
       client = loaders[service]().then((Client) =>
         withCallContext(
-          new Client({
-            region: r,
-            maxAttempts: this.maxAttempts,
-            retryMode: 'adaptive',
-            customUserAgent: 'cloudmart',
-            ...(this.profile ? { profile: this.profile } : {}),
-            ...(this.endpoint ? { endpoint: this.endpoint } : {}),
-            ...(this.s3PathStyle && service === 's3' ? { forcePathStyle: true } : {}),
-          }),
+          this.guard(
+            new Client({
+              region: r,
+              maxAttempts: this.maxAttempts,
+              retryMode: 'adaptive',
+              customUserAgent: 'cloudmart',
+              // NodeHttpHandler options (the SDK accepts them in place of a handler).
+              requestHandler: {
+                connectionTimeout: this.timeouts.connectMs,
+                requestTimeout: this.timeouts.attemptMs,
+                throwOnRequestTimeout: true,
+              },
+              ...(this.profile ? { profile: this.profile } : {}),
+              ...(this.endpoint ? { endpoint: this.endpoint } : {}),
+              ...(this.s3PathStyle && service === 's3' ? { forcePathStyle: true } : {}),
+            }),
+            service,
+            r,
+          ),
           r,
         ),
       );
       this.cache.set(key, client);
     }
+    return client;
+  }
+
+  /**
+   * Every call of the client gets an abort signal: the run's (Ctrl-C ends calls in flight, the
+   * SDK stops retrying) and a deadline for the call with its retries. An error says which
+   * endpoint it came from; past the deadline it is an error naming the endpoint and the fix.
+   * The prototype's `send` is looked up on each call, so test mocks installed later apply.
+   */
+  private guard<C extends object>(client: C, service: ServiceName, region: string): C {
+    const timeouts = this.timeouts;
+    const signal = this.signal;
+    const endpoint = this.endpoint;
+    const send = function (
+      this: C,
+      command: { constructor: { name: string } },
+      options?: { abortSignal?: AbortSignal },
+    ): Promise<unknown> {
+      const proto = Object.getPrototypeOf(client) as {
+        send: (c: unknown, o?: unknown) => Promise<unknown>;
+      };
+      const deadline = AbortSignal.timeout(timeouts.callMs);
+      const signals = [deadline];
+      if (signal) signals.push(signal);
+      if (options?.abortSignal) signals.push(options.abortSignal);
+      const target: CallTarget = {
+        service,
+        region,
+        command: command.constructor.name.replace(/Command$/, ''),
+        endpoint,
+      };
+      return proto.send
+        .call(client, command, { ...options, abortSignal: AbortSignal.any(signals) })
+        .catch((e: unknown) => {
+          if (deadline.aborted && !signal?.aborted && !options?.abortSignal?.aborted)
+            throw unanswered(target, timeouts.callMs, e);
+          if (typeof e === 'object' && e !== null)
+            Object.defineProperty(e, '$cloudmartCall', { value: target, configurable: true });
+          throw e;
+        });
+    };
+    Object.defineProperty(client, 'send', { value: send, configurable: true, writable: true });
     return client;
   }
 

@@ -1,4 +1,5 @@
-import { CloudmartError } from '../errors.js';
+import { CloudmartError, InterruptedError } from '../errors.js';
+import { callTargetOf, describeTarget } from './clients.js';
 
 /** Classification of AWS SDK errors. Every step asks these instead of matching names itself. */
 interface AwsErrorLike {
@@ -156,12 +157,62 @@ function isResourcePolicyDenial(e: unknown): boolean {
   );
 }
 
+/** A request that never got an AWS answer: refused, reset, unresolvable or timed out. */
+export function isConnectionError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  const n = `${awsErrorName(e)} ${typeof code === 'string' ? code : ''}`;
+  return (
+    /ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EPIPE|TimeoutError/.test(
+      n,
+    ) || /socket hang up/i.test((e as Error | null)?.message ?? '')
+  );
+}
+
+/** What a connection error means, in words. */
+function connectionProblem(e: unknown): string {
+  const text = `${(e as { code?: unknown } | null)?.code as string | undefined} ${awsErrorName(e)} ${(e as Error | null)?.message ?? ''}`;
+  if (/ECONNREFUSED/.test(text)) return 'the connection was refused';
+  if (/ENOTFOUND|EAI_AGAIN/.test(text)) return 'the host name does not resolve';
+  if (/ECONNRESET|socket hang up|EPIPE/i.test(text))
+    return 'the connection was closed before an answer (socket hang up)';
+  if (/TimeoutError|ETIMEDOUT/.test(text)) return 'no answer in time';
+  return 'the host cannot be reached';
+}
+
 /** Turn an SDK error into a CloudmartError with a clear message and the fix. */
 export function explainAwsError(e: unknown, action: string): CloudmartError {
   if (e instanceof CloudmartError) return e;
+  // The SDK's answer to an aborted call: the first Ctrl-C or SIGTERM cancelled it.
+  if (awsErrorName(e) === 'AbortError') return new InterruptedError();
   const call = describeCall(e);
   const failed = `${action} failed${call ? ` (${call})` : ''}`;
   const message = userMessage(e);
+  // --profile / AWS_PROFILE naming a profile that is not there: the SDK's message says so.
+  const profile = /Profile (\S+) could not be found/i.exec(message)?.[1];
+  if (profile !== undefined) {
+    return new CloudmartError(
+      'CREDENTIALS',
+      `${failed}: there is no AWS profile "${profile}" in ~/.aws/config or ~/.aws/credentials`,
+      {
+        cause: e,
+        hint: `Check the name ("aws configure list-profiles" lists them), or create it with "aws configure --profile ${profile}" ("aws configure sso" for SSO); then run the command again.`,
+      },
+    );
+  }
+  if (isConnectionError(e)) {
+    const target = callTargetOf(e);
+    const where = target ? describeTarget(target) : 'AWS';
+    return new CloudmartError(
+      'AWS_UNREACHABLE',
+      `${failed}: cannot reach ${where}: ${connectionProblem(e)} (${message})`,
+      {
+        cause: e,
+        hint: target?.endpoint
+          ? `Start the emulator at ${target.endpoint} (or fix the URL), or unset AWS_ENDPOINT_URL to use real AWS; then run the command again (it resumes where it stopped).`
+          : 'Check the network connection and any firewall or proxy in the way to *.amazonaws.com on port 443 (the AWS SDK does not use HTTPS_PROXY); then run the command again (it resumes where it stopped).',
+      },
+    );
+  }
   if (isAccountNotVerified(e)) {
     return new CloudmartError(
       'ACCOUNT_NOT_VERIFIED',

@@ -33,8 +33,13 @@ export function statePath(opts: GlobalOptions, config: Config): string {
   return opts.state ?? defaultStatePath(config.stack, join(dirname(opts.config), '.cloudmart'));
 }
 
-export function awsFactory(opts: GlobalOptions, config: Config): AwsClientFactory {
+export function awsFactory(
+  opts: GlobalOptions,
+  config: Config,
+  signal?: AbortSignal,
+): AwsClientFactory {
   return new AwsClientFactory({
+    signal,
     region: config.region,
     profile: opts.profile,
     endpoint: process.env.AWS_ENDPOINT_URL,
@@ -172,7 +177,7 @@ export function interruptible(
     count++;
     if (count === 1) {
       io.err(
-        '\nStopping: no new steps start; waiting for calls in flight and saving state (Ctrl-C again to quit now).',
+        '\nStopping: no new steps start, calls in flight are cancelled, the state is saved (Ctrl-C again to quit now).',
       );
       controller.abort();
     } else {
@@ -218,13 +223,14 @@ export async function openSession(
         io.err(`! Taking over a stale lock of "${info.command}" (pid ${info.pid} is not running).`),
     });
   }
-  const aws = awsFactory(opts, config);
   const { createReporter } = await import('./reporters.js');
   const reporter = await createReporter(io, opts.json ?? false);
   const interrupt = interruptible(io, () => {
     reporter.close();
     store.unlockSync();
   });
+  // The first Ctrl-C aborts the AWS calls in flight too, so nothing waits on a silent endpoint.
+  const aws = awsFactory(opts, config, interrupt.signal);
   return {
     config,
     aws,

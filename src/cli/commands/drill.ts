@@ -147,9 +147,9 @@ export async function drillCommand(
     );
   }
   await store.load(config.stack, config.region);
-  const aws = awsFactory(g, config);
   // Quitting at once must not leave the lock behind (an async unlock would never run).
   const interrupt = interrupts(io, () => store.unlockSync());
+  const aws = awsFactory(g, config, interrupt.signal);
   try {
     if (!opts.json) announceTarget(io, aws, g);
     await checkCredentials(aws);
