@@ -89,6 +89,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('plan')
     .description('Show what "up" would build, phase by phase (offline: no credentials needed)')
     .option('--json', 'print one JSON object')
+    .option('--accept-cost', 'do not refuse a stack over the budget or one cloudmart cannot price')
     .action(run(async () => (await import('./commands/plan.js')).planCommand));
 
   program
@@ -104,6 +105,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--concurrency <n>', 'AWS operations in flight at once', positiveInt, 8)
     .option('--force-unlock', 'take the state lock even if another run seems to hold it')
     .option('--json', 'print engine events as JSON lines')
+    .option('--accept-cost', 'build even when the estimate is over the budget or cannot be priced')
     .action(run(async () => (await import('./commands/up.js')).upCommand));
 
   program

@@ -72,6 +72,7 @@ network:
   appSubnets: [10.0.11.0/24, 10.0.12.0/24] # EC2 instances (private)
   dataSubnets: [10.0.21.0/24, 10.0.22.0/24] # RDS and Redis (private)
   allowedCidrs: [${a.allowedCidrs.join(', ')}] # who may reach the ALB on 80/443
+  securityGroupRuleQuota: 60 # your account's inbound rules per security group (raise it in Service Quotas first)
   flowLogs:
     ${derived('logGroup', n['network.flowLogs.logGroup'], fromStack)}
     retentionDays: 7

@@ -9,7 +9,8 @@ import {
   TAGS_PER_RESOURCE,
 } from './limits.js';
 import { configNames } from './names.js';
-import { regionInfo } from './regions.js';
+import { REGIONS, regionInfo } from './regions.js';
+import { isInstanceTypeName, SNS_SMS_REGIONS } from './aws-names.js';
 import { CACHE_DEFAULT_VERSION, type Config } from './schema.js';
 
 /**
@@ -60,6 +61,43 @@ export function crossFieldIssues(config: Config, valid: Valid = allValid): Confi
       const [pa, a] = subnets[i]!;
       const [pb, b] = subnets[j]!;
       if (overlaps(a, b)) issues.push({ path: pb, message: `${b} overlaps ${pa} (${a})` });
+    }
+  }
+
+  // A region outside the table cannot be priced, zoned or paired for backups: a typo
+  // ("ap-northeast-9") must not be built, priced at $0 and called within the budget.
+  for (const path of ['region', 'drRegion'] as const) {
+    if (valid(path) && !regionInfo(config[path])) {
+      issues.push({
+        path,
+        message: `${config[path]} is not an AWS region cloudmart knows (${Object.keys(REGIONS).length} commercial regions, e.g. ap-northeast-2, us-east-1, eu-west-1)`,
+      });
+    }
+  }
+  for (const [path, read, prefix, example] of [
+    ['app.instanceType', () => config.app.instanceType, '', 't3.micro'],
+    ['database.instanceClass', () => config.database.instanceClass, 'db.', 'db.t3.micro'],
+    ['cache.nodeType', () => config.cache.nodeType, 'cache.', 'cache.t3.micro'],
+  ] as const) {
+    // Read only once the path is known valid: a broken section is missing from `config`.
+    const value = valid(path) ? read() : undefined;
+    if (value !== undefined && !isInstanceTypeName(value, prefix)) {
+      issues.push({
+        path,
+        message: `${value} is not an instance type: AWS names them ${prefix}<family>.<size>, e.g. ${example} (sizes: nano, micro, small, medium, large, xlarge, 2xlarge, …)`,
+      });
+    }
+  }
+  if (
+    valid('alerts.phone', 'region') &&
+    config.alerts.phone !== null &&
+    regionInfo(config.region)
+  ) {
+    if (!SNS_SMS_REGIONS.includes(config.region)) {
+      issues.push({
+        path: 'alerts.phone',
+        message: `Amazon SNS does not send SMS from ${config.region}, so the alarms could not reach ${config.alerts.phone}: set alerts.phone to null (the email still gets every alarm), or use a region SNS sends SMS from (${SNS_SMS_REGIONS.slice(0, 4).join(', ')}, ap-northeast-1, …)`,
+      });
     }
   }
 
@@ -178,6 +216,22 @@ export function crossFieldIssues(config: Config, valid: Valid = allValid): Confi
     }
   }
 
+  if (valid('network.allowedCidrs', 'network.securityGroupRuleQuota')) {
+    const rules = albInboundRuleEstimate(config);
+    if (rules > config.network.securityGroupRuleQuota) {
+      const n = config.network.allowedCidrs.length;
+      const parts = [`${n} CIDR${n === 1 ? '' : 's'} × ports 80 and 443 = ${2 * n}`];
+      if (!config.network.allowedCidrs.includes('0.0.0.0/0')) {
+        parts.push(
+          `plus CloudFront's origin-facing prefix list, which counts as ${PREFIX_LIST_WEIGHTS.cloudfront}`,
+        );
+      }
+      issues.push({
+        path: 'network.allowedCidrs',
+        message: `the ALB security group needs ${rules} inbound rules (${parts.join(', ')}), more than the quota of ${config.network.securityGroupRuleQuota} (network.securityGroupRuleQuota; AWS's default is ${SG_INBOUND_RULES_DEFAULT_QUOTA}): "cloudmart up" would stop at the security groups (RulesPerSecurityGroupLimitExceeded). Shorten the allow-list (merge addresses into wider blocks), or raise the Amazon VPC quota "Inbound or outbound rules per security group" in Service Quotas first and set network.securityGroupRuleQuota to it`,
+      });
+    }
+  }
   if (
     valid('dns.domain', 'dns.hostedZoneId', 'dns.createHostedZone') &&
     config.dns.domain === null &&
@@ -209,22 +263,6 @@ export function albInboundRuleEstimate(config: Pick<Config, 'network'>): number 
 /** Settings that work but may hit an adjustable AWS quota: said, not refused. */
 export function configWarnings(config: Config, valid: Valid = allValid): ConfigIssue[] {
   const warnings: ConfigIssue[] = [];
-  if (valid('network.allowedCidrs')) {
-    const rules = albInboundRuleEstimate(config);
-    if (rules > SG_INBOUND_RULES_DEFAULT_QUOTA) {
-      const n = config.network.allowedCidrs.length;
-      const parts = [`${n} CIDR${n === 1 ? '' : 's'} × ports 80 and 443 = ${2 * n}`];
-      if (!config.network.allowedCidrs.includes('0.0.0.0/0')) {
-        parts.push(
-          `plus CloudFront's origin-facing prefix list, which counts as ${PREFIX_LIST_WEIGHTS.cloudfront}`,
-        );
-      }
-      warnings.push({
-        path: 'network.allowedCidrs',
-        message: `the ALB security group needs ${rules} inbound rules (${parts.join(', ')}), more than the default quota of ${SG_INBOUND_RULES_DEFAULT_QUOTA}: "cloudmart up" would stop at the security groups (RulesPerSecurityGroupLimitExceeded) unless the Amazon VPC quota "Inbound or outbound rules per security group" is raised first (Service Quotas), or the allow-list is shortened`,
-      });
-    }
-  }
   const zones = valid('region') ? regionInfo(config.region)?.zones : undefined;
   if (zones && valid('availabilityZones')) {
     config.availabilityZones.forEach((az, i) => {

@@ -126,6 +126,15 @@ export const networkSchema = z
       .min(1)
       .default(['0.0.0.0/0'])
       .describe('Who may reach the ALB on 80/443 (the IP allow-list)'),
+    securityGroupRuleQuota: z
+      .number()
+      .int()
+      .min(60)
+      .max(1000)
+      .default(60)
+      .describe(
+        "Your account's VPC quota of inbound rules per security group (AWS's default 60); raise it in Service Quotas before raising it here",
+      ),
     flowLogs: z
       .strictObject({
         logGroup: z

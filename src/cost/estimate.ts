@@ -275,6 +275,15 @@ function round(n: number): number {
   return Math.round(n * 10_000) / 10_000;
 }
 
+/**
+ * Whether the stack fits the budget: "over" when even the priced part exceeds it, "unpriced"
+ * when something has no price (the total is only a lower bound: no verdict), else "within".
+ */
+export function costVerdict(e: CostEstimate): 'within' | 'over' | 'unpriced' {
+  if (!e.withinBudget) return 'over';
+  return e.unpriced.length > 0 ? 'unpriced' : 'within';
+}
+
 /** Cents for amounts of 10 cents and more ("$0.48"), four decimals for the small ones ("$0.0023"). */
 export function usd(n: number): string {
   return Math.abs(n) >= 0.1 ? `$${n.toFixed(2)}` : `$${n.toFixed(4)}`;

@@ -59,7 +59,7 @@ describe('cli', () => {
     );
   });
 
-  it('plan prints a config warning (valid but risky) with its line and still plans', async () => {
+  it('plan refuses a setting known to fail (the security group rule quota), with its line (exit 2)', async () => {
     const file = join(tempDir(), 'wide.yaml');
     const cidrs = ['10.1.0.0/24', '10.2.0.0/24', '10.3.0.0/24'];
     writeFileSync(
@@ -73,11 +73,11 @@ describe('cli', () => {
       '--state',
       join(tempDir(), 's.json'),
     ]);
-    expect(code).toBe(0);
-    expect(io.stderr.join('\n')).toMatch(
-      /^! .*wide\.yaml: network\.allowedCidrs: the ALB security group needs 61 inbound rules .*\(line 5\)/m,
+    expect(code).toBe(2);
+    expect(io.text()).toMatch(
+      /network\.allowedCidrs: the ALB security group needs 61 inbound rules .*\(line 5\)/,
     );
-    expect(io.stdout.join('\n')).toContain('Plan for stack "shop"');
+    expect(io.text()).toContain('nothing was sent to AWS');
   });
 
   it('an unknown option is a usage error (exit 2)', async () => {
@@ -210,19 +210,35 @@ describe('cli', () => {
       expect(text).toContain('availabilityZones: [eu-south-2a, eu-south-2b] #');
     });
 
-    it('asks for both for a region it does not know, and refuses the region itself as DR', async () => {
-      const file = join(tempDir(), 'c.yaml');
-      const { io, asked } = wizard(['xx-nowhere-1', 'us-east-1', undefined, ...rest]);
-      expect((await run(['init', '--config', file], io)).code).toBe(0);
-      expect(asked[1]!.default).toBeUndefined();
-      expect(asked[2]!.default).toBe('xx-nowhere-1a, xx-nowhere-1b');
-      const text = readFileSync(file, 'utf8');
-      expect(text).toContain('drRegion: us-east-1 #');
-      expect(text).toContain('availabilityZones: [xx-nowhere-1a, xx-nowhere-1b] #');
+    it('refuses a region it does not know, and the region itself as DR, when they are typed', async () => {
+      const unknown = wizard(['xx-nowhere-1']);
+      await run(['init', '--config', join(tempDir(), 'c.yaml')], unknown.io);
+      expect(unknown.io.text()).toContain(
+        'refused xx-nowhere-1: xx-nowhere-1 is not an AWS region cloudmart knows',
+      );
 
-      const same = wizard(['xx-nowhere-1', 'xx-nowhere-1']);
+      const same = wizard(['eu-south-2', 'eu-south-2']);
       await run(['init', '--config', join(tempDir(), 'd.yaml')], same.io);
-      expect(same.io.text()).toContain('refused xx-nowhere-1: a region other than xx-nowhere-1');
+      expect(same.io.text()).toContain('refused eu-south-2: a region other than eu-south-2');
+    });
+
+    it('checks each answer when it is given, with the rules the file is checked with', async () => {
+      for (const [answers, refusal] of [
+        [['ap-northeast-2', 'Shop'], 'refused Shop: must start with a letter'],
+        [['ap-northeast-2', 'shop', 'not-an-email'], 'refused not-an-email: must be an email'],
+        [
+          ['ap-northeast-2', 'shop', 'a@b.io', '', '10.0.0.0/33'],
+          'refused 10.0.0.0/33: network.allowedCidrs.0: must be an IPv4 CIDR',
+        ],
+        [['ap-northeast-2', 'shop', 'a@b.io', '', '300.1.1.1/24'], 'refused 300.1.1.1/24'],
+        [['ap-northeast-2', 'shop', 'a@b.io', '', '0.0.0.0/0', '-1'], 'refused -1'],
+      ] as const) {
+        const { io } = wizard([...answers]);
+        const file = join(tempDir(), 'c.yaml');
+        await run(['init', '--config', file], io);
+        expect(io.text(), answers.join(' ')).toContain(refusal);
+        expect(existsSync(file)).toBe(false);
+      }
     });
   });
 

@@ -158,11 +158,10 @@ describe('config', () => {
       'ca-central-1a',
       'ca-central-1b',
     ]);
-    // A region the table does not know: its a and c zones, as the seed uses.
-    expect(p(minimal, undefined, { region: 'xx-test-1' }).availabilityZones).toEqual([
-      'xx-test-1a',
-      'xx-test-1c',
-    ]);
+    // A region the table does not know cannot be priced or placed: refused, naming it.
+    expect(() => p(minimal, undefined, { region: 'xx-test-1' })).toThrow(
+      /region: xx-test-1 is not an AWS region cloudmart knows/,
+    );
     expect(
       p(`region: eu-west-1\n${minimal}`, undefined, { fallbackRegion: 'us-west-2' }).region,
     ).toBe('eu-west-1');

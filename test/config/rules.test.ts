@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configFromObject, parseConfig } from '../../src/config/load.js';
 import { PREFIX_LIST_WEIGHTS } from '../../src/config/limits.js';
-import { albInboundRuleEstimate, configWarnings } from '../../src/config/rules.js';
+import { albInboundRuleEstimate } from '../../src/config/rules.js';
 import { cacheEngineVersion, type ConfigInput } from '../../src/config/schema.js';
 import { ConfigError, type ConfigIssue } from '../../src/errors.js';
 import {
@@ -152,40 +152,45 @@ describe('config rules: tags', () => {
 });
 
 describe('config rules: the ALB security group against the rule quota', () => {
-  const warningsOf = (overrides: Partial<ConfigInput>) =>
-    configWarnings(configFromObject({ ...EMAIL, ...overrides }));
+  const issuesOf = (overrides: Partial<ConfigInput>): ConfigIssue[] => {
+    try {
+      configFromObject({ ...EMAIL, ...overrides });
+      return [];
+    } catch (e) {
+      if (e instanceof ConfigError) return e.issues;
+      throw e;
+    }
+  };
 
   it('is quiet for the default 0.0.0.0/0 and for a short allow-list', () => {
-    expect(warningsOf({})).toEqual([]);
+    expect(issuesOf({})).toEqual([]);
     // 2 CIDRs × 2 ports + CloudFront's 55 = 59.
-    expect(warningsOf({ network: { allowedCidrs: cidrs(2) } })).toEqual([]);
+    expect(issuesOf({ network: { allowedCidrs: cidrs(2) } })).toEqual([]);
   });
 
-  it('warns (a quota can be raised, so not an error) once the count passes 60, naming allowedCidrs', () => {
-    const warnings = warningsOf({ network: { allowedCidrs: cidrs(3) } });
-    expect(warnings).toEqual([
+  it('refuses (exit 2, before anything is built) once the count passes the quota, naming allowedCidrs', () => {
+    const issues = issuesOf({ network: { allowedCidrs: cidrs(3) } });
+    expect(issues).toEqual([
       {
         path: 'network.allowedCidrs',
         message: expect.stringContaining(
-          "needs 61 inbound rules (3 CIDRs × ports 80 and 443 = 6, plus CloudFront's origin-facing prefix list, which counts as 55), more than the default quota of 60",
+          "needs 61 inbound rules (3 CIDRs × ports 80 and 443 = 6, plus CloudFront's origin-facing prefix list, which counts as 55), more than the quota of 60",
         ),
       },
     ]);
-    expect(warnings[0]!.message).toContain('Inbound or outbound rules per security group');
-    // The config itself is valid: the warning does not stop anything.
-    expect(() => configFromObject({ ...EMAIL, network: { allowedCidrs: cidrs(3) } })).not.toThrow();
+    expect(issues[0]!.message).toContain('Inbound or outbound rules per security group');
     // Without the prefix list (0.0.0.0/0 among them) only the CIDRs count: 30 × 2 = 60 fits.
-    expect(warningsOf({ network: { allowedCidrs: ['0.0.0.0/0', ...cidrs(29)] } })).toEqual([]);
-    expect(warningsOf({ network: { allowedCidrs: ['0.0.0.0/0', ...cidrs(30)] } })).toHaveLength(1);
+    expect(issuesOf({ network: { allowedCidrs: ['0.0.0.0/0', ...cidrs(29)] } })).toEqual([]);
+    expect(issuesOf({ network: { allowedCidrs: ['0.0.0.0/0', ...cidrs(30)] } })).toHaveLength(1);
+    // An account whose quota was raised says so in the config.
+    expect(issuesOf({ network: { allowedCidrs: cidrs(3), securityGroupRuleQuota: 100 } })).toEqual(
+      [],
+    );
   });
 
-  it('hands the warning, with its YAML line, to the caller of parseConfig', () => {
-    const seen: ConfigIssue[] = [];
+  it('names the YAML line of the allow-list', () => {
     const text = `alerts:\n  email: ops@example.com\nnetwork:\n  allowedCidrs: [${cidrs(3).join(', ')}]\n`;
-    parseConfig(text, 'c.yaml', { onWarning: (w) => seen.push(w) });
-    expect(seen).toEqual([
-      { path: 'network.allowedCidrs', message: expect.stringContaining('61 inbound'), line: 4 },
-    ]);
+    expect(() => parseConfig(text, 'c.yaml')).toThrow(/61 inbound.*\(line 4\)/s);
   });
 
   it('counts what the security-groups step really authorises (prefix lists by their weight)', () => {
@@ -196,8 +201,11 @@ describe('config rules: the ALB security group against the rule quota', () => {
     for (const overrides of [
       {},
       { network: { allowedCidrs: cidrs(1) } },
-      { network: { allowedCidrs: cidrs(3) } },
-      { network: { allowedCidrs: cidrs(3) }, dns: { domain: 'shop.example.com' } },
+      { network: { allowedCidrs: cidrs(3), securityGroupRuleQuota: 200 } },
+      {
+        network: { allowedCidrs: cidrs(3), securityGroupRuleQuota: 200 },
+        dns: { domain: 'shop.example.com' },
+      },
       {
         network: { allowedCidrs: ['0.0.0.0/0', ...cidrs(4)] },
         dns: { domain: 'shop.example.com' },

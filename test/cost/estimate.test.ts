@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costSoFar, estimateCost, startedHours } from '../../src/cost/estimate.js';
+import { costSoFar, costVerdict, estimateCost, startedHours } from '../../src/cost/estimate.js';
 import { onDemandHourly } from '../../src/cost/live.js';
 import { REGION_PRICES } from '../../src/cost/prices.js';
 import { testConfig } from '../helpers/context.js';
@@ -46,8 +46,12 @@ describe('cost estimate', () => {
       (l) => l.resource === 'RDS',
     )!;
     expect(single.usdPerHour).toBeCloseTo(multi.usdPerHour / 2, 4);
-    const odd = estimateCost(testConfig({ app: { instanceType: 'x9.huge' } }));
+    // A real type the bundled table has no price for: unpriced, and no budget verdict.
+    const odd = estimateCost(testConfig({ app: { instanceType: 'm7i.large' } }));
     expect(odd.unpriced).toEqual(['EC2 instances']);
+    expect(costVerdict(odd)).toBe('unpriced');
+    expect(costVerdict(estimateCost(testConfig()))).toBe('within');
+    expect(costVerdict(estimateCost(testConfig({ budget: { usd: 0.01 } })))).toBe('over');
   });
 
   it('uses live prices when given', () => {

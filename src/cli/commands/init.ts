@@ -1,10 +1,8 @@
 import { access } from 'node:fs/promises';
-import { parseConfig } from '../../config/load.js';
-import { stackLimit } from '../../config/limits.js';
+import { configFromObject, parseConfig } from '../../config/load.js';
 import { defaultZonesOf, regionInfo } from '../../config/regions.js';
 import { renderConfig, type InitAnswers } from '../../config/render.js';
-import { STACK_PATTERN } from '../../config/schema.js';
-import { CloudmartError, formatIssue } from '../../errors.js';
+import { CloudmartError, ConfigError, formatIssue } from '../../errors.js';
 import type { Io } from '../io.js';
 import { assertWritable, writeOutputFile } from '../output.js';
 import type { GlobalOptions } from '../runtime.js';
@@ -42,7 +40,7 @@ async function askPlacement(
               ? 'a region such as ap-northeast-1'
               : v === region
                 ? `a region other than ${region}`
-                : true,
+                : checkAnswer({ region }, 'drRegion', { drRegion: v }),
         },
       );
 
@@ -73,12 +71,32 @@ async function askPlacement(
   return { drRegion, availabilityZones };
 }
 
-const validEmail = (v: string) =>
-  /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v) ? true : 'an email address, e.g. ops@example.com';
-const validCidr = (v: string) =>
-  v.split(',').every((c) => /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/.test(c.trim()))
-    ? true
-    : 'CIDR blocks such as 203.0.113.0/24, comma-separated';
+/**
+ * Check one answer the way the file will be checked: the answers so far plus this one, through
+ * the config's own schema and rules; only the problems at `path` count. So an answer is
+ * refused (and asked again) when it is given, never after all the others.
+ */
+function checkAnswer(
+  answers: Record<string, unknown>,
+  path: string,
+  patch: Record<string, unknown>,
+): true | string {
+  const data: Record<string, unknown> = { alerts: { email: 'ops@example.com' }, ...answers };
+  for (const [key, value] of Object.entries(patch)) {
+    const [top, sub] = key.split('.') as [string, string | undefined];
+    data[top] = sub === undefined ? value : { ...(data[top] as object), [sub]: value };
+  }
+  try {
+    configFromObject(data);
+    return true;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const mine = e.issues.filter((i) => i.path === path || i.path.startsWith(`${path}.`));
+    return mine.length === 0
+      ? true
+      : mine.map((i) => (i.path === path ? i.message : `${i.path}: ${i.message}`)).join('; ');
+  }
+}
 
 /** `init`: ask only what has no safe default, show the result, write it (never overwriting silently). */
 export async function initCommand(
@@ -135,33 +153,42 @@ export async function initCommand(
     const p = io.prompter;
     const region = await p.input('AWS region', {
       default: suggestedRegion,
-      validate: (v) => (REGION.test(v) ? true : 'a region such as ap-northeast-2'),
+      validate: (v) =>
+        REGION.test(v)
+          ? checkAnswer({}, 'region', { region: v })
+          : 'a region such as ap-northeast-2',
     });
     const { drRegion, availabilityZones } = await askPlacement(io, region);
-    const stack = await p.input('Stack name (prefix of every resource)', {
+    const placed = { region, drRegion, availabilityZones };
+    const stack = await p.input('Stack name (every resource name derives from it)', {
       default: 'cloudmart',
-      validate: (v) =>
-        STACK_PATTERN.test(v) && v.length <= stackLimit(region).max
-          ? true
-          : `lower-case letters, digits and single hyphens, starting with a letter, at most ${stackLimit(region).max}`,
+      validate: (v) => checkAnswer(placed, 'stack', { stack: v }),
     });
     const email =
       opts.email ??
-      (await p.input('Email address for alarm notifications', { validate: validEmail }));
+      (await p.input('Email address for alarm notifications', {
+        validate: (v) => checkAnswer(placed, 'alerts.email', { 'alerts.email': v }),
+      }));
     const domain = await p.input('Domain for HTTPS (Route 53 + ACM); leave empty for none', {
       default: '',
-      validate: (v) =>
-        v === '' || /^([a-z0-9-]+\.)+[a-z]{2,}$/.test(v)
-          ? true
-          : 'a domain such as shop.example.com, or empty',
+      validate: (v) => (v === '' ? true : checkAnswer(placed, 'dns.domain', { 'dns.domain': v })),
     });
-    const cidrs = await p.input('Who may reach the load balancer (CIDR allow-list)', {
-      default: '0.0.0.0/0',
-      validate: validCidr,
-    });
+    const cidrs = await p.input(
+      'Who may reach the load balancer (CIDR allow-list, comma-separated)',
+      {
+        default: '0.0.0.0/0',
+        validate: (v) =>
+          checkAnswer(placed, 'network.allowedCidrs', {
+            'network.allowedCidrs': v.split(',').map((c) => c.trim()),
+          }),
+      },
+    );
     const budget = await p.input('Budget in USD for the exercise', {
       default: '0.80',
-      validate: (v) => (Number(v) > 0 ? true : 'a positive number'),
+      validate: (v) =>
+        v.trim() === '' || !Number.isFinite(Number(v))
+          ? 'a number of dollars, e.g. 0.80'
+          : checkAnswer(placed, 'budget.usd', { 'budget.usd': Number(v) }),
     });
     answers = {
       stack,

@@ -15,7 +15,7 @@ const PHASE_NAMES: Record<number, string> = {
 /** `plan`: what `up` would do, from the config (and the local state file, if any). Offline. */
 export async function planCommand(
   io: Io,
-  opts: { json?: boolean },
+  opts: { json?: boolean; acceptCost?: boolean },
   cmd: { optsWithGlobals(): GlobalOptions },
 ): Promise<number> {
   const g = cmd.optsWithGlobals();
@@ -38,7 +38,10 @@ export async function planCommand(
   });
 
   if (opts.json) {
+    const { budgetRefusal } = await import('./cost.js');
+    const refusal = budgetRefusal(config, opts.acceptCost ?? false);
     io.out(JSON.stringify({ stack: config.stack, region: config.region, steps }, null, 2));
+    if (refusal.error) throw refusal.error;
     return 0;
   }
   io.out(
@@ -65,6 +68,13 @@ export async function planCommand(
   io.out(
     `\n${creates} step${creates === 1 ? '' : 's'} to run, ${steps.filter((s) => s.action === 'check').length} already done.`,
   );
-  io.out('Next: cloudmart up   (asks before each phase; --yes to skip the questions)');
+  // What up would refuse, plan refuses too (exit 2): over the budget, or not priced.
+  const { budgetRefusal } = await import('./cost.js');
+  const refusal = budgetRefusal(config, opts.acceptCost ?? false);
+  for (const line of refusal.lines) io.out(line);
+  if (refusal.error) throw refusal.error;
+  io.out(
+    `Next: cloudmart up${opts.acceptCost ? ' --accept-cost' : ''}   (asks before each phase; --yes to skip the questions)`,
+  );
   return 0;
 }

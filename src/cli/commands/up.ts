@@ -17,6 +17,7 @@ export interface UpOptions {
   concurrency: number;
   forceUnlock?: boolean;
   json?: boolean;
+  acceptCost?: boolean;
 }
 
 const PHASE_NAMES: Record<Phase, string> = {
@@ -92,15 +93,16 @@ export async function upCommand(
       io.err('Nothing to do: the selection names no enabled step.');
       return 0;
     }
+    // Before any AWS call: a stack over the budget, or one cloudmart cannot price, is built
+    // only when the user says so.
+    const { budgetRefusal } = await import('./cost.js');
+    const refusal = budgetRefusal(session.config, opts.acceptCost ?? false);
     if (selected.some((s) => s.phase === 1) && !opts.json) {
-      const { estimateCost } = await import('../../cost/estimate.js');
-      const { renderEstimate } = await import('./cost.js');
-      const estimate = estimateCost(session.config);
-      for (const line of renderEstimate(estimate)) io.err(line);
-      if (!estimate.withinBudget)
-        io.err('! The estimate is over budget.usd: see "cloudmart cost".');
-      io.err('Remember: "cloudmart destroy" when you are done, so nothing keeps billing.\n');
+      for (const line of refusal.lines) io.err(line);
+      if (!refusal.error)
+        io.err('Remember: "cloudmart destroy" when you are done, so nothing keeps billing.\n');
     }
+    if (refusal.error) throw refusal.error;
     announceTarget(io, session.aws, g);
     const account = await checkCredentials(session.aws);
     io.err(`Account ${account}; stack "${session.config.stack}"; ${selected.length} steps.`);

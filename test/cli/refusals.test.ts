@@ -1,0 +1,85 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { FakeCloud } from '../helpers/fake-cloud/index.js';
+import { tempDir } from '../helpers/engine.js';
+import { recordingIo } from '../helpers/io.js';
+
+/**
+ * plan and up refuse what is known to fail or cannot be priced: exit 2, and not one call to
+ * AWS (the fake cloud records every call).
+ */
+describe('plan and up refuse what would fail or cannot be priced', () => {
+  let cloud: FakeCloud;
+  beforeEach(async () => {
+    cloud = await new FakeCloud({ mode: 'instant' }).install();
+  });
+  afterEach(() => cloud.uninstall());
+
+  const run = async (args: string[], yaml: string) => {
+    const dir = tempDir();
+    const config = join(dir, 'c.yaml');
+    writeFileSync(config, `alerts:\n  email: ops@example.com\n${yaml}`);
+    const io = recordingIo();
+    const code = await main(
+      ['node', 'cloudmart', ...args, '--config', config, '--state', join(dir, 's.json')],
+      io,
+    );
+    return { code, text: io.text() };
+  };
+
+  const cidrs = (n: number) => Array.from({ length: n }, (_, i) => `10.${i}.0.0/24`).join(', ');
+
+  it.each([
+    [
+      'an unknown region',
+      'region: ap-northeast-9\n',
+      'region: ap-northeast-9 is not an AWS region',
+    ],
+    [
+      'a misspelt instance type',
+      'app:\n  instanceType: t3.mikro\n',
+      'app.instanceType: t3.mikro is not an instance type',
+    ],
+    [
+      'SMS from a region SNS does not send it from',
+      // Goes on under the alerts section run() starts the file with.
+      '  phone: "+821012345678"\n',
+      'alerts.phone: Amazon SNS does not send SMS from ap-northeast-2',
+    ],
+    [
+      'more ALB rules than the security group quota',
+      `network:\n  allowedCidrs: [${cidrs(40)}]\n`,
+      'network.allowedCidrs: the ALB security group needs 135 inbound rules',
+    ],
+  ])('%s: exit 2, no AWS call', async (_, yaml, message) => {
+    for (const command of [['plan'], ['up', '--yes']]) {
+      const r = await run(command, yaml);
+      expect(r.code, r.text).toBe(2);
+      expect(r.text).toContain(message);
+    }
+    expect(cloud.calls).toEqual([]);
+  });
+
+  it('over the budget or not priced: refused without --accept-cost, built with it', async () => {
+    for (const yaml of ['budget:\n  usd: 0.05\n', 'app:\n  instanceType: m7i.large\n']) {
+      for (const command of [['plan'], ['up', '--yes']]) {
+        const r = await run(command, yaml);
+        expect(r.code, r.text).toBe(2);
+        expect(r.text).toContain('Not building:');
+        expect(r.text).toContain('Pass --accept-cost to build it anyway');
+      }
+      expect(cloud.calls).toEqual([]);
+      const plan = await run(['plan', '--accept-cost'], yaml);
+      expect(plan.code, plan.text).toBe(0);
+    }
+    const up = await run(
+      ['up', '--yes', '--step', 'network.vpc', '--accept-cost'],
+      'budget:\n  usd: 0.05\n',
+    );
+    expect(up.code, up.text).toBe(0);
+    expect(up.text).toContain('Going ahead anyway: --accept-cost was given.');
+    expect(cloud.calls.some((c) => c.command === 'CreateVpc')).toBe(true);
+  });
+});
