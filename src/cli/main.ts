@@ -100,7 +100,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--phase <list>', 'only these phases, e.g. 1 or 2,3', phases)
     .option('--to <n>', 'phases 1 to n', lastPhase)
     .option('--step <id>', 'only this step (repeatable)', collect)
-    .option('-y, --yes', 'do not ask before each phase')
+    .option('-y, --yes', 'do not ask which phases to run')
     .option('--drills', 'with --yes: also run the failure drills in Phase 5')
     .option('--concurrency <n>', 'AWS operations in flight at once', positiveInt, 8)
     .option('--force-unlock', 'take the state lock even if another run seems to hold it')

@@ -283,7 +283,8 @@ function unwrap(schema: z.ZodType): z.ZodType {
   return s as unknown as z.ZodType;
 }
 
-function closest(word: string, candidates: string[]): string | undefined {
+/** The candidate nearest to `word` (for "did you mean"), if one is near enough. */
+export function closest(word: string, candidates: string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {

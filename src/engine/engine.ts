@@ -1,3 +1,4 @@
+import { closest } from '../config/load.js';
 import {
   describeCall,
   explainAwsError,
@@ -97,10 +98,12 @@ export function selectSteps(
   const known = new Set(steps.map((s) => s.id));
   for (const id of selection.stepIds ?? []) {
     if (!known.has(id)) {
-      throw new CloudmartError('USAGE', `Unknown step "${id}"`, {
-        exitCode: 2,
-        hint: 'Run "cloudmart plan" for the list of step ids.',
-      });
+      const near = closest(id, [...known]);
+      throw new CloudmartError(
+        'USAGE',
+        `Unknown step "${id}"${near ? `; did you mean "${near}"?` : ''}`,
+        { exitCode: 2, hint: 'Run "cloudmart plan" for the list of step ids.' },
+      );
     }
   }
   return steps.filter(

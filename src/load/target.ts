@@ -1,3 +1,4 @@
+import { CloudmartError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { AlbOutputs, DnsOutputs } from '../steps/outputs.js';
 
@@ -24,4 +25,25 @@ export function withDefaultPath(url: string, path: string): string {
   const u = new URL(url);
   if ((u.pathname === '' || u.pathname === '/') && u.search === '') u.pathname = path;
   return u.toString();
+}
+
+/**
+ * A --url the load test can use: http:// or https://. "127.0.0.1:8081" (no scheme) is a usage
+ * error that says what was probably meant, not a crash.
+ */
+export function checkTargetUrl(url: string): URL {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed && (parsed.protocol === 'http:' || parsed.protocol === 'https:')) return parsed;
+  const bare = !/^[a-z][a-z0-9+.-]*:\/\//i.test(url);
+  throw new CloudmartError('USAGE', `--url ${url} is not an http:// or https:// URL`, {
+    exitCode: 2,
+    hint: bare
+      ? `Did you mean --url http://${url} ?`
+      : 'Pass a URL such as http://host:8080/api/products.',
+  });
 }

@@ -188,6 +188,29 @@ describe('cloudmart load', () => {
     expect(paths).toHaveLength(0);
   });
 
+  it('--url without a scheme is a usage error (exit 2) that says what was meant', async () => {
+    const { code, io } = await run(['load', '--url', `127.0.0.1:${port}`]);
+    expect(code).toBe(2);
+    expect(io.text()).toContain(`--url 127.0.0.1:${port} is not an http:// or https:// URL`);
+    expect(io.text()).toContain(`Did you mean --url http://127.0.0.1:${port} ?`);
+    expect(io.text()).not.toContain('Unexpected error');
+    expect(paths).toHaveLength(0);
+  });
+
+  it('--requests below the default concurrency names both options (exit 2)', async () => {
+    const { code, io } = await run([
+      'load',
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--requests',
+      '50',
+    ]);
+    expect(code).toBe(2);
+    expect(io.text()).toContain('--concurrency 100 is more than --requests 50');
+    expect(io.text()).toContain('Pass --concurrency 50 or less');
+    expect(paths).toHaveLength(0);
+  });
+
   it('exits 1 with a clear message when nothing answers', async () => {
     const closed = `http://127.0.0.1:${port}`;
     server.closeAllConnections();

@@ -211,16 +211,16 @@ describe('up and the failure drills', () => {
     });
   });
 
-  it('up in a terminal asks before the drills (default no) and skips them when declined', async () => {
-    // 1st question: the drills (no); 2nd: Phase 5 (yes).
-    const io = terminal([false, true]);
+  it('up in a terminal asks about the drills right after Phase 5 (default no) and skips them when declined', async () => {
+    // 1st question: Phase 5 (yes); 2nd: the drills (no).
+    const io = terminal([true, false]);
     const { code, sent, saved } = await up(['--phase', '5'], io);
 
     expect(code, io.text()).toBe(0);
     expect(io.questions).toHaveLength(2);
-    expect(io.questions[0]).toMatch(/failure drills.*terminate one instance.*RDS failover/);
-    expect(io.defaults[0]).toBe(false);
-    expect(io.questions[1]).toBe('Run Phase 5?');
+    expect(io.questions[0]).toBe('Run Phase 5?');
+    expect(io.questions[1]).toMatch(/failure drills.*terminate one instance.*RDS failover/);
+    expect(io.defaults[1]).toBe(false);
     expect(saved.steps['validation.load']?.status).toBe('done');
     expect(saved.steps['validation.drills']).toBeUndefined();
     expect(runInstanceDrill).not.toHaveBeenCalled();
@@ -233,7 +233,7 @@ describe('up and the failure drills', () => {
     const { code, saved } = await up(['--phase', '5'], io);
 
     expect(code, io.text()).toBe(0);
-    expect(io.questions[0]).toMatch(/failure drills/);
+    expect(io.questions[1]).toMatch(/failure drills/);
     expect(runInstanceDrill).toHaveBeenCalledTimes(1);
     expect(runRdsFailoverDrill).toHaveBeenCalledTimes(1);
     expect(saved.steps['validation.drills']?.status).toBe('done');
@@ -241,11 +241,11 @@ describe('up and the failure drills', () => {
 
   it('--drills alone does not skip the questions in a terminal', async () => {
     // Without --yes, the terminal still decides: "no" to the drills wins over --drills.
-    const io = terminal([false, true]);
+    const io = terminal([true, false]);
     const { code, saved } = await up(['--drills', '--phase', '5'], io);
 
     expect(code, io.text()).toBe(0);
-    expect(io.questions[0]).toMatch(/failure drills/);
+    expect(io.questions[1]).toMatch(/failure drills/);
     expect(runInstanceDrill).not.toHaveBeenCalled();
     expect(saved.steps['validation.drills']).toBeUndefined();
   });

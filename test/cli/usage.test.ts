@@ -31,6 +31,21 @@ async function parsed(args: string[]): Promise<Record<string, unknown>> {
   return seen!;
 }
 
+describe('step ids', () => {
+  it('an unknown --step gets a did-you-mean (exit 2)', async () => {
+    const { code, err } = await run([
+      'up',
+      '--yes',
+      '--step',
+      'data.rdss',
+      '--state',
+      join(tempDir(), 's.json'),
+    ]);
+    expect(code).toBe(2);
+    expect(err).toContain('Unknown step "data.rdss"; did you mean "data.rds"?');
+  });
+});
+
 describe('phase options', () => {
   it('--to takes one phase number from 1 to 5; a list or anything else is a usage error', async () => {
     for (const bad of ['1,2', '0', '6', '1.5', '', 'x', '0x1', '1e0', '-1']) {

@@ -14,7 +14,7 @@ import {
   type LoadResult,
 } from '../../load/load-test.js';
 import type { GroupCounts, ScalingView } from '../../load/scaling-view.js';
-import { joinUrl, stackBaseUrl, withDefaultPath } from '../../load/target.js';
+import { checkTargetUrl, joinUrl, stackBaseUrl, withDefaultPath } from '../../load/target.js';
 import { StateStore, type StateFile } from '../../state/store.js';
 import { STEP, type AlbOutputs, type AsgOutputs, type DnsOutputs } from '../../steps/outputs.js';
 import type { Io } from '../io.js';
@@ -223,6 +223,16 @@ export async function loadCommand(
   const g = cmd.optsWithGlobals();
   if (opts.users !== undefined && opts.users < 1)
     throw new CloudmartError('USAGE', '--users must be at least 1', { exitCode: 2 });
+  if (opts.url !== undefined) checkTargetUrl(opts.url);
+  if (opts.users === undefined && opts.duration === undefined && opts.concurrency > opts.requests)
+    throw new CloudmartError(
+      'USAGE',
+      `--concurrency ${opts.concurrency} is more than --requests ${opts.requests}: each connection needs at least one request`,
+      {
+        exitCode: 2,
+        hint: `Pass --concurrency ${opts.requests} or less with --requests ${opts.requests} (--concurrency defaults to 100), or more --requests.`,
+      },
+    );
   // Say it before anything else when this shell cannot open that many sockets.
   const peak = opts.users ?? opts.concurrency;
   if (peak > 200) await assertFdLimit(peak);

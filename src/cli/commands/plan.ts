@@ -74,7 +74,7 @@ export async function planCommand(
   for (const line of refusal.lines) io.out(line);
   if (refusal.error) throw refusal.error;
   io.out(
-    `Next: cloudmart up${opts.acceptCost ? ' --accept-cost' : ''}   (asks before each phase; --yes to skip the questions)`,
+    `Next: cloudmart up${opts.acceptCost ? ' --accept-cost' : ''}   (asks which phases to run, all before it starts; --yes to skip the questions)`,
   );
   return 0;
 }

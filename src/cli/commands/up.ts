@@ -62,7 +62,7 @@ export async function upCommand(
   if (!opts.yes && !io.interactive) {
     throw new CloudmartError(
       'USAGE',
-      'up asks before each phase, and there is no terminal to answer',
+      'up asks which phases to run, and there is no terminal to answer',
       {
         exitCode: 2,
         hint: 'Pass --yes to build without asking (CI), or run it in a terminal.',
@@ -74,19 +74,15 @@ export async function upCommand(
     forceUnlock: opts.forceUnlock ?? false,
   });
   try {
-    // A drill never runs by surprise: only with --drills under --yes, or after its own question.
+    // A drill never runs by surprise: only with --drills under --yes; in a terminal it is asked
+    // right after Phase 5 itself (below).
     let drillsLeftOut = false;
-    if (selectSteps(registry, session.config, selection).some((s) => s.id === DRILLS_STEP)) {
-      const drills = opts.yes
-        ? opts.drills === true
-        : await io.prompter.confirm(
-            'Phase 5 can also run the failure drills: terminate one instance and force an RDS failover (the service should stay up). Run them?',
-            { default: false },
-          );
-      if (!drills) {
-        selection.excludeStepIds = [DRILLS_STEP];
-        drillsLeftOut = true;
-      }
+    const drillsSelected = selectSteps(registry, session.config, selection).some(
+      (s) => s.id === DRILLS_STEP,
+    );
+    if (drillsSelected && opts.yes && opts.drills !== true) {
+      selection.excludeStepIds = [DRILLS_STEP];
+      drillsLeftOut = true;
     }
     const selected = selectSteps(registry, session.config, selection);
     if (selected.length === 0) {
@@ -119,6 +115,16 @@ export async function upCommand(
           `\nPhase ${phase} — ${PHASE_NAMES[phase]} (${steps.length} steps: ${steps.map((s) => s.id).join(', ')})`,
         );
         answers.set(phase, await io.prompter.confirm(`Run Phase ${phase}?`, { default: true }));
+        if (phase === 5 && drillsSelected && answers.get(5)) {
+          const drills = await io.prompter.confirm(
+            'Phase 5 can also run the failure drills: terminate one instance and force an RDS failover (the service should stay up). Run them?',
+            { default: false },
+          );
+          if (!drills) {
+            selection.excludeStepIds = [DRILLS_STEP];
+            drillsLeftOut = true;
+          }
+        }
       }
       if (![...answers.values()].some(Boolean)) {
         io.err('Nothing to do: every phase was declined.');
