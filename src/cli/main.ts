@@ -137,7 +137,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program
     .command('destroy')
     .description(
-      'Remove everything in the seed cleanup order, then sweep for anything still tagged with the stack',
+      "Remove everything in the course challenge's cleanup order, then sweep for anything still tagged with the stack",
     )
     .option('-y, --yes', 'do not ask for the stack name')
     .option('--dry-run', 'list what would be deleted, in order, and stop')
@@ -159,7 +159,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program
     .command('load')
     .description(
-      'Load test like the seed\'s "ab -n 1000 -c 100 http://<ALB>/api/products"; prints rps, latency percentiles and a histogram, records the result for verify',
+      'Load test like the course challenge\'s "ab -n 1000 -c 100 http://<ALB>/api/products"; prints rps, latency percentiles and a histogram, records the result for verify',
     )
     .option('--requests <n>', 'requests to send (ab -n)', positiveInt, 1000)
     .option('--concurrency <n>', 'concurrent connections (ab -c)', positiveInt, 100)
@@ -180,7 +180,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--url <url>', "test this URL instead of the stack's load balancer (no AWS needed)")
     .option(
       '--users <n>',
-      'ramp up to this many concurrent connections (the seed: 1000)',
+      'ramp up to this many concurrent connections (the challenge: 1000)',
       positiveInt,
     )
     .option('--watch-scaling', 'afterwards, follow the Auto Scaling group for up to 10 minutes')
@@ -210,7 +210,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     )
     .option(
       '--hours <h>',
-      'how long the stack stays up (default: budget.hours, the seed 50 minutes)',
+      "how long the stack stays up (default: budget.hours, the challenge's 50 minutes)",
       (v) => {
         const n = Number(v);
         if (!(n > 0)) throw new InvalidArgumentError('a positive number of hours');

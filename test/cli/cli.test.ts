@@ -250,6 +250,15 @@ describe('cli', () => {
     expect(existsSync(state)).toBe(false);
   });
 
+  it('policy prints one valid JSON document on stdout, the explanations on stderr', async () => {
+    const { code, io } = await run(['policy']);
+    expect(code).toBe(0);
+    const parsed = JSON.parse(io.stdout.join('\n')) as Record<string, unknown>;
+    const docs = 'Statement' in parsed ? [parsed] : Object.values(parsed);
+    for (const d of docs) expect(d).toMatchObject({ Version: '2012-10-17' });
+    expect(io.stderr.join('\n')).toContain('aws iam create-policy');
+  });
+
   it('policy prints policies made of the actions the steps declare', async () => {
     const { code, io } = await run(['policy', '--json']);
     expect(code).toBe(0);

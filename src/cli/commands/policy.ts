@@ -92,14 +92,20 @@ export async function policyCommand(
     return 0;
   }
   howToAttach(io, policies, '.');
-  io.err(
-    'Save each document below as <name>.json, or let "cloudmart policy --output-dir <dir>" write the files ("--json" prints them for scripts).',
-  );
-  for (const p of policies) {
-    io.out(
-      `\n# ${p.name}: ${p.services.join(', ')} (${n(p.characters)} of ${n(MANAGED_POLICY_MAX_CHARS)} characters)`,
+  for (const p of policies)
+    io.err(
+      `  ${p.name}: ${p.services.join(', ')} (${n(p.characters)} of ${n(MANAGED_POLICY_MAX_CHARS)} characters)`,
     );
-    io.out(JSON.stringify(p.document, null, 2));
+  // stdout is one valid JSON document, whatever the number of policies: the policy itself
+  // when there is one, else an object of policies by name.
+  if (policies.length === 1) {
+    io.err('The policy document follows on stdout (save it as the file named above).');
+    io.out(JSON.stringify(policies[0]!.document, null, 2));
+  } else {
+    io.err(
+      `Run "cloudmart policy --output-dir <dir>" to write one file per policy; stdout has one JSON object with the ${policies.length} documents by name.`,
+    );
+    io.out(JSON.stringify(Object.fromEntries(policies.map((p) => [p.name, p.document])), null, 2));
   }
   return 0;
 }
