@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Prompter } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
 import { registry } from '../../src/steps/registry.js';
+import { FakeCloud } from '../helpers/fake-cloud/index.js';
 import { tempDir } from '../helpers/engine.js';
 import { recordingIo } from '../helpers/io.js';
 
@@ -107,6 +108,23 @@ describe('cli', () => {
     const { code, io } = await run(['destroy', '--dry-run', '--state', join(tempDir(), 's.json')]);
     expect(code).toBe(0);
     expect(io.stdout[1]).toMatch(/^ {2}1\. /);
+  });
+
+  it('destroy --dry-run names the resources the state file records', async () => {
+    const cloud = await new FakeCloud({ mode: 'instant' }).install();
+    try {
+      const state = join(tempDir(), 's.json');
+      expect((await run(['up', '--yes', '--step', 'network.vpc', '--state', state])).code).toBe(0);
+      const { code, io } = await run(['destroy', '--dry-run', '--state', state]);
+      expect(code).toBe(0);
+      const vpc = cloud.resources({ type: 'ec2:vpc', live: true }).find((r) => !r.system)!;
+      expect(io.stdout[0]).toContain('with what the state file');
+      expect(io.stdout.join('\n')).toMatch(
+        new RegExp(`network\\.vpc: .*\\(done\\)\\n +vpcId: ${vpc.id}`),
+      );
+    } finally {
+      cloud.uninstall();
+    }
   });
 
   it('init --yes --email writes a config that plan accepts, and never overwrites without --force', async () => {

@@ -101,10 +101,21 @@ describe('destroy --dry-run --json', () => {
     expect(plan.region).toBe('ap-northeast-2');
     // The same order as the text listing.
     const text = await run(['destroy', '--dry-run', '--state', state]);
-    const levels = text.io.stdout.slice(1).map((l) => l.replace(/^ {2}\d+\. /, '').split(', '));
-    expect(plan.steps.map((s) => s.id)).toEqual(levels.flat());
-    expect(plan.steps.map((s) => s.level)).toEqual(levels.flatMap((l, i) => l.map(() => i + 1)));
+    const listed = text.io.stdout
+      .slice(1)
+      .map((l) => /^ {2}(\d+)\. ([\w.-]+): /.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => ({ level: Number(m[1]), id: m[2]! }));
+    expect(plan.steps.map((s) => s.id)).toEqual(listed.map((l) => l.id));
+    expect(plan.steps.map((s) => s.level)).toEqual(listed.map((l) => l.level));
+    const levels: string[][] = [];
+    for (const l of listed) (levels[l.level - 1] ??= []).push(l.id);
     expect(levels).toEqual(destroyOrder(plan.steps.map((s) => s.id)));
+    // Without a state file it says so, and what each step deletes if it exists.
+    expect(text.io.stdout[0]).toContain('records nothing');
+    expect(text.io.stdout).toContain(
+      '       if it exists: VPC cloudmart-vpc 10.0.0.0/16 with DNS support and DNS hostnames',
+    );
     for (const s of plan.steps) {
       const step = registry.find((r) => r.id === s.id)!;
       expect(s).toMatchObject({ phase: step.phase, title: step.title, recorded: 'none' });

@@ -76,6 +76,17 @@ export function dryRunPlan(
   };
 }
 
+/** The ids, names and ARNs a step's recorded outputs hold, as "key: value" lines. */
+function recordedIds(outputs: Record<string, unknown> | undefined): string[] {
+  return Object.entries(outputs ?? {}).flatMap(([key, v]) =>
+    typeof v === 'string' && v !== ''
+      ? [`${key}: ${v}`]
+      : Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')
+        ? [`${key}: ${v.join(', ')}`]
+        : [],
+  );
+}
+
 /** `destroy`: confirm by typing the stack name, tear down, report. */
 export async function destroyCommand(
   io: Io,
@@ -101,10 +112,23 @@ export async function destroyCommand(
         io.out(JSON.stringify(dryRunPlan(session.config, levels, session.store.current), null, 2));
         return 0;
       }
+      const state = session.store.current;
+      const recorded = Object.values(state.steps).some((st) => st && st.status !== 'pending');
       io.out(
-        `destroy would remove stack "${session.config.stack}" in ${session.config.region} in this order:`,
+        `destroy would remove stack "${session.config.stack}" in ${session.config.region} in this order (steps of one level side by side), ${
+          recorded
+            ? `with what the state file ${session.store.path} records:`
+            : `looking each resource up by its tags and names (the state file ${session.store.path} records nothing):`
+        }`,
       );
-      levels.forEach((level, i) => io.out(`  ${i + 1}. ${level.join(', ')}`));
+      for (const step of dryRunPlan(session.config, levels, state).steps) {
+        io.out(
+          `  ${step.level}. ${step.id}: ${step.title} (${step.recorded === 'none' ? 'not recorded' : step.recorded})`,
+        );
+        const ids = recordedIds(state.steps[step.id]?.outputs);
+        for (const line of ids.length > 0 ? ids : step.deletes.map((d) => `if it exists: ${d}`))
+          io.out(`       ${line}`);
+      }
       return 0;
     }
     announceTarget(io, session.aws, g);
