@@ -140,7 +140,10 @@ describe('AWS calls never hang', () => {
     expect(explained.message).toContain('the connection was closed before an answer');
   });
 
-  it.each([['verify'], ['up', '--yes']])(
+  it.each([
+    ['up', '--yes'],
+    ['destroy', '--yes'],
+  ])(
     '%s against a silent endpoint: one Ctrl-C ends the call in flight and exits 130',
     async (...args) => {
       vi.stubEnv('AWS_ENDPOINT_URL', server.url);

@@ -80,12 +80,29 @@ describe('the endpoint banner', () => {
   it('verify prints it before the first call', async () => {
     const cloud = await new FakeCloud({ mode: 'instant' }).install();
     try {
-      vi.stubEnv('AWS_ENDPOINT_URL_STS', 'http://127.0.0.1:9');
       const dir = tempDir();
       const config = join(dir, 'cloudmart.config.yaml');
       writeFileSync(config, 'alerts:\n  email: ops@example.com\n');
       const io = recordingIo();
-      await main(['node', 'cloudmart', 'verify', '--config', config], io);
+      // A stack recorded as built, so that verify has something to check.
+      const state = join(dir, 's.json');
+      await main(
+        [
+          'node',
+          'cloudmart',
+          'up',
+          '--yes',
+          '--step',
+          'network.vpc',
+          '--config',
+          config,
+          '--state',
+          state,
+        ],
+        recordingIo(),
+      );
+      vi.stubEnv('AWS_ENDPOINT_URL_STS', 'http://127.0.0.1:9');
+      await main(['node', 'cloudmart', 'verify', '--config', config, '--state', state], io);
       expect(io.stderr[0]).toContain('except for these services');
       expect(io.stderr[1]).toBe('  STS → http://127.0.0.1:9 (AWS_ENDPOINT_URL_STS)');
     } finally {

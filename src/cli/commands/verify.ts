@@ -1,4 +1,5 @@
 import type { Phase } from '../../engine/step.js';
+import { CloudmartError } from '../../errors.js';
 import { renderText } from '../../verify/report.js';
 import { verifyStack } from '../../verify/run.js';
 import type { Io } from '../io.js';
@@ -18,6 +19,19 @@ export async function verifyCommand(
   // Read-only: no lock and no state writes; engine events are not shown (the report is the output).
   const session = await openSession(io, { ...g, json: false }, 'verify', { lock: false });
   try {
+    // Nothing recorded as built: there is nothing to check, and no reason to ask AWS.
+    const built = Object.values(session.store.current.steps).some(
+      (st) => st !== undefined && st.status !== 'pending' && st.status !== 'destroyed',
+    );
+    if (!built) {
+      throw new CloudmartError(
+        'NOT_READY',
+        `Nothing of stack "${session.config.stack}" is recorded as built in ${session.store.path}: there is nothing to verify`,
+        {
+          hint: 'Build it with "cloudmart up" (or point --state at the state file of the stack you built), then run "cloudmart verify".',
+        },
+      );
+    }
     if (!opts.json) announceTarget(io, session.aws, g);
     await checkCredentials(session.aws);
     const engine = { ...session.engine(), emit: () => undefined };
