@@ -301,8 +301,11 @@ export class AwsClientFactory implements Aws {
         command: command.constructor.name.replace(/Command$/, ''),
         endpoint,
       };
-      return proto.send
-        .call(client, command, { ...options, abortSignal: AbortSignal.any(signals) })
+      // Promise.resolve: a test double may answer with a plain value.
+      return Promise.resolve()
+        .then(() =>
+          proto.send.call(client, command, { ...options, abortSignal: AbortSignal.any(signals) }),
+        )
         .catch((e: unknown) => {
           if (deadline.aborted && !signal?.aborted && !options?.abortSignal?.aborted)
             throw unanswered(target, timeouts.callMs, e);

@@ -280,6 +280,13 @@ export async function runUp(
     );
   }
 
+  // Checks that need the account, before the first billable create (see Step.preflight).
+  for (const step of selected) {
+    if (!step.preflight || store.current.steps[step.id]?.status === 'done') continue;
+    if (signal.aborted) throw new InterruptedError();
+    await step.preflight(makeContext(options, step));
+  }
+
   const phaseAnswers = new Map<Phase, Promise<boolean>>();
   const gate = confirmPhase
     ? (id: string) => {

@@ -117,6 +117,12 @@ export interface Step<O extends Outputs = Outputs> {
   /** The IAM actions this step calls, for `cloudmart policy`. */
   actions: string[];
   /**
+   * Read-only checks that need the account (a name taken, a quota reached), run by `up` for
+   * every selected step not yet done before the first step starts, so a stack that would stop
+   * half-way is refused before anything bills. Throws a CloudmartError to refuse.
+   */
+  preflight?(ctx: StepContext): Promise<void>;
+  /**
    * Position in the seed's cleanup order; steps with a rank are torn down first, lowest rank
    * first (CloudTrail trail 1, alarms 2, dashboard 3, Backup plan 4, RDS snapshots 5). The order
    * is soft: a step starts once the lower ranks have finished, whatever their outcome, so one

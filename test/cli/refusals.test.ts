@@ -82,4 +82,45 @@ describe('plan and up refuse what would fail or cannot be priced', () => {
     expect(up.text).toContain('Going ahead anyway: --accept-cost was given.');
     expect(cloud.calls.some((c) => c.command === 'CreateVpc')).toBe(true);
   });
+
+  /** A trail someone else made (no cloudmart tag), straight into the fake's store. */
+  const foreignTrail = (name: string, multiRegion = false) =>
+    cloud.world.add({
+      service: 'cloudtrail',
+      type: 'cloudtrail:trail',
+      region: 'ap-northeast-2',
+      id: name,
+      arn: `arn:aws:cloudtrail:ap-northeast-2:${cloud.account}:trail/${name}`,
+      name,
+      tags: {},
+      state: 'available',
+      data: {
+        bucket: 'someone-elses-bucket',
+        globalEvents: true,
+        multiRegion,
+        validation: true,
+        logging: true,
+        selectors: [],
+      },
+    });
+
+  it.each([
+    [
+      'the trail name is taken by a trail cloudmart did not make',
+      () => foreignTrail('CloudMart-Audit-Trail'),
+      'CloudTrail CloudMart-Audit-Trail already exists and is not one cloudmart made',
+    ],
+    [
+      'the region already has the 5 trails CloudTrail allows',
+      () => ['a', 'b', 'c', 'd', 'e'].forEach((n) => foreignTrail(`other-${n}`)),
+      'ap-northeast-2 already has 5 CloudTrail trails',
+    ],
+  ])('up refuses before anything bills when %s (exit 2)', async (_, arrange, message) => {
+    arrange();
+    const r = await run(['up', '--yes'], '');
+    expect(r.code, r.text).toBe(2);
+    expect(r.text).toContain(message);
+    expect(r.text).toMatch(/security\.trailName|Delete a trail/);
+    expect(cloud.mutatingCalls()).toEqual([]);
+  });
 });

@@ -257,8 +257,11 @@ describe('cloudmart policy', () => {
         `aws iam create-policy --policy-name ${p.name} --policy-document file://${p.name}.json`,
       );
       expect(err).toContain(`policy/${p.name}`);
-      expect(io.stdout).toContain(JSON.stringify(p.document, null, 2));
     }
+    // stdout is one JSON document: the policies by name.
+    expect(JSON.parse(io.stdout.join('\n'))).toEqual(
+      Object.fromEntries(policies.map((p) => [p.name, p.document])),
+    );
   });
 
   it('--output-dir writes one file per policy, each exactly its document', async () => {

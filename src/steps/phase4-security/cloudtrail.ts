@@ -5,6 +5,7 @@ import type {
   Trail,
 } from '@aws-sdk/client-cloudtrail';
 import { ignoreNotFound, isAlreadyExists, isNotFound } from '../../aws/errors.js';
+import { STACK_TAG } from '../../aws/tags.js';
 import { retryWhile } from '../../aws/wait.js';
 import { defineStep, type Check } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
@@ -58,6 +59,9 @@ function selectorDrift(live: GetEventSelectorsCommandOutput, want: EventSelector
   return diffs;
 }
 
+/** CloudTrail's quota of trails per region. */
+export const TRAILS_PER_REGION = 5;
+
 async function getTrail(ct: CloudTrailClient, name: string): Promise<Trail | undefined> {
   const { GetTrailCommand } = await ctSdk();
   return (await ignoreNotFound(ct.send(new GetTrailCommand({ Name: name }))))?.Trail;
@@ -84,6 +88,8 @@ export const cloudtrailStep = defineStep<TrailOutputs>({
   teardownKeeps: [STEP.auditBucket],
   actions: [
     'cloudtrail:GetTrail',
+    'cloudtrail:DescribeTrails',
+    'cloudtrail:ListTags',
     'cloudtrail:CreateTrail',
     'cloudtrail:UpdateTrail',
     'cloudtrail:AddTags',
@@ -97,6 +103,47 @@ export const cloudtrailStep = defineStep<TrailOutputs>({
   describe: (config) => [
     `CloudTrail ${config.security.trailName}: all regions, global service events, log file validation, management events read+write, S3 data events on the frontend bucket, logging started`,
   ],
+
+  // Before anything bills: the trail name must be free (or this stack's trail, in this home
+  // region), and the region must have room for one more trail. CloudTrail allows 5 trails per
+  // region, multi-region trails counted in every region
+  // (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/WhatIsCloudTrail-Limits.html).
+  async preflight(ctx) {
+    const { DescribeTrailsCommand, ListTagsCommand } = await ctSdk();
+    const ct = await ctx.aws.get('cloudtrail');
+    const name = ctx.config.security.trailName;
+    const trail = await getTrail(ct, name);
+    const fix = 'Set security.trailName to another name in the config, then run the command again.';
+    if (trail?.HomeRegion && trail.HomeRegion !== ctx.config.region)
+      throw new CloudmartError(
+        'AWS_ERROR',
+        `CloudTrail ${name} already exists with home region ${trail.HomeRegion}, not ${ctx.config.region}: up would stop at Phase 4`,
+        { exitCode: 2, hint: fix },
+      );
+    if (trail?.TrailARN) {
+      const tags = await ct.send(new ListTagsCommand({ ResourceIdList: [trail.TrailARN] }));
+      const stack = tags.ResourceTagList?.[0]?.TagsList?.find((t) => t.Key === STACK_TAG)?.Value;
+      if (stack !== ctx.config.stack)
+        throw new CloudmartError(
+          'AWS_ERROR',
+          `CloudTrail ${name} already exists and is ${stack ? `stack "${stack}"'s` : 'not one cloudmart made'}: up would stop at Phase 4 rather than take it over`,
+          { exitCode: 2, hint: fix },
+        );
+      return;
+    }
+    const { trailList = [] } = await ct.send(
+      new DescribeTrailsCommand({ includeShadowTrails: true }),
+    );
+    if (trailList.length >= TRAILS_PER_REGION)
+      throw new CloudmartError(
+        'AWS_ERROR',
+        `${ctx.config.region} already has ${trailList.length} CloudTrail trails (${trailList.map((t) => t.Name).join(', ')}), the most CloudTrail allows in a region: up would stop at Phase 4`,
+        {
+          exitCode: 2,
+          hint: 'Delete a trail you no longer need (cloudmart only needs its own), then run the command again.',
+        },
+      );
+  },
 
   async create(ctx) {
     const {

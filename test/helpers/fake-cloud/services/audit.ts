@@ -130,6 +130,18 @@ export function cloudtrailService(w: World): ServiceModule {
             `Trail ${name} already exists for customer: ${w.account}`,
           );
         }
+        // 5 trails per region, a multi-region trail counting in every region (CloudTrail quotas).
+        const inRegion = w.find(
+          TRAIL,
+          undefined,
+          (t) => t.region === ctx.region || t.data.multiRegion === true,
+        );
+        if (inRegion.length >= 5) {
+          throw err(
+            'MaximumNumberOfTrailsExceededException',
+            'User: ' + w.account + ' already has 5 trails in ' + ctx.region + '.',
+          );
+        }
         if (input.IsMultiRegionTrail && input.IncludeGlobalServiceEvents === false) {
           throw err(
             'InvalidParameterCombinationException',
