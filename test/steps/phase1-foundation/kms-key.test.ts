@@ -285,7 +285,8 @@ describe('security.kms', () => {
 
   it('uses the partition and region of the stack in the policy', () => {
     const policy = keyPolicy(
-      testConfig({ region: 'cn-north-1', availabilityZones: ['cn-north-1a', 'cn-north-1b'] }),
+      // The config knows only the commercial regions; the policy is partition-aware anyway.
+      { ...testConfig(), region: 'cn-north-1', availabilityZones: ['cn-north-1a', 'cn-north-1b'] },
       ACCOUNT,
       'aws-cn',
     );
