@@ -25,10 +25,14 @@ const SECTIONS: Array<{ title: string; criteria: Check['criterion'][] }> = [
 ];
 
 /** "; not measured: Failure recovery test (10 points: cloudmart drill …)" for the grade line. */
-export function notMeasuredNote(r: VerifyReport): string {
+export function notMeasuredNote(
+  r: VerifyReport,
+  /** Fixes said once elsewhere (shared by many checks), left out here. */
+  omitFixes: ReadonlySet<string> = new Set(),
+): string {
   const list = r.score.notMeasured ?? [];
   if (list.length === 0) return '';
-  return `; not measured: ${list.map((n) => `${n.item} (${n.points} points${n.fix ? `: ${n.fix}` : ''})`).join(', ')}`;
+  return `; not measured: ${list.map((n) => `${n.item} (${n.points} points${n.fix && !omitFixes.has(n.fix) ? `: ${n.fix}` : ''})`).join(', ')}`;
 }
 
 /**
@@ -59,7 +63,7 @@ export function renderText(r: VerifyReport): string[] {
       if (c.status !== 'pass') out.push(...fixLine(c.fix));
     }
   }
-  out.push('', `Score: ${r.score.total}/100 — grade ${r.score.grade}${notMeasuredNote(r)}`);
+  out.push('', `Score: ${r.score.total}/100 — grade ${r.score.grade}${notMeasuredNote(r, shared)}`);
   for (const item of r.score.items) {
     out.push(`  ${item.area} / ${item.item}: ${item.earned}/${item.points}`);
   }
