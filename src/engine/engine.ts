@@ -284,7 +284,18 @@ export async function runUp(
   for (const step of selected) {
     if (!step.preflight || store.current.steps[step.id]?.status === 'done') continue;
     if (signal.aborted) throw new InterruptedError();
-    await step.preflight(makeContext(options, step));
+    try {
+      await step.preflight(makeContext(options, step));
+    } catch (e) {
+      // A refusal stops the run; a check that could not be made (throttled, a network blip)
+      // does not: the step itself meets the same condition later and reports it.
+      if (e instanceof CloudmartError || signal.aborted) throw e;
+      emit({
+        type: 'warning',
+        id: step.id,
+        message: `could not check the account before starting (${(e as Error).name}: ${(e as Error).message}); going on`,
+      });
+    }
   }
 
   const phaseAnswers = new Map<Phase, Promise<boolean>>();
