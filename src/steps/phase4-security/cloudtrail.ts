@@ -109,7 +109,7 @@ export const cloudtrailStep = defineStep<TrailOutputs>({
   // region, multi-region trails counted in every region
   // (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/WhatIsCloudTrail-Limits.html).
   async preflight(ctx) {
-    const { DescribeTrailsCommand, ListTagsCommand } = await ctSdk();
+    const { DescribeTrailsCommand, paginateListTags } = await ctSdk();
     const ct = await ctx.aws.get('cloudtrail');
     const name = ctx.config.security.trailName;
     const trail = await getTrail(ct, name);
@@ -121,8 +121,13 @@ export const cloudtrailStep = defineStep<TrailOutputs>({
         { exitCode: 2, hint: fix },
       );
     if (trail?.TrailARN) {
-      const tags = await ct.send(new ListTagsCommand({ ResourceIdList: [trail.TrailARN] }));
-      const stack = tags.ResourceTagList?.[0]?.TagsList?.find((t) => t.Key === STACK_TAG)?.Value;
+      let stack: string | undefined;
+      for await (const page of paginateListTags(
+        { client: ct },
+        { ResourceIdList: [trail.TrailARN] },
+      ))
+        for (const r of page.ResourceTagList ?? [])
+          stack ??= r.TagsList?.find((t) => t.Key === STACK_TAG)?.Value;
       if (stack !== ctx.config.stack)
         throw new CloudmartError(
           'AWS_ERROR',
