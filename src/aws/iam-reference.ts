@@ -65,6 +65,7 @@ export const ACTION_RESOURCE_TYPES: Readonly<Record<string, readonly string[]>> 
   'cloudtrail:GetEventSelectors': ['trail'],
   'cloudtrail:GetTrail': ['trail'],
   'cloudtrail:GetTrailStatus': ['trail'],
+  'cloudtrail:ListTags': ['trail'],
   'cloudtrail:PutEventSelectors': ['trail'],
   'cloudtrail:StartLogging': ['trail'],
   'cloudtrail:StopLogging': ['trail'],

@@ -90,7 +90,7 @@ export function captureStack(): string {
   }
 }
 
-/** The first frame of the stack in src/ (the step that sent it), else in test/. */
+/** The first frame of the stack in src/ past the client factory (the step that sent it), else in test/. */
 export function callSite(stack = new Error().stack ?? ''): string {
   const frames = stack
     .split('\n')
@@ -98,7 +98,8 @@ export function callSite(stack = new Error().stack ?? ''): string {
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ file: relative(`/${ROOT}`, m[1]!), line: m[2]! }))
     .filter((f) => !f.file.startsWith('..') && !f.file.includes('node_modules'));
-  const src = frames.find((f) => f.file.startsWith('src/'));
+  // The client factory's wrapper around send (timeouts, abort) is not the caller.
+  const src = frames.find((f) => f.file.startsWith('src/') && f.file !== 'src/aws/clients.ts');
   const test = frames.find(
     (f) => f.file.startsWith('test/') && !f.file.startsWith('test/helpers/'),
   );
