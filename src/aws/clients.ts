@@ -163,7 +163,7 @@ export function describeTarget(t: CallTarget): string {
 }
 
 /**
- * Every error a client throws carries the call that failed (`CreateDistributionCommand` → the
+ * Every error a client throws carries the call that failed (a `CreateDistribution` call → the
  * operation, its region and the resource it named), so the message a user reads names them:
  * the SDK's own errors say neither.
  */
