@@ -10,6 +10,7 @@ import { runInstanceDrill } from '../../src/drills/instance-drill.js';
 import type * as RdsDrill from '../../src/drills/rds-failover-drill.js';
 import type { RdsFailoverDrillResult } from '../../src/drills/rds-failover-drill.js';
 import { runRdsFailoverDrill } from '../../src/drills/rds-failover-drill.js';
+import { instanceDrillResult } from '../drills/fixtures.js';
 import { FakeCloud } from '../helpers/fake-cloud/index.js';
 import { tempDir } from '../helpers/engine.js';
 import { recordingIo, type RecordingIo } from '../helpers/io.js';
@@ -29,28 +30,7 @@ vi.mock('../../src/drills/rds-failover-drill.js', async (importOriginal) => ({
 }));
 
 const AT = '2026-01-01T00:00:00.000Z';
-const INSTANCE: InstanceDrillResult = {
-  drill: 'instance',
-  at: AT,
-  dryRun: false,
-  plan: [],
-  autoScalingGroupName: 'cloudmart-asg',
-  instanceId: 'i-a',
-  availabilityZone: 'ap-northeast-2a',
-  terminationState: 'shutting-down',
-  replacementId: 'i-c',
-  replacementAvailabilityZone: 'ap-northeast-2a',
-  unhealthyAfterSeconds: 20,
-  takenOutAs: 'unhealthy',
-  targetStates: [],
-  replacementInServiceAfterSeconds: 120,
-  replacementHealthyAfterSeconds: 170,
-  rtoSeconds: 170,
-  failedRequests: 0,
-  probe: null,
-  timedOut: false,
-  timedOutAfterSeconds: null,
-};
+const INSTANCE: InstanceDrillResult = instanceDrillResult(AT);
 const RDS: RdsFailoverDrillResult = {
   drill: 'rds-failover',
   at: AT,

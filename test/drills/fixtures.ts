@@ -1,3 +1,4 @@
+import type { InstanceDrillResult } from '../../src/drills/instance-drill.js';
 import { DescribeAutoScalingGroupsCommand, type Instance } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeTargetHealthCommand,
@@ -193,3 +194,27 @@ export function replacementNeverHealthy(
       ),
     );
 }
+
+/** A finished instance drill: the replacement healthy after 170 s, no failed request. */
+export const instanceDrillResult = (at: string): InstanceDrillResult => ({
+  drill: 'instance',
+  at,
+  dryRun: false,
+  plan: [],
+  autoScalingGroupName: 'cloudmart-asg',
+  instanceId: 'i-a',
+  availabilityZone: 'ap-northeast-2a',
+  terminationState: 'shutting-down',
+  replacementId: 'i-c',
+  replacementAvailabilityZone: 'ap-northeast-2a',
+  unhealthyAfterSeconds: 20,
+  takenOutAs: 'unhealthy',
+  targetStates: [],
+  replacementInServiceAfterSeconds: 120,
+  replacementHealthyAfterSeconds: 170,
+  rtoSeconds: 170,
+  failedRequests: 0,
+  probe: null,
+  timedOut: false,
+  timedOutAfterSeconds: null,
+});

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { drillRecord } from '../../src/drills/index.js';
-import type { InstanceDrillResult } from '../../src/drills/instance-drill.js';
 import { loadRecord } from '../../src/load/load-test.js';
 import { words } from '../../src/report/i18n.js';
 import type { HandIn } from '../../src/report/model.js';
 import { anchor, renderHtml, renderMarkdown } from '../../src/report/render.js';
 import { StateStore } from '../../src/state/store.js';
 import { modelLoadRun } from '../../scripts/example-report.js';
+import { instanceDrillResult } from '../drills/fixtures.js';
 import { awsError, FakeCloud } from '../helpers/fake-cloud/index.js';
 import { tempDir } from '../helpers/engine.js';
 import { recordingIo } from '../helpers/io.js';
@@ -63,28 +63,7 @@ describe('the hand-in report (verify --report, destroy --report) against the fak
       at: '2026-01-01T00:00:00.000Z',
       seed: 3,
     });
-    const drill: InstanceDrillResult = {
-      drill: 'instance',
-      at: '2026-01-01T00:10:00.000Z',
-      dryRun: false,
-      plan: [],
-      autoScalingGroupName: 'cloudmart-asg',
-      instanceId: 'i-a',
-      availabilityZone: 'ap-northeast-2a',
-      terminationState: 'shutting-down',
-      replacementId: 'i-c',
-      replacementAvailabilityZone: 'ap-northeast-2a',
-      unhealthyAfterSeconds: 20,
-      takenOutAs: 'unhealthy',
-      targetStates: [],
-      replacementInServiceAfterSeconds: 120,
-      replacementHealthyAfterSeconds: 170,
-      rtoSeconds: 170,
-      failedRequests: 0,
-      probe: null,
-      timedOut: false,
-      timedOutAfterSeconds: null,
-    };
+    const drill = instanceDrillResult('2026-01-01T00:10:00.000Z');
     await store.update((s) => {
       s.results.load = { ...loadRecord(load, undefined), at: load.at };
       s.results.drills = { instance: drillRecord(drill) };
