@@ -1,5 +1,20 @@
-import { scaleBand, scaleLinear } from 'd3-scale';
+import { scaleBand, scaleLinear, type ScaleLinear } from 'd3-scale';
 import { area, line } from 'd3-shape';
+
+/** A chart's title and its horizontal value grid with labelled ticks, shared by every chart. */
+function titleAndValueGrid(
+  title: string,
+  y: ScaleLinear<number, number>,
+  m: { left: number; right: number },
+  width: number,
+): string {
+  let body = text(16, 24, title, { size: 15, weight: 'bold', max: width - 32 });
+  for (const t of y.ticks(5)) {
+    body += lineSeg(m.left, y(t), width - m.right, y(t), '#eee');
+    body += text(m.left - 6, y(t) + 4, String(t), { size: 10, anchor: 'end', colour: '#666' });
+  }
+  return body;
+}
 
 /**
  * SVG building blocks for the hand-in report. Scales and paths come from d3-scale and
@@ -163,11 +178,7 @@ export function barChart(opts: {
     .domain([0, max])
     .nice()
     .range([height - m.bottom, m.top]);
-  let body = text(16, 24, opts.title, { size: 15, weight: 'bold', max: width - 32 });
-  for (const t of y.ticks(5)) {
-    body += lineSeg(m.left, y(t), width - m.right, y(t), '#eee');
-    body += text(m.left - 6, y(t) + 4, String(t), { size: 10, anchor: 'end', colour: '#666' });
-  }
+  let body = titleAndValueGrid(opts.title, y, m, width);
   body += text(14, m.top - 10, opts.yLabel, { size: 10, colour: '#666' });
   for (const b of opts.bars) {
     const bx = x(b.label)!;
@@ -225,11 +236,7 @@ export function timeSeries(opts: {
     .domain([0, vMax])
     .nice()
     .range([height - m.bottom, m.top]);
-  let body = text(16, 24, opts.title, { size: 15, weight: 'bold', max: width - 32 });
-  for (const t of y.ticks(5)) {
-    body += lineSeg(m.left, y(t), width - m.right, y(t), '#eee');
-    body += text(m.left - 6, y(t) + 4, String(t), { size: 10, anchor: 'end', colour: '#666' });
-  }
+  let body = titleAndValueGrid(opts.title, y, m, width);
   for (const t of x.ticks(8))
     body += text(x(t), height - m.bottom + 14, String(t), {
       size: 10,
