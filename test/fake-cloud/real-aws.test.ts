@@ -126,12 +126,14 @@ describe('RDS automated-backup replication on teardown', () => {
 
 describe('IAM and ACM are eventually consistent', () => {
   it('up waits out NoSuchEntity on a role just created and CertificateNotFound on a certificate just issued', async () => {
-    // ELB learns of the certificate 100 s after ACM issues it (AWS: seconds to a minute), longer
-    // than the ALB takes to get from the issued certificate to its first listener here.
+    // ELB learns of the certificate 100 s after ACM issues it (AWS: seconds to a minute). The ALB
+    // is active (30 s) long before the certificate is issued (minutes), so its first listener is
+    // always asked for within that window: with the default 180 s for both, which came first
+    // depended on the scheduling, and the test failed now and then.
     const { cloud, options } = await setUp(
       'virtual',
       { dns: { domain: 'shop.example.com', createHostedZone: true } },
-      { acmToElb: 100_000 },
+      { acmToElb: 100_000, albActive: 30_000 },
     );
     const up = await runUp({ ...options, steps: STEPS.filter((s) => s.phase === 1) });
     expect(failures(up)).toBe('');
