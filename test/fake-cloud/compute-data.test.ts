@@ -128,6 +128,21 @@ describe('RDS', () => {
       ApplyImmediately: true,
     });
     expect(modified.DBInstance.DBInstanceStatus).toBe('modifying');
+    // RDS still describes the instance as it was once, then as it is.
+    const describe = async () =>
+      (
+        (await call('rds', 'DescribeDBInstances', { DBInstanceIdentifier: 'db' })) as {
+          DBInstances: { DBInstanceStatus: string; DeletionProtection: boolean }[];
+        }
+      ).DBInstances[0];
+    expect(await describe()).toMatchObject({
+      DBInstanceStatus: 'available',
+      DeletionProtection: true,
+    });
+    expect(await describe()).toMatchObject({
+      DBInstanceStatus: 'modifying',
+      DeletionProtection: false,
+    });
     cloud.advance(L.rdsModify);
     await expect(
       call('rds', 'DeleteDBInstance', { DBInstanceIdentifier: 'db' }),

@@ -146,6 +146,31 @@ describe('IAM and ACM are eventually consistent', () => {
   });
 });
 
+describe('RDS right after ModifyDBInstance', () => {
+  it('a second up converges an adopted instance and returns only once RDS shows the change, not on the old "available" it still answers', async () => {
+    const { cloud, options, config, store } = await setUp('virtual');
+    const ids = [STEP.kms, STEP.vpc, STEP.subnets, STEP.securityGroups, STEP.rds];
+    const steps = STEPS.filter((s) => ids.includes(s.id as never));
+    expect(failures(await runUp({ ...options, steps }))).toBe('');
+    // An instance someone made without the RDS-managed password and turned single-AZ.
+    const db = cloud.resource('rds:db', config.region, `${config.stack}-db`)!;
+    Object.assign(db.data, { multiAz: false, secretArn: undefined });
+    const mark = cloud.lastSeq;
+
+    const again = await runUp({ ...options, steps });
+
+    expect(failures(again)).toBe('');
+    const after = cloud.calls.filter((c) => c.seq > mark);
+    const modify = after.find((c) => c.command === 'ModifyDBInstance');
+    expect(modify?.input).toMatchObject({ MultiAZ: true, ManageMasterUserPassword: true });
+    // The fake answered the old settings first, as RDS does; the step waited past them.
+    const rds = store.current.steps[STEP.rds]?.outputs as { masterUserSecretArn?: string };
+    expect(rds.masterUserSecretArn).toMatch(/^arn:aws:secretsmanager:/);
+    expect(db.state).toBe('available');
+    expect(db.data.multiAz).toBe(true);
+  });
+});
+
 describe('destroy deletes only what carries this stack tag', () => {
   it("leaves a hand-made snapshot with the seed's name and another stack's log group, and says why", async () => {
     const { cloud, options, config, events } = await setUp('instant');

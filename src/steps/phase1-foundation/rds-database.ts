@@ -334,9 +334,23 @@ function drift(
   return { input, what };
 }
 
-async function waitAvailable(ctx: StepContext, id: string): Promise<DBInstance> {
+/**
+ * Wait until the instance is `available`. After a ModifyDBInstance pass `shows`, what the
+ * change looks like once applied: RDS can still describe the instance as it was (`available`,
+ * the old values) for a moment before it turns `modifying`, so the first `available` proves
+ * nothing. The wait then ends once the instance is available and shows the change, or has been
+ * through another state since and is back. (terraform-provider-aws guards the same race after
+ * a modify by waiting a minute, then for three `available` reads in a row:
+ * internal/service/rds/instance.go, waitDBInstanceAvailable, ContinuousTargetOccurence 3.)
+ */
+export async function waitAvailable(
+  ctx: StepContext,
+  id: string,
+  shows?: (db: DBInstance) => boolean,
+): Promise<DBInstance> {
   const start = ctx.now();
   let last: DBInstance | undefined;
+  let left = false;
   await waitUntil(
     ctx,
     async () => {
@@ -345,6 +359,10 @@ async function waitAvailable(ctx: StepContext, id: string): Promise<DBInstance> 
       // A just-created instance can take a moment to show up; one that stays gone was deleted.
       if (!last && ctx.now() - start > 120_000) return { done: false, status, failed: 'gone' };
       if (last && STUCK_STATES.has(status)) return { done: false, status, failed: status };
+      if (last && status !== 'available') left = true;
+      if (last && status === 'available' && shows && !left && !shows(last)) {
+        return { done: false, status: 'available, the change not visible yet' };
+      }
       return { done: status === 'available', status };
     },
     { what: `RDS ${id}`, minDelayMs: 5_000, maxDelayMs: 15_000, timeoutMs: CREATE_TIMEOUT_MS },
@@ -528,7 +546,12 @@ export const rdsDatabaseStep = defineStep<RdsOutputs>({
             `RDS ${s.instanceId} now uses parameter group ${s.parameterGroupName}; it takes full effect after a reboot (aws rds reboot-db-instance --db-instance-identifier ${s.instanceId})`,
           );
         }
-        db = await waitAvailable(ctx, s.instanceId);
+        const wanted = { settings: s, keyArn, dbSgId };
+        db = await waitAvailable(
+          ctx,
+          s.instanceId,
+          (now) => drift(ctx, now, wanted).what.length === 0,
+        );
       }
     }
     return outputsOf(db, s);

@@ -7,7 +7,7 @@ import { STACK_TAG, STEP_TAG, tagValue } from '../../aws/tags.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, settleLater, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
-import { describeDbInstance } from '../phase1-foundation/rds-database.js';
+import { describeDbInstance, waitAvailable } from '../phase1-foundation/rds-database.js';
 import { STEP, type RdsOutputs } from '../outputs.js';
 
 const rdsSdk = () => import('@aws-sdk/client-rds');
@@ -76,23 +76,6 @@ function isNotReplicating(e: unknown): boolean {
 const SETTLING = new Set(['modifying', 'backing-up', 'configuring-log-exports', 'rebooting']);
 
 export const drKeyAlias = (stack: string): string => `alias/${stack}-dr`;
-
-async function waitInstanceAvailable(ctx: StepContext, rds: RDSClient, id: string): Promise<void> {
-  await waitUntil(
-    ctx,
-    async () => {
-      const status = (await describeDbInstance(rds, id))?.DBInstanceStatus ?? 'missing';
-      return {
-        done: status === 'available',
-        failed: ['failed', 'incompatible-parameters', 'storage-full', 'missing'].includes(status)
-          ? status
-          : undefined,
-        status,
-      };
-    },
-    { what: `RDS ${id} to be available`, minDelayMs: 5_000, timeoutMs: 30 * 60_000 },
-  );
-}
 
 /** Wait until the source instance has left the states a replication stop puts it in. */
 async function waitSettled(ctx: StepContext, rds: RDSClient, id: string): Promise<void> {
@@ -304,6 +287,14 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
         }),
       );
       modified = true;
+      // Right after the modify RDS can still describe the old settings as `available`.
+      await waitAvailable(
+        ctx,
+        id,
+        (db) =>
+          db.BackupRetentionPeriod === database.backupRetentionDays &&
+          db.PreferredBackupWindow === database.backupWindow,
+      );
     }
 
     const outputs: RdsBackupOutputs = {
@@ -321,9 +312,7 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
     let replica = (await findReplicas(ctx, drRds, dbiResourceId)).find(isActive);
     if (!replica) {
       // Replication starts only from an available instance (not modifying or backing up).
-      if (modified || instance.DBInstanceStatus !== 'available') {
-        await waitInstanceAvailable(ctx, rds, id);
-      }
+      if (!modified && instance.DBInstanceStatus !== 'available') await waitAvailable(ctx, id);
       const source = instance.DBInstanceArn;
       ctx.progress(`RDS ${id}: starting automated-backup replication to ${drRegion}`);
       // The replication API is called in the DESTINATION region; the SDK presigns the source call.

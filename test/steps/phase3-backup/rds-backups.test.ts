@@ -105,9 +105,16 @@ describe('backup.rds', () => {
       .resolves({ KeyMetadata: { KeyId: 'k-dr', Arn: KEY_ARN, KeyState: 'Enabled' } });
 
   it('converges drifted backup settings, creates the DR key and starts replication in the DR region', async () => {
-    rds.on(DescribeDBInstancesCommand).resolves({
+    const drifted = {
       DBInstances: [instance({ BackupRetentionPeriod: 1, PreferredBackupWindow: '18:00-18:30' })],
-    });
+    };
+    // Right after the modify RDS still describes the old settings as available once.
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce(drifted)
+      .resolvesOnce(drifted)
+      .resolvesOnce({ DBInstances: [instance({ DBInstanceStatus: 'modifying' })] })
+      .resolves({ DBInstances: [instance()] });
     rds.on(ModifyDBInstanceCommand).resolves({});
     kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
     tagging.on(GetResourcesCommand).resolves({ ResourceTagMappingList: [] });
@@ -165,7 +172,7 @@ describe('backup.rds', () => {
     expect(lookups[0]!.args[0].input).toEqual({ DbiResourceId: DBI });
     // Modified settings: it waited for the instance before starting the replication.
     const describes = rds.commandCalls(DescribeDBInstancesCommand);
-    expect(describes.length).toBeGreaterThanOrEqual(2);
+    expect(describes.length).toBeGreaterThanOrEqual(4);
     expect(await regionOf(describes[0]!)).toBe('ap-northeast-2');
     expect(c.progressLog.some((l) => l.includes('pending'))).toBe(true);
 

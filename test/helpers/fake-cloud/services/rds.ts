@@ -23,6 +23,9 @@ const T = {
 } as const;
 export const RDS_TYPES = T;
 
+/** How many describes after a ModifyDBInstance still show the instance as it was. */
+const STALE_READS_AFTER_MODIFY = 1;
+
 const KNOWN_PARAMETERS: Record<string, string[]> = {
   postgres: [
     'rds.force_ssl',
@@ -166,6 +169,23 @@ export function rdsService(w: World): ServiceModule {
       NetworkType: 'IPV4',
       CACertificateIdentifier: 'rds-ca-rsa2048-g1',
     };
+  }
+
+  /**
+   * What DescribeDBInstances answers. Right after a ModifyDBInstance RDS can still describe the
+   * instance as it was — `available`, the old settings — before it shows `modifying` (the race
+   * terraform-provider-aws waits out with three `available` reads in a row after a modify,
+   * internal/service/rds/instance.go): the first STALE_READS_AFTER_MODIFY describes answer that.
+   */
+  function describedShape(r: Resource): In {
+    const stale = r.data.staleView as { data: Resource['data']; reads: number } | undefined;
+    if (!stale) return instanceShape(r);
+    if (stale.reads <= 0 || ['deleting', 'rebooting'].includes(r.state)) {
+      delete r.data.staleView;
+      return instanceShape(r);
+    }
+    stale.reads -= 1;
+    return instanceShape({ ...r, state: 'available', data: stale.data });
   }
 
   /** PITR: the newest restorable point trails "now" by a few minutes once backups run. */
@@ -648,7 +668,7 @@ export function rdsService(w: World): ServiceModule {
       if (input.DBInstanceIdentifier) {
         const id = String(input.DBInstanceIdentifier);
         const arnId = id.startsWith('arn:') ? id.split(':').slice(6).join(':') : id.toLowerCase();
-        return { DBInstances: [instanceShape(instance(ctx.region, arnId))] };
+        return { DBInstances: [describedShape(instance(ctx.region, arnId))] };
       }
       const p = page(
         w.find(T.db, ctx.region),
@@ -656,7 +676,7 @@ export function rdsService(w: World): ServiceModule {
         input.MaxRecords as number | undefined,
         100,
       );
-      return { DBInstances: p.items.map(instanceShape), ...(p.next ? { Marker: p.next } : {}) };
+      return { DBInstances: p.items.map(describedShape), ...(p.next ? { Marker: p.next } : {}) };
     },
     ModifyDBInstance(ctx, input) {
       const r = instance(ctx.region, input.DBInstanceIdentifier as string);
@@ -665,7 +685,10 @@ export function rdsService(w: World): ServiceModule {
           'InvalidDBInstanceStateFault',
           `Database instance ${r.id} is not in available state.`,
         );
+      delete r.data.staleView;
+      const before = clone(r.data);
       modify(r, input, input.ApplyImmediately ? w.t('rdsModify') : w.t('rdsModify'));
+      r.data.staleView = { data: before, reads: STALE_READS_AFTER_MODIFY };
       return { DBInstance: instanceShape(r) };
     },
     RebootDBInstance(ctx, input) {
