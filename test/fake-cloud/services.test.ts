@@ -872,6 +872,82 @@ describe('Logs, SNS, CloudWatch, tagging', () => {
     ).rejects.toMatchObject({ name: 'InvalidParameterInput' });
   });
 
+  it('refuses a dashboard body CloudWatch refuses, and takes the one cloudmart writes', async () => {
+    const { call } = virtual();
+    const metric = (metrics: unknown[], extra: Record<string, unknown> = {}) => ({
+      type: 'metric',
+      x: 0,
+      y: 0,
+      width: 12,
+      height: 6,
+      properties: { title: 't', region: R, metrics, ...extra },
+    });
+    const put = (widgets: unknown[]) =>
+      call('cloudwatch', 'PutDashboard', {
+        DashboardName: 'd',
+        DashboardBody: JSON.stringify({ widgets }),
+      });
+    const search =
+      "SEARCH('{CWAgent,AutoScalingGroupName,InstanceId} MetricName=\"mem_used_percent\"', 'Average', 300)";
+    const refused = async (widgets: unknown[], message: string) => {
+      const e = (await put(widgets).catch((x: unknown) => x)) as Error;
+      expect(e.name).toBe('InvalidParameterInput');
+      expect(e.message).toContain(message);
+    };
+    // A math expression shares its row with nothing, and has an id; a SEARCH also a label.
+    await refused(
+      [metric([['AWS/EC2', 'CPUUtilization', { expression: 'm1 * 2', id: 'e1' }]])],
+      '"dataPath":"/widgets/0/properties/metrics/0","message":"Should NOT have more than 1 items"',
+    );
+    await refused(
+      [metric([[{ expression: 'm1 * 2', label: 'x' }]])],
+      '"message":"Should have required property \'id\'"',
+    );
+    await refused(
+      [metric([[{ expression: search, id: 'mem' }]])],
+      '"message":"Should have required property \'label\'"',
+    );
+    await refused(
+      [metric([[{ expression: search, id: 'Mem', label: '' }]])],
+      'Should match pattern',
+    );
+    await refused(
+      [
+        metric([
+          ['AWS/EC2', 'CPUUtilization', 'AutoScalingGroupName', 'g', { id: 'a' }],
+          [{ expression: 'a * 2', id: 'a', label: 'x' }],
+        ]),
+      ],
+      'Duplicate id \\"a\\"',
+    );
+    await refused(
+      [metric([['AWS/EC2', 'CPUUtilization', 'AutoScalingGroupName']])],
+      'needs its value',
+    );
+    await refused([metric([['AWS/EC2']])], 'Should NOT have fewer than 2 items');
+    await refused(
+      [{ type: 'metric', x: 0, y: 0, width: 6, height: 6, properties: { metrics: [] } }],
+      "Should have required property 'region'",
+    );
+    await refused([{ ...metric([]), width: 25 }], '"/widgets/0/width","message":"Should be <= 24"');
+    await refused([{ type: 'alarm', properties: {} }], "Should have required property 'alarms'");
+
+    // What cloudmart writes: metric rows, an IF() over two ids, a SEARCH with its id and label.
+    await expect(
+      put([
+        metric([
+          ['CloudMart', 'ErrorCount', { id: 'errors', stat: 'Sum', visible: false }],
+          ['.', 'RequestCount', { id: 'requests', stat: 'Sum', visible: false }],
+          [{ id: 'rate', expression: 'IF(requests > 0, 100 * errors / requests, 0)', label: 'r' }],
+        ]),
+        metric([
+          [{ id: 'memPerInstance', expression: search, label: "${PROP('Dim.InstanceId')}" }],
+          ['CWAgent', 'mem_used_percent', 'AutoScalingGroupName', 'g', { stat: 'Average' }],
+        ]),
+      ]),
+    ).resolves.toMatchObject({ DashboardValidationMessages: [] });
+  });
+
   it('draws GetMetricWidgetImage as a PNG of the requested size, with the request shaped as the CloudWatch model says', async () => {
     // AWS's own model of the operation (../shared/aws-models, never copied into the project).
     const model = JSON.parse(

@@ -131,6 +131,9 @@ export async function readBackendFiles(dir: URL = BACKEND_DIR): Promise<BackendF
   );
 }
 
+/** The namespace the CloudWatch agent publishes to (the dashboard searches it). */
+export const AGENT_NAMESPACE = 'CWAgent';
+
 /** The CloudWatch agent config: the app's log file, memory and disk metrics per ASG. */
 export function agentConfig(options: { logGroup: string }): Record<string, unknown> {
   return {
@@ -150,7 +153,7 @@ export function agentConfig(options: { logGroup: string }): Record<string, unkno
       },
     },
     metrics: {
-      namespace: 'CWAgent',
+      namespace: AGENT_NAMESPACE,
       append_dimensions: {
         // Placeholders the agent fills in on the instance (not JS template literals).
         AutoScalingGroupName: '${aws:AutoScalingGroupName}',

@@ -9,6 +9,7 @@ import {
   type RedisOutputs,
 } from '../outputs.js';
 import { describeDbInstance } from '../phase1-foundation/rds-database.js';
+import { AGENT_NAMESPACE } from '../phase1-foundation/user-data.js';
 import { ALARM_KEYS, alarmArn, alarmNames } from './alarms.js';
 import { canonicalJson, parseJson, sameJson } from './compare.js';
 
@@ -21,14 +22,25 @@ type Config = StepContext['config'];
 
 /**
  * `monitoring.dashboard`: the seed's `CloudMart-Production` dashboard, built by a pure function
- * from the live ids (ALB and target group dimensions, ASG and its instances, RDS instance,
- * Redis member clusters). PutDashboard replaces the whole body, so create compares the parsed
- * live body with the wanted one and writes only when they differ.
+ * from the ids that live as long as the stack (ALB and target group dimensions, the ASG's name,
+ * RDS instance, Redis member clusters). PutDashboard replaces the whole body, so create compares
+ * the parsed live body with the wanted one and writes only when they differ.
  *
- * Per-instance CPU lines use the instance ids the ASG reports now (AWS/EC2 per-instance metrics
- * carry no ASG dimension, and a SEARCH over all instances would also show instances of other
- * stacks in the account). When the ASG replaces an instance, verify warns and the next
- * `cloudmart up --phase 2` rewrites the dashboard; the ASG-wide lines never go stale.
+ * The dashboard never names an EC2 instance id, so it stays right when the Auto Scaling group
+ * replaces an instance (the instance drill, a failed health check, a scale-out):
+ * - EC2 CPU, network and status checks use the AWS/EC2 metrics per AutoScalingGroupName, which
+ *   EC2 publishes for the instances of a group ("AutoScalingGroupName" dimension, EC2 User
+ *   Guide, viewing-metrics-with-cloudwatch); Maximum of CPU is the hottest instance.
+ * - One line per instance comes from a SEARCH expression over the CloudWatch agent's memory
+ *   metric in the group. The agent config (user-data.ts `agentConfig`) appends AutoScalingGroupName
+ *   and InstanceId to every metric and then drops the `host` dimension ("If append_dimensions are
+ *   applied, then remove the host dimension", the agent's ec2tagger processor), so each
+ *   instance's mem_used_percent has exactly the dimensions {AutoScalingGroupName, InstanceId},
+ *   the schema searched; aggregation_dimensions [["AutoScalingGroupName"]] adds one
+ *   series per group (CloudWatch agent configuration file, metrics section). A SEARCH over
+ *   AWS/EC2 per InstanceId cannot be limited to the group: those metrics carry no group dimension.
+ * - A SEARCH sits alone in its metrics row, with an `id` and a `label` (dashboard body
+ *   structure: a math expression row is `[{ "expression": ..., "id": ..., "label": ... }]`).
  */
 
 export interface DashboardOutputs {
@@ -36,8 +48,6 @@ export interface DashboardOutputs {
   dashboardArn: string;
   /** Printed by the CLI. */
   consoleUrl: string;
-  /** The instances the per-instance CPU lines show. */
-  instanceIds: string[];
   [k: string]: unknown;
 }
 
@@ -48,7 +58,6 @@ export interface DashboardInput {
   loadBalancerDimension: string;
   targetGroupDimension: string;
   autoScalingGroupName: string;
-  instanceIds: string[];
   dbInstanceIdentifier: string;
   cacheClusterIds: string[];
 }
@@ -85,6 +94,11 @@ export type Widget = MetricWidget | AlarmWidget;
 
 export interface DashboardBody {
   widgets: Widget[];
+}
+
+/** One memory line per instance of the group, whichever instances it holds now. */
+export function memorySearch(autoScalingGroupName: string): string {
+  return `SEARCH('{${AGENT_NAMESPACE},AutoScalingGroupName,InstanceId} MetricName="mem_used_percent" AutoScalingGroupName="${autoScalingGroupName}"', 'Average', 300)`;
 }
 
 export function consoleUrl(region: string, dashboardName: string): string {
@@ -157,15 +171,22 @@ export function dashboardBody(input: DashboardInput): DashboardBody {
       period: 300,
       metrics: [
         ['AWS/EC2', 'CPUUtilization', ...asg, { stat: 'Average', label: 'ASG average' }],
-        ...[...input.instanceIds]
-          .sort()
-          .map((id): MetricRow => [
-            'AWS/EC2',
-            'CPUUtilization',
-            'InstanceId',
-            id,
-            { stat: 'Average', label: id },
-          ]),
+        ['AWS/EC2', 'CPUUtilization', ...asg, { stat: 'Maximum', label: 'Hottest instance' }],
+      ],
+      yAxis: { left: { min: 0, max: 100 } },
+    },
+    {
+      title: 'EC2 memory per instance (%)',
+      period: 300,
+      metrics: [
+        [
+          {
+            id: 'memPerInstance',
+            expression: memorySearch(input.autoScalingGroupName),
+            label: "${PROP('Dim.InstanceId')}",
+          },
+        ],
+        [AGENT_NAMESPACE, 'mem_used_percent', ...asg, { stat: 'Average', label: 'ASG average' }],
       ],
       yAxis: { left: { min: 0, max: 100 } },
     },
@@ -310,6 +331,53 @@ export function widgetMetrics(body: unknown): WidgetMetric[] {
   return result;
 }
 
+export interface WidgetSearch {
+  widget: string;
+  expression: string;
+  /** The schema's namespace and dimension names: `{CWAgent,AutoScalingGroupName,InstanceId}`. */
+  namespace: string;
+  dimensionNames: string[];
+  /** `Name="value"` terms of the search (MetricName and dimension filters). */
+  terms: Record<string, string>;
+}
+
+const SEARCH_RE = /^SEARCH\(\s*'\s*\{([^}]*)\}([^']*)'/;
+
+/**
+ * Every SEARCH expression a dashboard body plots, with its schema and its exact-match terms. A
+ * SEARCH in any other form (no schema, partial terms) is returned with what could be read.
+ */
+export function widgetSearches(body: unknown): WidgetSearch[] {
+  const widgets = (body as { widgets?: unknown } | undefined)?.widgets;
+  if (!Array.isArray(widgets)) return [];
+  const result: WidgetSearch[] = [];
+  for (const w of widgets as Array<{ type?: string; properties?: Record<string, unknown> }>) {
+    if (w.type !== 'metric' || !Array.isArray(w.properties?.metrics)) continue;
+    const title = typeof w.properties.title === 'string' ? w.properties.title : '(untitled)';
+    for (const row of w.properties.metrics as unknown[]) {
+      if (!Array.isArray(row)) continue;
+      for (const cell of row) {
+        const expression = (cell as { expression?: unknown } | null)?.expression;
+        if (typeof expression !== 'string' || !/^\s*SEARCH\(/.test(expression)) continue;
+        const m = SEARCH_RE.exec(expression.trim());
+        const schema = (m?.[1] ?? '').split(',').map((x) => x.trim().replace(/^"|"$/g, ''));
+        const terms: Record<string, string> = {};
+        for (const t of (m?.[2] ?? '').matchAll(/([A-Za-z0-9_.:-]+)\s*=\s*"([^"]*)"/g)) {
+          terms[t[1]!] = t[2]!;
+        }
+        result.push({
+          widget: title,
+          expression,
+          namespace: schema[0] ?? '',
+          dimensionNames: schema.slice(1).filter(Boolean),
+          terms,
+        });
+      }
+    }
+  }
+  return result;
+}
+
 /** The metrics the seed's dashboard must show, by widget group. */
 export function requiredMetrics(config: Config): Array<[string, string]> {
   const ns = config.monitoring.namespace;
@@ -322,6 +390,7 @@ export function requiredMetrics(config: Config): Array<[string, string]> {
     ['AWS/EC2', 'NetworkIn'],
     ['AWS/EC2', 'NetworkOut'],
     ['AWS/EC2', 'StatusCheckFailed'],
+    [AGENT_NAMESPACE, 'mem_used_percent'],
     ['AWS/RDS', 'CPUUtilization'],
     ['AWS/RDS', 'DatabaseConnections'],
     ['AWS/RDS', 'ReadLatency'],
@@ -371,10 +440,6 @@ async function describeAsg(
       .map((i) => i.InstanceId!)
       .sort(),
   };
-}
-
-async function asgInstanceIds(ctx: StepContext, autoScalingGroupName: string): Promise<string[]> {
-  return (await describeAsg(ctx, autoScalingGroupName)).instanceIds;
 }
 
 /** Every value the dashboard's metrics give a dimension, sorted. */
@@ -470,6 +535,46 @@ async function alarmArns(ctx: StepContext): Promise<string[]> {
   return ALARM_KEYS.map((k) => alarmArn(ctx.aws.partition(), ctx.config.region, account, n[k]));
 }
 
+/**
+ * The per-instance lines: a SEARCH over the agent's metrics scoped to the group shows whichever
+ * instances it holds, so replacing one changes nothing on the dashboard. Without that SEARCH the
+ * dashboard does not show the instances (fail); a line that names an instance the group no
+ * longer holds (a hand-made or an older cloudmart dashboard) is stale (warn).
+ */
+function instancesCheck(
+  asgName: string,
+  instances: string[],
+  metrics: WidgetMetric[],
+  searches: WidgetSearch[],
+): Check {
+  const search = searches.find(
+    (q) =>
+      q.namespace === AGENT_NAMESPACE &&
+      q.dimensionNames.includes('AutoScalingGroupName') &&
+      q.dimensionNames.includes('InstanceId') &&
+      q.terms.AutoScalingGroupName === asgName,
+  );
+  const named = [
+    ...new Set(metrics.map((m) => m.dimensions.InstanceId).filter((i): i is string => !!i)),
+  ].sort();
+  const stale = named.filter((i) => !instances.includes(i));
+  const now = `the group holds ${instances.join(', ') || 'no instance'} now`;
+  return {
+    id: 'monitoring.dashboard.instances',
+    title: 'Dashboard shows every instance of the ASG, whichever the ASG holds',
+    criterion: 'dashboard',
+    status: !search ? 'fail' : stale.length > 0 ? 'warn' : 'pass',
+    evidence: [
+      search
+        ? `${search.widget}: ${search.expression}`
+        : `no SEARCH over {${AGENT_NAMESPACE},AutoScalingGroupName,InstanceId} for AutoScalingGroupName="${asgName}"`,
+      ...(stale.length > 0 ? [`names instances no longer in the ASG: ${stale.join(', ')}`] : []),
+      now,
+    ].join('; '),
+    fix: 'cloudmart up --phase 2 (writes the dashboard with the SEARCH; it names no instance)',
+  };
+}
+
 export const dashboardStep = defineStep<DashboardOutputs>({
   id: STEP.dashboard,
   phase: 2,
@@ -487,7 +592,7 @@ export const dashboardStep = defineStep<DashboardOutputs>({
     'elasticache:DescribeReplicationGroups',
   ],
   describe: (config) => [
-    `dashboard ${config.monitoring.dashboardName}: alarm status; ALB RequestCount, TargetResponseTime p50/p95/avg, Healthy/UnHealthyHostCount; EC2 CPU per instance + ASG average, NetworkIn/Out, StatusCheckFailed; RDS CPU, connections, read/write latency, free storage; ElastiCache CPU, hits/misses, network per node; ${config.monitoring.namespace} API response time, error rate, active users, slow queries`,
+    `dashboard ${config.monitoring.dashboardName}: alarm status; ALB RequestCount, TargetResponseTime p50/p95/avg, Healthy/UnHealthyHostCount; EC2 CPU (ASG average and hottest instance), memory per instance (SEARCH over the ASG, no instance ids), NetworkIn/Out, StatusCheckFailed; RDS CPU, connections, read/write latency, free storage; ElastiCache CPU, hits/misses, network per node; ${config.monitoring.namespace} API response time, error rate, active users, slow queries`,
     `console: ${consoleUrl(config.region, config.monitoring.dashboardName)}`,
   ],
 
@@ -497,7 +602,6 @@ export const dashboardStep = defineStep<DashboardOutputs>({
     const rds = ctx.outputs<RdsOutputs>(STEP.rds);
     const redis = ctx.outputs<RedisOutputs>(STEP.redis);
     const name = ctx.config.monitoring.dashboardName;
-    const instanceIds = await asgInstanceIds(ctx, asg.autoScalingGroupName);
     const body = dashboardBody({
       region: ctx.config.region,
       namespace: ctx.config.monitoring.namespace,
@@ -505,7 +609,6 @@ export const dashboardStep = defineStep<DashboardOutputs>({
       loadBalancerDimension: alb.loadBalancerDimension,
       targetGroupDimension: alb.targetGroupDimension,
       autoScalingGroupName: asg.autoScalingGroupName,
-      instanceIds,
       dbInstanceIdentifier: rds.dbInstanceIdentifier,
       cacheClusterIds: redis.memberClusters,
     });
@@ -528,7 +631,6 @@ export const dashboardStep = defineStep<DashboardOutputs>({
       dashboardArn:
         live?.arn ?? `arn:${ctx.aws.partition()}:cloudwatch::${account}:dashboard/${name}`,
       consoleUrl: consoleUrl(ctx.config.region, name),
-      instanceIds,
     };
   },
 
@@ -602,13 +704,18 @@ export const dashboardStep = defineStep<DashboardOutputs>({
       CacheClusterId: redis.memberClusters,
     };
     const wrong = new Set<string>();
-    const staleInstances = new Set<string>();
     for (const m of metrics) {
       for (const [dim, value] of Object.entries(m.dimensions)) {
-        if (dim === 'InstanceId') {
-          if (!instances.includes(value)) staleInstances.add(value);
-        } else if (expected[dim] && !expected[dim].includes(value)) {
+        if (expected[dim] && !expected[dim].includes(value)) {
           wrong.add(`${m.widget}: ${m.metricName} ${dim}=${value}`);
+        }
+      }
+    }
+    const searches = widgetSearches(live.body);
+    for (const q of searches) {
+      for (const [dim, value] of Object.entries(q.terms)) {
+        if (expected[dim] && !expected[dim].includes(value)) {
+          wrong.add(`${q.widget}: SEARCH ${dim}="${value}"`);
         }
       }
     }
@@ -639,28 +746,7 @@ export const dashboardStep = defineStep<DashboardOutputs>({
           ? 'cloudmart up --phase 1 (recreates what is gone), then cloudmart up --phase 2 (rebinds the dashboard)'
           : 'cloudmart up --phase 2',
     });
-    const shown = new Set(
-      metrics.filter((m) => m.dimensions.InstanceId).map((m) => m.dimensions.InstanceId!),
-    );
-    const unshown = instances.filter((i) => !shown.has(i));
-    checks.push({
-      id: 'monitoring.dashboard.instances',
-      title: 'Dashboard shows the CPU of every instance of the ASG',
-      criterion: 'dashboard',
-      status: staleInstances.size === 0 && unshown.length === 0 ? 'pass' : 'warn',
-      evidence:
-        staleInstances.size === 0 && unshown.length === 0
-          ? `instances ${instances.join(', ') || '(none)'}`
-          : [
-              staleInstances.size > 0
-                ? `no longer in the ASG: ${[...staleInstances].join(', ')}`
-                : '',
-              unshown.length > 0 ? `not on the dashboard: ${unshown.join(', ')}` : '',
-            ]
-              .filter(Boolean)
-              .join('; '),
-      fix: 'cloudmart up --phase 2 (rewrites the dashboard with the current instances)',
-    });
+    checks.push(instancesCheck(asg.autoScalingGroupName, instances, metrics, searches));
     return checks;
   },
 

@@ -13,16 +13,19 @@ import {
 import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { agentConfig } from '../../../src/steps/phase1-foundation/user-data.js';
 import {
   dashboardBody,
   dashboardStep,
+  memorySearch,
   widgetMetrics,
+  widgetSearches,
   type DashboardInput,
   type MetricWidget,
 } from '../../../src/steps/phase2-monitoring/dashboard.js';
 import { STEP } from '../../../src/steps/outputs.js';
 import { ACCOUNT, awsError, strictMock, testConfig, testContext } from '../../helpers/context.js';
-import { ALB, ASG, asgInstance, asgResponse, PHASE1, RDS, REDIS } from './fixtures.js';
+import { ALB, ASG, asgResponse, PHASE1, RDS, REDIS } from './fixtures.js';
 
 const NAME = 'CloudMart-Production';
 const DASHBOARD_ARN = `arn:aws:cloudwatch::${ACCOUNT}:dashboard/${NAME}`;
@@ -44,7 +47,6 @@ const INPUT: DashboardInput = {
   loadBalancerDimension: ALB.loadBalancerDimension,
   targetGroupDimension: ALB.targetGroupDimension,
   autoScalingGroupName: ASG.autoScalingGroupName,
-  instanceIds: INSTANCES,
   dbInstanceIdentifier: RDS.dbInstanceIdentifier,
   cacheClusterIds: REDIS.memberClusters,
 };
@@ -73,11 +75,14 @@ describe('dashboardBody', () => {
     for (const d of dimsByNamespace('AWS/ElastiCache')) {
       expect(REDIS.memberClusters).toContain(d.CacheClusterId);
     }
-    for (const d of dimsByNamespace('AWS/EC2')) {
-      expect(d.AutoScalingGroupName === 'cloudmart-asg' || INSTANCES.includes(d.InstanceId!)).toBe(
-        true,
-      );
+    for (const d of [...dimsByNamespace('AWS/EC2'), ...dimsByNamespace('CWAgent')]) {
+      expect(d).toEqual({ AutoScalingGroupName: 'cloudmart-asg' });
     }
+  });
+
+  it('names no instance id anywhere, so replacing an instance leaves it right', () => {
+    expect(JSON.stringify(body)).not.toMatch(/i-0/);
+    expect(all.filter((m) => m.dimensions.InstanceId)).toEqual([]);
   });
 
   it('has the ALB widgets with the seed metrics and the target group on the health counts', () => {
@@ -109,11 +114,54 @@ describe('dashboardBody', () => {
     ]);
   });
 
-  it('plots the CPU of every instance of the ASG plus the group average, and the group network and status checks', () => {
-    expect(metricsOf(body, 'EC2 CPU utilization (%)').map((m) => m.dimensions)).toEqual([
-      { AutoScalingGroupName: 'cloudmart-asg' },
-      { InstanceId: 'i-0aaaaaaaaaaaaaaaa' },
-      { InstanceId: 'i-0bbbbbbbbbbbbbbbb' },
+  it('plots the group CPU (average and hottest instance), one memory line per instance by SEARCH, network and status checks', () => {
+    const cpu = (body.widgets as MetricWidget[]).find(
+      (w) => w.properties.title === 'EC2 CPU utilization (%)',
+    )!;
+    expect(cpu.properties.metrics).toEqual([
+      [
+        'AWS/EC2',
+        'CPUUtilization',
+        'AutoScalingGroupName',
+        'cloudmart-asg',
+        { stat: 'Average', label: 'ASG average' },
+      ],
+      [
+        'AWS/EC2',
+        'CPUUtilization',
+        'AutoScalingGroupName',
+        'cloudmart-asg',
+        { stat: 'Maximum', label: 'Hottest instance' },
+      ],
+    ]);
+    const memory = (body.widgets as MetricWidget[]).find(
+      (w) => w.properties.title === 'EC2 memory per instance (%)',
+    )!;
+    expect(memory.properties.metrics).toEqual([
+      [
+        {
+          id: 'memPerInstance',
+          expression:
+            'SEARCH(\'{CWAgent,AutoScalingGroupName,InstanceId} MetricName="mem_used_percent" AutoScalingGroupName="cloudmart-asg"\', \'Average\', 300)',
+          label: "${PROP('Dim.InstanceId')}",
+        },
+      ],
+      [
+        'CWAgent',
+        'mem_used_percent',
+        'AutoScalingGroupName',
+        'cloudmart-asg',
+        { stat: 'Average', label: 'ASG average' },
+      ],
+    ]);
+    expect(widgetSearches(body)).toEqual([
+      {
+        widget: 'EC2 memory per instance (%)',
+        expression: memorySearch('cloudmart-asg'),
+        namespace: 'CWAgent',
+        dimensionNames: ['AutoScalingGroupName', 'InstanceId'],
+        terms: { MetricName: 'mem_used_percent', AutoScalingGroupName: 'cloudmart-asg' },
+      },
     ]);
     expect(metricsOf(body, 'EC2 network (bytes)').map((m) => m.metricName)).toEqual([
       'NetworkIn',
@@ -122,6 +170,26 @@ describe('dashboardBody', () => {
     expect(metricsOf(body, 'EC2 status checks failed').map((m) => m.metricName)).toEqual([
       'StatusCheckFailed',
     ]);
+  });
+
+  it('searches exactly the dimensions the CloudWatch agent config publishes', () => {
+    const agent = agentConfig({ logGroup: '/aws/ec2/cloudmart-backend' }) as {
+      metrics: {
+        namespace: string;
+        append_dimensions: Record<string, string>;
+        aggregation_dimensions: string[][];
+        metrics_collected: { mem: { measurement: string[] } };
+      };
+    };
+    const [search] = widgetSearches(body);
+    expect(search!.namespace).toBe(agent.metrics.namespace);
+    // The agent drops `host` when append_dimensions is set: these are all the instance's dimensions.
+    expect(search!.dimensionNames.sort()).toEqual(
+      Object.keys(agent.metrics.append_dimensions).sort(),
+    );
+    expect(agent.metrics.metrics_collected.mem.measurement).toContain(search!.terms.MetricName);
+    // The group-wide line is the agent's aggregation.
+    expect(agent.metrics.aggregation_dimensions).toContainEqual(['AutoScalingGroupName']);
   });
 
   it('has the RDS and per-node ElastiCache widgets', () => {
@@ -183,7 +251,9 @@ describe('dashboardBody', () => {
   });
 
   it('is the same for the same ids in another order', () => {
-    expect(dashboardBody({ ...INPUT, instanceIds: [...INSTANCES].reverse() })).toEqual(body);
+    expect(
+      dashboardBody({ ...INPUT, cacheClusterIds: [...REDIS.memberClusters].reverse() }),
+    ).toEqual(body);
   });
 
   it('widgetMetrics resolves the console "." shorthand', () => {
@@ -232,16 +302,7 @@ describe('monitoring.dashboard', () => {
     previous?: Record<string, unknown>,
   ) => testContext({ stepId: dashboardStep.id, outputs, ...(previous ? { previous } : {}) });
 
-  it('creates the dashboard from the live ids and returns the console URL', async () => {
-    autoscaling
-      .on(DescribeAutoScalingGroupsCommand)
-      .resolves(
-        asgResponse([
-          asgInstance(I_B),
-          asgInstance(I_A, 'Pending'),
-          asgInstance('i-0ccccccccccccccccc', 'Terminating'),
-        ]),
-      );
+  it('creates the dashboard from the ids of the stack and returns the console URL', async () => {
     cw.on(GetDashboardCommand).rejects(
       awsError('ResourceNotFound', 'Dashboard does not exist', 404),
     );
@@ -254,11 +315,9 @@ describe('monitoring.dashboard', () => {
       dashboardArn: DASHBOARD_ARN,
       consoleUrl:
         'https://ap-northeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-northeast-2#dashboards:name=CloudMart-Production',
-      instanceIds: ['i-0aaaaaaaaaaaaaaaa', 'i-0bbbbbbbbbbbbbbbb'],
     });
-    expect(autoscaling.commandCalls(DescribeAutoScalingGroupsCommand)[0]!.args[0].input).toEqual({
-      AutoScalingGroupNames: ['cloudmart-asg'],
-    });
+    // The body names no instance: the group's instances are not read.
+    expect(autoscaling.commandCalls(DescribeAutoScalingGroupsCommand)).toHaveLength(0);
     const put = cw.commandCalls(PutDashboardCommand);
     expect(put).toHaveLength(1);
     expect(put[0]!.args[0].input.DashboardName).toBe(NAME);
@@ -279,13 +338,18 @@ describe('monitoring.dashboard', () => {
     expect(out.dashboardArn).toBe(DASHBOARD_ARN);
   });
 
-  it('rewrites the dashboard when the ASG replaced an instance', async () => {
-    autoscaling
-      .on(DescribeAutoScalingGroupsCommand)
-      .resolves(asgWith([I_B, 'i-0ddddddddddddddddd']));
+  it('rewrites a dashboard of an older cloudmart that named instance ids', async () => {
+    const legacy = dashboardBody(INPUT);
+    (legacy.widgets[4] as MetricWidget).properties.metrics.push([
+      'AWS/EC2',
+      'CPUUtilization',
+      'InstanceId',
+      I_A,
+      { stat: 'Average', label: I_A },
+    ]);
     cw.on(GetDashboardCommand).resolves({
       DashboardArn: DASHBOARD_ARN,
-      DashboardBody: JSON.stringify(dashboardBody(INPUT)),
+      DashboardBody: JSON.stringify(legacy),
     });
     cw.on(PutDashboardCommand).resolves({});
 
@@ -294,11 +358,7 @@ describe('monitoring.dashboard', () => {
     const body: unknown = JSON.parse(
       cw.commandCalls(PutDashboardCommand)[0]!.args[0].input.DashboardBody!,
     );
-    expect(
-      widgetMetrics(body)
-        .filter((m) => m.dimensions.InstanceId)
-        .map((m) => m.dimensions.InstanceId),
-    ).toEqual([I_B, 'i-0ddddddddddddddddd']);
+    expect(body).toEqual(dashboardBody(INPUT));
   });
 
   it('passes the validation messages of PutDashboard on as warnings', async () => {
@@ -436,7 +496,7 @@ describe('monitoring.dashboard', () => {
       });
     });
 
-    it('fails metrics that point at another load balancer and warns about replaced instances', async () => {
+    it('fails metrics that point at another load balancer, and stays right when the ASG replaced an instance', async () => {
       autoscaling
         .on(DescribeAutoScalingGroupsCommand)
         .resolves(asgWith([I_B, 'i-0eeeeeeeeeeeeeeee']));
@@ -451,10 +511,71 @@ describe('monitoring.dashboard', () => {
         'RequestCount LoadBalancer=app/old-alb/1234',
       );
       expect(byId['monitoring.dashboard.instances']).toMatchObject({
-        status: 'warn',
-        evidence:
-          'no longer in the ASG: i-0aaaaaaaaaaaaaaaa; not on the dashboard: i-0eeeeeeeeeeeeeeee',
+        status: 'pass',
+        evidence: `EC2 memory per instance (%): ${memorySearch('cloudmart-asg')}; the group holds i-0bbbbbbbbbbbbbbbb, i-0eeeeeeeeeeeeeeee now`,
       });
+    });
+
+    it('fails a SEARCH scoped to another Auto Scaling group', async () => {
+      autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
+      const other = dashboardBody(INPUT);
+      other.widgets = other.widgets.map((w) =>
+        w.type === 'metric' && w.properties.title === 'EC2 memory per instance (%)'
+          ? (JSON.parse(JSON.stringify(w).replace(/cloudmart-asg/g, 'other-asg')) as typeof w)
+          : w,
+      );
+      cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(other) });
+      const byId = Object.fromEntries((await dashboardStep.verify(ctx())).map((c) => [c.id, c]));
+      expect(byId['monitoring.dashboard.dimensions']).toMatchObject({
+        status: 'fail',
+        evidence:
+          'not this stack\'s resources: EC2 memory per instance (%): mem_used_percent AutoScalingGroupName=other-asg; EC2 memory per instance (%): SEARCH AutoScalingGroupName="other-asg"',
+      });
+      expect(byId['monitoring.dashboard.instances']?.status).toBe('fail');
+    });
+
+    it('fails a dashboard without the per-instance SEARCH, and warns about a line naming a replaced instance', async () => {
+      autoscaling
+        .on(DescribeAutoScalingGroupsCommand)
+        .resolves(asgWith([I_B, 'i-0eeeeeeeeeeeeeeee']));
+      // What cloudmart wrote before: a CPU line per instance id, no memory widget.
+      const legacy = dashboardBody(INPUT);
+      legacy.widgets = legacy.widgets.filter(
+        (w) => w.type !== 'metric' || w.properties.title !== 'EC2 memory per instance (%)',
+      );
+      (legacy.widgets[4] as MetricWidget).properties.metrics.push(
+        ['AWS/EC2', 'CPUUtilization', 'InstanceId', I_A, { stat: 'Average', label: I_A }],
+        ['AWS/EC2', 'CPUUtilization', 'InstanceId', I_B, { stat: 'Average', label: I_B }],
+      );
+      cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(legacy) });
+
+      const byId = Object.fromEntries((await dashboardStep.verify(ctx())).map((c) => [c.id, c]));
+
+      expect(byId['monitoring.dashboard.widgets']).toMatchObject({
+        status: 'fail',
+        evidence: 'missing CWAgent/mem_used_percent',
+      });
+      expect(byId['monitoring.dashboard.instances']).toMatchObject({
+        status: 'fail',
+        evidence:
+          'no SEARCH over {CWAgent,AutoScalingGroupName,InstanceId} for AutoScalingGroupName="cloudmart-asg"; names instances no longer in the ASG: i-0aaaaaaaaaaaaaaaa; the group holds i-0bbbbbbbbbbbbbbbb, i-0eeeeeeeeeeeeeeee now',
+      });
+
+      // With the SEARCH back, the stale line is a warning (half the points), not a failure.
+      const both = dashboardBody(INPUT);
+      (both.widgets[4] as MetricWidget).properties.metrics.push([
+        'AWS/EC2',
+        'CPUUtilization',
+        'InstanceId',
+        I_A,
+        { stat: 'Average', label: I_A },
+      ]);
+      cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(both) });
+      const again = (await dashboardStep.verify(ctx())).find(
+        (c) => c.id === 'monitoring.dashboard.instances',
+      )!;
+      expect(again.status).toBe('warn');
+      expect(again.evidence).toContain('names instances no longer in the ASG: i-0aaaaaaaaaaaaaaaa');
     });
 
     it('fails a dashboard missing seed metrics', async () => {

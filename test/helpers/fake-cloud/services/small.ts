@@ -508,6 +508,104 @@ export function confirmSubscriptions(w: World): number {
 // CloudWatch
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * What CloudWatch refuses in a dashboard body, as the dashboard body structure documents it
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html):
+ * a `widgets` array of at most 500 widgets on a 24-column grid (x 0-23, width 1-24); a metric
+ * widget names its `region` and holds `metrics` rows; an alarm widget lists `alarms`. Each
+ * metrics row is either `[Namespace, MetricName, (DimensionName, DimensionValue)..., {options}?]`
+ * or a metric math expression alone in its row: `[{ "expression": ..., "id": ... }]`. An `id`
+ * starts with a lower-case letter and holds letters, digits and underscores, and is unique in
+ * its widget; a SEARCH expression also carries its `label` (the legend of every line it finds).
+ * Returned in AWS's shape: `{ dataPath, message }`, one per problem.
+ */
+export function dashboardBodyErrors(body: unknown): Array<{ dataPath: string; message: string }> {
+  const errors: Array<{ dataPath: string; message: string }> = [];
+  const e = (dataPath: string, message: string) => errors.push({ dataPath, message });
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    e('', 'Should be object');
+    return errors;
+  }
+  const widgets = (body as In).widgets as unknown;
+  if (!Array.isArray(widgets)) {
+    e('', "Should have required property 'widgets'");
+    return errors;
+  }
+  if (widgets.length > 500) e('/widgets', 'Should NOT have more than 500 items');
+  const int = (v: unknown, path: string, min: number, max: number) => {
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !Number.isInteger(v)) e(path, 'Should be integer');
+    else if (v < min) e(path, `Should be >= ${min}`);
+    else if (v > max) e(path, `Should be <= ${max}`);
+  };
+  widgets.forEach((w: unknown, i) => {
+    const at = `/widgets/${i}`;
+    if (!w || typeof w !== 'object') return e(at, 'Should be object');
+    const widget = w as In;
+    if (typeof widget.type !== 'string') return e(at, "Should have required property 'type'");
+    int(widget.x, `${at}/x`, 0, 23);
+    int(widget.y, `${at}/y`, 0, Number.MAX_SAFE_INTEGER);
+    int(widget.width, `${at}/width`, 1, 24);
+    int(widget.height, `${at}/height`, 1, 1000);
+    const props = widget.properties as Record<string, unknown> | undefined;
+    if (widget.type === 'alarm') {
+      const alarms = props?.alarms;
+      if (!Array.isArray(alarms)) e(`${at}/properties`, "Should have required property 'alarms'");
+      else if (alarms.length > 100)
+        e(`${at}/properties/alarms`, 'Should NOT have more than 100 items');
+      return;
+    }
+    if (widget.type !== 'metric') return;
+    if (!props || typeof props !== 'object')
+      return e(at, "Should have required property 'properties'");
+    if (typeof props.region !== 'string')
+      e(`${at}/properties`, "Should have required property 'region'");
+    const metrics = props.metrics;
+    if (metrics === undefined) return;
+    if (!Array.isArray(metrics)) return e(`${at}/properties/metrics`, 'Should be array');
+    const ids = new Set<string>();
+    metrics.forEach((row: unknown, j) => {
+      const rowAt = `${at}/properties/metrics/${j}`;
+      if (!Array.isArray(row)) return e(rowAt, 'Should be array');
+      const objects = row.filter((c) => c !== null && typeof c === 'object' && !Array.isArray(c));
+      type Entry = Record<string, unknown>;
+      const expression = (objects as Entry[]).find((o) => o.expression !== undefined);
+      const idOf = (o: Entry | undefined, path: string) => {
+        if (o?.id === undefined) return;
+        if (typeof o.id !== 'string' || !/^[a-z][a-zA-Z0-9_]*$/.test(o.id))
+          return e(`${path}/id`, 'Should match pattern "^[a-z][a-zA-Z0-9_]*$"');
+        if (ids.has(o.id)) e(`${path}/id`, `Duplicate id "${o.id}"`);
+        ids.add(o.id);
+      };
+      if (expression) {
+        const exprAt = `${rowAt}/0`;
+        if (row.length !== 1) e(rowAt, 'Should NOT have more than 1 items');
+        if (typeof expression.expression !== 'string' || expression.expression.trim() === '')
+          e(`${exprAt}/expression`, 'Should be a non-empty string');
+        if (expression.id === undefined) e(exprAt, "Should have required property 'id'");
+        idOf(expression, exprAt);
+        if (
+          typeof expression.expression === 'string' &&
+          /^\s*SEARCH\(/.test(expression.expression) &&
+          typeof expression.label !== 'string'
+        )
+          e(exprAt, "Should have required property 'label'");
+        return;
+      }
+      const last = row.length - 1;
+      row.forEach((c, k) => {
+        if (typeof c === 'string') return;
+        if (k === last && objects.length === 1 && k >= 2) return idOf(c as Entry, `${rowAt}/${k}`);
+        e(`${rowAt}/${k}`, 'Should be string');
+      });
+      const strings = row.filter((c) => typeof c === 'string').length;
+      if (strings < 2) e(rowAt, 'Should NOT have fewer than 2 items');
+      else if (strings % 2 !== 0) e(rowAt, 'A dimension name needs its value');
+    });
+  });
+  return errors;
+}
+
 export const ALARM = 'cloudwatch:alarm';
 export const DASHBOARD = 'cloudwatch:dashboard';
 
@@ -711,10 +809,11 @@ export function cloudwatchService(w: World): ServiceModule {
         } catch {
           throw err('InvalidParameterInput', 'The field DashboardBody must be a valid JSON object');
         }
-        if (!body || typeof body !== 'object' || !Array.isArray(body.widgets)) {
+        const invalid = dashboardBodyErrors(body);
+        if (invalid.length > 0) {
           throw err(
             'InvalidParameterInput',
-            'The dashboard body is invalid, there are 1 validation errors: [ { "dataPath": "", "message": "Should have required property \'widgets\'" } ]',
+            `The dashboard body is invalid, there are ${invalid.length} validation errors: ${JSON.stringify(invalid)}`,
           );
         }
         const existing = w.live(DASHBOARD, 'global', name);
