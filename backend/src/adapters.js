@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { withTimeout } from './app.js';
 
 const port = (env, key, def) => {
@@ -61,21 +63,63 @@ export const mysqlOptions = (db, read) => ({
   enableKeepAlive: true,
 });
 
-export async function openDb(db, logger, lib) {
+// RDS's managed secret, read again with the instance role
+export const secretReader = (env, run = promisify(execFile)) =>
+  env.DB_SECRET_ARN &&
+  (async () => {
+    const a = ['--region', env.AWS_REGION, '--secret-id', env.DB_SECRET_ARN, '--output', 'text'];
+    const { stdout } = await run('aws', [
+      'secretsmanager',
+      'get-secret-value',
+      ...a,
+      '--query',
+      'SecretString',
+    ]);
+    return JSON.parse(stdout).password;
+  });
+
+export async function openDb(db, logger, lib, readPassword) {
   // an idle connection that dies (failover) emits 'error': unhandled, it kills the process
   const lost = (e) => logger.error('db connection lost', e);
-  if (db.engine === 'mysql') {
-    const pool = (lib ?? (await import('mysql2/promise')).default).createPool(mysqlOptions(db));
-    pool.pool.on('connection', (c) => c.on('error', lost));
+  const open = async (o) => {
+    if (o.engine === 'mysql') {
+      const p = (lib ?? (await import('mysql2/promise')).default).createPool(mysqlOptions(o));
+      p.pool.on('connection', (c) => c.on('error', lost));
+      return {
+        query: async (sql, params) => (await p.query({ sql, timeout: 10_000 }, params))[0],
+        close: () => p.end(),
+      };
+    }
+    const p = new (lib ?? (await import('pg')).default).Pool(pgOptions(o)).on('error', lost);
     return {
-      query: async (sql, params) => (await pool.query({ sql, timeout: 10_000 }, params))[0],
-      close: () => pool.end(),
+      query: async (sql, params) => (await p.query(sql, params)).rows,
+      close: () => p.end(),
     };
-  }
-  const pool = new (lib ?? (await import('pg')).default).Pool(pgOptions(db)).on('error', lost);
+  };
+  // RDS rotates the password every 7 days: old sessions live on, new ones are refused
+  // (28P01 / 1045). Re-read it, replace the pool (no old session hides it from /health), retry
+  let pool = await open(db);
+  let { password } = db;
+  let reopening;
+  const reopen = async (old, err) => {
+    logger.error('db password refused', err);
+    password = await readPassword().catch((e) => (logger.error('db secret', e), password));
+    pool = await open({ ...db, password });
+    old.close().catch(() => {});
+  };
   return {
-    query: async (sql, params) => (await pool.query(sql, params)).rows,
-    close: () => pool.end(),
+    async query(sql, params) {
+      const p = pool;
+      try {
+        return await p.query(sql, params);
+      } catch (err) {
+        if (!readPassword || !(err?.code === '28P01' || err?.errno === 1045)) throw err;
+        if (p === pool) reopening ??= reopen(p, err).finally(() => (reopening = undefined));
+        await reopening;
+        return pool.query(sql, params);
+      }
+    },
+    close: () => pool.close(),
   };
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createLogger, start } from './app.js';
-import { loadSettings, openDb, openRedis } from './adapters.js';
+import { loadSettings, openDb, openRedis, secretReader } from './adapters.js';
 import { createRepo } from './db.js';
 
 let logger = createLogger((line) => process.stdout.write(line));
@@ -13,7 +13,10 @@ try {
     logger = createLogger((line) => writeSync(fd, line)); // sync: no line lost at exit
   }
   process.on('unhandledRejection', (err) => logger.error('unhandled rejection', err));
-  const db = createRepo(settings.db.engine, await openDb(settings.db, logger));
+  const db = createRepo(
+    settings.db.engine,
+    await openDb(settings.db, logger, undefined, secretReader(process.env)),
+  );
   const cache = await openRedis(settings.redis, logger);
   const app = await start({ db, cache, logger, port: settings.port });
   const stop = (signal) => {

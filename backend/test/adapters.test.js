@@ -1,7 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { loadSettings, mysqlOptions, openDb, openRedis, pgOptions } from '../src/adapters.js';
-import { captureLogger, fakeClock } from './helpers.js';
+import {
+  loadSettings,
+  mysqlOptions,
+  openDb,
+  openRedis,
+  pgOptions,
+  secretReader,
+} from '../src/adapters.js';
+import { createApp } from '../src/app.js';
+import { createRepo } from '../src/db.js';
+import { captureLogger, fakeCache, fakeClock, listen, send } from './helpers.js';
 
 const ENV = {
   PORT: '8080',
@@ -330,5 +339,171 @@ describe('openRedis', () => {
     await expect(cache.get('k')).rejects.toThrow('offline');
     expect(lib.clients).toHaveLength(1);
     expect(lib.clients[0].destroyed).toBe(false);
+  });
+});
+
+/**
+ * RDS after it rotated the managed password: the server takes only `server.password`. Sessions
+ * opened before the rotation keep working (the first pool holds one, which answers one
+ * statement at a time, as pg-pool and mysql2 reuse an idle connection); every new connection
+ * logs in with its pool's password and is refused with the engine's error otherwise.
+ */
+function rotatedDb(engine) {
+  const server = { password: 'before-rotation' };
+  const pools = [];
+  const refused = () =>
+    engine === 'mysql'
+      ? Object.assign(new Error("Access denied for user 'cloudmart'@'10.0.11.5'"), {
+          code: 'ER_ACCESS_DENIED_ERROR',
+          errno: 1045,
+        })
+      : Object.assign(new Error('password authentication failed for user "cloudmart"'), {
+          code: '28P01',
+        });
+  const run = async (pool) => {
+    if (pool.idle > 0) {
+      pool.idle--;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      pool.idle++;
+      return [{ ok: 1 }];
+    }
+    if (pool.options.password !== server.password) throw refused();
+    return [{ ok: 1 }];
+  };
+  const made = (pool) => Object.assign(pool, { idle: pools.length === 0 ? 1 : 0, ended: false });
+  class Pool extends EventEmitter {
+    constructor(options) {
+      super();
+      pools.push(made(Object.assign(this, { options })));
+    }
+    async query() {
+      return { rows: await run(this) };
+    }
+    async end() {
+      this.ended = true;
+    }
+  }
+  const lib =
+    engine === 'mysql'
+      ? {
+          createPool(options) {
+            const pool = made({ options, pool: new EventEmitter() });
+            pool.query = async () => [await run(pool), []];
+            pool.end = async () => (pool.ended = true);
+            pools.push(pool);
+            return pool;
+          },
+        }
+      : { Pool };
+  return { server, pools, lib };
+}
+
+describe('openDb after RDS rotated the master password', () => {
+  const settings = { ...loadSettings(ENV).db, caFile: undefined, password: 'before-rotation' };
+  const NEW = 'aFt3r-R0tat1on';
+
+  for (const engine of ['postgres', 'mysql']) {
+    it(`${engine}: re-reads the secret once, replaces the pool and retries the refused queries`, async () => {
+      const logger = captureLogger(fakeClock());
+      const { server, pools, lib } = rotatedDb(engine);
+      let reads = 0;
+      const readPassword = async () => (reads++, server.password);
+      const conn = await openDb({ ...settings, engine }, logger, lib, readPassword);
+      expect(await conn.query('SELECT 1')).toEqual([{ ok: 1 }]);
+      server.password = NEW;
+
+      // Under load: one query rides the old session, the others need new connections.
+      const answers = await Promise.all([1, 2, 3].map(() => conn.query('SELECT 1')));
+
+      expect(answers).toEqual([[{ ok: 1 }], [{ ok: 1 }], [{ ok: 1 }]]);
+      expect(reads).toBe(1);
+      expect(pools).toHaveLength(2);
+      expect(pools[0].ended).toBe(true);
+      expect(pools[1].options.password).toBe(NEW);
+      expect(logger.entries()).toEqual([
+        expect.objectContaining({
+          level: 'ERROR',
+          msg: 'db password refused',
+          error: expect.stringMatching(engine === 'mysql' ? /^ER_ACCESS_DENIED_ERROR/ : /^28P01/),
+        }),
+      ]);
+      expect(logger.lines.join('')).not.toContain(NEW);
+      // Other errors are the caller's (the app answers 503): no read, no new pool.
+      pools[1].query = async () => {
+        throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      };
+      await expect(conn.query('SELECT 1')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      expect(reads).toBe(1);
+      await conn.close();
+      expect(pools[1].ended).toBe(true);
+    });
+  }
+
+  it('/health answers 503, not 200 from a session opened before the rotation, when the secret cannot be read', async () => {
+    const clock = fakeClock();
+    const logger = captureLogger(clock);
+    const { server, pools, lib } = rotatedDb('postgres');
+    const unreadable = async () => {
+      throw Object.assign(new Error('Could not connect to the endpoint URL'), {
+        code: 'ENOTFOUND',
+      });
+    };
+    const conn = await openDb(settings, logger, lib, unreadable);
+    const app = createApp({
+      db: createRepo('postgres', conn),
+      cache: fakeCache(clock),
+      logger,
+      clock,
+    });
+    const srv = await listen(app);
+    try {
+      server.password = NEW;
+      // While a long request holds the old session, another one needs a new connection.
+      pools[0].idle = 0;
+      expect((await send(srv.port, '/api/products/1')).status).toBe(503);
+      pools[0].idle = 1; // the long request is done: its session is idle again
+
+      const health = await send(srv.port, '/health');
+
+      expect(health.status).toBe(503);
+      expect(health.body).toMatchObject({ db: 'error' });
+      expect(logger.entries().map((e) => e.msg)).toEqual(
+        expect.arrayContaining(['db password refused', 'db secret']),
+      );
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('secretReader', () => {
+  it('reads the managed secret with the aws CLI in the stack region and returns its password', async () => {
+    const calls = [];
+    const run = async (file, args) => {
+      calls.push([file, ...args]);
+      return { stdout: '{"username":"cloudmart","password":"n3w-pa$$"}\n' };
+    };
+    const env = {
+      DB_SECRET_ARN: 'arn:aws:secretsmanager:ap-northeast-2:1:secret:rds!db-1',
+      AWS_REGION: 'ap-northeast-2',
+    };
+    expect(await secretReader(env, run)()).toBe('n3w-pa$$');
+    expect(calls).toEqual([
+      [
+        'aws',
+        'secretsmanager',
+        'get-secret-value',
+        '--region',
+        'ap-northeast-2',
+        '--secret-id',
+        env.DB_SECRET_ARN,
+        '--output',
+        'text',
+        '--query',
+        'SecretString',
+      ],
+    ]);
+    // Without a secret ARN (a local database) nothing is read again.
+    expect(secretReader({}, run)).toBeFalsy();
   });
 });

@@ -8,14 +8,15 @@ const read = (path) => readFileSync(new URL(path, root));
 const sources = readdirSync(new URL('src/', root)).filter((f) => f.endsWith('.js'));
 
 describe('the shipped backend', () => {
-  it('fits the user data budget: src/*.js and package.json at most 6.5 KB gzipped, file by file', () => {
+  it('fits the user data budget: src/*.js and package.json at most 7 KB gzipped, file by file', () => {
     // The launch template gzips each file (level 9) into the user data, which EC2 caps at 16 KB.
-    // 6.5 KB since the drill-marker route (about 13.5 KB of user data in all; the 16 KB limit
-    // itself is tested on the rendered script in test/steps/phase1-foundation/user-data.test.ts).
+    // 7 KB since the backend reads the RDS-managed password again when RDS rotates it (6.9 KB
+    // then, 13.6 KB of user data in all, 2.8 KB under EC2's limit; the 16 KB limit itself is
+    // tested on the rendered script in test/steps/phase1-foundation/user-data.test.ts).
     const sizes = [...sources.map((f) => `src/${f}`), 'package.json'].map(
       (path) => gzipSync(read(path), { level: 9 }).length,
     );
-    expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(6.5 * 1024);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(7 * 1024);
   });
 
   it('has the agreed package.json', () => {

@@ -50,6 +50,10 @@ export const APP_ENV_KEYS = [
   'DB_NAME',
   'DB_USER',
   'DB_PASSWORD',
+  // The managed secret and the region, for the backend to read the password again when RDS
+  // rotates it (every 7 days): an ARN, not a secret.
+  'DB_SECRET_ARN',
+  'AWS_REGION',
   'DB_CA_FILE',
   'REDIS_HOST',
   'REDIS_PORT',
@@ -226,7 +230,8 @@ def pick(d, what, *keys):
             return str(d[k])
     sys.exit('cloudmart-env: the %s secret has none of the keys %s' % (what, ', '.join(keys)))
 
-db = secret(param('/db/secret-arn'))
+db_arn = param('/db/secret-arn')
+db = secret(db_arn)
 cache = secret(param('/redis/secret-arn'))
 env = {
     'PORT': param('/app/port'),
@@ -236,6 +241,8 @@ env = {
     'DB_NAME': param('/db/name'),
     'DB_USER': str(db.get('username') or param('/db/username')),
     'DB_PASSWORD': pick(db, 'database', 'password'),
+    'DB_SECRET_ARN': db_arn,
+    'AWS_REGION': REGION,
     'DB_CA_FILE': ${JSON.stringify(RDS_CA_FILE)},
     'REDIS_HOST': param('/redis/endpoint'),
     'REDIS_PORT': param('/redis/port'),

@@ -239,6 +239,9 @@ esac
           'DB_NAME="cloudmart"',
           'DB_USER="master"',
           'DB_PASSWORD="p\\"a\\$s\\\\w\\`d"',
+          // For the backend to read the password again after RDS rotates it.
+          'DB_SECRET_ARN="arn:aws:secretsmanager:r:1:secret:db"',
+          `AWS_REGION="${options().region}"`,
           'DB_CA_FILE="/etc/cloudmart/rds-ca.pem"',
           'REDIS_HOST="redis.example"',
           'REDIS_PORT="6379"',
