@@ -98,7 +98,8 @@ export function createApp({ db, cache, logger, clock = systemClock, ...o }) {
   };
   const putMarker = async (ctx, id) => {
     const writtenAt = clock.now();
-    await load(ctx, `m+${id}`, () => db.putMarker(id, writtenAt));
+    if (!(await load(ctx, `m+${id}`, () => db.putMarker(id, writtenAt))))
+      throw fail(429, 'too many drill markers');
     return [201, { id, writtenAt }];
   };
   const routes = [

@@ -49,10 +49,15 @@ export function createRepo(dialect, { query, close }) {
       );
       return rows.length;
     },
-    // drill markers (cloudmart drill rds-failover): a row gone after a failover is data lost
+    // drill markers (cloudmart drill rds-failover): a row gone after a failover is data lost.
+    // Anyone may PUT one: rows go after an hour, and at most 100 are kept (false: full)
     putMarker: async (id, at) => {
       await run(MARKERS);
+      await run('DELETE FROM drill_markers WHERE at < ?', [at - 36e5]);
+      const [{ n }] = await run('SELECT COUNT(*) AS n FROM drill_markers');
+      if (+n > 99) return false;
       await run('INSERT INTO drill_markers (id, at) VALUES (?, ?)', [id, at]);
+      return true;
     },
     getMarker: async (id) => {
       await run(MARKERS);

@@ -365,4 +365,13 @@ describe('/api/drill-markers/:id', () => {
     expect((await get('/api/drill-markers/x', { method: 'PUT' })).status).toBe(404);
     expect((await get('/api/products', { method: 'PUT' })).status).toBe(405);
   });
+
+  it('answers 429 when the database keeps as many markers as it will (the route is open)', async () => {
+    const get = await startApp();
+    db.markersFull = true;
+    const put = await get('/api/drill-markers/drill-1234abcd', { method: 'PUT' });
+    expect(put.status).toBe(429);
+    expect(put.body).toEqual({ error: 'too many drill markers' });
+    expect(db.markers.size).toBe(0);
+  });
 });

@@ -36,6 +36,14 @@ function fakeSql(dialect) {
         table.markers.set(params[0], params[1]);
         return [];
       }
+      if (sql.startsWith('DELETE FROM drill_markers WHERE at < ')) {
+        for (const [id, at] of table.markers) if (at < params[0]) table.markers.delete(id);
+        return [];
+      }
+      if (sql === 'SELECT COUNT(*) AS n FROM drill_markers') {
+        // PostgreSQL's COUNT is a BIGINT: a string
+        return [{ n: String(table.markers.size) }];
+      }
       if (sql.startsWith('SELECT at FROM drill_markers WHERE id = ')) {
         const at = table.markers.get(params[0]);
         // both drivers may hand BIGINT back as a string
@@ -174,5 +182,21 @@ describe.each(['postgres', 'mysql'])('drill markers on %s', (dialect) => {
     expect(await repo.getMarker('drill-aaaa')).toEqual({ id: 'drill-aaaa', writtenAt: 1_000 });
     expect(await repo.getMarker('drill-bbbb')).toBeNull();
     await expect(repo.putMarker('drill-aaaa', 2_000)).rejects.toThrow('duplicate');
+  });
+
+  it('bounds the open route: markers go after an hour, and at most 100 are kept', async () => {
+    const sql = fakeSql(dialect);
+    const repo = createRepo(dialect, sql);
+    const hour = 3_600_000;
+    expect(await repo.putMarker('drill-old0', 1_000)).toBe(true);
+    for (let i = 1; i < 100; i++) expect(await repo.putMarker(`drill-m${i}`, hour)).toBe(true);
+    // Full: the 101st is refused and nothing is written.
+    expect(await repo.putMarker('drill-full', hour + 500)).toBe(false);
+    expect(await repo.getMarker('drill-full')).toBeNull();
+    // An hour after the first, it is deleted on the next write, which then fits.
+    expect(await repo.putMarker('drill-next', hour + 1_001)).toBe(true);
+    expect(await repo.getMarker('drill-old0')).toBeNull();
+    expect(await repo.getMarker('drill-m1')).toEqual({ id: 'drill-m1', writtenAt: hour });
+    expect(await repo.getMarker('drill-next')).not.toBeNull();
   });
 });

@@ -44,6 +44,7 @@ export function fakeDb(clock, over = {}) {
     listDelayMs: 0,
     calls: { ping: 0, list: 0, get: 0, migrate: 0, close: 0, putMarker: 0, getMarker: 0 },
     markers: new Map(),
+    markersFull: false,
     gate: null,
     ...over,
     async call(name) {
@@ -74,7 +75,9 @@ export function fakeDb(clock, over = {}) {
     },
     putMarker: async (id, writtenAt) => {
       await db.call('putMarker');
+      if (db.markersFull) return false;
       db.markers.set(id, writtenAt);
+      return true;
     },
     getMarker: async (id) => {
       await db.call('getMarker');

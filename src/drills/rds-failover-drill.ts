@@ -51,7 +51,12 @@ export interface RdsFailoverDrillResult extends TimeoutFigures {
   appOutageSeconds: number | null;
   /** Seconds from the reboot until /health answered again after the last failure (0: never failed). */
   appRecoveredAfterSeconds: number | null;
-  /** max(RDS available again, app answering again). */
+  /**
+   * The outage the users saw: the /health probe's window from its first failed request to the
+   * first success after the last failure (0 when none failed), as for the instance drill; RDS's
+   * own "available again" (`availableAfterSeconds`) is its control plane's view, kept beside it.
+   * null when the drill gave up or the app had not recovered.
+   */
   rtoSeconds: number | null;
   /** The marker row written through the app before the failover and read after it. */
   marker: {
@@ -220,10 +225,7 @@ export async function runRdsFailoverDrill(
   const appRecovered = probe.failed === 0 ? 0 : probe.recoveredSeconds;
   result.appOutageSeconds = probe.outageSeconds;
   result.appRecoveredAfterSeconds = appRecovered;
-  result.rtoSeconds =
-    timeout || appRecovered === null || result.availableAfterSeconds === null
-      ? null
-      : Math.max(result.availableAfterSeconds, appRecovered);
+  result.rtoSeconds = timeout ? null : probe.outageWindowSeconds;
   result.probe = probe;
   if (timeout) throw new DrillTimeoutError<RdsFailoverDrillResult>(result, timeout);
   return result;

@@ -86,7 +86,8 @@ describe('RDS failover drill', () => {
       availableAfterSeconds: 60,
       appOutageSeconds: 36,
       appRecoveredAfterSeconds: 40,
-      rtoSeconds: 60,
+      // The outage /health saw (4 s → 40 s), not RDS's own "available again" (60 s).
+      rtoSeconds: 36,
       // The marker written before the reboot was read back: nothing lost.
       dataLost: false,
       rpoSeconds: 0,
@@ -167,7 +168,7 @@ describe('RDS failover drill', () => {
     expect(rpo?.status).toBe('unknown');
   });
 
-  it('waits for the app to reconnect after RDS is back, and counts that in the RTO', async () => {
+  it('waits for the app to reconnect after RDS is back: the RTO is the outage /health saw', async () => {
     // RDS is back at 50 s, the app only answers again from 95 s.
     const ctx = drillContext({
       answer: (t) =>
@@ -177,8 +178,17 @@ describe('RDS failover drill', () => {
     const r = await runRdsFailoverDrill(ctx);
     expect(r.availableAfterSeconds).toBe(50);
     expect(r.appRecoveredAfterSeconds).toBe(95);
-    expect(r.rtoSeconds).toBe(95);
+    expect(r.rtoSeconds).toBe(93);
     expect(r.appOutageSeconds).toBe(93);
+  });
+
+  it('an app that never failed had no outage: RTO 0, with RDS available again after 4 minutes beside it', async () => {
+    // RDS reports "rebooting" for 4 minutes, but the users never saw a failure.
+    const ctx = drillContext();
+    failover(() => ctx, 240_000);
+    const r = await runRdsFailoverDrill(ctx);
+    expect(r).toMatchObject({ availableAfterSeconds: 240, appOutageSeconds: 0, rtoSeconds: 0 });
+    expect(drillVerdict(r).rtoOk).toBe(true);
   });
 
   it('an RDS that never leaves "available" counts as back only after 2 minutes', async () => {

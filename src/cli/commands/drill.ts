@@ -90,6 +90,7 @@ function figureLines(r: DrillResult): string[] {
         `Primary AZ          ${r.primaryAzBefore} → ${r.primaryAzAfter ?? '?'}${r.failedOver === false ? ' (did not move!)' : ''}`,
         `Available again     after ${s(r.availableAfterSeconds)}`,
         `App (/health)       outage ${s(r.appOutageSeconds)}, answering again after ${s(r.appRecoveredAfterSeconds)}; ${probeLine(r.probe)}`,
+        `RTO                 ${s(r.rtoSeconds)} (the outage /health saw; RDS's own "available again" is beside it)`,
         `RPO                 ${s(r.rpoSeconds)}: ${r.rpoEvidence}`,
         `Backups             latest restorable time ${r.latestRestorableTime ?? '—'}, ${s(r.restorableLagSeconds)} behind (${r.restorableLagStatus ?? 'not read'})`,
       ];
