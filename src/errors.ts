@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'STATE_CORRUPT'
   | 'STATE_VERSION'
   | 'STATE_LOCKED'
+  | 'STATE_CONFLICT'
   | 'CREDENTIALS'
   | 'ACCESS_DENIED'
   | 'ACCOUNT_NOT_VERIFIED'

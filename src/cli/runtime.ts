@@ -1,10 +1,11 @@
 import { dirname, join } from 'node:path';
 import { AwsClientFactory, type ServiceName } from '../aws/clients.js';
 import { explainAwsError, isAccessDenied, isCredentialsError } from '../aws/errors.js';
-import { formatIssue } from '../errors.js';
+import { CloudmartError, formatIssue } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { EngineOptions } from '../engine/engine.js';
+import { LOCK_SUFFIX, parseS3Url, S3Backend, type S3StateLocation } from '../state/s3.js';
 import { StateStore, defaultStatePath } from '../state/store.js';
 import { registry } from '../steps/registry.js';
 import type { Io } from './io.js';
@@ -29,8 +30,57 @@ export async function readConfig(opts: GlobalOptions, io?: Io): Promise<Config> 
   });
 }
 
+/** The local state file: --state (a path), else `.cloudmart/<stack>.state.json` next to the config. */
 export function statePath(opts: GlobalOptions, config: Config): string {
-  return opts.state ?? defaultStatePath(config.stack, join(dirname(opts.config), '.cloudmart'));
+  return opts.state !== undefined && !opts.state.startsWith('s3://')
+    ? opts.state
+    : defaultStatePath(config.stack, join(dirname(opts.config), '.cloudmart'));
+}
+
+/** The default key of a remote state: one object per stack, so stacks can share a bucket. */
+export function defaultStateKey(stack: string): string {
+  return `cloudmart/${stack}.state.json`;
+}
+
+/**
+ * The remote state, if this run uses one: `--state s3://bucket/key` (a local --state path
+ * means local, whatever the config says), else the config's `state:` block with backend s3.
+ */
+export function remoteState(opts: GlobalOptions, config: Config): S3StateLocation | undefined {
+  const region =
+    config.state?.backend === 's3' ? (config.state.region ?? config.region) : config.region;
+  if (opts.state !== undefined) {
+    if (!opts.state.startsWith('s3://')) return undefined;
+    const where = parseS3Url(opts.state);
+    if (!where || where.key.endsWith(LOCK_SUFFIX)) {
+      throw new CloudmartError(
+        'USAGE',
+        `--state ${opts.state}: an S3 state is s3://<bucket>/<key>, and the key must not end in ".lock" (the lock is <key>.lock)`,
+        {
+          exitCode: 2,
+          hint: 'For example --state s3://my-team-state/cloudmart/cloudmart.state.json',
+        },
+      );
+    }
+    return { ...where, region };
+  }
+  if (config.state?.backend !== 's3') return undefined;
+  return {
+    bucket: config.state.bucket,
+    key: config.state.key ?? defaultStateKey(config.stack),
+    region,
+  };
+}
+
+/**
+ * The state store this run uses: the local file, or the S3 object (its client from `aws`, or a
+ * factory of its own).
+ */
+export function openStore(opts: GlobalOptions, config: Config, aws?: AwsClientFactory): StateStore {
+  const remote = remoteState(opts, config);
+  if (!remote) return new StateStore(statePath(opts, config));
+  const factory = aws ?? awsFactory(opts, config);
+  return new StateStore(new S3Backend(remote, () => factory.get('s3', remote.region)));
 }
 
 export function awsFactory(
@@ -214,14 +264,22 @@ export async function openSession(
   options: { lock: boolean; forceUnlock?: boolean },
 ): Promise<Session> {
   const config = await readConfig(opts, io);
-  const store = new StateStore(statePath(opts, config));
-  await store.load(config.stack, config.region);
+  // A remote state's calls get a factory of their own: releasing the lock after a Ctrl-C must
+  // not be cancelled with the run's calls.
+  const store = openStore(opts, config);
   if (options.lock) {
     await store.lock(command, {
       force: options.forceUnlock ?? false,
       onStale: (info) =>
         io.err(`! Taking over a stale lock of "${info.command}" (pid ${info.pid} is not running).`),
     });
+  }
+  // Read the state only once the lock is ours: what another run wrote until then is included.
+  try {
+    await store.load(config.stack, config.region);
+  } catch (e) {
+    await store.unlock().catch(() => undefined);
+    throw e;
   }
   const { createReporter } = await import('./reporters.js');
   const reporter = await createReporter(io, opts.json ?? false);

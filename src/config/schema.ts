@@ -376,6 +376,38 @@ export const destroySchema = z
   })
   .prefault({});
 
+/**
+ * Where the state and its lock live. `local` (the default): `.cloudmart/<stack>.state.json`
+ * next to the config. `s3`: one object in a bucket the team shares (`cloudmart init
+ * --remote-state` creates it), locked with S3's conditional writes (src/state/s3.ts).
+ */
+export const stateSchema = z.discriminatedUnion('backend', [
+  z.strictObject({ backend: z.literal('local') }),
+  z.strictObject({
+    backend: z.literal('s3'),
+    bucket: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        'must be an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens',
+      )
+      .describe('The bucket that holds the state (cloudmart init --remote-state creates it)'),
+    key: z
+      .string()
+      .min(1)
+      .max(1000)
+      .regex(/^[^/]/, 'must not start with "/"')
+      .refine((k) => !k.endsWith('.lock'), 'must not end in ".lock" (the lock is <key>.lock)')
+      .optional()
+      .describe('The state object; default cloudmart/<stack>.state.json. Its lock is <key>.lock'),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as ap-northeast-2')
+      .optional()
+      .describe("The bucket's region; default the stack's region"),
+  }),
+]);
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   stack: stackName
@@ -422,6 +454,9 @@ export const configSchema = z.strictObject({
     .default({ Project: 'CloudMart', Environment: 'production' })
     .describe('Added to every resource, next to Name, cloudmart:stack and cloudmart:step'),
   destroy: destroySchema,
+  state: stateSchema
+    .optional()
+    .describe('Where the state and its lock live: local files (default) or an S3 object'),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -12,7 +12,8 @@ import type { Config } from '../config/schema.js';
 import { CloudmartError, InterruptedError } from '../errors.js';
 import { realSleep } from '../sleep.js';
 import { stepCriteria } from '../verify/rubric.js';
-import type { StateStore } from '../state/store.js';
+import { currentUser, type StateStore } from '../state/store.js';
+import { hostname } from 'node:os';
 import type { Action, Emit } from './events.js';
 import { schedule, type GraphNode } from './scheduler.js';
 import type { Check, Outputs, Phase, Step, StepContext } from './step.js';
@@ -573,7 +574,13 @@ async function execute(
   const started = Date.now();
   const runIndex = store.current.runs.length;
   await store.update((s) => {
-    s.runs.push({ command, startedAt: new Date(started).toISOString() });
+    // Who ran it: with a shared (S3) state, teammates see each other's runs in `status`.
+    s.runs.push({
+      command,
+      startedAt: new Date(started).toISOString(),
+      host: hostname(),
+      user: currentUser(),
+    });
   });
   emit({ type: 'run-start', command, steps: nodes.map((n) => n.id), concurrency });
 

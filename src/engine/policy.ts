@@ -125,6 +125,11 @@ export interface OperatorScope {
   overrides: Record<string, Record<string, 'none' | TypeScope>>;
   /** Statements written by hand; their actions are not scoped again. */
   extra: ExtraStatement[];
+  /**
+   * The remote state's statements (a config with `state: { backend: s3 }`): added as written,
+   * on the state bucket and objects only; the same actions keep their stack-scoped grants.
+   */
+  state?: ExtraStatement[];
 }
 
 /** Every action the operator needs: the steps' declared actions and the tool's own, sorted. */
@@ -278,6 +283,21 @@ function statements(
       ...(e.Condition ? { Condition: e.Condition } : {}),
     });
   }
+  for (const e of scope.state ?? []) {
+    for (const action of e.Action)
+      if (!ACTION_RESOURCE_TYPES[action])
+        throw new Error(
+          `${action}: not in the Service Authorization Reference table (src/aws/iam-reference.ts)`,
+        );
+    out.push({
+      service: serviceOf(e.Action[0]!),
+      Sid: e.Sid,
+      Effect: 'Allow',
+      Action: [...e.Action].sort(),
+      Resource: e.Resource,
+      ...(e.Condition ? { Condition: e.Condition } : {}),
+    });
+  }
   return out
     .sort((a, b) => a.service.localeCompare(b.service))
     .map(({ service: _service, ...s }) => s);
@@ -379,6 +399,7 @@ export function scopeReport(steps: readonly Step[], scope: OperatorScope): Servi
     const actions = e.Action.filter((a) => wanted.has(a));
     if (actions.length > 0) push(of(serviceOf(actions[0]!)).scoped, e.what);
   }
+  for (const e of scope.state ?? []) push(of(serviceOf(e.Action[0]!)).scoped, e.what);
   for (const r of by.values()) r.anyResource.sort();
   return [...by.values()].sort((a, b) => a.service.localeCompare(b.service));
 }

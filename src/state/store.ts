@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CloudmartError } from '../errors.js';
@@ -22,6 +22,9 @@ export interface StepState {
 export interface RunRecord {
   command: string;
   startedAt: string;
+  /** The machine and user that ran it (absent in states older cloudmarts wrote). */
+  host?: string;
+  user?: string;
   finishedAt?: string;
   outcome?: 'succeeded' | 'failed' | 'interrupted';
 }
@@ -46,8 +49,78 @@ export interface StateFile {
 export interface LockInfo {
   pid: number;
   host: string;
+  /** The operating-system user that ran the command (absent in locks older cloudmarts wrote). */
+  user?: string;
   command: string;
   startedAt: string;
+}
+
+export interface LockOptions {
+  /** Take the lock whoever holds it (--force-unlock). */
+  force?: boolean;
+  /** Told when a stale lock (its process is dead on this host) is taken over. */
+  onStale?: (info: LockInfo) => void;
+}
+
+/**
+ * Where a state and its lock live: a file next to the config (LocalFileBackend, the default) or
+ * an S3 object (S3Backend, src/state/s3.ts). The store serialises the state and decides when to
+ * write; a backend keeps the bytes and the lock. Both keep one contract: `write` never
+ * overwrites a state another run wrote since this one read it (the local lock file keeps runs
+ * apart; S3 also checks every write with If-Match), and `lock` has one winner.
+ */
+export interface StateBackend {
+  /** For messages: the state file's path, or s3://bucket/key. */
+  readonly location: string;
+  /** For messages: the lock file's path, or s3://bucket/key.lock. */
+  readonly lockLocation: string;
+  /** The state's text, or undefined when there is none yet. */
+  read(): Promise<string | undefined>;
+  /** Replace the state with `text`. */
+  write(text: string): Promise<void>;
+  /** Take the lock (the JSON of `info` plus a nonce) or throw STATE_LOCKED naming the holder. */
+  lock(info: LockInfo, options: LockOptions): Promise<void>;
+  /** Release the lock this backend holds, unless another run took it over meanwhile. */
+  unlock(): Promise<void>;
+  /** The same, synchronously, for a handler that exits the process right after. Never throws. */
+  unlockSync(): void;
+}
+
+/** The user name for a lock; an account without one (a container's uid) gives its uid. */
+export function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'unknown');
+  }
+}
+
+/** The refusal of a held lock: who holds it (user, host, pid), doing what, since when. */
+export function heldError(where: string, holder: LockInfo): CloudmartError {
+  return new CloudmartError(
+    'STATE_LOCKED',
+    `Another cloudmart run holds the lock on ${where}: "${holder.command}" (pid ${holder.pid} on ${holder.host}${holder.user ? `, user ${holder.user}` : ''}, since ${holder.startedAt})`,
+    {
+      hint: 'Wait for it to finish. If that run is dead on another machine, run again with --force-unlock.',
+    },
+  );
+}
+
+/** A lock's content, or undefined when it is not one (half-written, damaged). */
+export function parseLock(text: string): LockInfo | undefined {
+  try {
+    const info = JSON.parse(text) as Partial<LockInfo> | null;
+    return typeof info?.pid === 'number' && typeof info.host === 'string'
+      ? (info as LockInfo)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A lock whose process is gone: only provable for a lock taken on this host. */
+export function isStale(holder: LockInfo): boolean {
+  return holder.host === hostname() && !processAlive(holder.pid);
 }
 
 /** `.cloudmart/<stack>.state.json` next to the config, unless a path is given. */
@@ -70,53 +143,31 @@ export function emptyState(stack: string, region: string, now = new Date()): Sta
 }
 
 /**
- * The state file: read once, updated in memory, written atomically (temp file, fsync, rename)
- * after every transition. Writes are serialised so concurrent steps never interleave them.
- * A lock file (pid, host, command) keeps two runs apart.
+ * The state: read once, updated in memory, written after every transition (a local file
+ * atomically: temp file, fsync, rename; an S3 object with If-Match). Writes are serialised so
+ * concurrent steps never interleave them. A lock (pid, host, user, command) keeps two runs apart.
  */
 export class StateStore {
+  /** Where the state lives, for messages: a path, or s3://bucket/key. */
   readonly path: string;
   readonly lockPath: string;
+  readonly backend: StateBackend;
   private state: StateFile | undefined;
   private writing: Promise<void> = Promise.resolve();
-  /** The content of the lock this store holds, if it holds one. */
-  private lockText: string | undefined;
 
-  constructor(path: string) {
-    this.path = path;
-    this.lockPath = `${path}.lock`;
+  /** A path is a local state file; otherwise the backend to use. */
+  constructor(pathOrBackend: string | StateBackend) {
+    this.backend =
+      typeof pathOrBackend === 'string' ? new LocalFileBackend(pathOrBackend) : pathOrBackend;
+    this.path = this.backend.location;
+    this.lockPath = this.backend.lockLocation;
   }
 
-  /** Load the file, or start an empty state when there is none. Never overwrites a bad file. */
+  /** Load the state, or start an empty one when there is none. Never overwrites a bad one. */
   async load(stack: string, region: string): Promise<StateFile> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      this.state = emptyState(stack, region);
-      return this.state;
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (e) {
-      throw new CloudmartError(
-        'STATE_CORRUPT',
-        `State file ${this.path} is not valid JSON: ${(e as Error).message}`,
-        {
-          hint: `Move it aside (it is left untouched) and run "cloudmart destroy" or "cloudmart up": resources are found again by their tags.`,
-        },
-      );
-    }
-    this.state = validateState(data, this.path);
-    if (this.state.stack !== stack) {
-      throw new CloudmartError(
-        'STATE_CORRUPT',
-        `State file ${this.path} belongs to stack "${this.state.stack}", not "${stack}"`,
-        { hint: 'Pass the matching --config, or --state to choose another state file.' },
-      );
-    }
+    const text = await this.backend.read();
+    this.state =
+      text === undefined ? emptyState(stack, region) : parseState(text, this.path, stack);
     return this.state;
   }
 
@@ -126,23 +177,23 @@ export class StateStore {
     return this.state;
   }
 
-  /** Whether a state file exists on disk. */
+  /** Whether a state exists (a file on disk, an object in S3). */
   async exists(): Promise<boolean> {
     try {
-      await readFile(this.path);
-      return true;
-    } catch {
+      return (await this.backend.read()) !== undefined;
+    } catch (e) {
+      if (e instanceof CloudmartError) throw e;
       return false;
     }
   }
 
-  /** Apply a change and write the file atomically; returns once this change is on disk. */
+  /** Apply a change and write the state; returns once this change is stored. */
   update(change: (state: StateFile) => void): Promise<void> {
     const state = this.current;
     change(state);
     state.updatedAt = new Date().toISOString();
-    const snapshot = JSON.stringify(state, null, 2) + '\n';
-    this.writing = this.writing.then(() => writeAtomic(this.path, snapshot));
+    const snapshot = serializeState(state);
+    this.writing = this.writing.then(() => this.backend.write(snapshot));
     return this.writing;
   }
 
@@ -152,46 +203,117 @@ export class StateStore {
   }
 
   /**
-   * Take the lock or throw STATE_LOCKED. A lock held by a dead process on this host is taken
-   * over (so is any lock with `force`).
-   *
+   * Take the lock or throw STATE_LOCKED naming the holder. A lock held by a dead process on
+   * this host is taken over (so is any lock with `force`).
+   */
+  async lock(command: string, options: LockOptions = {}): Promise<void> {
+    const info: LockInfo = {
+      pid: process.pid,
+      host: hostname(),
+      user: currentUser(),
+      command,
+      startedAt: new Date().toISOString(),
+    };
+    await this.backend.lock(info, options);
+  }
+
+  /** Release the lock, unless another run took it over (--force-unlock) in the meantime. */
+  unlock(): Promise<void> {
+    return this.backend.unlock();
+  }
+
+  /**
+   * The same, synchronously: for a handler that exits the process right after (a second
+   * Ctrl-C), where an async unlock would never get to run. Never throws.
+   */
+  unlockSync(): void {
+    this.backend.unlockSync();
+  }
+}
+
+/** The text every backend stores: the state as indented JSON. */
+export function serializeState(state: StateFile): string {
+  return JSON.stringify(state, null, 2) + '\n';
+}
+
+/** Parse and check a stored state of `stack`; `where` names it in errors. */
+export function parseState(text: string, where: string, stack: string): StateFile {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new CloudmartError(
+      'STATE_CORRUPT',
+      `State file ${where} is not valid JSON: ${(e as Error).message}`,
+      {
+        hint: `Move it aside (it is left untouched) and run "cloudmart destroy" or "cloudmart up": resources are found again by their tags.`,
+      },
+    );
+  }
+  const state = validateState(data, where);
+  if (state.stack !== stack) {
+    throw new CloudmartError(
+      'STATE_CORRUPT',
+      `State file ${where} belongs to stack "${state.stack}", not "${stack}"`,
+      { hint: 'Pass the matching --config, or --state to choose another state file.' },
+    );
+  }
+  return state;
+}
+
+/**
+ * Today's default: `<stack>.state.json` next to the config, written atomically, and a lock
+ * file beside it.
+ */
+export class LocalFileBackend implements StateBackend {
+  readonly location: string;
+  readonly lockLocation: string;
+  /** The content of the lock this backend holds, if it holds one. */
+  private lockText: string | undefined;
+
+  constructor(path: string) {
+    this.location = path;
+    this.lockLocation = `${path}.lock`;
+  }
+
+  read(): Promise<string | undefined> {
+    return readText(this.location);
+  }
+
+  write(text: string): Promise<void> {
+    return writeAtomic(this.location, text);
+  }
+
+  /**
    * The lock file appears with its whole content at once (written to a temp file, then
    * hard-linked into place, which fails if a lock exists), so no run can read it half-written.
    * A lock that cannot be read anyway (an older cloudmart wrote it in two steps, a crash
    * truncated it) counts as held while it is younger than LOCK_WRITE_GRACE_MS. Takeovers are
    * serialised by a second lock file and only remove the very lock that was judged stale.
    */
-  async lock(
-    command: string,
-    options: { force?: boolean; onStale?: (info: LockInfo) => void } = {},
-  ): Promise<void> {
-    await mkdir(dirname(this.lockPath), { recursive: true });
-    const info: LockInfo = {
-      pid: process.pid,
-      host: hostname(),
-      command,
-      startedAt: new Date().toISOString(),
-    };
+  async lock(info: LockInfo, options: LockOptions): Promise<void> {
+    const lockPath = this.lockLocation;
+    await mkdir(dirname(lockPath), { recursive: true });
     // The nonce tells this lock apart from one the same process takes in the same millisecond
     // (unlock removes only its own).
     const text = JSON.stringify({ ...info, nonce: randomBytes(8).toString('hex') });
     const deadline = Date.now() + LOCK_WAIT_MS;
     for (;;) {
-      if (await createExclusive(this.lockPath, text)) {
+      if (await createExclusive(lockPath, text)) {
         this.lockText = text;
         return;
       }
-      const seen = await inspectLock(this.lockPath);
+      const seen = await inspectLock(lockPath);
       if (seen.kind !== 'gone') {
-        if (seen.kind === 'held' && !options.force) throw heldError(this.path, seen.holder);
+        if (seen.kind === 'held' && !options.force) throw heldError(this.location, seen.holder);
         if (seen.kind === 'writing' && !options.force) {
           throw new CloudmartError(
             'STATE_LOCKED',
-            `Another cloudmart run is taking the lock on ${this.path} right now (its lock file ${this.lockPath} is not complete yet)`,
+            `Another cloudmart run is taking the lock on ${this.location} right now (its lock file ${lockPath} is not complete yet)`,
             { hint: 'Wait for that run to finish, then run the command again.' },
           );
         }
-        const outcome = await takeOver(this.lockPath, seen.text, text);
+        const outcome = await takeOver(lockPath, seen.text, text);
         if (outcome === 'taken') {
           if (seen.kind === 'stale' && seen.holder && !options.force)
             options.onStale?.(seen.holder);
@@ -202,7 +324,7 @@ export class StateStore {
       // The lock changed under us (released, taken by another run) or a takeover is under way:
       // look again shortly. Whoever holds it then is reported as the holder.
       if (Date.now() > deadline) {
-        throw new CloudmartError('STATE_LOCKED', `Could not take the lock ${this.lockPath}`, {
+        throw new CloudmartError('STATE_LOCKED', `Could not take the lock ${lockPath}`, {
           hint: 'Another run is starting at the same moment; run the command again.',
         });
       }
@@ -210,24 +332,20 @@ export class StateStore {
     }
   }
 
-  /** Release the lock, unless another run took it over (--force-unlock) in the meantime. */
   async unlock(): Promise<void> {
     const mine = this.lockText;
     if (mine === undefined) return;
     this.lockText = undefined;
-    if ((await readText(this.lockPath)) === mine) await rm(this.lockPath, { force: true });
+    if ((await readText(this.lockLocation)) === mine) await rm(this.lockLocation, { force: true });
   }
 
-  /**
-   * The same, synchronously: for a handler that exits the process right after (a second
-   * Ctrl-C), where an async unlock would never get to run. Never throws.
-   */
   unlockSync(): void {
     const mine = this.lockText;
     if (mine === undefined) return;
     this.lockText = undefined;
     try {
-      if (readFileSync(this.lockPath, 'utf8') === mine) rmSync(this.lockPath, { force: true });
+      if (readFileSync(this.lockLocation, 'utf8') === mine)
+        rmSync(this.lockLocation, { force: true });
     } catch {
       // Gone already, or unreadable: nothing of ours to remove.
     }
@@ -237,8 +355,8 @@ export class StateStore {
 /** A lock file that cannot be parsed is held while younger than this (it may be mid-write). */
 export const LOCK_WRITE_GRACE_MS = 10_000;
 /** How long lock() keeps looking while the lock changes under it (release, takeover). */
-const LOCK_WAIT_MS = 3_000;
-const LOCK_RETRY_MS = 10;
+export const LOCK_WAIT_MS = 3_000;
+export const LOCK_RETRY_MS = 10;
 
 type LockSeen =
   | { kind: 'gone' }
@@ -246,24 +364,13 @@ type LockSeen =
   | { kind: 'stale'; holder: LockInfo | undefined; text: string }
   | { kind: 'writing'; text: string };
 
-function heldError(statePath: string, holder: LockInfo): CloudmartError {
-  return new CloudmartError(
-    'STATE_LOCKED',
-    `Another cloudmart run holds the lock on ${statePath}: "${holder.command}" (pid ${holder.pid} on ${holder.host}, since ${holder.startedAt})`,
-    {
-      hint: 'Wait for it to finish. If that run is dead on another machine, run again with --force-unlock.',
-    },
-  );
-}
-
 /** Who holds the lock, judged from its content and, when that is unreadable, its age. */
 async function inspectLock(path: string): Promise<LockSeen> {
   const text = await readText(path);
   if (text === undefined) return { kind: 'gone' };
   const holder = parseLock(text);
   if (holder) {
-    const dead = holder.host === hostname() && !processAlive(holder.pid);
-    return dead ? { kind: 'stale', holder, text } : { kind: 'held', holder, text };
+    return isStale(holder) ? { kind: 'stale', holder, text } : { kind: 'held', holder, text };
   }
   const st = await stat(path).catch(() => undefined);
   if (st === undefined) return { kind: 'gone' };
@@ -272,18 +379,7 @@ async function inspectLock(path: string): Promise<LockSeen> {
     : { kind: 'stale', holder: undefined, text };
 }
 
-function parseLock(text: string): LockInfo | undefined {
-  try {
-    const info = JSON.parse(text) as Partial<LockInfo> | null;
-    return typeof info?.pid === 'number' && typeof info.host === 'string'
-      ? (info as LockInfo)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function readText(path: string): Promise<string | undefined> {
+export async function readText(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
@@ -378,7 +474,7 @@ async function takeOver(
   }
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

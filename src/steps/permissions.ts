@@ -1,6 +1,7 @@
 import { STACK_TAG } from '../aws/tags.js';
 import type { Config } from '../config/schema.js';
-import type { OperatorScope, TypeScope } from '../engine/policy.js';
+import type { ExtraStatement, OperatorScope, TypeScope } from '../engine/policy.js';
+import { LOCK_SUFFIX, type S3StateLocation } from '../state/s3.js';
 import { names } from './names.js';
 import { albName, targetGroupName } from './phase1-foundation/load-balancer.js';
 import { asgName } from './phase1-foundation/auto-scaling-group.js';
@@ -42,8 +43,60 @@ export const SERVICE_LINKED_ROLES: Record<string, string> = {
   'elasticache.amazonaws.com': 'AWSServiceRoleForElastiCache',
 };
 
+/**
+ * The remote state's calls (src/state/s3.ts, `init --remote-state`, `state push/pull`), on that
+ * bucket and key only. Included only when the run uses the S3 backend: a team on local state
+ * grants nothing on a bucket it does not use, and the bucket's name is only known from the
+ * config (or --state).
+ */
+export function stateStatements(where: S3StateLocation): ExtraStatement[] {
+  const bucket = `arn:aws:s3:::${where.bucket}`;
+  const state = `${bucket}/${where.key}`;
+  const lock = `${state}${LOCK_SUFFIX}`;
+  return [
+    {
+      Sid: 'CloudmartStateObjects',
+      Action: ['s3:GetObject', 's3:PutObject'],
+      Resource: [state, lock],
+      what: `reading and writing (conditionally) only the state s3://${where.bucket}/${where.key} and its lock`,
+    },
+    {
+      Sid: 'CloudmartStateUnlock',
+      Action: ['s3:DeleteObject'],
+      Resource: [lock],
+      what: `deleting only the state's lock s3://${where.bucket}/${where.key}${LOCK_SUFFIX}`,
+    },
+    {
+      // Also what makes a missing state object a 404 rather than a 403.
+      Sid: 'CloudmartStateBucket',
+      Action: [...STATE_BUCKET_SETUP_ACTIONS],
+      Resource: [bucket],
+      what: `creating and securing only the state bucket ${where.bucket} (init --remote-state); never deleting it`,
+    },
+  ];
+}
+
+/** What `init --remote-state` calls on the state bucket (ensureSecureBucket and its policy). */
+export const STATE_BUCKET_SETUP_ACTIONS = [
+  's3:ListBucket',
+  's3:CreateBucket',
+  's3:TagResource',
+  's3:GetBucketTagging',
+  's3:PutBucketTagging',
+  's3:GetBucketPublicAccessBlock',
+  's3:PutBucketPublicAccessBlock',
+  's3:GetEncryptionConfiguration',
+  's3:PutEncryptionConfiguration',
+  's3:GetBucketOwnershipControls',
+  's3:PutBucketOwnershipControls',
+  's3:GetBucketVersioning',
+  's3:PutBucketVersioning',
+  's3:GetBucketPolicy',
+  's3:PutBucketPolicy',
+];
+
 /** Everything that names the stack's resources, from the same functions the steps name them with. */
-export function operatorScope(config: Config): OperatorScope {
+export function operatorScope(config: Config, remote?: S3StateLocation): OperatorScope {
   const s = config.stack;
   const ec2 = (type: string, what: string): TypeScope => ({
     kind: 'tag',
@@ -101,6 +154,7 @@ export function operatorScope(config: Config): OperatorScope {
   return {
     stack: s,
     tagKey: STACK_TAG,
+    ...(remote ? { state: stateStatements(remote) } : {}),
     types: {
       // EC2: ids are AWS's; every resource cloudmart makes carries the stack tag.
       'ec2:vpc': ec2('vpc', 'the VPC'),

@@ -4,14 +4,13 @@ import { CloudmartError } from '../../errors.js';
 import type { DrillContext, DrillName, Probe } from '../../drills/context.js';
 import type { DrillResult } from '../../drills/index.js';
 import type { ProbeSummary } from '../../drills/observe.js';
-import { StateStore } from '../../state/store.js';
 import type { Io } from '../io.js';
 import {
   announceTarget,
   awsFactory,
   checkCredentials,
   readConfig,
-  statePath,
+  openStore,
   type GlobalOptions,
 } from '../runtime.js';
 
@@ -136,7 +135,7 @@ export async function drillCommand(
   }
 
   const config = await readConfig(g);
-  const store = new StateStore(statePath(g, config));
+  const store = openStore(g, config);
   if (!(await store.exists())) {
     throw new CloudmartError(
       'NOT_READY',

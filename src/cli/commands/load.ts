@@ -15,7 +15,8 @@ import {
 } from '../../load/load-test.js';
 import type { GroupCounts, ScalingView } from '../../load/scaling-view.js';
 import { checkTargetUrl, joinUrl, stackBaseUrl, withDefaultPath } from '../../load/target.js';
-import { StateStore, type StateFile } from '../../state/store.js';
+import type { StateStore} from '../../state/store.js';
+import { type StateFile } from '../../state/store.js';
 import { STEP, type AlbOutputs, type AsgOutputs, type DnsOutputs } from '../../steps/outputs.js';
 import type { Io } from '../io.js';
 import {
@@ -23,7 +24,7 @@ import {
   awsFactory,
   checkCredentials,
   readConfig,
-  statePath,
+  openStore,
   type GlobalOptions,
 } from '../runtime.js';
 
@@ -74,7 +75,7 @@ async function resolveTarget(g: GlobalOptions, opts: LoadCommandOptions): Promis
   let store: StateStore | undefined;
   let state: StateFile | undefined;
   if (config) {
-    store = new StateStore(statePath(g, config));
+    store = openStore(g, config);
     if (opts.url && !(await store.exists())) {
       notes.push(`No state file (${store.path}), so the result is not recorded.`);
       store = undefined;

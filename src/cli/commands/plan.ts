@@ -1,8 +1,7 @@
 import { isEnabled } from '../../engine/engine.js';
-import { StateStore } from '../../state/store.js';
 import { registry } from '../../steps/registry.js';
 import type { Io } from '../io.js';
-import { readConfig, statePath, type GlobalOptions } from '../runtime.js';
+import { openStore, readConfig, type GlobalOptions } from '../runtime.js';
 
 const PHASE_NAMES: Record<number, string> = {
   1: 'Foundation',
@@ -20,7 +19,7 @@ export async function planCommand(
 ): Promise<number> {
   const g = cmd.optsWithGlobals();
   const config = await readConfig(g, io);
-  const store = new StateStore(statePath(g, config));
+  const store = openStore(g, config);
   const state = await store.load(config.stack, config.region);
 
   const steps = registry.map((s) => {

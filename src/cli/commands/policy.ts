@@ -11,7 +11,7 @@ import { operatorScope } from '../../steps/permissions.js';
 import { registry } from '../../steps/registry.js';
 import type { Io } from '../io.js';
 import { makeOutputDir, writeOutputFile } from '../output.js';
-import { readConfig, type GlobalOptions } from '../runtime.js';
+import { readConfig, remoteState, type GlobalOptions } from '../runtime.js';
 
 export interface PolicyOptions {
   /** Print one JSON document: `{ stack, policies: [{ name, services, characters, document }], scope }`. */
@@ -66,11 +66,9 @@ export async function policyCommand(
   opts: PolicyOptions = {},
   cmd?: { optsWithGlobals(): GlobalOptions },
 ): Promise<number> {
-  const config = await readConfig(
-    cmd?.optsWithGlobals() ?? { config: 'cloudmart.config.yaml' },
-    opts.json ? undefined : io,
-  );
-  const scope = operatorScope(config);
+  const g = cmd?.optsWithGlobals() ?? { config: 'cloudmart.config.yaml' };
+  const config = await readConfig(g, opts.json ? undefined : io);
+  const scope = operatorScope(config, remoteState(g, config));
   const policies = operatorPolicies(registry, scope);
   const report = scopeReport(registry, scope);
   if (opts.json) {

@@ -1,10 +1,9 @@
 import { formatDuration } from '../../aws/wait.js';
 import { isEnabled } from '../../engine/engine.js';
-import { StateStore } from '../../state/store.js';
 import { registry } from '../../steps/registry.js';
 import type { Io } from '../io.js';
 import type { SubscriptionStatus } from '../../steps/phase2-monitoring/alerts-topic.js';
-import { awsFactory, readConfig, statePath, type GlobalOptions } from '../runtime.js';
+import { awsFactory, openStore, readConfig, type GlobalOptions } from '../runtime.js';
 
 /** `status`: the state file as a table (no AWS calls). */
 export async function statusCommand(
@@ -14,7 +13,7 @@ export async function statusCommand(
 ): Promise<number> {
   const g = cmd.optsWithGlobals();
   const config = await readConfig(g);
-  const store = new StateStore(statePath(g, config));
+  const store = openStore(g, config);
   const exists = await store.exists();
   const state = await store.load(config.stack, config.region);
   const rows = registry.map((s) => {
@@ -60,6 +59,7 @@ export async function statusCommand(
     upSince: firstCreate ?? null,
     estimatedCostSoFarUsd: costSoFar,
     lastRun: state.runs.at(-1) ?? null,
+    runs: state.runs,
     steps: rows,
     results: state.results,
     alertSubscriptions: alerts ?? null,
@@ -75,10 +75,22 @@ export async function statusCommand(
     return 0;
   }
   io.out(`Stack "${config.stack}" in ${config.region} — state ${store.path}`);
-  if (summary.lastRun)
+  // The last few runs, with who ran them: a shared state shows every teammate's.
+  const recent = state.runs.slice(-5);
+  if (recent.length > 0) {
     io.out(
-      `Last run: ${summary.lastRun.command} ${summary.lastRun.outcome ?? 'did not finish'} (${summary.lastRun.startedAt})`,
+      `Runs (${recent.length === state.runs.length ? 'all' : `last ${recent.length} of ${state.runs.length}`}):`,
     );
+    for (const r of recent) {
+      const who = r.host ? ` by ${r.user ? `${r.user} on ` : ''}${r.host}` : '';
+      io.out(`  ${r.command} ${r.outcome ?? 'did not finish'} (${r.startedAt}${who})`);
+    }
+  }
+  const results = [
+    ...(state.results.load ? [`load test ${state.results.load.at}`] : []),
+    ...Object.entries(state.results.drills ?? {}).map(([name, d]) => `drill ${name} ${d.at}`),
+  ];
+  if (results.length > 0) io.out(`Recorded results: ${results.join(', ')}`);
   if (firstCreate) {
     io.out(
       `Up since ${firstCreate} (${formatDuration(Date.now() - Date.parse(firstCreate))}): about ${usd(costSoFar)} so far by the "cloudmart cost" estimate (budget ${usd(config.budget.usd)})`,

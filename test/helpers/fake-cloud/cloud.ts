@@ -131,6 +131,24 @@ const AUTO_TOKEN: Record<string, string> = {
 };
 
 /** Kept on purpose by a destroy and no longer billed: not a failure of the teardown. */
+/**
+ * The SDK hands an object's body back as a stream with `transformToString()` /
+ * `transformToByteArray()` (S3 GetObject); handlers return bytes, which become that here.
+ */
+function streamingBody(out: Record<string, unknown>): Record<string, unknown> {
+  const body = out.Body;
+  if (!(body instanceof Uint8Array)) return out;
+  const bytes = new Uint8Array(body);
+  return {
+    ...out,
+    Body: {
+      transformToString: (encoding: BufferEncoding = 'utf8') =>
+        Promise.resolve(Buffer.from(bytes).toString(encoding)),
+      transformToByteArray: () => Promise.resolve(new Uint8Array(bytes)),
+    },
+  };
+}
+
 function isKept(world: World, r: Resource): boolean {
   if (r.type === 'kms:key') return r.state === 'PendingDeletion';
   // An alias goes with its key when the key is finally deleted; until then it may lead a
@@ -388,7 +406,7 @@ export class FakeCloud {
       this.clock.touch();
       if (mutating) this.persist();
       const response = {
-        ...(clone(out) ?? {}),
+        ...streamingBody(clone(out) ?? {}),
         $metadata: {
           httpStatusCode: 200,
           requestId: `fake-${record.seq}`,

@@ -369,6 +369,7 @@ export function s3Service(w: World): ServiceModule {
     },
     PutObject(ctx, input) {
       const b = bucket(ctx.region, input);
+      checkWritePrecondition(b, input.Key as string, input);
       const v = writeObject(w, b, input.Key as string, input.Body as string, {
         ...(input.ContentType ? { contentType: input.ContentType as string } : {}),
         ...(input.CacheControl ? { cacheControl: input.CacheControl as string } : {}),
@@ -376,6 +377,25 @@ export function s3Service(w: World): ServiceModule {
       });
       return {
         ETag: v.etag,
+        ...(v.versionId !== 'null' ? { VersionId: v.versionId } : {}),
+        ServerSideEncryption: 'AES256',
+      };
+    },
+    GetObject(ctx, input) {
+      const b = bucket(ctx.region, input);
+      const list = objectsOf(b)[input.Key as string] ?? [];
+      const v = input.VersionId
+        ? list.find((x) => x.versionId === input.VersionId)
+        : list[list.length - 1];
+      if (!v || v.deleteMarker) throw err('NoSuchKey', 'The specified key does not exist.', 404);
+      // The body as bytes; FakeCloud hands it to the caller as the SDK's stream (transformToString).
+      return {
+        Body: Buffer.from(v.body, 'base64'),
+        ETag: v.etag,
+        ContentLength: v.size,
+        ...(v.contentType ? { ContentType: v.contentType } : {}),
+        LastModified: date(v.lastModified),
+        Metadata: clone(v.metadata),
         ...(v.versionId !== 'null' ? { VersionId: v.versionId } : {}),
         ServerSideEncryption: 'AES256',
       };
@@ -460,7 +480,22 @@ export function s3Service(w: World): ServiceModule {
     },
     DeleteObject(ctx, input) {
       const b = bucket(ctx.region, input);
-      return deleteOne(b, input.Key as string, input.VersionId as string | undefined);
+      if (input.IfMatch !== undefined) {
+        // Conditional deletes in general purpose buckets (since September 2025): If-Match is
+        // checked against the current version only; "*" matches any existing object.
+        // https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html
+        const current = currentVersion(b, input.Key as string);
+        if (!current) throw err('NoSuchKey', 'The specified key does not exist.', 404);
+        if (input.IfMatch !== '*' && input.IfMatch !== current.etag)
+          throw preconditionFailed('If-Match');
+      }
+      // DeleteObject names the delete marker it made VersionId (DeleteObjects: DeleteMarkerVersionId).
+      const { DeleteMarkerVersionId, ...out } = deleteOne(
+        b,
+        input.Key as string,
+        input.VersionId as string | undefined,
+      );
+      return DeleteMarkerVersionId ? { ...out, VersionId: DeleteMarkerVersionId } : out;
     },
     DeleteObjects(ctx, input) {
       const b = bucket(ctx.region, input);
@@ -474,6 +509,78 @@ export function s3Service(w: World): ServiceModule {
       return { ...(input.Delete?.Quiet ? {} : { Deleted: deleted }), Errors: [] };
     },
   };
+
+  function currentVersion(b: Resource, key: string): Version | undefined {
+    const list = objectsOf(b)[key] ?? [];
+    const v = list[list.length - 1];
+    return v && !v.deleteMarker ? v : undefined;
+  }
+
+  function preconditionFailed(condition: string): Error {
+    const e = err(
+      'PreconditionFailed',
+      'At least one of the pre-conditions you specified did not hold',
+      412,
+    );
+    return Object.assign(e, { Condition: condition });
+  }
+
+  /**
+   * S3's conditional writes, as AWS documents them
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html and
+   * PutObject's If-Match / If-None-Match in the API reference):
+   * - If-None-Match "*" fails with 412 PreconditionFailed when the key has a current version
+   *   (a delete marker as the current version counts as no object);
+   * - If-Match fails with 412 when the current version's ETag differs, and with 404 NoSuchKey
+   *   when there is no object under the key;
+   * - "If a conflicting operation occurs during the upload S3 returns a 409
+   *   ConditionalRequestConflict" and the caller should retry. Here two conditional writes are
+   *   concurrent when the second arrives at the same simulated instant as the first and was
+   *   made against the same earlier object (the same ETag, or no object): the second gets 409
+   *   once; its retry sees the first write and gets 412 (or succeeds if it now matches).
+   */
+  function checkWritePrecondition(b: Resource, key: string, input: In): void {
+    const ifNoneMatch = input.IfNoneMatch as string | undefined;
+    const ifMatch = input.IfMatch as string | undefined;
+    if (ifNoneMatch === undefined && ifMatch === undefined) return;
+    const current = currentVersion(b, key);
+    const conflicts = (b.data.conditionalWrites ??= {}) as Record<
+      string,
+      { at: number; before: string | null }
+    >;
+    const last = conflicts[key];
+    const base = ifMatch ?? null;
+    const concurrent =
+      last !== undefined &&
+      last.at === w.now() &&
+      (ifNoneMatch !== undefined ? last.before === null : last.before === base);
+    if (ifNoneMatch !== undefined && current) {
+      if (concurrent) {
+        delete conflicts[key];
+        throw err(
+          'ConditionalRequestConflict',
+          'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+          409,
+        );
+      }
+      throw preconditionFailed('If-None-Match');
+    }
+    if (ifMatch !== undefined) {
+      if (!current) throw err('NoSuchKey', 'The specified key does not exist.', 404);
+      if (ifMatch !== current.etag) {
+        if (concurrent) {
+          delete conflicts[key];
+          throw err(
+            'ConditionalRequestConflict',
+            'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+            409,
+          );
+        }
+        throw preconditionFailed('If-Match');
+      }
+    }
+    conflicts[key] = { at: w.now(), before: current?.etag ?? null };
+  }
 
   function deleteOne(b: Resource, key: string, versionId: string | undefined): In {
     const objects = objectsOf(b);

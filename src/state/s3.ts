@@ -1,0 +1,271 @@
+import { randomBytes } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { awsErrorName, explainAwsError } from '../aws/errors.js';
+import { CloudmartError } from '../errors.js';
+import { realSleep } from '../sleep.js';
+import {
+  heldError,
+  isStale,
+  parseLock,
+  type LockInfo,
+  type LockOptions,
+  type StateBackend,
+} from './store.js';
+
+/** Where a remote state lives: `s3://bucket/key` in `region`. Its lock is `<key>.lock`. */
+export interface S3StateLocation {
+  bucket: string;
+  key: string;
+  region: string;
+}
+
+export const LOCK_SUFFIX = '.lock';
+
+/** `s3://bucket/key` → bucket and key, or undefined when it is not such a URL. */
+export function parseS3Url(url: string): { bucket: string; key: string } | undefined {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(url);
+  return m ? { bucket: m[1]!, key: m[2]! } : undefined;
+}
+
+export function s3Url(where: { bucket: string; key: string }): string {
+  return `s3://${where.bucket}/${where.key}`;
+}
+
+/**
+ * The IAM actions the backend sends, on the state object and its lock (plus ListBucket on the
+ * bucket): GetObject reads (and S3 requires it for If-Match writes and deletes), PutObject
+ * writes the state and creates or takes over the lock, DeleteObject releases it, ListBucket
+ * makes a missing object a 404 instead of a 403.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+ */
+export const S3_STATE_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'];
+export const S3_STATE_BUCKET_ACTIONS = ['s3:ListBucket'];
+
+/** How many times a write or the lock is tried again after S3's 409 ConditionalRequestConflict. */
+const CONFLICT_RETRIES = 4;
+/** How many rounds lock() makes while the lock changes under it (released, taken over). */
+const LOCK_ROUNDS = 20;
+
+const sdk = () => import('@aws-sdk/client-s3');
+
+type PutOutcome = { etag: string } | 'exists' | 'changed' | 'missing';
+
+/**
+ * The state as one S3 object and its lock as another, both written with S3's conditional
+ * writes, so no second service (DynamoDB) is needed:
+ * - the lock is created with If-None-Match "*": one run gets it, every other gets 412 and is
+ *   refused with the holder's user, host, command and start time;
+ * - every state write is a PutObject with If-Match: the ETag of what this run last read or
+ *   wrote (If-None-Match "*" for the first): a run holding a stale copy gets 412 and stops; it
+ *   never overwrites;
+ * - a stale lock (its process is dead on this host) or --force-unlock replaces the lock with
+ *   If-Match on the lock's ETag, so of two runs taking over the same lock only one wins;
+ * - unlock deletes the lock with If-Match on our lock's ETag (conditional deletes work in
+ *   general purpose buckets: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html),
+ *   so a lock someone took over meanwhile stays.
+ * S3 answers 409 ConditionalRequestConflict when two conditional writes to one key overlap and
+ * asks for a retry; the retry then meets the other write (412) or goes through.
+ */
+export class S3Backend implements StateBackend {
+  readonly location: string;
+  readonly lockLocation: string;
+  /** ETag of the state as last read or written; null when there was none. */
+  private etag: string | null = null;
+  private lockEtag: string | undefined;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    readonly where: S3StateLocation,
+    private readonly client: () => Promise<S3Client>,
+    options: { sleep?: (ms: number) => Promise<void> } = {},
+  ) {
+    this.location = s3Url(where);
+    this.lockLocation = `${this.location}${LOCK_SUFFIX}`;
+    this.sleep = options.sleep ?? ((ms) => realSleep(ms));
+  }
+
+  private get lockKey(): string {
+    return `${this.where.key}${LOCK_SUFFIX}`;
+  }
+
+  async read(): Promise<string | undefined> {
+    const got = await this.get(this.where.key, 'Reading the state');
+    this.etag = got?.etag ?? null;
+    return got?.text;
+  }
+
+  /** The ETag of the state as this run last read or wrote it (null: there was none). */
+  get lastEtag(): string | null {
+    return this.etag;
+  }
+
+  async write(text: string): Promise<void> {
+    const condition = this.etag === null ? { IfNoneMatch: '*' } : { IfMatch: this.etag };
+    const outcome = await this.put(this.where.key, text, condition, 'Writing the state');
+    if (typeof outcome === 'object') {
+      this.etag = outcome.etag;
+      return;
+    }
+    throw this.conflict(outcome);
+  }
+
+  async lock(info: LockInfo, options: LockOptions): Promise<void> {
+    const text = JSON.stringify({ ...info, nonce: randomBytes(8).toString('hex') });
+    for (let round = 1; ; round++) {
+      const created = await this.put(this.lockKey, text, { IfNoneMatch: '*' }, 'Taking the lock');
+      if (typeof created === 'object') {
+        this.lockEtag = created.etag;
+        return;
+      }
+      const seen = await this.get(this.lockKey, 'Reading the lock');
+      if (seen) {
+        const holder = parseLock(seen.text);
+        const stale = holder !== undefined && isStale(holder);
+        if (!stale && !options.force) {
+          if (holder) throw heldError(this.location, holder);
+          throw new CloudmartError(
+            'STATE_LOCKED',
+            `The lock ${this.lockLocation} is held, but its content is not a cloudmart lock`,
+            {
+              hint: 'Look at the object; if no cloudmart run is using this state, run again with --force-unlock.',
+            },
+          );
+        }
+        // Replace exactly the lock judged stale (or forced): of two runs doing this at once,
+        // the second's If-Match no longer matches.
+        const taken = await this.put(
+          this.lockKey,
+          text,
+          { IfMatch: seen.etag },
+          'Taking over the lock',
+        );
+        if (typeof taken === 'object') {
+          if (stale && holder && !options.force) options.onStale?.(holder);
+          this.lockEtag = taken.etag;
+          return;
+        }
+      }
+      // Released or taken over between our calls: look again.
+      if (round >= LOCK_ROUNDS) {
+        throw new CloudmartError('STATE_LOCKED', `Could not take the lock ${this.lockLocation}`, {
+          hint: 'Other runs are taking it at the same moment; run the command again.',
+        });
+      }
+      await this.sleep(20 + Math.floor(Math.random() * 80));
+    }
+  }
+
+  async unlock(): Promise<void> {
+    const etag = this.lockEtag;
+    if (etag === undefined) return;
+    this.lockEtag = undefined;
+    const { DeleteObjectCommand } = await sdk();
+    const s3 = await this.client();
+    try {
+      await s3.send(
+        new DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.lockKey, IfMatch: etag }),
+      );
+    } catch (e) {
+      // Taken over (--force-unlock) or removed meanwhile: nothing of ours to release.
+      if (['PreconditionFailed', 'NoSuchKey'].includes(awsErrorName(e))) return;
+      throw this.explain(e, 'Releasing the lock');
+    }
+  }
+
+  /**
+   * Nothing can reach S3 synchronously: a process that exits at once (a second Ctrl-C) leaves
+   * its lock, which the next run on this machine takes over (its pid is gone) and a run on
+   * another machine takes with --force-unlock.
+   */
+  unlockSync(): void {
+    this.lockEtag = undefined;
+  }
+
+  private async get(
+    key: string,
+    doing: string,
+  ): Promise<{ text: string; etag: string } | undefined> {
+    const { GetObjectCommand } = await sdk();
+    const s3 = await this.client();
+    try {
+      const out = await s3.send(new GetObjectCommand({ Bucket: this.where.bucket, Key: key }));
+      const text = (await out.Body?.transformToString('utf8')) ?? '';
+      return { text, etag: out.ETag ?? '' };
+    } catch (e) {
+      if (awsErrorName(e) === 'NoSuchKey') return undefined;
+      throw this.explain(e, doing);
+    }
+  }
+
+  /** A conditional PutObject; retried on 409 as S3 asks. */
+  private async put(
+    key: string,
+    body: string,
+    condition: { IfNoneMatch: string } | { IfMatch: string },
+    doing: string,
+  ): Promise<PutOutcome> {
+    const { PutObjectCommand } = await sdk();
+    const s3 = await this.client();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await s3.send(
+          new PutObjectCommand({
+            Bucket: this.where.bucket,
+            Key: key,
+            Body: body,
+            ContentType: 'application/json',
+            ...condition,
+          }),
+        );
+        return { etag: out.ETag ?? '' };
+      } catch (e) {
+        const name = awsErrorName(e);
+        if (name === 'ConditionalRequestConflict') {
+          if (attempt < CONFLICT_RETRIES) {
+            await this.sleep(20 * attempt + Math.floor(Math.random() * 30));
+            continue;
+          }
+          return 'changed';
+        }
+        if (name === 'PreconditionFailed') return 'IfNoneMatch' in condition ? 'exists' : 'changed';
+        if (name === 'NoSuchKey') return 'missing';
+        throw this.explain(e, doing);
+      }
+    }
+  }
+
+  /** A write S3 refused because the state is no longer what this run read. */
+  private conflict(outcome: 'exists' | 'changed' | 'missing'): CloudmartError {
+    const what =
+      outcome === 'missing'
+        ? 'was deleted'
+        : outcome === 'exists'
+          ? 'was created by another run'
+          : 'was changed by another run';
+    return new CloudmartError(
+      'STATE_CONFLICT',
+      `The state ${this.location} ${what} since this run read it: S3 refused this run's write (conditional write, 412 Precondition Failed), so nothing was overwritten and this run's last change is not recorded`,
+      {
+        hint: 'Another run wrote it: one that took the lock with --force-unlock, or "cloudmart state push". Run "cloudmart status" to see the state as it is now, then run the command again: it starts from that state and finds what this run created by its tags.',
+      },
+    );
+  }
+
+  private explain(e: unknown, doing: string): CloudmartError {
+    const name = awsErrorName(e);
+    if (name === 'NoSuchBucket') {
+      return new CloudmartError(
+        'AWS_ERROR',
+        `The state bucket ${this.where.bucket} does not exist (in ${this.where.region})`,
+        {
+          cause: e,
+          hint: 'Create it with "cloudmart init --remote-state", or fix state.bucket in the config (or --state s3://bucket/key).',
+        },
+      );
+    }
+    return explainAwsError(
+      e,
+      `${doing} (${doing.includes('lock') ? this.lockLocation : this.location})`,
+    );
+  }
+}

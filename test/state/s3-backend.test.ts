@@ -1,0 +1,226 @@
+/**
+ * The S3 state backend against the fake cloud's S3, which refuses conditional writes as AWS
+ * does (412 PreconditionFailed, 404 NoSuchKey, 409 ConditionalRequestConflict).
+ */
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AwsClientFactory } from '../../src/aws/clients.js';
+import { S3Backend, type S3StateLocation } from '../../src/state/s3.js';
+import { StateStore, type LockInfo } from '../../src/state/store.js';
+import { FakeCloud } from '../helpers/fake-cloud/index.js';
+
+const WHERE: S3StateLocation = {
+  bucket: 'team-state',
+  key: 'cloudmart/cloudmart.state.json',
+  region: 'ap-northeast-2',
+};
+const LOCK_KEY = `${WHERE.key}.lock`;
+
+let cloud: FakeCloud;
+beforeEach(async () => {
+  cloud = await new FakeCloud({ mode: 'instant' }).install();
+  await cloud.call('s3', 'CreateBucket', {
+    Bucket: WHERE.bucket,
+    CreateBucketConfiguration: { LocationConstraint: WHERE.region },
+  });
+  await cloud.call('s3', 'PutBucketVersioning', {
+    Bucket: WHERE.bucket,
+    VersioningConfiguration: { Status: 'Enabled' },
+  });
+});
+afterEach(() => cloud.uninstall());
+
+/** One "machine": its own client factory and store on the shared bucket. */
+function machine(): StateStore {
+  const aws = new AwsClientFactory({ region: WHERE.region, maxAttempts: 1 });
+  return new StateStore(
+    new S3Backend(WHERE, () => aws.get('s3', WHERE.region), { sleep: () => Promise.resolve() }),
+  );
+}
+
+async function objectText(key: string): Promise<string | undefined> {
+  try {
+    const out = (await cloud.call('s3', 'GetObject', { Bucket: WHERE.bucket, Key: key })) as {
+      Body: { transformToString(): Promise<string> };
+    };
+    return await out.Body.transformToString();
+  } catch {
+    return undefined;
+  }
+}
+
+const putCalls = (key: string) =>
+  cloud.calls.filter((c) => c.command === 'PutObject' && (c.input as { Key?: string }).Key === key);
+
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  return new Promise<number>((resolve) => child.on('exit', () => resolve(child.pid!)));
+}
+
+describe('S3 state backend', () => {
+  it('writes the first state with If-None-Match "*", then every write with If-Match of the last ETag', async () => {
+    const store = machine();
+    await store.load('cloudmart', 'ap-northeast-2');
+    await Promise.all(
+      [1, 2, 3].map((i) =>
+        store.update((s) => {
+          s.steps[`s${i}`] = { status: 'done', attempts: 1 };
+        }),
+      ),
+    );
+    const puts = putCalls(WHERE.key).map(
+      (c) => c.input as { IfMatch?: string; IfNoneMatch?: string },
+    );
+    expect(puts[0]).toMatchObject({ IfNoneMatch: '*' });
+    expect(puts.slice(1).every((p) => typeof p.IfMatch === 'string')).toBe(true);
+    // Each If-Match names the ETag the previous write returned.
+    const etags = cloud.calls
+      .filter((c) => c.command === 'PutObject' && !c.error)
+      .map((c) => (c.input as { IfMatch?: string }).IfMatch);
+    expect(new Set(etags.slice(1)).size).toBe(2);
+    const other = machine();
+    const seen = await other.load('cloudmart', 'ap-northeast-2');
+    expect(Object.keys(seen.steps)).toEqual(['s1', 's2', 's3']);
+    expect(other.path).toBe('s3://team-state/cloudmart/cloudmart.state.json');
+  });
+
+  it('a writer holding a stale copy is refused (412) and never overwrites the newer state', async () => {
+    const a = machine();
+    const b = machine();
+    await a.load('cloudmart', 'ap-northeast-2');
+    await a.update((s) => (s.steps.first = { status: 'done', attempts: 1 }));
+    await b.load('cloudmart', 'ap-northeast-2');
+    await b.update((s) => (s.steps.fromB = { status: 'done', attempts: 1 }));
+    const before = await objectText(WHERE.key);
+    // A read this before B wrote: its copy is stale.
+    const err = await a
+      .update((s) => (s.steps.fromA = { status: 'done', attempts: 1 }))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'STATE_CONFLICT',
+      exitCode: 1,
+      message: expect.stringContaining('was changed by another run since this run read it'),
+      hint: expect.stringContaining('cloudmart status'),
+    });
+    expect(await objectText(WHERE.key)).toBe(before);
+    expect(JSON.parse(before!).steps).toHaveProperty('fromB');
+  });
+
+  it('two first writers: only one creates the state, the other is refused', async () => {
+    const a = machine();
+    const b = machine();
+    await a.load('cloudmart', 'ap-northeast-2');
+    await b.load('cloudmart', 'ap-northeast-2');
+    await a.update((s) => (s.steps.a = { status: 'done', attempts: 1 }));
+    await expect(
+      b.update((s) => (s.steps.b = { status: 'done', attempts: 1 })),
+    ).rejects.toMatchObject({
+      code: 'STATE_CONFLICT',
+      message: expect.stringContaining('was created by another run'),
+    });
+    expect(JSON.parse((await objectText(WHERE.key))!).steps).toEqual({
+      a: { status: 'done', attempts: 1 },
+    });
+  });
+
+  it("the lock has one winner; the loser is refused with the holder's user, host, command and start time", async () => {
+    const a = machine();
+    const b = machine();
+    await a.lock('up');
+    const held = JSON.parse((await objectText(LOCK_KEY))!) as LockInfo;
+    const err = await b.lock('destroy').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'STATE_LOCKED', exitCode: 1 });
+    expect((err as Error).message).toBe(
+      `Another cloudmart run holds the lock on s3://team-state/cloudmart/cloudmart.state.json: "up" (pid ${process.pid} on ${hostname()}, user ${held.user}, since ${held.startedAt})`,
+    );
+    expect(held.user).toBeTruthy();
+    // The loser changed nothing; the winner's unlock removes the lock; then b gets it.
+    expect(JSON.parse((await objectText(LOCK_KEY))!)).toEqual(held);
+    await a.unlock();
+    expect(await objectText(LOCK_KEY)).toBeUndefined();
+    await b.lock('destroy');
+    expect(JSON.parse((await objectText(LOCK_KEY))!)).toMatchObject({ command: 'destroy' });
+    await b.unlock();
+  });
+
+  it('two runs locking at the same instant: one wins, the other gets 409 from S3, retries and is refused', async () => {
+    const runs = [machine(), machine()];
+    const outcomes = await Promise.allSettled(
+      runs.map((r, i) => r.lock(i === 0 ? 'up' : 'destroy')),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toMatchObject({ code: 'STATE_LOCKED' });
+    const lockPuts = putCalls(LOCK_KEY).map((c) => c.error ?? 'ok');
+    expect(lockPuts).toContain('ConditionalRequestConflict');
+    expect(lockPuts.filter((e) => e === 'ok')).toHaveLength(1);
+  });
+
+  it('takes over a stale lock (dead process on this host) with If-Match on its ETag; of two takers only one wins', async () => {
+    const pid = await deadPid();
+    const stale = { pid, host: hostname(), user: 'me', command: 'up', startedAt: 'then' };
+    await cloud.call('s3', 'PutObject', {
+      Bucket: WHERE.bucket,
+      Key: LOCK_KEY,
+      Body: JSON.stringify(stale),
+    });
+    const told: LockInfo[] = [];
+    const takers = [machine(), machine()];
+    const outcomes = await Promise.allSettled(
+      takers.map((t) => t.lock('up', { onStale: (info) => told.push(info) })),
+    );
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect(
+      (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason,
+    ).toMatchObject({
+      code: 'STATE_LOCKED',
+      message: expect.stringContaining(`"up" (pid ${process.pid}`),
+    });
+    expect(told).toEqual([stale]);
+    const takeovers = putCalls(LOCK_KEY).filter((c) => (c.input as { IfMatch?: string }).IfMatch);
+    expect(takeovers.length).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse((await objectText(LOCK_KEY))!)).toMatchObject({ pid: process.pid });
+  });
+
+  it('does not take over a live lock of another machine without --force-unlock; with it, the old holder can neither release the new lock nor write', async () => {
+    const old = machine();
+    await old.load('cloudmart', 'ap-northeast-2');
+    await old.lock('up');
+    await old.update((s) => (s.steps.a = { status: 'done', attempts: 1 }));
+    // Pretend the holder is on another machine.
+    const foreign = { ...JSON.parse((await objectText(LOCK_KEY))!), host: 'laptop-2', pid: 1 };
+    const body = JSON.stringify(foreign);
+    await cloud.call('s3', 'PutObject', { Bucket: WHERE.bucket, Key: LOCK_KEY, Body: body });
+    const forcing = machine();
+    await expect(forcing.lock('destroy')).rejects.toMatchObject({
+      code: 'STATE_LOCKED',
+      message: expect.stringContaining('pid 1 on laptop-2'),
+      hint: expect.stringContaining('--force-unlock'),
+    });
+    await forcing.lock('destroy', { force: true });
+    await forcing.load('cloudmart', 'ap-northeast-2');
+    await forcing.update((s) => (s.steps.b = { status: 'done', attempts: 1 }));
+    // The old run's unlock leaves the new lock (If-Match no longer matches)…
+    await old.unlock();
+    expect(JSON.parse((await objectText(LOCK_KEY))!)).toMatchObject({ command: 'destroy' });
+    // …and its next write is refused rather than overwriting the forcing run's.
+    await expect(
+      old.update((s) => (s.steps.c = { status: 'done', attempts: 1 })),
+    ).rejects.toMatchObject({ code: 'STATE_CONFLICT' });
+    expect(Object.keys(JSON.parse((await objectText(WHERE.key))!).steps)).toEqual(['a', 'b']);
+    await forcing.unlock();
+    expect(await objectText(LOCK_KEY)).toBeUndefined();
+  });
+
+  it('a missing bucket is an error naming the bucket and init --remote-state', async () => {
+    const aws = new AwsClientFactory({ region: WHERE.region, maxAttempts: 1 });
+    const store = new StateStore(
+      new S3Backend({ ...WHERE, bucket: 'nobody-made-this' }, () => aws.get('s3', WHERE.region)),
+    );
+    await expect(store.load('cloudmart', 'ap-northeast-2')).rejects.toMatchObject({
+      message: 'The state bucket nobody-made-this does not exist (in ap-northeast-2)',
+      hint: expect.stringContaining('cloudmart init --remote-state'),
+    });
+  });
+});
