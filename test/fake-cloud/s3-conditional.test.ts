@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-explicit-any -- SDK-shaped answers */
+/* eslint-disable @typescript-eslint/no-explicit-any -- SDK-shaped answers */
 import { describe, expect, it } from 'vitest';
 import { FakeCloud } from '../helpers/fake-cloud/index.js';
 

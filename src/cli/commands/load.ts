@@ -15,7 +15,7 @@ import {
 } from '../../load/load-test.js';
 import type { GroupCounts, ScalingView } from '../../load/scaling-view.js';
 import { checkTargetUrl, joinUrl, stackBaseUrl, withDefaultPath } from '../../load/target.js';
-import type { StateStore} from '../../state/store.js';
+import type { StateStore } from '../../state/store.js';
 import { type StateFile } from '../../state/store.js';
 import { STEP, type AlbOutputs, type AsgOutputs, type DnsOutputs } from '../../steps/outputs.js';
 import type { Io } from '../io.js';
