@@ -104,6 +104,44 @@ export async function settleLater(
   else await wait();
 }
 
+/** Something of the stack still in AWS after destroy, as the leftover sweep reports it. */
+export interface Leftover {
+  arn: string;
+  /** The resource's region; `global` for IAM. */
+  region: string;
+  /** `ec2:natgateway`, `kms:key`, `logs:log-group`, … */
+  type: string;
+  /** Kept on purpose (KMS key pending deletion, backups the config keeps): not a failure. */
+  kept: boolean;
+  /**
+   * Only listed by the Tagging API, which keeps listing deleted resources (a terminated
+   * instance's volumes, listeners, rules) for minutes to hours, and not confirmed with the
+   * resource's own service: reported, not a failure. Types that bill are always confirmed.
+   */
+  unconfirmed?: boolean;
+  note?: string;
+}
+
+/**
+ * How a step finds what it makes without a state file: the same names and tags its create
+ * adopts with. The leftover sweep after destroy asks every step; the engine knows no resource.
+ */
+export interface Discovery {
+  /** Names the lookup in a report when it fails: "CloudWatch dashboard". */
+  what: string;
+  /**
+   * What this step makes that the Resource Groups Tagging API cannot list (IAM roles and
+   * instance profiles, Auto Scaling groups, dashboards, log groups AWS creates untagged).
+   */
+  find?(aws: Aws, config: Config): Promise<Leftover[]>;
+  /**
+   * Why a live resource the Tagging API listed is kept on purpose by this step (a final
+   * snapshot, the key that kept backups are encrypted with), or undefined. Throws when it
+   * cannot tell.
+   */
+  keeps?(aws: Aws, config: Config, listed: Leftover): Promise<string | undefined>;
+}
+
 export interface Step<O extends Outputs = Outputs> {
   id: string;
   phase: Phase;
@@ -161,6 +199,8 @@ export interface Step<O extends Outputs = Outputs> {
    * Defaults to the step's entry in `STEP_CRITERIA` (src/verify/rubric.ts).
    */
   criteria?: Criterion[];
+  /** How to find what this step makes without the state (destroy's leftover sweep). */
+  discover?: Discovery;
   /** Find-or-create, converge, wait; return outputs. Idempotent. */
   create(ctx: StepContext): Promise<O>;
   /** Read-only checks against the criteria. */

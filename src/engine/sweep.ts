@@ -1,32 +1,11 @@
 import type { Aws } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
 import { describeBackupVault } from '../aws/backup.js';
-import { findRole } from '../aws/find.js';
 import { ignoreNotFound, isNotFound } from '../aws/errors.js';
-import { allPages } from '../aws/pages.js';
 import { STACK_TAG } from '../aws/tags.js';
-import { profileName, roleName } from '../steps/phase1-foundation/instance-role.js';
-import { dataEncryptedWith } from '../steps/phase1-foundation/kms-key.js';
-import { dbSettings } from '../steps/phase1-foundation/rds-database.js';
-import { backupNames } from '../steps/phase3-backup/backup-plan.js';
-import { flowLogsRoleName } from '../steps/phase4-security/flow-logs.js';
+import type { Leftover, Step } from './step.js';
 
-export interface Leftover {
-  arn: string;
-  /** The resource's region; `global` for IAM. */
-  region: string;
-  /** `ec2:natgateway`, `kms:key`, `logs:log-group`, … */
-  type: string;
-  /** Kept on purpose (KMS key pending deletion, backups the config keeps): not a failure. */
-  kept: boolean;
-  /**
-   * Only listed by the Tagging API, which keeps listing deleted resources (a terminated
-   * instance's volumes, listeners, rules) for minutes to hours, and not confirmed with the
-   * resource's own service: reported, not a failure. Types that bill are always confirmed.
-   */
-  unconfirmed?: boolean;
-  note?: string;
-}
+export type { Leftover } from './step.js';
 
 /**
  * The sweep could not look everywhere (AccessDenied, throttling that outlasted the retries…).
@@ -68,16 +47,16 @@ function reason(e: unknown): string {
 
 /**
  * After destroy: everything still tagged `cloudmart:stack=<stack>` in the stack's regions
- * (Resource Groups Tagging API), then what that API cannot see: Auto Scaling groups (it
- * answers empty for them) and IAM roles (not supported), looked up by tag and by name, and the
- * log groups and dashboard that carry no tag. The Tagging API lags behind deletes, so what it
- * still lists is checked once more where that is cheap. What the config keeps on purpose
- * (snapshots, recovery points and the key they are encrypted with) comes back as `kept`.
+ * (Resource Groups Tagging API), then what that API cannot see, as each step finds it
+ * (`Step.discover.find`: Auto Scaling groups, IAM roles, the log groups and dashboard that
+ * carry no tag). The Tagging API lags behind deletes, so what it still lists is checked once
+ * more where that is cheap. What the config keeps on purpose (snapshots, recovery points and
+ * the key they are encrypted with; `Step.discover.keeps`) comes back as `kept`.
  *
  * Every lookup runs even when another one fails; if any failed, SweepIncompleteError carries
  * what was found and why the check is incomplete.
  */
-export async function sweep(aws: Aws, config: Config): Promise<Leftover[]> {
+export async function sweep(aws: Aws, config: Config, steps: readonly Step[]): Promise<Leftover[]> {
   const problems: string[] = [];
   const found: Leftover[] = [];
   const add = (l: Leftover) => {
@@ -97,22 +76,21 @@ export async function sweep(aws: Aws, config: Config): Promise<Leftover[]> {
       const listed = await tagged(aws, config, region);
       const confirmed: Leftover[] = [];
       for (const l of listed.filter((x) => x.type !== 'kms:key')) {
-        const live = await confirm(aws, config, l);
+        const live = await confirm(aws, config, steps, l);
         if (live) confirmed.push(live);
       }
       // Keys last: destroy keeps the key that backups kept here are encrypted with.
       const keptHere = confirmed.filter((c) => c.kept);
       for (const l of listed.filter((x) => x.type === 'kms:key')) {
-        const live = await confirm(aws, config, l, keptHere);
+        const live = await confirm(aws, config, steps, l, keptHere);
         if (live) confirmed.push(live);
       }
       return confirmed;
     });
   }
-  await attempt(`Auto Scaling groups in ${config.region}`, () => autoScalingGroups(aws, config));
-  await attempt('IAM roles and instance profile', () => iamLeftovers(aws, config));
-  await attempt('untagged log groups', () => untaggedLogGroups(aws, config));
-  await attempt('CloudWatch dashboard', () => dashboards(aws, config));
+  for (const { discover: d } of steps) {
+    if (d?.find) await attempt(d.what, () => d.find!(aws, config));
+  }
 
   if (problems.length > 0) throw new SweepIncompleteError(found, problems);
   return found;
@@ -157,6 +135,7 @@ const RECOVERY_POINT_NOTE =
 async function confirm(
   aws: Aws,
   config: Config,
+  steps: readonly Step[],
   l: Leftover,
   keptHere: Leftover[] = [],
 ): Promise<Leftover | false> {
@@ -174,24 +153,21 @@ async function confirm(
           return kept('scheduled for deletion (KMS keys cannot be deleted at once)');
         if (state !== 'Enabled') return there(state ? `key state ${state}` : undefined);
         // Kept for what is actually encrypted with it, never for config flags alone (a Backup
-        // job that never ran leaves nothing to keep the key for). In the main region, the key
-        // step's own check, so the sweep and the step agree; elsewhere the kept backups found.
-        let data: string[];
-        if (l.region === config.region) {
-          const key = {
-            keyId: out.KeyMetadata?.KeyId ?? resourceId(l.arn),
-            keyArn: out.KeyMetadata?.Arn ?? l.arn,
-          };
-          try {
-            data = await dataEncryptedWith(aws, config, key);
-          } catch (e) {
-            return there(
-              `key state Enabled; could not check what is encrypted with it (${reason(e)})`,
-            );
-          }
-        } else {
-          data = keptHere.map((k) => `the kept ${KIND[k.type] ?? k.type} ${resourceId(k.arn)}`);
+        // job that never ran leaves nothing to keep the key for): the key step says so for
+        // its own key, so the sweep and the step agree; elsewhere the kept backups found.
+        let why: string | undefined;
+        try {
+          why = await keptBy(steps, aws, config, l);
+        } catch (e) {
+          return there(
+            `key state Enabled; could not check what is encrypted with it (${reason(e)})`,
+          );
         }
+        if (why) return kept(why);
+        const data =
+          l.region === config.region
+            ? []
+            : keptHere.map((k) => `the kept ${KIND[k.type] ?? k.type} ${resourceId(k.arn)}`);
         if (data.length > 0)
           return kept(
             `kept on purpose: ${data.join(', ')} ${data.length === 1 ? 'is' : 'are'} encrypted with it ($1/month until you schedule its deletion)`,
@@ -234,7 +210,7 @@ async function confirm(
         return there(`backup vault ${name}, ${points} recovery point(s)`);
       }
       case 'rds:snapshot':
-        return await rdsSnapshot(aws, config, l);
+        return await rdsSnapshot(aws, config, steps, l);
       case 'rds:db': {
         const { DescribeDBInstancesCommand } = await import('@aws-sdk/client-rds');
         const rds = await aws.get('rds', l.region);
@@ -317,13 +293,16 @@ async function confirm(
         const out = await cw.send(new DescribeAlarmsCommand({ AlarmNames: [resourceId(l.arn)] }));
         return (out.MetricAlarms ?? []).length + (out.CompositeAlarms ?? []).length > 0 && there();
       }
-      default:
+      default: {
+        const why = await keptBy(steps, aws, config, l);
+        if (why) return kept(why);
         // Nothing that bills by the hour: said as listed, not counted as left behind.
         return {
           ...l,
           unconfirmed: true,
           note: 'listed by the Tagging API, not confirmed: the Tagging API keeps listing deleted resources for minutes to hours',
         };
+      }
       case 'rds:auto-backup': {
         const { DescribeDBInstanceAutomatedBackupsCommand } = await import('@aws-sdk/client-rds');
         const rds = await aws.get('rds', l.region);
@@ -346,7 +325,12 @@ async function confirm(
   return l;
 }
 
-async function rdsSnapshot(aws: Aws, config: Config, l: Leftover): Promise<Leftover | false> {
+async function rdsSnapshot(
+  aws: Aws,
+  config: Config,
+  steps: readonly Step[],
+  l: Leftover,
+): Promise<Leftover | false> {
   const id = resourceId(l.arn);
   // AWS Backup's RDS recovery points are snapshots named awsbackup:job-….
   if (id.startsWith('awsbackup:'))
@@ -359,127 +343,21 @@ async function rdsSnapshot(aws: Aws, config: Config, l: Leftover): Promise<Lefto
     rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id })),
   );
   if (!out?.DBSnapshots?.length) return false;
-  // destroy never deletes a final snapshot: it exists only because destroy.finalSnapshot was on.
-  if (id.startsWith(`${dbSettings(config).instanceId}-final-`))
-    return {
-      ...l,
-      kept: true,
-      note: `final snapshot ${id} kept on purpose (destroy.finalSnapshot); it bills until you delete it`,
-    };
-  if (id === config.database.snapshotName.toLowerCase() && !config.destroy.deleteManualSnapshots)
-    return {
-      ...l,
-      kept: true,
-      note: `manual snapshot ${id} kept on purpose (destroy.deleteManualSnapshots: false); it bills until you delete it`,
-    };
-  return { ...l, note: `snapshot ${id}` };
+  // The final snapshot (destroy.finalSnapshot), the seed's manual one: as their steps keep them.
+  const why = await keptBy(steps, aws, config, l);
+  return why ? { ...l, kept: true, note: why } : { ...l, note: `snapshot ${id}` };
 }
 
-/**
- * The Tagging API answers empty for Auto Scaling groups: ask Auto Scaling itself, filtering on
- * the stack tag (and checking the tag on the answer too).
- */
-async function autoScalingGroups(aws: Aws, config: Config): Promise<Leftover[]> {
-  const { paginateDescribeAutoScalingGroups } = await import('@aws-sdk/client-auto-scaling');
-  const autoscaling = await aws.get('autoscaling', config.region);
-  const found: Leftover[] = [];
-  for await (const page of paginateDescribeAutoScalingGroups(
-    { client: autoscaling },
-    { Filters: [{ Name: `tag:${STACK_TAG}`, Values: [config.stack] }] },
-  )) {
-    for (const g of page.AutoScalingGroups ?? []) {
-      const ours = (g.Tags ?? []).some((t) => t.Key === STACK_TAG && t.Value === config.stack);
-      if (!ours || !g.AutoScalingGroupName) continue;
-      found.push({
-        arn: g.AutoScalingGroupARN ?? g.AutoScalingGroupName,
-        region: config.region,
-        type: 'autoscaling:autoScalingGroup',
-        kept: false,
-        note: g.Status ? `${g.AutoScalingGroupName} (${g.Status})` : g.AutoScalingGroupName,
-      });
-    }
+/** The first step that keeps this listed resource on purpose says why. */
+async function keptBy(
+  steps: readonly Step[],
+  aws: Aws,
+  config: Config,
+  l: Leftover,
+): Promise<string | undefined> {
+  for (const step of steps) {
+    const why = await step.discover?.keeps?.(aws, config, l);
+    if (why) return why;
   }
-  return found;
-}
-
-/**
- * The Tagging API does not list IAM roles: look up by name the roles and the instance profile
- * the steps create (never the service-linked roles, which AWS owns).
- */
-async function iamLeftovers(aws: Aws, config: Config): Promise<Leftover[]> {
-  const { GetInstanceProfileCommand } = await import('@aws-sdk/client-iam');
-  const iam = await aws.get('iam');
-  const found: Leftover[] = [];
-  for (const name of [roleName(config), backupNames(config).role, flowLogsRoleName(config)]) {
-    const role = await findRole(iam, name);
-    if (role?.Arn)
-      found.push({ arn: role.Arn, region: 'global', type: 'iam:role', kept: false, note: name });
-  }
-  const name = profileName(config);
-  const profile = (
-    await ignoreNotFound(iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })))
-  )?.InstanceProfile;
-  if (profile?.Arn)
-    found.push({
-      arn: profile.Arn,
-      region: 'global',
-      type: 'iam:instance-profile',
-      kept: false,
-      note: name,
-    });
-  return found;
-}
-
-/** Log groups that AWS services create by themselves carry no cloudmart tag. */
-async function untaggedLogGroups(aws: Aws, config: Config): Promise<Leftover[]> {
-  const { paginateDescribeLogGroups } = await import('@aws-sdk/client-cloudwatch-logs');
-  const logs = await aws.get('logs');
-  const prefixes = [
-    // RDS names them after the instance id, which RDS stores in lower case.
-    `/aws/rds/instance/${dbSettings(config).instanceId}/`,
-    config.network.flowLogs.logGroup,
-    config.monitoring.logs.backend.name,
-  ];
-  const found: Leftover[] = [];
-  for (const prefix of prefixes) {
-    const groups = await allPages(
-      paginateDescribeLogGroups({ client: logs }, { logGroupNamePrefix: prefix }),
-      (page) => page.logGroups,
-    );
-    for (const g of groups) {
-      const arn = g.arn?.replace(/:\*$/, '');
-      if (arn && !found.some((f) => f.arn === arn)) {
-        found.push({
-          arn,
-          region: config.region,
-          type: 'logs:log-group',
-          kept: false,
-          note: g.logGroupName,
-        });
-      }
-    }
-  }
-  return found;
-}
-
-/** Dashboards cannot carry tags: look for ours by name. */
-async function dashboards(aws: Aws, config: Config): Promise<Leftover[]> {
-  const { paginateListDashboards } = await import('@aws-sdk/client-cloudwatch');
-  const cloudwatch = await aws.get('cloudwatch');
-  const entries = await allPages(
-    paginateListDashboards(
-      { client: cloudwatch },
-      { DashboardNamePrefix: config.monitoring.dashboardName },
-    ),
-    (page) => page.DashboardEntries,
-  );
-  return entries
-    .filter((d) => d.DashboardName === config.monitoring.dashboardName && d.DashboardArn)
-    .map((d) => ({
-      arn: d.DashboardArn!,
-      region: config.region,
-      type: 'cloudwatch:dashboard',
-      kept: false,
-      note: d.DashboardName,
-    }));
+  return undefined;
 }

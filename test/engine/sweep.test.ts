@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { BackupClient, DescribeBackupVaultCommand } from '@aws-sdk/client-backup';
 import { CloudWatchClient, ListDashboardsCommand } from '@aws-sdk/client-cloudwatch';
@@ -15,13 +16,21 @@ import {
   ResourceGroupsTaggingAPIClient,
 } from '@aws-sdk/client-resource-groups-tagging-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sweep, SweepIncompleteError, type Leftover } from '../../src/engine/sweep.js';
+import {
+  sweep as sweepSteps,
+  SweepIncompleteError,
+  type Leftover,
+} from '../../src/engine/sweep.js';
+import { registry } from '../../src/steps/registry.js';
 import type { Config } from '../../src/config/schema.js';
+import type { Step } from '../../src/engine/step.js';
 import { dbSettings } from '../../src/steps/phase1-foundation/rds-database.js';
 import { ACCOUNT, awsError, strictMock, TestAws, testConfig } from '../helpers/context.js';
 import { FakeCloud, type ServiceName } from '../helpers/fake-cloud/index.js';
 
 type Stub = ReturnType<typeof strictMock>;
+/** The sweep as destroy runs it: asking every step of the registry. */
+const sweep = (aws: TestAws, config: Config) => sweepSteps(aws, config, registry);
 const R = 'ap-northeast-2';
 const arn = (s: string) => `arn:aws:${s}`;
 
@@ -89,12 +98,17 @@ describe('destroy sweep', () => {
       InstanceProfileName: 'cloudmart-ec2-profile',
     });
     expect(
-      logs.commandCalls(DescribeLogGroupsCommand).map((c) => c.args[0].input.logGroupNamePrefix),
-    ).toEqual([
-      '/aws/rds/instance/cloudmart-db/',
-      config.network.flowLogs.logGroup,
-      config.monitoring.logs.backend.name,
-    ]);
+      logs
+        .commandCalls(DescribeLogGroupsCommand)
+        .map((c) => c.args[0].input.logGroupNamePrefix)
+        .sort(),
+    ).toEqual(
+      [
+        '/aws/rds/instance/cloudmart-db/',
+        config.network.flowLogs.logGroup,
+        config.monitoring.logs.backend.name,
+      ].sort(),
+    );
     expect(cloudwatch.commandCalls(ListDashboardsCommand)[0]!.args[0].input).toEqual({
       DashboardNamePrefix: config.monitoring.dashboardName,
     });
@@ -236,11 +250,14 @@ describe('destroy sweep', () => {
 
     const found = await sweep(new TestAws(), testConfig());
 
-    expect(found.map((f) => `${f.type} ${f.region} ${f.note} kept=${f.kept}`)).toEqual([
-      'iam:role global cloudmart-ec2-role kept=false',
-      'iam:role global cloudmart-flow-logs-role kept=false',
-      'iam:instance-profile global cloudmart-ec2-profile kept=false',
-    ]);
+    // In the order the steps found them (each step's lookups are its own).
+    expect(found.map((f) => `${f.type} ${f.region} ${f.note} kept=${f.kept}`).sort()).toEqual(
+      [
+        'iam:role global cloudmart-ec2-role kept=false',
+        'iam:role global cloudmart-flow-logs-role kept=false',
+        'iam:instance-profile global cloudmart-ec2-profile kept=false',
+      ].sort(),
+    );
   });
 
   describe('what the config keeps on purpose', () => {
@@ -592,10 +609,85 @@ describe('destroy sweep against the fake cloud', () => {
 
     const found = await sweep(new TestAws(), testConfig());
 
-    expect(found.map((f) => `${f.type} ${f.note}`)).toEqual([
-      'autoscaling:autoScalingGroup cloudmart-asg',
-      'iam:role cloudmart-ec2-role',
-      'iam:instance-profile cloudmart-ec2-profile',
+    expect(found.map((f) => `${f.type} ${f.note}`).sort()).toEqual(
+      [
+        'autoscaling:autoScalingGroup cloudmart-asg',
+        'iam:role cloudmart-ec2-role',
+        'iam:instance-profile cloudmart-ec2-profile',
+      ].sort(),
+    );
+  });
+});
+
+describe('the sweep asks the steps', () => {
+  it("uses a new step's discover without any change to the engine: what it finds is reported, what it keeps is kept", async () => {
+    const tagging = strictMock(ResourceGroupsTaggingAPIClient);
+    const listed = `arn:aws:sqs:${R}:${ACCOUNT}:cloudmart-orders`;
+    tagging
+      .on(GetResourcesCommand)
+      .resolvesOnce({ ResourceTagMappingList: [{ ResourceARN: listed }] })
+      .resolves({ ResourceTagMappingList: [] });
+    const asked: string[] = [];
+    const queueStep = {
+      id: 'app.queue',
+      phase: 1,
+      title: 'Order queue',
+      needs: [],
+      actions: [],
+      describe: () => [],
+      create: () => Promise.resolve({}),
+      verify: () => Promise.resolve([]),
+      teardown: () => Promise.resolve(),
+      discover: {
+        what: 'order queue and its dead letters',
+        find: (_aws: unknown, config: Config) => {
+          asked.push(`find ${config.stack}`);
+          return Promise.resolve([
+            {
+              arn: `arn:aws:sqs:${R}:${ACCOUNT}:cloudmart-dlq`,
+              region: R,
+              type: 'sqs:queue',
+              kept: false,
+              note: 'cloudmart-dlq',
+            },
+          ]);
+        },
+        keeps: (_aws: unknown, _config: Config, l: Leftover) => {
+          asked.push(`keeps ${l.arn.split(':').at(-1)}`);
+          return Promise.resolve(
+            l.arn === listed ? 'kept on purpose: orders not yet shipped' : undefined,
+          );
+        },
+      },
+    } satisfies Step;
+    const failing = {
+      ...queueStep,
+      id: 'app.other',
+      discover: {
+        what: 'something else',
+        find: () => Promise.reject(new Error('no access')),
+      },
+    } satisfies Step;
+
+    const e = (await sweepSteps(new TestAws(), testConfig(), [queueStep, failing]).catch(
+      (x: unknown) => x,
+    )) as SweepIncompleteError;
+
+    expect(e).toBeInstanceOf(SweepIncompleteError);
+    expect(e.problems).toEqual(['something else: no access']);
+    expect(asked).toEqual(['keeps cloudmart-orders', 'find cloudmart']);
+    expect(e.found.map((f) => `${f.arn.split(':').at(-1)} kept=${f.kept} ${f.note}`)).toEqual([
+      'cloudmart-orders kept=true kept on purpose: orders not yet shipped',
+      'cloudmart-dlq kept=false cloudmart-dlq',
     ]);
+  });
+
+  it('the engine imports no step module: what a resource is and how to find it lives in its step', () => {
+    const dir = new URL('../../src/engine/', import.meta.url);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+      const text = readFileSync(new URL(file, dir), 'utf8');
+      expect(text, file).not.toMatch(/from '\.\.\/steps\//);
+      expect(text, file).not.toMatch(/import\('\.\.\/steps\//);
+    }
   });
 });

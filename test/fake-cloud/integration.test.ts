@@ -123,7 +123,7 @@ async function fullCycle(mode: FakeCloudMode, overrides: ConfigOverrides = {}) {
   // cloudmart's own sweep agrees: only the keys, kept on purpose. The Tagging API still lists
   // what was just deleted: what bills is confirmed gone with its service, the rest is said
   // as "listed, not confirmed".
-  const swept = await sweep(new TestAws(), config);
+  const swept = await sweep(new TestAws(), config, registry);
   expect(swept.filter((l) => !l.unconfirmed).map((l) => `${l.type} kept=${l.kept}`)).toEqual([
     'kms:key kept=true',
     'kms:key kept=true',

@@ -183,7 +183,7 @@ export async function destroyCommand(
     let leftovers: Leftover[];
     let incomplete: string[] = [];
     try {
-      leftovers = await sweep(session.aws, session.config);
+      leftovers = await sweep(session.aws, session.config, registry);
     } catch (e) {
       // The teardown is done and reported: a failed look-around must not hide that.
       if (e instanceof SweepIncompleteError) {

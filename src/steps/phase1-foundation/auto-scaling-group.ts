@@ -1,3 +1,4 @@
+import { STACK_TAG } from '../../aws/tags.js';
 import type {
   AutoScalingGroup,
   ScalingPolicy,
@@ -484,6 +485,35 @@ export const autoScalingGroupStep = defineStep<AsgOutputs>({
     `Waits until ${config.app.desiredCapacity} instances are InService and healthy in the target group`,
   ],
 
+  // The Tagging API answers empty for Auto Scaling groups: ask Auto Scaling, by the stack tag
+  // (checked on the answer too).
+  discover: {
+    what: 'Auto Scaling groups',
+    async find(aws, config) {
+      const { paginateDescribeAutoScalingGroups } = await import('@aws-sdk/client-auto-scaling');
+      const autoscaling = await aws.get('autoscaling', config.region);
+      const groups = await allPages(
+        paginateDescribeAutoScalingGroups(
+          { client: autoscaling },
+          { Filters: [{ Name: `tag:${STACK_TAG}`, Values: [config.stack] }] },
+        ),
+        (page) => page.AutoScalingGroups,
+      );
+      return groups
+        .filter(
+          (g) =>
+            g.AutoScalingGroupName &&
+            (g.Tags ?? []).some((t) => t.Key === STACK_TAG && t.Value === config.stack),
+        )
+        .map((g) => ({
+          arn: g.AutoScalingGroupARN ?? g.AutoScalingGroupName!,
+          region: config.region,
+          type: 'autoscaling:autoScalingGroup',
+          kept: false,
+          note: g.Status ? `${g.AutoScalingGroupName} (${g.Status})` : g.AutoScalingGroupName,
+        }));
+    },
+  },
   async create(ctx) {
     const lt = ctx.outputs<LaunchTemplateOutputs>(STEP.launchTemplate);
     const alb = ctx.outputs<AlbOutputs>(STEP.alb);

@@ -1,3 +1,4 @@
+import { roleLeftovers } from '../discover.js';
 import { ignoreNotFound } from '../../aws/errors.js';
 import { attachedRolePolicies, findRole, inlineRolePolicyNames } from '../../aws/find.js';
 import type { IAMClient } from '@aws-sdk/client-iam';
@@ -248,6 +249,28 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
     `Policies: ${SSM_CORE_POLICY} (Session Manager, no SSH); inline ${inlinePolicyName(config)}: logs to ${config.monitoring.logs.backend.name}, metrics in CWAgent/${config.monitoring.namespace}, ${names.parameterPrefix(config)}/* parameters (reads of any other parameter denied, /aws/service/* aside), ${names.secretPrefix(config)}/* secrets and the DB's master secret`,
   ],
 
+  // The Tagging API does not list IAM: the role and the profile by the names create adopts.
+  discover: {
+    what: 'IAM role and instance profile of the instances',
+    async find(aws, config) {
+      const { GetInstanceProfileCommand } = await import('@aws-sdk/client-iam');
+      const iam = await aws.get('iam');
+      const found = await roleLeftovers(aws, [roleName(config)]);
+      const name = profileName(config);
+      const profile = (
+        await ignoreNotFound(iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })))
+      )?.InstanceProfile;
+      if (profile?.Arn)
+        found.push({
+          arn: profile.Arn,
+          region: 'global',
+          type: 'iam:instance-profile',
+          kept: false,
+          note: name,
+        });
+      return found;
+    },
+  },
   async create(ctx) {
     const {
       CreateRoleCommand,

@@ -280,6 +280,22 @@ export const kmsKeyStep = defineStep<KmsOutputs>({
       : []),
   ],
 
+  discover: {
+    what: 'KMS key',
+    // The stack key stays while data is still encrypted with it, as teardown keeps it.
+    keeps: async (aws, config, listed) => {
+      if (listed.type !== 'kms:key' || listed.region !== config.region) return undefined;
+      const keyId = listed.arn
+        .split(':')
+        .slice(5)
+        .join(':')
+        .replace(/^key\//, '');
+      const data = await dataEncryptedWith(aws, config, { keyId, keyArn: listed.arn });
+      return data.length > 0
+        ? `kept on purpose: ${data.join(', ')} ${data.length === 1 ? 'is' : 'are'} encrypted with it ($1/month until you schedule its deletion)`
+        : undefined;
+    },
+  },
   async create(ctx) {
     const {
       CreateKeyCommand,

@@ -1,3 +1,4 @@
+import { logGroupLeftovers } from '../discover.js';
 import type {
   DBInstance,
   ModifyDBInstanceMessage,
@@ -456,6 +457,21 @@ export const rdsDatabaseStep = defineStep<RdsOutputs>({
     ];
   },
 
+  discover: {
+    what: 'RDS log groups',
+    // RDS creates its export groups untagged, named after the instance id it stores in lower case.
+    find: (aws, config) =>
+      logGroupLeftovers(aws, config, `/aws/rds/instance/${dbSettings(config).instanceId}/`),
+    // destroy never deletes a final snapshot: it exists only because destroy.finalSnapshot was on.
+    keeps: (_aws, config, listed) => {
+      const id = listed.arn.split(':').slice(6).join(':');
+      return Promise.resolve(
+        listed.type === 'rds:snapshot' && id.startsWith(`${dbSettings(config).instanceId}-final-`)
+          ? `final snapshot ${id} kept on purpose (destroy.finalSnapshot); it bills until you delete it`
+          : undefined,
+      );
+    },
+  },
   async create(ctx) {
     const { CreateDBInstanceCommand, ModifyDBInstanceCommand } = await rdsSdk();
     const rds = await ctx.aws.get('rds');

@@ -1,3 +1,4 @@
+import { allPages } from '../../aws/pages.js';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { isNotFound } from '../../aws/errors.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
@@ -596,6 +597,30 @@ export const dashboardStep = defineStep<DashboardOutputs>({
     `console: ${consoleUrl(config.region, config.monitoring.dashboardName)}`,
   ],
 
+  // Dashboards cannot carry tags: ours by name.
+  discover: {
+    what: 'CloudWatch dashboard',
+    async find(aws, config) {
+      const { paginateListDashboards } = await import('@aws-sdk/client-cloudwatch');
+      const cloudwatch = await aws.get('cloudwatch');
+      const entries = await allPages(
+        paginateListDashboards(
+          { client: cloudwatch },
+          { DashboardNamePrefix: config.monitoring.dashboardName },
+        ),
+        (page) => page.DashboardEntries,
+      );
+      return entries
+        .filter((d) => d.DashboardName === config.monitoring.dashboardName && d.DashboardArn)
+        .map((d) => ({
+          arn: d.DashboardArn!,
+          region: config.region,
+          type: 'cloudwatch:dashboard',
+          kept: false,
+          note: d.DashboardName,
+        }));
+    },
+  },
   async create(ctx) {
     const alb = ctx.outputs<AlbOutputs>(STEP.alb);
     const asg = ctx.outputs<AsgOutputs>(STEP.asg);

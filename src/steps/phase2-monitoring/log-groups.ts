@@ -1,3 +1,4 @@
+import { logGroupLeftovers } from '../discover.js';
 import type {
   CloudWatchLogsClient,
   LogGroup,
@@ -412,6 +413,11 @@ export const logGroupsStep = defineStep<LogsOutputs>({
     ];
   },
 
+  discover: {
+    what: 'backend log group',
+    // The instances' agent may create it untagged.
+    find: (aws, config) => logGroupLeftovers(aws, config, config.monitoring.logs.backend.name),
+  },
   async create(ctx) {
     const kms = ctx.outputs<KmsOutputs>(STEP.kms);
     const logs = await ctx.aws.get('logs');

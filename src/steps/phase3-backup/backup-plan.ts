@@ -1,3 +1,4 @@
+import { roleLeftovers } from '../discover.js';
 import type {
   BackupClient,
   BackupRule,
@@ -325,6 +326,10 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
     ];
   },
 
+  discover: {
+    what: 'IAM role of AWS Backup',
+    find: (aws, config) => roleLeftovers(aws, [backupNames(config).role]),
+  },
   async create(ctx) {
     const {
       CreateBackupPlanCommand,

@@ -48,6 +48,19 @@ export const rdsSnapshotStep = defineStep<RdsSnapshotOutputs>({
         : ' (kept by destroy, and with it the stack KMS key it is encrypted with)'),
   ],
 
+  discover: {
+    what: 'RDS manual snapshot',
+    keeps: (_aws, config, listed) => {
+      const id = listed.arn.split(':').slice(6).join(':');
+      return Promise.resolve(
+        listed.type === 'rds:snapshot' &&
+          id === config.database.snapshotName.toLowerCase() &&
+          !config.destroy.deleteManualSnapshots
+          ? `manual snapshot ${id} kept on purpose (destroy.deleteManualSnapshots: false); it bills until you delete it`
+          : undefined,
+      );
+    },
+  },
   async create(ctx) {
     const { AddTagsToResourceCommand, CreateDBSnapshotCommand } = await rdsSdk();
     const { snapshotName: name, snapshotRetentionDays: days } = ctx.config.database;

@@ -1,3 +1,4 @@
+import { logGroupLeftovers, roleLeftovers } from '../discover.js';
 import { decodePolicy, samePolicyValue } from '../../aws/policy.js';
 import { allPages } from '../../aws/pages.js';
 import type { EC2Client, FlowLog } from '@aws-sdk/client-ec2';
@@ -206,6 +207,13 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
     `VPC flow log (${config.network.flowLogs.trafficType} traffic) to CloudWatch Logs`,
   ],
 
+  discover: {
+    what: 'IAM role and log group of the flow logs',
+    find: async (aws, config) => [
+      ...(await roleLeftovers(aws, [flowLogsRoleName(config)])),
+      ...(await logGroupLeftovers(aws, config, config.network.flowLogs.logGroup)),
+    ],
+  },
   async create(ctx) {
     const { AssociateKmsKeyCommand, CreateLogGroupCommand, PutRetentionPolicyCommand } =
       await logsSdk();
