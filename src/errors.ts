@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'CREDENTIALS'
   | 'ACCESS_DENIED'
   | 'ACCOUNT_NOT_VERIFIED'
+  | 'QUOTA'
   | 'THROTTLED'
   | 'AWS_ERROR'
   | 'AWS_UNREACHABLE'

@@ -281,24 +281,6 @@ export async function runUp(
     );
   }
 
-  // Checks that need the account, before the first billable create (see Step.preflight).
-  for (const step of selected) {
-    if (!step.preflight || store.current.steps[step.id]?.status === 'done') continue;
-    if (signal.aborted) throw new InterruptedError();
-    try {
-      await step.preflight(makeContext(options, step));
-    } catch (e) {
-      // A refusal stops the run; a check that could not be made (throttled, a network blip)
-      // does not: the step itself meets the same condition later and reports it.
-      if (e instanceof CloudmartError || signal.aborted) throw e;
-      emit({
-        type: 'warning',
-        id: step.id,
-        message: `could not check the account before starting (${(e as Error).name}: ${(e as Error).message}); going on`,
-      });
-    }
-  }
-
   const phaseAnswers = new Map<Phase, Promise<boolean>>();
   const gate = confirmPhase
     ? (id: string) => {
@@ -314,6 +296,31 @@ export async function runUp(
         return answer;
       }
     : undefined;
+
+  // Checks that need the account, before the first billable create (see Step.preflight): the
+  // read-only ones first, then those that make something free, in a confirmed phase only.
+  const preflights = selected.filter(
+    (s) => s.preflight && store.current.steps[s.id]?.status !== 'done',
+  );
+  for (const step of [
+    ...preflights.filter((s) => !s.preflightCreates),
+    ...preflights.filter((s) => s.preflightCreates),
+  ]) {
+    if (signal.aborted) throw new InterruptedError();
+    if (step.preflightCreates && gate && !(await gate(step.id))) continue;
+    try {
+      await step.preflight!(makeContext(options, step));
+    } catch (e) {
+      // A refusal stops the run; a check that could not be made (throttled, a network blip)
+      // does not: the step itself meets the same condition later and reports it.
+      if (e instanceof CloudmartError || signal.aborted) throw e;
+      emit({
+        type: 'warning',
+        id: step.id,
+        message: `could not check the account before starting (${(e as Error).name}: ${(e as Error).message}); going on`,
+      });
+    }
+  }
 
   const hooks = {
     settler: new Settler(options.awaitSettling === true),

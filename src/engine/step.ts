@@ -160,6 +160,13 @@ export interface Step<O extends Outputs = Outputs> {
    * half-way is refused before anything bills. Throws a CloudmartError to refuse.
    */
   preflight?(ctx: StepContext): Promise<void>;
+  /** Offline description of what `preflight` checks, for `plan` ("Elastic IPs: 2 free of …"). */
+  preflightChecks?(config: Config): string[];
+  /**
+   * The preflight makes something (free) to learn what no read can tell: it runs after every
+   * read-only preflight has passed, and only when the step's phase was confirmed.
+   */
+  preflightCreates?: boolean;
   /**
    * Position in the seed's cleanup order; steps with a rank are torn down first, lowest rank
    * first (CloudTrail trail 1, alarms 2, dashboard 3, Backup plan 4, RDS snapshots 5). The order

@@ -123,4 +123,53 @@ describe('plan and up refuse what would fail or cannot be priced', () => {
     expect(r.text).toMatch(/security\.trailName|Delete a trail/);
     expect(cloud.mutatingCalls()).toEqual([]);
   });
+
+  /** Elastic IPs someone else holds in the region (another team's stack, a forgotten test). */
+  const foreignEips = async (n: number) => {
+    for (let i = 0; i < n; i++) await cloud.call('ec2', 'AllocateAddress', { Domain: 'vpc' });
+  };
+
+  it("up refuses before anything bills when the region has no room for the NAT gateways' 2 Elastic IPs (exit 2)", async () => {
+    await foreignEips(4);
+    const mark = cloud.calls.length;
+    // plan cannot know (it sends nothing) but says what up checks first.
+    const plan = await run(['plan'], '');
+    expect(plan.code, plan.text).toBe(0);
+    expect(plan.text).toContain('Before anything bills, up checks the account');
+    expect(plan.text).toContain('Elastic IPs: room in ap-northeast-2 for 2 more');
+    expect(plan.text).toContain('CloudFront: the account may create distributions');
+    expect(cloud.calls.length).toBe(mark);
+    const r = await run(['up', '--yes'], '');
+    expect(r.code, r.text).toBe(2);
+    expect(r.text).toContain(
+      "Elastic IPs: ap-northeast-2 holds 4 of the account's 5 (vpc-max-elastic-ips) and the NAT gateways need 2 more",
+    );
+    expect(r.text).toContain('L-0263D0A3');
+    expect(cloud.mutatingCalls(mark)).toEqual([]);
+    // What up saved the user from: AWS refuses the sixth address.
+    await cloud.call('ec2', 'AllocateAddress', { Domain: 'vpc' });
+    await expect(cloud.call('ec2', 'AllocateAddress', { Domain: 'vpc' })).rejects.toMatchObject({
+      name: 'AddressLimitExceeded',
+    });
+  });
+
+  it('a raised Elastic IP quota (EC2 says so in vpc-max-elastic-ips) is not refused', async () => {
+    await foreignEips(4);
+    cloud.world.regionSettings('ap-northeast-2').eipQuota = 10;
+    const r = await run(['up', '--yes', '--phase', '1'], '');
+    expect(r.code, r.text).toBe(0);
+    expect(cloud.calls.some((c) => c.command === 'DescribeAccountAttributes')).toBe(true);
+    expect(cloud.resources({ type: 'ec2:natgateway', live: true })).toHaveLength(2);
+  });
+
+  it('up refuses before anything bills when AWS has not verified the account for CloudFront (exit 2)', async () => {
+    cloud.world.regionSettings('us-east-1').cloudfrontUnverified = true;
+    const r = await run(['up', '--yes'], '');
+    expect(r.code, r.text).toBe(2);
+    expect(r.text).toContain('This AWS account is not yet verified for CloudFront');
+    expect(r.text).toContain('AWS Support');
+    expect(r.text).not.toContain('cloudmart policy');
+    const sent = cloud.mutatingCalls().map((c) => c.command);
+    expect(sent).toEqual(['CreateDistributionWithTags']);
+  });
 });

@@ -330,12 +330,45 @@ describe('ACM validation records are shared per domain and account', () => {
 });
 
 describe('a brand-new account AWS has not verified for CloudFront', () => {
-  it('fails the distribution with what to do (a support case), not with "run cloudmart policy"', async () => {
+  it('up refuses before anything bills, with what to do (a support case), not "run cloudmart policy"', async () => {
     const { cloud, options } = await setUp('instant');
     cloud.world.regionSettings('us-east-1').cloudfrontUnverified = true;
-    const up = await runUp({ ...options, steps: STEPS.filter((s) => s.phase === 1) });
-    const error = up.errors.get(STEP.cdn) as CloudmartError | undefined;
+    const mark = cloud.calls.length;
+    const error = await runUp({ ...options, steps: STEPS.filter((s) => s.phase === 1) }).then(
+      () => undefined,
+      (e: unknown) => e as CloudmartError,
+    );
     expect(error?.code).toBe('ACCOUNT_NOT_VERIFIED');
+    expect(error?.exitCode).toBe(2);
     expect(error?.hint).toContain('AWS Support');
+    // The refused CreateDistribution is the only create sent: no NAT gateway, Elastic IP, KMS
+    // key, database, cache or load balancer.
+    expect(cloud.mutatingCalls(mark).map((c) => c.command)).toEqual(['CreateDistributionWithTags']);
+    expect(cloud.resources({ live: true }).filter((r) => r.tags['cloudmart:stack'])).toEqual([]);
+  });
+
+  it('once verified, up builds the distribution it reserved disabled, and destroy removes it', async () => {
+    const { cloud, options } = await setUp('instant');
+    const phase1 = STEPS.filter((s) => s.phase === 1);
+    let seenBillable = false;
+    let reservedFirst = false;
+    cloud.onCall((c) => {
+      if (c.phase !== 'before') return;
+      if (['AllocateAddress', 'CreateNatGateway', 'CreateKey'].includes(c.command))
+        seenBillable = true;
+      if (c.command === 'CreateDistributionWithTags' && !seenBillable) reservedFirst = true;
+    });
+    const up = await runUp({ ...options, steps: phase1 });
+    expect(failures(up)).toBe('');
+    expect(reservedFirst).toBe(true);
+    const dists = cloud.world.all('cloudfront:distribution').filter((d) => !d.gone);
+    expect(dists).toHaveLength(1);
+    const config = dists[0]!.data.config as { Enabled: boolean; Origins: { Quantity: number } };
+    expect(config.Enabled).toBe(true);
+    expect(config.Origins.Quantity).toBe(2);
+    expect(cloud.duplicates()).toEqual([]);
+    const down = await runDestroy({ ...options, steps: phase1 });
+    expect(down.failed).toEqual([]);
+    expect(cloud.resources({ type: 'cloudfront:distribution', live: true })).toEqual([]);
   });
 });

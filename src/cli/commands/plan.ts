@@ -33,6 +33,8 @@ export async function planCommand(
       enabled,
       action: !enabled ? 'skip' : status === 'done' ? 'check' : 'create',
       creates: enabled ? s.describe(config) : [],
+      // What up checks in the account before anything bills (plan itself sends nothing).
+      checks: enabled && status !== 'done' ? (s.preflightChecks?.(config) ?? []) : [],
     };
   });
 
@@ -62,6 +64,11 @@ export async function planCommand(
       );
       for (const line of s.creates) io.out(`      ${line}`);
     }
+  }
+  const checks = steps.flatMap((s) => s.checks);
+  if (checks.length > 0) {
+    io.out('\nBefore anything bills, up checks the account (plan sends nothing to AWS):');
+    for (const line of checks) io.out(`  - ${line}`);
   }
   const creates = steps.filter((s) => s.action === 'create').length;
   io.out(

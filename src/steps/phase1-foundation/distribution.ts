@@ -4,7 +4,13 @@ import type {
   DistributionConfig,
   OriginAccessControlSummary,
 } from '@aws-sdk/client-cloudfront';
-import { awsErrorName, isDependencyViolation, isNotFound } from '../../aws/errors.js';
+import {
+  awsErrorName,
+  explainAwsError,
+  isAccountNotVerified,
+  isDependencyViolation,
+  isNotFound,
+} from '../../aws/errors.js';
 import { firstInPages } from '../../aws/pages.js';
 import {
   bucketExists,
@@ -15,6 +21,7 @@ import {
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import type { Config } from '../../config/schema.js';
 import { defineStep, settleLater, type Check, type StepContext } from '../../engine/step.js';
+import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
 import {
   STEP,
@@ -341,6 +348,74 @@ export const distributionStep = defineStep<CdnOutputs>({
       : 'default *.cloudfront.net certificate; ALB origin over HTTP',
     'bucket policy: s3:GetObject for cloudfront.amazonaws.com only from this distribution',
   ],
+
+  // AWS verifies new accounts before they may create CloudFront distributions, and says so only
+  // when CreateDistribution is sent ("Your account must be verified before you can add new
+  // CloudFront resources", HTTP 403, no IAM policy changes it: a support case does). No read
+  // answers it, and the reports of it all come from CreateDistribution (e.g.
+  // https://github.com/aws-samples/aws-cdk-examples/issues/279,
+  // https://github.com/hashicorp/terraform-provider-aws/pull/36663), so a free resource such as
+  // an origin access control is no probe. The distribution itself is: up creates this stack's
+  // distribution first, disabled (a disabled distribution serves nothing and costs nothing,
+  // https://aws.amazon.com/cloudfront/pricing/), before anything that bills; create() below
+  // adopts it by its comment and turns it into the real one, destroy deletes it like the real one.
+  preflightCreates: true,
+  preflightChecks: () => [
+    "CloudFront: the account may create distributions (AWS verifies new accounts first). up finds out by creating this stack's distribution early, disabled (it costs nothing), before anything that bills",
+  ],
+  async preflight(ctx) {
+    if (await findDistributionId(ctx)) return;
+    const { CreateDistributionWithTagsCommand } = await cfsdk();
+    const cf = await ctx.aws.get('cloudfront');
+    const placeholder = 'reserved';
+    // Any well-formed origin will do: nothing is served while the distribution is disabled.
+    const domain = `${await frontendBucketName(ctx)}.s3.${ctx.config.region}.amazonaws.com`;
+    ctx.progress('CloudFront distribution: creating it disabled, to learn the account may');
+    try {
+      await cf.send(
+        new CreateDistributionWithTagsCommand({
+          DistributionConfigWithTags: {
+            DistributionConfig: {
+              // Deterministic: a retry after a crash replays the same request.
+              CallerReference: `cloudmart-${ctx.config.stack}-reserved`,
+              Comment: distributionComment(ctx.config),
+              Enabled: false,
+              PriceClass: ctx.config.cdn.priceClass,
+              Origins: {
+                Quantity: 1,
+                Items: [
+                  {
+                    Id: placeholder,
+                    DomainName: domain,
+                    CustomOriginConfig: {
+                      HTTPPort: 80,
+                      HTTPSPort: 443,
+                      OriginProtocolPolicy: 'https-only',
+                    },
+                  },
+                ],
+              },
+              DefaultCacheBehavior: {
+                TargetOriginId: placeholder,
+                ViewerProtocolPolicy: 'redirect-to-https',
+                CachePolicyId: MANAGED_POLICY.cachingOptimized,
+              },
+            },
+            Tags: { Items: ctx.tags.list(tagName(ctx.config)) },
+          },
+        }),
+      );
+    } catch (e) {
+      if (awsErrorName(e) === 'DistributionAlreadyExists') return;
+      if (!isAccountNotVerified(e)) throw e;
+      const explained = explainAwsError(e, 'Creating the CloudFront distribution');
+      throw new CloudmartError(
+        'ACCOUNT_NOT_VERIFIED',
+        'This AWS account is not yet verified for CloudFront: up would stop at the distribution, with the NAT gateways, the database and the load balancer built and billing, so it stops before them',
+        { exitCode: 2, cause: e, hint: explained.hint },
+      );
+    }
+  },
 
   async create(ctx) {
     const sdk = await cfsdk();

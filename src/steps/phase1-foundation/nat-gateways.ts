@@ -147,6 +147,38 @@ async function releaseAddress(ctx: StepContext, id: string): Promise<void> {
   }
 }
 
+/** EC2's default quota of Elastic IPs per region (quota code L-0263D0A3, "EC2-VPC Elastic IPs"). */
+export const DEFAULT_EIP_QUOTA = 5;
+
+/**
+ * How many Elastic IPs the account may hold in the region. EC2's account attribute
+ * `vpc-max-elastic-ips` is that number, raised quotas included
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeAccountAttributes.html);
+ * `source` says where the number came from when the attribute could not be read.
+ */
+async function eipQuota(ctx: StepContext): Promise<{ quota: number; source?: string }> {
+  const { DescribeAccountAttributesCommand } = await ec2sdk();
+  try {
+    const out = await (
+      await ec2(ctx)
+    ).send(
+      // Without names: AttributeNames only accepts supported-platforms and default-vpc.
+      new DescribeAccountAttributesCommand({}),
+    );
+    const value = out.AccountAttributes?.find((a) => a.AttributeName === 'vpc-max-elastic-ips')
+      ?.AttributeValues?.[0]?.AttributeValue;
+    const quota = Number(value);
+    if (value !== undefined && Number.isInteger(quota)) return { quota };
+    return { quota: DEFAULT_EIP_QUOTA, source: 'EC2 did not say; AWS default' };
+  } catch (e) {
+    if (awsErrorName(e) !== 'UnauthorizedOperation' && awsErrorName(e) !== 'AccessDenied') throw e;
+    return {
+      quota: DEFAULT_EIP_QUOTA,
+      source: 'ec2:DescribeAccountAttributes denied; AWS default',
+    };
+  }
+}
+
 export const natGatewaysStep = defineStep<NatOutputs>({
   id: STEP.nat,
   phase: 1,
@@ -155,6 +187,7 @@ export const natGatewaysStep = defineStep<NatOutputs>({
   actions: [
     'ec2:DescribeNatGateways',
     'ec2:DescribeAddresses',
+    'ec2:DescribeAccountAttributes', // the Elastic IP quota, before anything bills
     'ec2:AllocateAddress',
     'ec2:CreateNatGateway',
     'ec2:CreateTags',
@@ -166,6 +199,35 @@ export const natGatewaysStep = defineStep<NatOutputs>({
       (az) =>
         `NAT gateway ${names.of(config, `nat-${az}`)} with its own Elastic IP in ${az}'s public subnet`,
     ),
+
+  // Before anything bills: one Elastic IP per AZ must fit under the region's quota (5 by default),
+  // which a class sharing one account reaches with its third stack. AllocateAddress would
+  // otherwise answer AddressLimitExceeded after the KMS key, the VPC and the subnets exist.
+  preflightChecks: (config) => [
+    `Elastic IPs: room in ${config.region} for ${config.availabilityZones.length} more (the quota "EC2-VPC Elastic IPs", L-0263D0A3, is 5 per region unless raised)`,
+  ],
+  async preflight(ctx) {
+    const { DescribeAddressesCommand } = await ec2sdk();
+    const [nats, own] = await Promise.all([findNats(ctx, LIVE), findEips(ctx)]);
+    const needed = ctx.config.availabilityZones.filter(
+      (_, i) => !atIndex(nats, i) && !atIndex(own, i),
+    ).length;
+    if (needed === 0) return;
+    // DescribeAddresses does not page: it answers every address of the region at once.
+    const [{ Addresses: all = [] }, { quota, source }] = await Promise.all([
+      (await ec2(ctx)).send(new DescribeAddressesCommand({})),
+      eipQuota(ctx),
+    ]);
+    if (all.length + needed <= quota) return;
+    throw new CloudmartError(
+      'QUOTA',
+      `Elastic IPs: ${ctx.config.region} holds ${all.length} of the account's ${quota} (${source ?? 'vpc-max-elastic-ips'}) and the NAT gateways need ${needed} more: up would stop at the NAT gateways after the VPC is built`,
+      {
+        exitCode: 2,
+        hint: `Release Elastic IPs you no longer need (EC2 console → Elastic IPs, or "aws ec2 release-address --allocation-id …"; another stack's "cloudmart destroy" releases its own), or request an increase of the quota "EC2-VPC Elastic IPs" (code L-0263D0A3) in Service Quotas; then run the command again.`,
+      },
+    );
+  },
 
   async create(ctx) {
     const { AllocateAddressCommand, CreateNatGatewayCommand } = await ec2sdk();

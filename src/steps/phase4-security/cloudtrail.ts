@@ -108,6 +108,9 @@ export const cloudtrailStep = defineStep<TrailOutputs>({
   // region), and the region must have room for one more trail. CloudTrail allows 5 trails per
   // region, multi-region trails counted in every region
   // (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/WhatIsCloudTrail-Limits.html).
+  preflightChecks: (config) => [
+    `CloudTrail: the name ${config.security.trailName} is free (or this stack's), and ${config.region} has fewer than ${TRAILS_PER_REGION} trails`,
+  ],
   async preflight(ctx) {
     const { DescribeTrailsCommand, paginateListTags } = await ctSdk();
     const ct = await ctx.aws.get('cloudtrail');

@@ -914,6 +914,11 @@ export function ec2Service(w: World): ServiceModule {
   };
   const newRule = (rule: In): In => ({ id: w.ec2Id('sgr'), ...rule });
 
+  /** Elastic IPs the account may hold in a region: AWS's default 5 unless a test raised it. */
+  function eipQuota(region: string): number {
+    return (w.regionSettings(region).eipQuota as number | undefined) ?? 5;
+  }
+
   function createSecurityGroup(
     region: string,
     vpcId: string,
@@ -1269,6 +1274,11 @@ export function ec2Service(w: World): ServiceModule {
 
     // -- Elastic IPs -----------------------------------------------------------------------
     AllocateAddress(ctx, input) {
+      // 5 per region unless raised (`regionSettings(region).eipQuota`); AWS answers
+      // AddressLimitExceeded once the region holds that many.
+      if (w.all(T.eip, ctx.region).length >= eipQuota(ctx.region)) {
+        throw err('AddressLimitExceeded', 'The maximum number of addresses has been reached.');
+      }
       const id = w.ec2Id('eipalloc');
       const r = w.add({
         service: 'ec2',
@@ -1286,6 +1296,22 @@ export function ec2Service(w: World): ServiceModule {
         Domain: 'vpc',
         PublicIpv4Pool: 'amazon',
         NetworkBorderGroup: ctx.region,
+      };
+    },
+    DescribeAccountAttributes(ctx, input) {
+      const values: Record<string, string> = {
+        'supported-platforms': 'VPC',
+        'default-vpc': 'none',
+        'max-instances': '20',
+        'max-elastic-ips': String(eipQuota(ctx.region)),
+        'vpc-max-elastic-ips': String(eipQuota(ctx.region)),
+        'vpc-max-security-groups-per-interface': '5',
+      };
+      const wanted = (input.AttributeNames as string[] | undefined) ?? Object.keys(values);
+      return {
+        AccountAttributes: wanted
+          .filter((n) => n in values)
+          .map((n) => ({ AttributeName: n, AttributeValues: [{ AttributeValue: values[n] }] })),
       };
     },
     DescribeAddresses(ctx, input) {
