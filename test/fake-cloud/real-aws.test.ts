@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { AwsClientFactory } from '../../src/aws/clients.js';
 import { runDestroy, runUp } from '../../src/engine/engine.js';
 import type { Step } from '../../src/engine/step.js';
 import type { CloudmartError } from '../../src/errors.js';
@@ -9,6 +10,7 @@ import { engineFor } from '../helpers/engine.js';
 import {
   awsError,
   FakeCloud,
+  faults,
   type FakeCloudMode,
   type Timings,
 } from '../helpers/fake-cloud/index.js';
@@ -370,5 +372,28 @@ describe('a brand-new account AWS has not verified for CloudFront', () => {
     const down = await runDestroy({ ...options, steps: phase1 });
     expect(down.failed).toEqual([]);
     expect(cloud.resources({ type: 'cloudfront:distribution', live: true })).toEqual([]);
+  });
+});
+
+describe('AllocateAddress has no client token', () => {
+  it('a lost answer (a 5xx after AWS allocated) leaves no second Elastic IP billing', async () => {
+    const { cloud, options } = await setUp('instant');
+    let lost = 0;
+    cloud.onCall((c) => {
+      if (c.phase === 'after' && c.command === 'AllocateAddress' && lost++ === 0)
+        throw faults.serverError('ec2', 500);
+    });
+    // The SDK's own retries on, as in cloudmart (a 500 is retried).
+    const account = cloud.account;
+    const aws = new (class extends AwsClientFactory {
+      override accountId() {
+        return Promise.resolve(account);
+      }
+    })({ region: options.config.region, maxAttempts: 8 });
+    const up = await runUp({ ...options, aws, steps: STEPS.filter((s) => s.phase === 1) });
+    expect(failures(up)).toBe('');
+    expect(lost).toBe(3); // the lost one, its SDK retry and the other AZ's
+    expect(cloud.resources({ type: 'ec2:elastic-ip', live: true })).toHaveLength(2);
+    expect(cloud.duplicates()).toEqual([]);
   });
 });

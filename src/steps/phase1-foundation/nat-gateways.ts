@@ -307,11 +307,25 @@ export const natGatewaysStep = defineStep<NatOutputs>({
           az,
           nat,
           natCreated,
-          allocationId: eip?.AllocationId ?? address?.AllocationId ?? '',
-          publicIp: eip?.PublicIp ?? address?.PublicIp ?? '',
+          allocationId: address?.AllocationId ?? eip?.AllocationId ?? '',
+          publicIp: address?.PublicIp ?? eip?.PublicIp ?? '',
         };
       }),
     );
+
+    // AllocateAddress has no client token: when its answer is lost (a 5xx or a reset after AWS
+    // allocated), the SDK's retry allocates a second address with the same tags. Release every
+    // address of this stack that no gateway uses, so no stray address bills ($0.005 an hour).
+    const used = new Set(
+      perAz.flatMap((r) => [
+        r.allocationId,
+        ...(r.nat.NatGatewayAddresses ?? []).map((x) => x.AllocationId),
+      ]),
+    );
+    const strays = (await findEips(ctx)).filter(
+      (a) => a.AllocationId && !used.has(a.AllocationId) && !a.AssociationId,
+    );
+    for (const a of strays) await releaseAddress(ctx, a.AllocationId!);
 
     // Both gateways take ~2 minutes: wait for them side by side, not one after the other.
     await Promise.all(
