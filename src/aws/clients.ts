@@ -221,7 +221,8 @@ export interface Aws {
 export class AwsClientFactory implements Aws {
   readonly region: string;
   readonly endpoint: string | undefined;
-  private readonly profile: string | undefined;
+  /** --profile, when given (the SDK reads AWS_PROFILE itself). */
+  readonly profile: string | undefined;
   private readonly maxAttempts: number;
   private readonly s3PathStyle: boolean;
   private readonly cache = new Map<string, Promise<unknown>>();

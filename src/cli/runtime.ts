@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AwsClientFactory, type ServiceName } from '../aws/clients.js';
 import { explainAwsError, isAccessDenied, isCredentialsError } from '../aws/errors.js';
@@ -193,7 +195,10 @@ export function announceTarget(
 }
 
 /** Fail fast, before any step, when there are no usable credentials. */
-export async function checkCredentials(aws: AwsClientFactory): Promise<string> {
+export async function checkCredentials(
+  aws: Pick<AwsClientFactory, 'accountId' | 'profile'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   try {
     return await aws.accountId();
   } catch (e) {
@@ -202,6 +207,9 @@ export async function checkCredentials(aws: AwsClientFactory): Promise<string> {
       isAccessDenied(e) ||
       (e as Error).name === 'CredentialsProviderError'
     ) {
+      const profile = aws.profile ?? env.AWS_PROFILE;
+      if (profile && /Could not load credentials/i.test((e as Error).message))
+        throw profileProblem(profile, e, env);
       throw explainAwsError(
         Object.assign(e as Error, { name: 'CredentialsProviderError' }),
         'Checking AWS credentials',
@@ -209,6 +217,55 @@ export async function checkCredentials(aws: AwsClientFactory): Promise<string> {
     }
     throw explainAwsError(e, 'Checking AWS credentials (sts:GetCallerIdentity)');
   }
+}
+
+/**
+ * No credentials with a profile named: the SDK then tries every other source and ends with
+ * "Could not load credentials from any providers", which hides whether the profile exists.
+ * Say which it is, from the shared files the SDK reads (AWS_CONFIG_FILE,
+ * AWS_SHARED_CREDENTIALS_FILE, ~/.aws/config and ~/.aws/credentials).
+ */
+function profileProblem(profile: string, e: unknown, env: NodeJS.ProcessEnv): Error {
+  const home = homedir();
+  const profiles = new Set<string>();
+  const sections = (file: string) => {
+    try {
+      return [...readFileSync(file, 'utf8').matchAll(/^\s*\[\s*([^\]]+?)\s*\]/gm)].map(
+        (m) => m[1]!,
+      );
+    } catch {
+      return [];
+    }
+  };
+  // The config file names profiles "[profile x]" (and "[default]"); the credentials file "[x]".
+  for (const s of sections(env.AWS_CONFIG_FILE ?? join(home, '.aws', 'config'))) {
+    if (s === 'default') profiles.add(s);
+    else if (/^profile\s/.test(s)) profiles.add(s.replace(/^profile\s+/, ''));
+  }
+  for (const s of sections(env.AWS_SHARED_CREDENTIALS_FILE ?? join(home, '.aws', 'credentials')))
+    profiles.add(s);
+  if (!profiles.has(profile)) {
+    // The same words the SDK uses when it does report a missing profile.
+    return explainAwsError(
+      Object.assign(new Error(`Profile ${profile} could not be found in the shared AWS files`), {
+        name: 'CredentialsProviderError',
+        cause: e,
+      }),
+      'Checking AWS credentials',
+    );
+  }
+  const explained = explainAwsError(
+    Object.assign(e as Error, { name: 'CredentialsProviderError' }),
+    'Checking AWS credentials',
+  );
+  return new CloudmartError(
+    'CREDENTIALS',
+    `${explained.message.replace('AWS credentials are missing or expired', `the AWS profile "${profile}" gave no credentials`)}`,
+    {
+      cause: e,
+      hint: `Give the profile keys ("aws configure --profile ${profile}"), or log in if it is an SSO profile ("aws sso login --profile ${profile}"); then run the command again.`,
+    },
+  );
 }
 
 /**
