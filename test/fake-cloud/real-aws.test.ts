@@ -375,25 +375,35 @@ describe('a brand-new account AWS has not verified for CloudFront', () => {
   });
 });
 
-describe('AllocateAddress has no client token', () => {
-  it('a lost answer (a 5xx after AWS allocated) leaves no second Elastic IP billing', async () => {
-    const { cloud, options } = await setUp('instant');
-    let lost = 0;
-    cloud.onCall((c) => {
-      if (c.phase === 'after' && c.command === 'AllocateAddress' && lost++ === 0)
-        throw faults.serverError('ec2', 500);
-    });
-    // The SDK's own retries on, as in cloudmart (a 500 is retried).
-    const account = cloud.account;
-    const aws = new (class extends AwsClientFactory {
-      override accountId() {
-        return Promise.resolve(account);
-      }
-    })({ region: options.config.region, maxAttempts: 8 });
-    const up = await runUp({ ...options, aws, steps: STEPS.filter((s) => s.phase === 1) });
-    expect(failures(up)).toBe('');
-    expect(lost).toBe(3); // the lost one, its SDK retry and the other AZ's
-    expect(cloud.resources({ type: 'ec2:elastic-ip', live: true })).toHaveLength(2);
-    expect(cloud.duplicates()).toEqual([]);
-  });
+describe('EC2 creates without a client token', () => {
+  it.each([
+    ['AllocateAddress', 'ec2:elastic-ip', 2],
+    ['CreateVpc', 'ec2:vpc', 1],
+    ['CreateInternetGateway', 'ec2:internet-gateway', 1],
+  ])(
+    'a lost %s answer (a 5xx after AWS made it) leaves no spare %s billing or adopted',
+    async (command, type, count) => {
+      const { cloud, options } = await setUp('instant');
+      let sent = 0;
+      cloud.onCall((c) => {
+        if (c.phase === 'after' && c.command === command && sent++ === 0)
+          throw faults.serverError('ec2', 500);
+      });
+      // The SDK's own retries on, as in cloudmart (a 500 is retried).
+      const account = cloud.account;
+      const aws = new (class extends AwsClientFactory {
+        override accountId() {
+          return Promise.resolve(account);
+        }
+      })({ region: options.config.region, maxAttempts: 8 });
+      const phase1 = STEPS.filter((s) => s.phase === 1);
+      expect(failures(await runUp({ ...options, aws, steps: phase1 }))).toBe('');
+      expect(sent).toBe(count + 1); // the lost one and its SDK retry (and the other AZ's)
+      expect(cloud.resources({ type, live: true })).toHaveLength(count);
+      expect(cloud.duplicates()).toEqual([]);
+      // Run again (a resume): the same resources, nothing new.
+      expect(failures(await runUp({ ...options, aws, steps: phase1 }))).toBe('');
+      expect(cloud.duplicates()).toEqual([]);
+    },
+  );
 });

@@ -1,5 +1,5 @@
 import { afterCreate } from '../../aws/consistency.js';
-import { firstInPages } from '../../aws/pages.js';
+import { allPages } from '../../aws/pages.js';
 import { ignoreNotFound } from '../../aws/errors.js';
 import type { InternetGateway } from '@aws-sdk/client-ec2';
 import { stackFilters } from '../../aws/tags.js';
@@ -9,15 +9,22 @@ import { names } from '../names.js';
 import { STEP, type IgwOutputs, type VpcOutputs } from '../outputs.js';
 import { deleteRetrying, ec2, ec2sdk, FIX_PHASE1, missing } from './ec2-lookup.js';
 
-async function findIgw(ctx: StepContext): Promise<InternetGateway | undefined> {
+/** This stack's gateways: one, unless a lost CreateInternetGateway answer left a second. */
+async function findIgws(ctx: StepContext): Promise<InternetGateway[]> {
   const { paginateDescribeInternetGateways } = await ec2sdk();
-  return firstInPages(
+  return allPages(
     paginateDescribeInternetGateways(
       { client: await ec2(ctx) },
       { Filters: stackFilters(ctx.config, STEP.igw) },
     ),
     (page) => page.InternetGateways,
   );
+}
+
+/** The stack's gateway: the one attached to a VPC if any, else the first. */
+async function findIgw(ctx: StepContext): Promise<InternetGateway | undefined> {
+  const all = await findIgws(ctx);
+  return all.find((g) => (g.Attachments ?? []).length > 0) ?? all[0];
 }
 
 /** DetachInternetGateway says Gateway.NotAttached when there is nothing to detach. */
@@ -46,7 +53,8 @@ export const internetGatewayStep = defineStep<IgwOutputs>({
     const { vpcId } = ctx.outputs<VpcOutputs>(STEP.vpc);
     const name = names.of(ctx.config, 'igw');
 
-    let igw = await findIgw(ctx);
+    const found = await findIgws(ctx);
+    let igw = found.find((g) => (g.Attachments ?? []).length > 0) ?? found[0];
     const created = !igw;
     if (!igw) {
       ctx.progress(`creating ${name}`);
@@ -78,6 +86,18 @@ export const internetGatewayStep = defineStep<IgwOutputs>({
         () =>
           client.send(new AttachInternetGatewayCommand({ InternetGatewayId: igwId, VpcId: vpcId })),
         { what: `attaching ${igwId} to ${vpcId}` },
+      );
+    }
+    // CreateInternetGateway has no client token: when its answer is lost (a 5xx or a reset after
+    // AWS made it), the SDK's retry makes a second gateway with the same tags. Delete the spare.
+    const { DeleteInternetGatewayCommand } = await ec2sdk();
+    for (const spare of created ? await findIgws(ctx) : found) {
+      if (spare.InternetGatewayId === igwId || (spare.Attachments ?? []).length > 0) continue;
+      ctx.progress(`deleting ${spare.InternetGatewayId!}, a spare of ${igwId}`);
+      await ignoreNotFound(
+        client.send(
+          new DeleteInternetGatewayCommand({ InternetGatewayId: spare.InternetGatewayId }),
+        ),
       );
     }
     return { internetGatewayId: igwId };
@@ -124,31 +144,34 @@ export const internetGatewayStep = defineStep<IgwOutputs>({
       DescribeInternetGatewaysCommand,
     } = await ec2sdk();
     const client = await ec2(ctx);
-    let igw = await findIgw(ctx);
+    const igws = await findIgws(ctx);
     const previousId = ctx.previous?.internetGatewayId as string | undefined;
-    if (!igw && previousId) {
+    if (previousId && !igws.some((g) => g.InternetGatewayId === previousId)) {
       const out = await ignoreNotFound(
         client.send(new DescribeInternetGatewaysCommand({ InternetGatewayIds: [previousId] })),
       );
-      igw = out?.InternetGateways?.[0];
+      igws.push(...(out?.InternetGateways ?? []));
     }
-    const igwId = igw?.InternetGatewayId;
-    if (!igwId) return;
-
-    for (const a of igw?.Attachments ?? []) {
-      if (!a.VpcId) continue;
-      const vpcId = a.VpcId;
-      // Refused with DependencyViolation while NAT EIPs or an ALB's public addresses are mapped.
-      try {
-        await deleteRetrying(ctx, `detaching ${igwId} from ${vpcId}`, () =>
-          client.send(new DetachInternetGatewayCommand({ InternetGatewayId: igwId, VpcId: vpcId })),
-        );
-      } catch (e) {
-        if (!isNotAttached(e)) throw e;
+    for (const igw of igws) {
+      const igwId = igw.InternetGatewayId;
+      if (!igwId) continue;
+      for (const a of igw.Attachments ?? []) {
+        if (!a.VpcId) continue;
+        const vpcId = a.VpcId;
+        // Refused with DependencyViolation while NAT EIPs or an ALB's public addresses are mapped.
+        try {
+          await deleteRetrying(ctx, `detaching ${igwId} from ${vpcId}`, () =>
+            client.send(
+              new DetachInternetGatewayCommand({ InternetGatewayId: igwId, VpcId: vpcId }),
+            ),
+          );
+        } catch (e) {
+          if (!isNotAttached(e)) throw e;
+        }
       }
+      await deleteRetrying(ctx, `deleting ${igwId}`, () =>
+        client.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igwId })),
+      );
     }
-    await deleteRetrying(ctx, `deleting ${igwId}`, () =>
-      client.send(new DeleteInternetGatewayCommand({ InternetGatewayId: igwId })),
-    );
   },
 });

@@ -1,8 +1,8 @@
 import type { Vpc } from '@aws-sdk/client-ec2';
 import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
 import { stackFilters } from '../../aws/tags.js';
-import { isNotFound } from '../../aws/errors.js';
-import { firstInPages } from '../../aws/pages.js';
+import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
+import { allPages, firstInPages } from '../../aws/pages.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
@@ -72,6 +72,22 @@ export const vpcStep = defineStep<VpcOutputs>({
       if (!vpc?.VpcId) throw new Error('CreateVpc returned no VPC id');
     }
     const vpcId = vpc.VpcId!;
+
+    if (created) {
+      // CreateVpc has no client token: when its answer is lost (a 5xx or a reset after AWS made
+      // the VPC), the SDK's retry makes a second one with the same tags, and the next run could
+      // adopt either. Any other VPC of this stack now is such a spare, still empty: delete it.
+      const { DeleteVpcCommand, paginateDescribeVpcs } = await ec2sdk();
+      const mine = await allPages(
+        paginateDescribeVpcs({ client: ec2 }, { Filters: stackFilters(ctx.config, STEP.vpc) }),
+        (page) => page.Vpcs,
+      );
+      for (const spare of mine) {
+        if (!spare.VpcId || spare.VpcId === vpcId) continue;
+        ctx.progress(`deleting ${spare.VpcId}, a spare of ${vpcId}`);
+        await ignoreNotFound(ec2.send(new DeleteVpcCommand({ VpcId: spare.VpcId })));
+      }
+    }
 
     if (vpc.State !== 'available') {
       // Right after CreateVpc, DescribeVpcs by id may still answer InvalidVpcID.NotFound.
