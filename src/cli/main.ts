@@ -60,7 +60,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--profile <name>', 'AWS profile (default: AWS_PROFILE or the default chain)')
     .option(
       '--state <file>',
-      'state file (default: .cloudmart/<stack>.state.json next to the config)',
+      "state file (default: .cloudmart/<stack>.state.json next to the config, or the config's state: block), or s3://bucket/key",
     )
     .option('--debug', 'show stack traces and AWS request ids on errors')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
@@ -83,7 +83,33 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('-y, --yes', 'accept the defaults without asking (needs --email)')
     .option('--email <address>', 'alert email address')
     .option('--force', 'overwrite an existing config without asking')
+    .option(
+      '--remote-state',
+      'keep the state in S3 for a team: create the state bucket (versioned, encrypted, private, HTTPS only) and add the state: block to the config (an existing config is kept)',
+    )
+    .option(
+      '--state-bucket <name>',
+      'with --remote-state: the bucket (default <stack>-state-<account>-<region>)',
+    )
     .action(run(async () => (await import('./commands/init.js')).initCommand));
+
+  const state = program
+    .command('state')
+    .description('Move the state between the local file and S3 (team use)');
+  state
+    .command('push')
+    .description(
+      "Copy the local state file to the config's S3 state (refuses to replace a newer one without --force)",
+    )
+    .option('--force', 'replace the S3 state even if it was updated later than the local file')
+    .action(run(async () => (await import('./commands/state.js')).statePushCommand));
+  state
+    .command('pull')
+    .description(
+      'Copy the S3 state into the local state file (refuses to replace a newer one without --force)',
+    )
+    .option('--force', 'replace the local file even if it was updated later than the S3 state')
+    .action(run(async () => (await import('./commands/state.js')).statePullCommand));
 
   program
     .command('plan')

@@ -88,3 +88,57 @@ it('the DB password and the Redis AUTH token never reach the state, the events o
   );
   expect(leaks).toEqual([]);
 }, 120_000);
+
+it('with the state in S3: no version of the state object ever holds the DB password or the Redis AUTH token', async () => {
+  cloud = await new FakeCloud({ mode: 'instant' }).install();
+  const bucket = 'team-state-bucket';
+  const key = 'cloudmart/cloudmart.state.json';
+  await cloud.call('s3', 'CreateBucket', {
+    Bucket: bucket,
+    CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-2' },
+  });
+  await cloud.call('s3', 'PutBucketVersioning', {
+    Bucket: bucket,
+    VersioningConfiguration: { Status: 'Enabled' },
+  });
+  const dir = tempDir();
+  dirs.push(dir);
+  const config = join(dir, 'cloudmart.config.yaml');
+  writeFileSync(
+    config,
+    `alerts:\n  email: ops@example.com\nstate:\n  backend: s3\n  bucket: ${bucket}\n  key: ${key}\n`,
+  );
+  const run = async (...args: string[]) => {
+    const io = recordingIo();
+    const code = await main(['node', 'cloudmart', ...args, '--config', config], io);
+    expect(code, io.text().slice(-2000)).toBe(0);
+  };
+  await run('up', '--yes', '--to', '4');
+  const secrets = secretValues(cloud);
+  expect(secrets.length).toBeGreaterThanOrEqual(2);
+  await run('destroy', '--yes');
+  // Every write is a version in the versioned bucket: read each one.
+  const listed = (await cloud.callAll('s3', 'ListObjectVersions', {
+    Bucket: bucket,
+    Prefix: key,
+  })) as {
+    Versions?: Array<{ Key: string; VersionId: string }>;
+  };
+  const versions = (listed.Versions ?? []).filter((v) => v.Key === key);
+  expect(versions.length).toBeGreaterThan(10);
+  const leaks: string[] = [];
+  for (const v of versions) {
+    const out = (await cloud.call('s3', 'GetObject', {
+      Bucket: bucket,
+      Key: key,
+      VersionId: v.VersionId,
+    })) as { Body: { transformToString(): Promise<string> } };
+    const text = await out.Body.transformToString();
+    for (const s of secrets)
+      if (text.includes(s.value)) leaks.push(`${s.name} in version ${v.VersionId}`);
+  }
+  console.log(
+    `[secrets] S3 state: ${secrets.length} secret values searched in ${versions.length} versions of s3://${bucket}/${key}: leaks=${leaks.length}`,
+  );
+  expect(leaks).toEqual([]);
+}, 120_000);

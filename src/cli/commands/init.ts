@@ -11,6 +11,8 @@ export interface InitOptions {
   yes?: boolean;
   email?: string;
   force?: boolean;
+  remoteState?: boolean;
+  stateBucket?: string;
 }
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
@@ -113,6 +115,18 @@ export async function initCommand(
     () => true,
     () => false,
   );
+  if (opts.remoteState) {
+    // The config stays as it is (or is written first, as without --remote-state); then the
+    // state bucket and the state: block.
+    if (!exists || opts.force) {
+      const code = await initCommand(io, { ...opts, remoteState: false }, cmd);
+      if (code !== 0) return code;
+    }
+    const { setUpRemoteState } = await import('./remote-state.js');
+    const { readConfig } = await import('../runtime.js');
+    const config = await readConfig(globals, io);
+    return setUpRemoteState(io, globals, config, file, { bucket: opts.stateBucket });
+  }
   // A folder that does not exist fails now, not after every question was answered.
   await assertWritable(file, 'the config');
 

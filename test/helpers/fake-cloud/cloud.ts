@@ -131,6 +131,47 @@ const AUTO_TOKEN: Record<string, string> = {
 };
 
 /** Kept on purpose by a destroy and no longer billed: not a failure of the teardown. */
+/** Where the stubbed clients' calls go: service, client region, operation, input, attempts. */
+export type SendFn = (
+  service: ServiceName,
+  region: string,
+  command: string,
+  input: unknown,
+  maxAttempts: number,
+) => Promise<unknown>;
+
+/**
+ * Replace `send` of every SDK client class cloudmart uses with `send` (aws-sdk-client-mock):
+ * what FakeCloud.install does with its own dispatch, and what a child process does to reach a
+ * cloud served by another (test/reliability/shared-cloud.ts). Returns the undo.
+ */
+export async function installSend(send: SendFn): Promise<() => void> {
+  const { mockClient } = await import('aws-sdk-client-mock');
+  const entries = Object.entries(CLIENTS) as Array<[ServiceName, [string, string]]>;
+  const modules = await Promise.all(
+    entries.map(([, [pkg]]) => import(pkg) as Promise<Record<string, unknown>>),
+  );
+  const stubs: AwsStub<In, In, In>[] = [];
+  entries.forEach(([service, [, className]], i) => {
+    const mod = modules[i]!;
+    registerErrorClasses(service, mod);
+    const Client = mod[className] as new (...args: unknown[]) => unknown;
+    const stub = mockClient(Client as never) as unknown as AwsStub<In, In, In>;
+    stub.send.callsFake(async function (this: In, command: In) {
+      const config = (this?.config ?? {}) as Record<string, unknown>;
+      const region =
+        GLOBAL_REGION[service] ?? (await resolve<string>(config.region)) ?? 'us-east-1';
+      const maxAttempts = (await resolve<number>(config.maxAttempts)) ?? 3;
+      const name = String(command?.constructor?.name ?? '').replace(/Command$/, '');
+      return send(service, region, name, command?.input ?? {}, maxAttempts);
+    });
+    stubs.push(stub);
+  });
+  return () => {
+    for (const s of stubs) s.restore();
+  };
+}
+
 /**
  * The SDK hands an object's body back as a stream with `transformToString()` /
  * `transformToByteArray()` (S3 GetObject); handlers return bytes, which become that here.
@@ -173,7 +214,7 @@ export class FakeCloud {
   readonly calls: CallRecord[] = [];
   private readonly services = new Map<ServiceName, ServiceModule>();
   private readonly hooks: CallHook[] = [];
-  private stubs: AwsStub<In, In, In>[] = [];
+  private restore: (() => void) | undefined;
   private seq = 0;
   private file: string | undefined;
   /** Most items per page of a paginated list (FakeCloudOptions.pageSize). */
@@ -257,41 +298,17 @@ export class FakeCloud {
    * created before or after are served by this cloud, in any region, until `uninstall()`.
    */
   async install(): Promise<this> {
-    const { mockClient } = await import('aws-sdk-client-mock');
     this.uninstall();
-    const entries = Object.entries(CLIENTS) as Array<[ServiceName, [string, string]]>;
-    const modules = await Promise.all(
-      entries.map(([, [pkg]]) => import(pkg) as Promise<Record<string, unknown>>),
+    this.restore = await installSend((s, region, name, input, attempts) =>
+      this.send(s, region, name, input, attempts),
     );
-    entries.forEach(([service, [, className]], i) => {
-      const mod = modules[i]!;
-      registerErrorClasses(service, mod);
-      const Client = mod[className] as new (...args: unknown[]) => unknown;
-      const stub = mockClient(Client as never) as unknown as AwsStub<In, In, In>;
-      const send = (
-        s: ServiceName,
-        region: string,
-        name: string,
-        input: unknown,
-        attempts: number,
-      ) => this.send(s, region, name, input, attempts);
-      stub.send.callsFake(async function (this: In, command: In) {
-        const config = (this?.config ?? {}) as Record<string, unknown>;
-        const region =
-          GLOBAL_REGION[service] ?? (await resolve<string>(config.region)) ?? 'us-east-1';
-        const maxAttempts = (await resolve<number>(config.maxAttempts)) ?? 3;
-        const name = String(command?.constructor?.name ?? '').replace(/Command$/, '');
-        return send(service, region, name, command?.input ?? {}, maxAttempts);
-      });
-      this.stubs.push(stub);
-    });
     return this;
   }
 
   /** Give `send` back to the SDK classes. */
   uninstall(): void {
-    for (const s of this.stubs) s.restore();
-    this.stubs = [];
+    this.restore?.();
+    this.restore = undefined;
   }
 
   // -------------------------------------------------------------------------------------------

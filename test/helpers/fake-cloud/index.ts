@@ -8,6 +8,8 @@
  */
 export {
   FakeCloud,
+  installSend,
+  type SendFn,
   type FakeCloudJSON,
   type FakeCloudMode,
   type FakeCloudOptions,
