@@ -1,3 +1,4 @@
+import { S3_BUCKET_ACTIONS } from '../aws/s3.js';
 import { STACK_TAG } from '../aws/tags.js';
 import type { Config } from '../config/schema.js';
 import type { ExtraStatement, OperatorScope, TypeScope } from '../engine/policy.js';
@@ -76,24 +77,13 @@ export function stateStatements(where: S3StateLocation): ExtraStatement[] {
   ];
 }
 
-/** What `init --remote-state` calls on the state bucket (ensureSecureBucket and its policy). */
-export const STATE_BUCKET_SETUP_ACTIONS = [
-  's3:ListBucket',
-  's3:CreateBucket',
-  's3:TagResource',
-  's3:GetBucketTagging',
-  's3:PutBucketTagging',
-  's3:GetBucketPublicAccessBlock',
-  's3:PutBucketPublicAccessBlock',
-  's3:GetEncryptionConfiguration',
-  's3:PutEncryptionConfiguration',
-  's3:GetBucketOwnershipControls',
-  's3:PutBucketOwnershipControls',
-  's3:GetBucketVersioning',
-  's3:PutBucketVersioning',
-  's3:GetBucketPolicy',
-  's3:PutBucketPolicy',
-];
+/**
+ * What `init --remote-state` calls on the state bucket: ensureSecureBucket and the policy write
+ * (the shared bucket helpers' actions, without any delete and the reads it does not make).
+ */
+export const STATE_BUCKET_SETUP_ACTIONS = S3_BUCKET_ACTIONS.filter(
+  (a) => !/^s3:(Delete|ListBucketVersions|GetBucketPolicyStatus)/.test(a),
+);
 
 /** Everything that names the stack's resources, from the same functions the steps name them with. */
 export function operatorScope(config: Config, remote?: S3StateLocation): OperatorScope {

@@ -137,6 +137,7 @@ describe('state push / pull', () => {
     const pull = await run(config, 'state', 'pull');
     expect(pull.code, pull.text).toBe(0);
     expect(pull.text).toContain(`Pulled s3://${BUCKET}/${KEY} (2 steps done, 2 runs`);
+    expect(pull.text).toContain(`to ${local}, replacing a state with 1 step done`);
     expect(readFileSync(local, 'utf8')).toBe(remoteText);
     await expect(s3('GetObject', { Key: `${KEY}.lock` })).rejects.toMatchObject({
       name: 'NoSuchKey',

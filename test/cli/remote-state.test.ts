@@ -10,6 +10,7 @@ import { main } from '../../src/cli/main.js';
 import { tempDir } from '../helpers/engine.js';
 import { FakeCloud } from '../helpers/fake-cloud/index.js';
 import { recordingIo } from '../helpers/io.js';
+import { fakeStateBucket } from '../helpers/s3.js';
 
 const BUCKET = 'team-state-bucket';
 const KEY = 'shop/cloudmart.state.json';
@@ -17,10 +18,7 @@ const KEY = 'shop/cloudmart.state.json';
 let cloud: FakeCloud;
 beforeEach(async () => {
   cloud = await new FakeCloud({ mode: 'instant' }).install();
-  await cloud.call('s3', 'CreateBucket', {
-    Bucket: BUCKET,
-    CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-2' },
-  });
+  await fakeStateBucket(cloud, BUCKET);
 });
 afterEach(() => cloud.uninstall());
 

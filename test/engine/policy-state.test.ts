@@ -12,6 +12,7 @@ import { registry } from '../../src/steps/registry.js';
 import { testConfig } from '../helpers/context.js';
 import { FakeCloud } from '../helpers/fake-cloud/index.js';
 import { evaluate, type AuthRequest } from '../helpers/iam-evaluator.js';
+import { fakeStateBucket } from '../helpers/s3.js';
 
 const WHERE: S3StateLocation = {
   bucket: 'team-state',
@@ -22,10 +23,7 @@ const WHERE: S3StateLocation = {
 let cloud: FakeCloud;
 beforeEach(async () => {
   cloud = await new FakeCloud({ mode: 'instant' }).install();
-  await cloud.call('s3', 'CreateBucket', {
-    Bucket: WHERE.bucket,
-    CreateBucketConfiguration: { LocationConstraint: WHERE.region },
-  });
+  await fakeStateBucket(cloud, WHERE.bucket);
 });
 afterEach(() => cloud.uninstall());
 

@@ -34,3 +34,31 @@ export function secureBucketSettings(
     options.versioning ? { Status: options.versioning } : {},
   );
 }
+
+/** A bucket in the fake cloud for the S3 state, created as `init --remote-state` would leave it (versioned). */
+export async function fakeStateBucket(
+  cloud: {
+    call(service: 's3', command: string, input: unknown, region?: string): Promise<unknown>;
+  },
+  bucket: string,
+  region = 'ap-northeast-2',
+): Promise<void> {
+  await cloud.call(
+    's3',
+    'CreateBucket',
+    {
+      Bucket: bucket,
+      CreateBucketConfiguration: { LocationConstraint: region },
+    },
+    region,
+  );
+  await cloud.call(
+    's3',
+    'PutBucketVersioning',
+    {
+      Bucket: bucket,
+      VersioningConfiguration: { Status: 'Enabled' },
+    },
+    region,
+  );
+}

@@ -15,6 +15,7 @@ import { FakeCloud } from '../helpers/fake-cloud/index.js';
 import { calibrate } from './crash.js';
 import { inventory, orphans, removeDir, stateProblems, tempDir } from './harness.js';
 import { serveCloud, type SharedCloud } from './shared-cloud.js';
+import { fakeStateBucket } from '../helpers/s3.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CHILD = join(import.meta.dirname, 'child-shared-cli.ts');
@@ -36,14 +37,7 @@ afterEach(async () => {
 /** A cloud in latency mode (1 simulated minute = `msPerMinute` ms) holding the state bucket. */
 async function sharedCloud(msPerMinute = 10): Promise<FakeCloud> {
   const cloud = new FakeCloud({ mode: 'latency', msPerMinute });
-  await cloud.call('s3', 'CreateBucket', {
-    Bucket: BUCKET,
-    CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-2' },
-  });
-  await cloud.call('s3', 'PutBucketVersioning', {
-    Bucket: BUCKET,
-    VersioningConfiguration: { Status: 'Enabled' },
-  });
+  await fakeStateBucket(cloud, BUCKET);
   shared = await serveCloud(cloud);
   return cloud;
 }

@@ -11,6 +11,7 @@ import { main } from '../../src/cli/main.js';
 import { FakeCloud } from '../helpers/fake-cloud/index.js';
 import { recordingIo } from '../helpers/io.js';
 import { removeDir, tempDir } from './harness.js';
+import { fakeStateBucket } from '../helpers/s3.js';
 
 /** Every secret value the cloud holds: the `password` of JSON secrets, or the whole string. */
 function secretValues(cloud: FakeCloud): Array<{ name: string; value: string }> {
@@ -93,14 +94,7 @@ it('with the state in S3: no version of the state object ever holds the DB passw
   cloud = await new FakeCloud({ mode: 'instant' }).install();
   const bucket = 'team-state-bucket';
   const key = 'cloudmart/cloudmart.state.json';
-  await cloud.call('s3', 'CreateBucket', {
-    Bucket: bucket,
-    CreateBucketConfiguration: { LocationConstraint: 'ap-northeast-2' },
-  });
-  await cloud.call('s3', 'PutBucketVersioning', {
-    Bucket: bucket,
-    VersioningConfiguration: { Status: 'Enabled' },
-  });
+  await fakeStateBucket(cloud, bucket);
   const dir = tempDir();
   dirs.push(dir);
   const config = join(dir, 'cloudmart.config.yaml');

@@ -9,6 +9,7 @@ import { AwsClientFactory } from '../../src/aws/clients.js';
 import { S3Backend, type S3StateLocation } from '../../src/state/s3.js';
 import { StateStore, type LockInfo } from '../../src/state/store.js';
 import { FakeCloud } from '../helpers/fake-cloud/index.js';
+import { fakeStateBucket } from '../helpers/s3.js';
 
 const WHERE: S3StateLocation = {
   bucket: 'team-state',
@@ -20,14 +21,7 @@ const LOCK_KEY = `${WHERE.key}.lock`;
 let cloud: FakeCloud;
 beforeEach(async () => {
   cloud = await new FakeCloud({ mode: 'instant' }).install();
-  await cloud.call('s3', 'CreateBucket', {
-    Bucket: WHERE.bucket,
-    CreateBucketConfiguration: { LocationConstraint: WHERE.region },
-  });
-  await cloud.call('s3', 'PutBucketVersioning', {
-    Bucket: WHERE.bucket,
-    VersioningConfiguration: { Status: 'Enabled' },
-  });
+  await fakeStateBucket(cloud, WHERE.bucket);
 });
 afterEach(() => cloud.uninstall());
 

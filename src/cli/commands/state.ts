@@ -60,98 +60,98 @@ async function read(store: StateStore, stack: string, region: string) {
   return { text, state };
 }
 
+/** What differs between a push and a pull: the words, and which store is the source. */
+interface Direction {
+  command: 'state push' | 'state pull';
+  verb: string;
+  missingHint: string;
+  newerHint: string;
+  /** The next thing to know, once the copy is written. */
+  after(s3: string, local: string, config: { state?: { backend: string } }): string;
+}
+
+const PUSH: Direction = {
+  command: 'state push',
+  verb: 'Pushed',
+  missingHint:
+    'Pass --state <file> to name it, or "cloudmart state pull" to fetch the S3 state instead.',
+  newerHint:
+    'Someone ran cloudmart on the S3 state since: "cloudmart state pull" fetches it. Pass --force to replace it anyway (the bucket keeps the replaced version).',
+  after: (s3, _local, config) =>
+    `The local file is left as it was. Runs with this config use ${s3} from now on${config.state?.backend === 's3' ? '' : ` only when given --state ${s3} (add the state: block to the config to make it the default)`}.`,
+};
+
+const PULL: Direction = {
+  command: 'state pull',
+  verb: 'Pulled',
+  missingHint: '"cloudmart state push" puts a local state there; "cloudmart up" starts one.',
+  newerHint:
+    '"cloudmart state push" sends the local one to S3 instead; pass --force to replace the local file anyway.',
+  after: (s3, local) =>
+    `Runs with --state ${local} use this copy; runs with the config's state: block keep using ${s3}.`,
+};
+
 /**
- * `state push`: the local state file becomes the S3 state. A remote state updated later than
- * the local one is not overwritten without --force; the write is conditional on the remote
- * state as read (If-Match), so a run that wrote meanwhile is never overwritten either.
+ * Copy one state over the other, both locked: nothing is written when they are the same, and a
+ * destination updated later than the source is kept unless --force. The destination is read
+ * last, so an S3 destination's write is conditional (If-Match) on exactly what was compared.
  */
-export async function statePushCommand(
+async function move(
   io: Io,
   opts: StateMoveOptions,
-  cmd: { optsWithGlobals(): GlobalOptions },
+  g: GlobalOptions,
+  dir: Direction,
 ): Promise<number> {
-  const { config, local, s3, release } = await bothStates(io, cmd.optsWithGlobals(), 'state push');
+  const { config, local, s3, release } = await bothStates(io, g, dir.command);
+  const [source, target] = dir === PUSH ? [local, s3] : [s3, local];
+  const name = (store: StateStore) => (store === s3 ? 'S3' : 'local');
   try {
-    const from = await read(local, config.stack, config.region);
+    const from = await read(source, config.stack, config.region);
     if (!from) {
-      throw new CloudmartError('USAGE', `There is no local state file ${local.path} to push`, {
+      throw new CloudmartError('USAGE', `There is no state at ${source.path} to copy`, {
         exitCode: 2,
-        hint: 'Pass --state <file> to name it, or "cloudmart state pull" to fetch the S3 state instead.',
+        hint: dir.missingHint,
       });
     }
-    // Read last: the S3 backend's next write is conditional on exactly what this read saw.
-    const to = await read(s3, config.stack, config.region);
+    const to = await read(target, config.stack, config.region);
     if (to?.text === from.text) {
       io.err(
-        `${s3.path} already holds exactly ${local.path} (${summary(from.state)}): nothing written.`,
+        `${target.path} already holds exactly ${source.path} (${summary(from.state)}): nothing written.`,
       );
       return 0;
     }
     if (to && Date.parse(to.state.updatedAt) > Date.parse(from.state.updatedAt) && !opts.force) {
       throw new CloudmartError(
         'STATE_CONFLICT',
-        `${s3.path} is newer than ${local.path} (S3: ${summary(to.state)}; local: ${summary(from.state)}): not overwriting it`,
-        {
-          hint: 'Someone ran cloudmart on the S3 state since: "cloudmart state pull" fetches it. Pass --force to replace it anyway (the bucket keeps the replaced version).',
-        },
+        `${target.path} is newer than ${source.path} (${name(target)}: ${summary(to.state)}; ${name(source)}: ${summary(from.state)}): not overwriting it`,
+        { hint: dir.newerHint },
       );
     }
-    await s3.backend.write(from.text);
+    await target.backend.write(from.text);
     io.err(
-      `Pushed ${local.path} (${summary(from.state)}) to ${s3.path}${to ? `, replacing a state with ${summary(to.state)} (the bucket keeps that version)` : ''}.`,
+      `${dir.verb} ${source.path} (${summary(from.state)}) to ${target.path}${to ? `, replacing a state with ${summary(to.state)}${target === s3 ? ' (the bucket keeps that version)' : ''}` : ''}.`,
     );
-    io.err(
-      `The local file is left as it was. Runs with this config use ${s3.path} from now on${config.state?.backend === 's3' ? '' : ' only when given --state ' + s3.path + ' (add the state: block to the config to make it the default)'}.`,
-    );
+    io.err(dir.after(s3.path, local.path, config));
     return 0;
   } finally {
     await release();
   }
 }
 
-/**
- * `state pull`: the S3 state becomes the local state file (written atomically). A local state
- * updated later than the S3 one is not overwritten without --force.
- */
-export async function statePullCommand(
+/** `state push`: the local state file becomes the S3 state. */
+export function statePushCommand(
   io: Io,
   opts: StateMoveOptions,
   cmd: { optsWithGlobals(): GlobalOptions },
 ): Promise<number> {
-  const { config, local, s3, release } = await bothStates(io, cmd.optsWithGlobals(), 'state pull');
-  try {
-    const from = await read(s3, config.stack, config.region);
-    if (!from) {
-      throw new CloudmartError('USAGE', `There is no state at ${s3.path} to pull`, {
-        exitCode: 2,
-        hint: '"cloudmart state push" puts a local state there; "cloudmart up" starts one.',
-      });
-    }
-    const to = await read(local, config.stack, config.region);
-    if (to?.text === from.text) {
-      io.err(
-        `${local.path} already holds exactly ${s3.path} (${summary(from.state)}): nothing written.`,
-      );
-      return 0;
-    }
-    if (to && Date.parse(to.state.updatedAt) > Date.parse(from.state.updatedAt) && !opts.force) {
-      throw new CloudmartError(
-        'STATE_CONFLICT',
-        `${local.path} is newer than ${s3.path} (local: ${summary(to.state)}; S3: ${summary(from.state)}): not overwriting it`,
-        {
-          hint: '"cloudmart state push" sends the local one to S3 instead; pass --force to replace the local file anyway.',
-        },
-      );
-    }
-    await local.backend.write(from.text);
-    io.err(
-      `Pulled ${s3.path} (${summary(from.state)}) into ${local.path}${to ? `, replacing a local state with ${summary(to.state)}` : ''}.`,
-    );
-    io.err(
-      `Runs with --state ${local.path} use this copy; runs with the config's state: block keep using ${s3.path}.`,
-    );
-    return 0;
-  } finally {
-    await release();
-  }
+  return move(io, opts, cmd.optsWithGlobals(), PUSH);
+}
+
+/** `state pull`: the S3 state becomes the local state file (written atomically). */
+export function statePullCommand(
+  io: Io,
+  opts: StateMoveOptions,
+  cmd: { optsWithGlobals(): GlobalOptions },
+): Promise<number> {
+  return move(io, opts, cmd.optsWithGlobals(), PULL);
 }

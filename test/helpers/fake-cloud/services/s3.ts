@@ -554,31 +554,22 @@ export function s3Service(w: World): ServiceModule {
       last !== undefined &&
       last.at === w.now() &&
       (ifNoneMatch !== undefined ? last.before === null : last.before === base);
-    if (ifNoneMatch !== undefined && current) {
-      if (concurrent) {
-        delete conflicts[key];
-        throw err(
-          'ConditionalRequestConflict',
-          'A conflicting conditional operation is currently in progress against this resource. Please try again.',
-          409,
-        );
-      }
-      throw preconditionFailed('If-None-Match');
-    }
-    if (ifMatch !== undefined) {
+    // Which precondition fails, if one does (a missing key fails If-Match with 404 at once).
+    let failed: 'If-None-Match' | 'If-Match' | undefined;
+    if (ifNoneMatch !== undefined && current) failed = 'If-None-Match';
+    else if (ifMatch !== undefined) {
       if (!current) throw err('NoSuchKey', 'The specified key does not exist.', 404);
-      if (ifMatch !== current.etag) {
-        if (concurrent) {
-          delete conflicts[key];
-          throw err(
-            'ConditionalRequestConflict',
-            'A conflicting conditional operation is currently in progress against this resource. Please try again.',
-            409,
-          );
-        }
-        throw preconditionFailed('If-Match');
-      }
+      if (ifMatch !== current.etag) failed = 'If-Match';
     }
+    if (failed && concurrent) {
+      delete conflicts[key];
+      throw err(
+        'ConditionalRequestConflict',
+        'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+        409,
+      );
+    }
+    if (failed) throw preconditionFailed(failed);
     conflicts[key] = { at: w.now(), before: current?.etag ?? null };
   }
 
