@@ -3,7 +3,7 @@
  * (`runLoadTest`, what `cloudmart load` runs) ÷ ApacheBench against the same local server, same
  * concurrency, same number of requests, in both of ab's modes: one connection per request
  * (`ab -n -c`, cloudmart's default) and kept-alive connections (`ab -k`, `--keep-alive`).
- * Trials alternate (ours, ab, ours, ab, …) and the median of each side is compared.
+ * Trials alternate (ours then ab, ab then ours, …) and the median of each side is compared.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { median, round } from './critical-path.js';
@@ -106,9 +106,12 @@ export async function measureLoad(
       // Warm-up of both (JIT, sockets), not counted.
       await runOurs(Math.min(n, 2_000));
       if (hasAb) await runAb(url, Math.min(n, 2_000), concurrency, keepAlive);
+      // Alternate which client goes first, so a machine that gets busier or quieter during the
+      // run does not favour one of them.
       for (let i = 0; i < trials; i++) {
+        if (hasAb && i % 2 === 1) theirs.push(await runAb(url, n, concurrency, keepAlive));
         ours.push(await runOurs(n));
-        if (hasAb) theirs.push(await runAb(url, n, concurrency, keepAlive));
+        if (hasAb && i % 2 === 0) theirs.push(await runAb(url, n, concurrency, keepAlive));
       }
       const oursRps = median(ours);
       const abRps = hasAb ? median(theirs) : null;

@@ -4,9 +4,15 @@ import tls from 'node:tls';
 /**
  * A lean HTTP/1.1 GET client for the load test, on plain sockets: one request at a time per
  * connection, no pipelining, no agent. With `keepAlive` off it opens a connection per request
- * and sends `Connection: close`, as ApacheBench does without `-k`; with it on it reuses the
- * connection as `ab -k` does. The latency runs from the request's start (the connect, when a
- * connection is opened for it) to the last byte of the response, as ab measures it.
+ * and sends `Connection: close`, as ApacheBench does without `-k`: the server closes the
+ * connection after its answer and the slot is free only once it has (ab reads until the
+ * server's close too), so the next request never overlaps the last one's connection. With it on
+ * it reuses the connection as `ab -k` does. The latency runs from the request's start (the
+ * connect, when a connection is opened for it) to the last byte of the response.
+ *
+ * Per request it allocates little: plain TCP reads go into one buffer shared by every
+ * connection (`onread`, parsed synchronously, nothing kept from it), the request's bytes are
+ * built once per run, and there is no timer per request (the runner sweeps for timeouts).
  */
 
 export interface ClientTarget {
@@ -66,7 +72,8 @@ export class ResponseParser {
           const end = buf.indexOf(CRLF2);
           if (end === -1) {
             if (buf.length > 64 * 1024) throw new Error('response header too large');
-            this.head = buf;
+            // A copy: `data` may be the read buffer every connection shares.
+            this.head = Buffer.from(buf);
             return false;
           }
           this.parseHead(buf.toString('latin1', 0, end));
@@ -115,30 +122,20 @@ export class ResponseParser {
   }
 
   private parseHead(text: string): void {
-    const lines = text.split('\r\n');
-    const m = /^HTTP\/1\.(\d) (\d{3})/.exec(lines[0] ?? '');
+    const m = STATUS_LINE.exec(text);
     if (!m) throw new Error('not an HTTP/1.x response');
     this.status = Number(m[2]);
-    let length: number | undefined;
-    let chunked = false;
-    let connection = m[1] === '0' ? 'close' : 'keep-alive';
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon === -1) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (name === 'content-length') length = Number(value);
-      else if (name === 'transfer-encoding') chunked = /chunked/i.test(value);
-      else if (name === 'connection') connection = value.toLowerCase();
-    }
+    // Only three headers matter here: one case-insensitive search each, no split per line.
+    const length = CONTENT_LENGTH.exec(text);
+    const chunked = TRANSFER_ENCODING.exec(text)?.[1]?.toLowerCase().includes('chunked') === true;
+    const connection = CONNECTION.exec(text)?.[1]?.toLowerCase() ?? (m[1] === '0' ? 'close' : '');
     this.close = connection.includes('close');
     if (this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200))
       this.phase = 'done';
     else if (chunked) this.phase = 'chunk-size';
-    else if (length !== undefined && Number.isFinite(length)) {
-      this.remaining = length;
-      this.phase = length === 0 ? 'done' : 'length';
+    else if (length) {
+      this.remaining = Number(length[1]);
+      this.phase = this.remaining === 0 ? 'done' : 'length';
     } else {
       this.phase = 'eof';
       this.close = true;
@@ -146,22 +143,42 @@ export class ResponseParser {
   }
 }
 
+const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})/;
+const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
+const TRANSFER_ENCODING = /\r\ntransfer-encoding:[ \t]*([^\r]*)/i;
+const CONNECTION = /\r\nconnection:[ \t]*([^\r]*)/i;
+
 /** How one request ended. */
 export type Outcome =
   | { kind: 'response'; status: number; ms: number }
   | { kind: 'timeout'; ms: number }
   | { kind: 'error'; ms: number; error: string };
 
+/** One read buffer for every plain-TCP connection: each read is parsed before the next. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+const ignore = () => undefined;
+
 /**
  * One client connection slot: sends a request, reports its outcome, and is ready for the next.
  * The caller checks timeouts (`startedAt`, `expire`) so there is no timer per request.
  */
 export class Connection {
+  /** The connection in use; null when none is open. */
   private socket: net.Socket | null = null;
+  /**
+   * Plain-TCP socket objects of this slot, closed and ready to connect again: with a connection
+   * per request, connecting the same objects again saves building a socket (and its streams and
+   * listeners) per request. Node allows it once 'close' has been emitted, which comes a little
+   * after the server's close that frees the slot, so a slot takes turns with two of them.
+   */
+  private spares: net.Socket[] = [];
+  private retired = false;
   private readonly parser = new ResponseParser();
   /** performance.now() when the request in flight started; 0 when idle. */
   startedAt = 0;
   private next = 0;
+  /** The answer is in; the slot waits for the server to close the connection (ab without -k). */
+  private answered: Outcome | null = null;
 
   constructor(
     private readonly target: ClientTarget,
@@ -178,84 +195,148 @@ export class Connection {
 
   send(): void {
     this.startedAt = performance.now();
+    this.answered = null;
     this.parser.reset();
     if (this.socket) this.socket.write(this.target.request);
     else this.open();
   }
 
-  /** The request in flight took too long: drop its connection and report a timeout. */
+  /**
+   * The request in flight took too long: drop its connection and report a timeout. A request
+   * already answered whose server has not closed yet reports its answer (the slot is freed).
+   */
   expire(): void {
     if (!this.busy) return;
-    this.finish({ kind: 'timeout', ms: performance.now() - this.startedAt }, true);
+    if (this.answered) this.finish(this.answered, true);
+    else this.finish({ kind: 'timeout', ms: performance.now() - this.startedAt }, true);
   }
 
   /** Close without reporting (the run is over). */
   destroy(): void {
     this.startedAt = 0;
+    this.answered = null;
     this.drop();
+    this.retired = true;
+    this.spares = [];
   }
 
+  /** Abandon the socket in use (its object is not reused: its 'close' is still to come). */
   private drop(): void {
     const s = this.socket;
     this.socket = null;
     if (s) {
-      s.removeAllListeners('data');
-      s.removeAllListeners('close');
+      s.removeAllListeners();
+      s.on('error', ignore);
       s.destroy();
     }
   }
 
   private finish(outcome: Outcome, drop: boolean): void {
     this.startedAt = 0;
+    this.answered = null;
     if (drop) this.drop();
     this.onDone(this, outcome);
+  }
+
+  /** Bytes of the response in flight (from the shared buffer or a TLS chunk). */
+  private read(socket: net.Socket, chunk: Buffer): void {
+    if (this.socket !== socket || !this.busy || this.answered) return;
+    let complete: boolean;
+    try {
+      complete = this.parser.feed(chunk);
+    } catch (e) {
+      this.finish({ kind: 'error', ms: this.elapsed(), error: (e as Error).message }, true);
+      return;
+    }
+    if (!complete) return;
+    const outcome: Outcome = { kind: 'response', status: this.parser.status, ms: this.elapsed() };
+    if (this.keepAlive && !this.parser.close) this.finish(outcome, false);
+    else if (!this.keepAlive && this.parser.close) {
+      // Timed to the last byte; the slot is free once the server has closed ('end' below).
+      this.answered = outcome;
+    } else this.finish(outcome, true); // a server that keeps a connection we asked to close
+  }
+
+  /** A plain-TCP socket of this slot with its listeners (they serve every connection it makes). */
+  private createSocket(): net.Socket {
+    // `onread` (reads into the shared buffer) is taken by the constructor, as net.connect passes
+    // its options to it; @types/node lists it only among the connect options.
+    const socket: net.Socket = new net.Socket({
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number, buf: Uint8Array) => {
+          this.read(socket, (buf as Buffer).subarray(0, n));
+          return true;
+        },
+      },
+    } as net.SocketConstructorOpts);
+    this.listen(socket);
+    return socket;
+  }
+
+  /**
+   * 'error' is followed by 'close', which reports. The server's close after an answer we asked
+   * it to close with frees the slot at once; our side closes behind it.
+   */
+  private listen(socket: net.Socket): void {
+    socket.on('error', ignore);
+    socket.on('end', () => {
+      if (this.socket !== socket || !this.answered) return;
+      this.socket = null;
+      socket.destroy();
+      this.finish(this.answered, false);
+    });
+    socket.on('close', (hadError: boolean) => this.closed(socket, hadError));
+  }
+
+  private closed(socket: net.Socket, hadError: boolean): void {
+    if (!this.target.tls && !this.retired) this.spares.push(socket);
+    if (this.socket !== socket) return;
+    this.socket = null;
+    if (!this.busy) return;
+    if (this.answered) {
+      this.finish(this.answered, false);
+      return;
+    }
+    if (!hadError && this.parser.endsAtEof) {
+      this.finish({ kind: 'response', status: this.parser.status, ms: this.elapsed() }, false);
+      return;
+    }
+    const err = (socket as net.Socket & { errored?: Error | null }).errored as
+      NodeJS.ErrnoException | null | undefined;
+    this.finish(
+      {
+        kind: 'error',
+        ms: this.elapsed(),
+        error: err?.code ?? err?.message ?? 'connection closed before the response ended',
+      },
+      false,
+    );
   }
 
   private open(): void {
     const t = this.target;
     const host = t.addresses[this.next++ % t.addresses.length]!;
-    const socket = t.tls
-      ? tls.connect({ host, port: t.port, servername: t.servername, ALPNProtocols: ['http/1.1'] })
-      : net.connect({ host, port: t.port });
-    this.socket = socket;
-    socket.setNoDelay(true);
+    if (t.tls) {
+      const socket = tls.connect({
+        host,
+        port: t.port,
+        servername: t.servername,
+        ALPNProtocols: ['http/1.1'],
+      });
+      socket.on('data', (chunk: Buffer) => this.read(socket, chunk));
+      this.listen(socket);
+      this.socket = socket;
+    } else {
+      const socket = this.spares.pop() ?? this.createSocket();
+      this.socket = socket;
+      socket.connect({ host, port: t.port });
+      // With keep-alive the next request goes out only after the answer (its ACK is in), so
+      // Nagle never holds it; a connection per request writes once and skips the call.
+      if (this.keepAlive) socket.setNoDelay(true);
+    }
     // Written at once: the socket holds it until it is connected (and, for TLS, secure).
-    socket.write(t.request);
-    socket.on('data', (chunk: Buffer) => {
-      if (this.socket !== socket || !this.busy) return;
-      let complete: boolean;
-      try {
-        complete = this.parser.feed(chunk);
-      } catch (e) {
-        this.finish({ kind: 'error', ms: this.elapsed(), error: (e as Error).message }, true);
-        return;
-      }
-      if (complete)
-        this.finish(
-          { kind: 'response', status: this.parser.status, ms: this.elapsed() },
-          !this.keepAlive || this.parser.close,
-        );
-    });
-    socket.on('error', () => undefined); // 'close' follows and reports it
-    socket.on('close', (hadError: boolean) => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      if (!this.busy) return;
-      if (!hadError && this.parser.endsAtEof) {
-        this.finish({ kind: 'response', status: this.parser.status, ms: this.elapsed() }, false);
-        return;
-      }
-      const err = (socket as net.Socket & { errored?: Error | null }).errored as
-        NodeJS.ErrnoException | null | undefined;
-      this.finish(
-        {
-          kind: 'error',
-          ms: this.elapsed(),
-          error: err?.code ?? err?.message ?? 'connection closed before the response ended',
-        },
-        false,
-      );
-    });
+    this.socket.write(t.request);
   }
 
   private elapsed(): number {

@@ -1,5 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   assertFdLimit,
@@ -32,7 +37,9 @@ async function serve(handler: Handler): Promise<{ url: string; paths: string[]; 
 }
 
 const servers: Server[] = [];
+const rawServers: NetServer[] = [];
 afterEach(async () => {
+  for (const s of rawServers.splice(0)) await new Promise((resolve) => s.close(resolve));
   for (const s of servers.splice(0)) {
     s.closeAllConnections();
     await new Promise((resolve) => s.close(resolve));
@@ -159,6 +166,73 @@ describe('runLoadTest', () => {
     expect(kept.keepAlive).toBe(true);
     expect(kept.responses).toBe(60);
     expect(opened).toBeLessThanOrEqual(5);
+  });
+
+  describe('a connection per request, as ab without -k', () => {
+    /** A raw TCP server: `answer` gets each connection and its number, once the request is in. */
+    async function rawServer(answer: (socket: Socket, n: number) => void): Promise<string> {
+      let n = 0;
+      const server = createNetServer((socket) => {
+        const i = n++;
+        socket.once('data', () => answer(socket, i));
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      rawServers.push(server);
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/products`;
+    }
+    const ANSWER = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}';
+
+    it('frees the slot only once the server has closed the connection, as ab reads to the close', async () => {
+      let open = 0;
+      let overlapped = false;
+      const url = await rawServer((socket) => {
+        open++;
+        if (open > 1) overlapped = true;
+        socket.write(ANSWER);
+        // The answer is complete, but the connection stays open a while before the server closes it.
+        setTimeout(() => {
+          open--;
+          socket.end();
+        }, 30);
+      });
+      const r = await runLoadTest({ url, requests: 4, concurrency: 1 });
+      expect([r.ok, r.errors, r.timeouts]).toEqual([4, 0, 0]);
+      expect(overlapped).toBe(false);
+    });
+
+    it('counts an answer whose server never closes as answered at the timeout, not as a timeout', async () => {
+      const url = await rawServer((socket) => socket.write(ANSWER));
+      const r = await runLoadTest({ url, requests: 2, concurrency: 2, timeoutSeconds: 0.2 });
+      expect([r.ok, r.errors, r.timeouts]).toEqual([2, 0, 0]);
+    });
+
+    it('closes the connection itself when the server answers keep-alive to a request to close', async () => {
+      const url = await rawServer((socket) =>
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}'),
+      );
+      const r = await runLoadTest({ url, requests: 6, concurrency: 2, timeoutSeconds: 5 });
+      expect([r.ok, r.errors, r.timeouts]).toEqual([6, 0, 0]);
+      expect(r.max).toBeLessThan(5_000);
+    });
+
+    it('reads a head split over several reads while other connections read in between', async () => {
+      // Every connection's reads share one buffer: a partial head must be copied out of it.
+      const url = await rawServer((socket, i) => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-');
+        setTimeout(
+          () =>
+            socket.end(
+              `Length: 10\r\nConnection: close\r\n\r\n{"n":${String(i % 10).padStart(4, '0')}}`,
+            ),
+          5,
+        );
+      });
+      for (const keepAlive of [false, true]) {
+        const r = await runLoadTest({ url, requests: 40, concurrency: 8, keepAlive });
+        expect([r.ok, r.errors]).toEqual([40, 0]);
+      }
+    });
   });
 
   it('reads chunked and close-delimited bodies to the end', async () => {
