@@ -5,8 +5,10 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = resolve(process.argv[2] ?? join(import.meta.dirname, '..'));
+// import.meta.dirname needs Node 20.11; package.json promises any Node 20.
+const root = resolve(process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url)));
 
 /** Newest modification time (ms) of the files under `dir`, or of `dir` itself if a file. */
 function newest(path) {
