@@ -376,8 +376,10 @@ export const distributionStep = defineStep<CdnOutputs>({
         new CreateDistributionWithTagsCommand({
           DistributionConfigWithTags: {
             DistributionConfig: {
-              // Deterministic: a retry after a crash replays the same request.
-              CallerReference: `cloudmart-${ctx.config.stack}-reserved`,
+              // New each time, so a stack built again after a destroy never meets the reference
+              // of its deleted reservation; a retry after a crash finds the first reservation
+              // by its comment (above) and sends nothing.
+              CallerReference: `cloudmart-${ctx.config.stack}-reserved-${ctx.now().toString(36)}`,
               Comment: distributionComment(ctx.config),
               Enabled: false,
               PriceClass: ctx.config.cdn.priceClass,

@@ -1,14 +1,18 @@
 import type { Vpc } from '@aws-sdk/client-ec2';
 import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
 import { stackFilters } from '../../aws/tags.js';
-import { ignoreNotFound, isNotFound } from '../../aws/errors.js';
+import { awsErrorName, ignoreNotFound, isNotFound } from '../../aws/errors.js';
 import { allPages, firstInPages } from '../../aws/pages.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
+import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
 import { STEP, type VpcOutputs } from '../outputs.js';
 
 const ec2sdk = () => import('@aws-sdk/client-ec2');
+
+/** AWS's default number of VPCs per region (quota L-F678F1CE), the default VPC included. */
+export const DEFAULT_VPC_QUOTA = 5;
 
 /** Find this stack's VPC by its tags (CreateVpc has no client token, so tags are the only guard). */
 async function findVpc(ctx: StepContext): Promise<Vpc | undefined> {
@@ -53,6 +57,26 @@ export const vpcStep = defineStep<VpcOutputs>({
     `VPC ${names.of(config, 'vpc')} ${config.network.vpcCidr} with DNS support and DNS hostnames`,
   ],
 
+  // A class sharing one account runs out of VPCs before anything else: AWS allows 5 per region
+  // ("VPCs per Region", L-F678F1CE; the default VPC counts). Reading a raised quota takes the
+  // Service Quotas API, which cloudmart does not call, so a full region is a warning, not a
+  // refusal: with the default quota, CreateVpc will answer VpcLimitExceeded.
+  preflightChecks: (config) => [
+    `VPCs: room in ${config.region} for 1 more (AWS's default quota "VPCs per Region", L-F678F1CE, is ${DEFAULT_VPC_QUOTA}; a raised quota cannot be read without Service Quotas, so a full region is only a warning)`,
+  ],
+  async preflight(ctx) {
+    if (await findVpc(ctx)) return;
+    const { paginateDescribeVpcs } = await ec2sdk();
+    const all = await allPages(
+      paginateDescribeVpcs({ client: await ctx.aws.get('ec2') }, {}),
+      (page) => page.Vpcs,
+    );
+    if (all.length < DEFAULT_VPC_QUOTA) return;
+    ctx.warn(
+      `${ctx.config.region} already has ${all.length} VPCs, AWS's default quota ("VPCs per Region", L-F678F1CE): unless this account's quota was raised, up will stop at the VPC (VpcLimitExceeded). Delete a VPC you no longer need, or request an increase in Service Quotas.`,
+    );
+  },
+
   async create(ctx) {
     const { CreateVpcCommand, ModifyVpcAttributeCommand, DescribeVpcsCommand } = await ec2sdk();
     const ec2 = await ctx.aws.get('ec2');
@@ -62,12 +86,24 @@ export const vpcStep = defineStep<VpcOutputs>({
     const created = !vpc;
     if (!vpc) {
       ctx.progress(`creating ${name} ${ctx.config.network.vpcCidr}`);
-      const out = await ec2.send(
-        new CreateVpcCommand({
-          CidrBlock: ctx.config.network.vpcCidr,
-          TagSpecifications: [{ ResourceType: 'vpc', Tags: ctx.tags.list(name) }],
-        }),
-      );
+      const out = await ec2
+        .send(
+          new CreateVpcCommand({
+            CidrBlock: ctx.config.network.vpcCidr,
+            TagSpecifications: [{ ResourceType: 'vpc', Tags: ctx.tags.list(name) }],
+          }),
+        )
+        .catch((e: unknown) => {
+          if (awsErrorName(e) !== 'VpcLimitExceeded') throw e;
+          throw new CloudmartError(
+            'QUOTA',
+            `Creating ${name} failed: ${ctx.config.region} already holds as many VPCs as the account may have (VpcLimitExceeded)`,
+            {
+              cause: e,
+              hint: 'Delete a VPC you no longer need (another stack\'s "cloudmart destroy" removes its own), or request an increase of "VPCs per Region" (L-F678F1CE) in Service Quotas; then run "cloudmart up" again (it resumes).',
+            },
+          );
+        });
       vpc = out.Vpc;
       if (!vpc?.VpcId) throw new Error('CreateVpc returned no VPC id');
     }

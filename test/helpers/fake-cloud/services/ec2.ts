@@ -1016,6 +1016,11 @@ export function ec2Service(w: World): ServiceModule {
   const handlers: ServiceModule['handlers'] = {
     // -- VPC -------------------------------------------------------------------------------
     CreateVpc(ctx, input) {
+      // 5 per region unless raised (`regionSettings(region).vpcQuota`), as AWS counts them.
+      const quota = (w.regionSettings(ctx.region).vpcQuota as number | undefined) ?? 5;
+      if (w.all(T.vpc, ctx.region).filter((v) => !v.gone).length >= quota) {
+        throw err('VpcLimitExceeded', 'The maximum number of VPCs has been reached.');
+      }
       const cidr = input.CidrBlock as string;
       const c = parseCidr(cidr);
       if (!c || c.bits < 16 || c.bits > 28) {
