@@ -106,6 +106,13 @@ export class S3Backend implements StateBackend {
       this.etag = outcome.etag;
       return;
     }
+    // The SDK retries a write whose answer was lost (a 500, a reset): the retry then meets this
+    // very write (412). S3 holding exactly this text is that case, not another run's write.
+    const now = await this.get(this.where.key, 'Reading the state');
+    if (now?.text === text) {
+      this.etag = now.etag;
+      return;
+    }
     throw this.conflict(outcome);
   }
 
@@ -118,6 +125,11 @@ export class S3Backend implements StateBackend {
         return;
       }
       const seen = await this.get(this.lockKey, 'Reading the lock');
+      // Our own lock (its text has our nonce): a create or takeover whose answer was lost.
+      if (seen?.text === text) {
+        this.lockEtag = seen.etag;
+        return;
+      }
       if (seen) {
         const holder = parseLock(seen.text);
         const stale = holder !== undefined && isStale(holder);

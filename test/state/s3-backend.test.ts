@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AwsClientFactory } from '../../src/aws/clients.js';
 import { S3Backend, type S3StateLocation } from '../../src/state/s3.js';
 import { StateStore, type LockInfo } from '../../src/state/store.js';
-import { FakeCloud } from '../helpers/fake-cloud/index.js';
+import { FakeCloud, faults } from '../helpers/fake-cloud/index.js';
 import { fakeStateBucket } from '../helpers/s3.js';
 
 const WHERE: S3StateLocation = {
@@ -204,6 +204,32 @@ describe('S3 state backend', () => {
     ).rejects.toMatchObject({ code: 'STATE_CONFLICT' });
     expect(Object.keys(JSON.parse((await objectText(WHERE.key))!).steps)).toEqual(['a', 'b']);
     await forcing.unlock();
+    expect(await objectText(LOCK_KEY)).toBeUndefined();
+  });
+
+  it('a write or a lock whose answer was lost is retried by the SDK and recognised as its own (no false conflict)', async () => {
+    // The client retries as the CLI's does; S3 applies each first attempt but its answer is lost.
+    const aws = new AwsClientFactory({ region: WHERE.region, maxAttempts: 3 });
+    const store = new StateStore(
+      new S3Backend(WHERE, () => aws.get('s3', WHERE.region), { sleep: () => Promise.resolve() }),
+    );
+    cloud.onCall((e) => {
+      if (e.phase === 'after' && e.command === 'PutObject' && e.attempt === 1)
+        throw faults.serverError('s3', 500);
+    });
+    await store.lock('up');
+    await store.load('cloudmart', 'ap-northeast-2');
+    await store.update((s) => (s.steps.a = { status: 'done', attempts: 1 }));
+    await store.update((s) => (s.steps.b = { status: 'done', attempts: 1 }));
+    // Each PutObject was applied, answered 500, re-sent and refused (412) by its own write.
+    const retried = cloud.calls.filter((c) => c.command === 'PutObject' && c.attempt === 2);
+    expect(retried.map((c) => c.error)).toEqual([
+      'PreconditionFailed',
+      'PreconditionFailed',
+      'PreconditionFailed',
+    ]);
+    expect(Object.keys(JSON.parse((await objectText(WHERE.key))!).steps)).toEqual(['a', 'b']);
+    await store.unlock();
     expect(await objectText(LOCK_KEY)).toBeUndefined();
   });
 
