@@ -311,15 +311,10 @@ export interface WidgetMetric {
  * shorthand (same value as the row above) so a dashboard edited by hand is read correctly.
  */
 export function widgetMetrics(body: unknown): WidgetMetric[] {
-  const widgets = (body as { widgets?: unknown } | undefined)?.widgets;
-  if (!Array.isArray(widgets)) return [];
   const result: WidgetMetric[] = [];
-  for (const w of widgets as Array<{ type?: string; properties?: Record<string, unknown> }>) {
-    if (w.type !== 'metric' || !Array.isArray(w.properties?.metrics)) continue;
-    const title = typeof w.properties.title === 'string' ? w.properties.title : '(untitled)';
+  for (const { title, rows } of metricWidgets(body)) {
     let previous: string[] = [];
-    for (const row of w.properties.metrics as unknown[]) {
-      if (!Array.isArray(row)) continue;
+    for (const row of rows) {
       const cells = row.filter((c): c is string => typeof c === 'string');
       if (cells.length < 2) continue; // an expression row
       const resolved = cells.map((c, i) => (c === '.' ? (previous[i] ?? c) : c));
@@ -330,6 +325,18 @@ export function widgetMetrics(body: unknown): WidgetMetric[] {
     }
   }
   return result;
+}
+
+/** The metric widgets of a dashboard body: each one's title and its metrics rows (arrays). */
+function metricWidgets(body: unknown): Array<{ title: string; rows: unknown[][] }> {
+  const widgets = (body as { widgets?: unknown } | undefined)?.widgets;
+  if (!Array.isArray(widgets)) return [];
+  return (widgets as Array<{ type?: string; properties?: Record<string, unknown> }>)
+    .filter((w) => w.type === 'metric' && Array.isArray(w.properties?.metrics))
+    .map((w) => ({
+      title: typeof w.properties!.title === 'string' ? w.properties!.title : '(untitled)',
+      rows: (w.properties!.metrics as unknown[]).filter((r): r is unknown[] => Array.isArray(r)),
+    }));
 }
 
 export interface WidgetSearch {
@@ -349,31 +356,24 @@ const SEARCH_RE = /^SEARCH\(\s*'\s*\{([^}]*)\}([^']*)'/;
  * SEARCH in any other form (no schema, partial terms) is returned with what could be read.
  */
 export function widgetSearches(body: unknown): WidgetSearch[] {
-  const widgets = (body as { widgets?: unknown } | undefined)?.widgets;
-  if (!Array.isArray(widgets)) return [];
   const result: WidgetSearch[] = [];
-  for (const w of widgets as Array<{ type?: string; properties?: Record<string, unknown> }>) {
-    if (w.type !== 'metric' || !Array.isArray(w.properties?.metrics)) continue;
-    const title = typeof w.properties.title === 'string' ? w.properties.title : '(untitled)';
-    for (const row of w.properties.metrics as unknown[]) {
-      if (!Array.isArray(row)) continue;
-      for (const cell of row) {
-        const expression = (cell as { expression?: unknown } | null)?.expression;
-        if (typeof expression !== 'string' || !/^\s*SEARCH\(/.test(expression)) continue;
-        const m = SEARCH_RE.exec(expression.trim());
-        const schema = (m?.[1] ?? '').split(',').map((x) => x.trim().replace(/^"|"$/g, ''));
-        const terms: Record<string, string> = {};
-        for (const t of (m?.[2] ?? '').matchAll(/([A-Za-z0-9_.:-]+)\s*=\s*"([^"]*)"/g)) {
-          terms[t[1]!] = t[2]!;
-        }
-        result.push({
-          widget: title,
-          expression,
-          namespace: schema[0] ?? '',
-          dimensionNames: schema.slice(1).filter(Boolean),
-          terms,
-        });
+  for (const { title, rows } of metricWidgets(body)) {
+    for (const cell of rows.flat()) {
+      const expression = (cell as { expression?: unknown } | null)?.expression;
+      if (typeof expression !== 'string' || !/^\s*SEARCH\(/.test(expression)) continue;
+      const m = SEARCH_RE.exec(expression.trim());
+      const schema = (m?.[1] ?? '').split(',').map((x) => x.trim().replace(/^"|"$/g, ''));
+      const terms: Record<string, string> = {};
+      for (const t of (m?.[2] ?? '').matchAll(/([A-Za-z0-9_.:-]+)\s*=\s*"([^"]*)"/g)) {
+        terms[t[1]!] = t[2]!;
       }
+      result.push({
+        widget: title,
+        expression,
+        namespace: schema[0] ?? '',
+        dimensionNames: schema.slice(1).filter(Boolean),
+        terms,
+      });
     }
   }
   return result;

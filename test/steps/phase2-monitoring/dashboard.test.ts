@@ -20,6 +20,7 @@ import {
   memorySearch,
   widgetMetrics,
   widgetSearches,
+  type DashboardBody,
   type DashboardInput,
   type MetricWidget,
 } from '../../../src/steps/phase2-monitoring/dashboard.js';
@@ -52,6 +53,24 @@ const INPUT: DashboardInput = {
 };
 
 const asgWith = (ids: string[]) => asgResponse(ids);
+
+/** What cloudmart wrote before: a CPU line per instance id on the EC2 CPU widget. */
+function withInstanceLines(body: DashboardBody, ...ids: string[]): DashboardBody {
+  const cpu = body.widgets.find(
+    (w): w is MetricWidget =>
+      w.type === 'metric' && w.properties.title === 'EC2 CPU utilization (%)',
+  )!;
+  for (const id of ids) {
+    cpu.properties.metrics.push([
+      'AWS/EC2',
+      'CPUUtilization',
+      'InstanceId',
+      id,
+      { stat: 'Average', label: id },
+    ]);
+  }
+  return body;
+}
 
 const metricsOf = (body: unknown, title: string) =>
   widgetMetrics({
@@ -339,14 +358,7 @@ describe('monitoring.dashboard', () => {
   });
 
   it('rewrites a dashboard of an older cloudmart that named instance ids', async () => {
-    const legacy = dashboardBody(INPUT);
-    (legacy.widgets[4] as MetricWidget).properties.metrics.push([
-      'AWS/EC2',
-      'CPUUtilization',
-      'InstanceId',
-      I_A,
-      { stat: 'Average', label: I_A },
-    ]);
+    const legacy = withInstanceLines(dashboardBody(INPUT), I_A);
     cw.on(GetDashboardCommand).resolves({
       DashboardArn: DASHBOARD_ARN,
       DashboardBody: JSON.stringify(legacy),
@@ -543,10 +555,7 @@ describe('monitoring.dashboard', () => {
       legacy.widgets = legacy.widgets.filter(
         (w) => w.type !== 'metric' || w.properties.title !== 'EC2 memory per instance (%)',
       );
-      (legacy.widgets[4] as MetricWidget).properties.metrics.push(
-        ['AWS/EC2', 'CPUUtilization', 'InstanceId', I_A, { stat: 'Average', label: I_A }],
-        ['AWS/EC2', 'CPUUtilization', 'InstanceId', I_B, { stat: 'Average', label: I_B }],
-      );
+      withInstanceLines(legacy, I_A, I_B);
       cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(legacy) });
 
       const byId = Object.fromEntries((await dashboardStep.verify(ctx())).map((c) => [c.id, c]));
@@ -562,14 +571,7 @@ describe('monitoring.dashboard', () => {
       });
 
       // With the SEARCH back, the stale line is a warning (half the points), not a failure.
-      const both = dashboardBody(INPUT);
-      (both.widgets[4] as MetricWidget).properties.metrics.push([
-        'AWS/EC2',
-        'CPUUtilization',
-        'InstanceId',
-        I_A,
-        { stat: 'Average', label: I_A },
-      ]);
+      const both = withInstanceLines(dashboardBody(INPUT), I_A);
       cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(both) });
       const again = (await dashboardStep.verify(ctx())).find(
         (c) => c.id === 'monitoring.dashboard.instances',
