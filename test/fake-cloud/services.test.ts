@@ -843,6 +843,27 @@ describe('Logs, SNS, CloudWatch, tagging', () => {
     });
   });
 
+  it('keeps a new account in the SMS sandbox of each region, listing the numbers verified there', async () => {
+    const { cloud, call } = virtual();
+    expect(await call('sns', 'GetSMSSandboxAccountStatus', {}, E)).toMatchObject({
+      IsInSandbox: true,
+    });
+    expect((await call('sns', 'ListSMSSandboxPhoneNumbers', {}, E)).PhoneNumbers).toEqual([]);
+    cloud.world.regionSettings(E).smsSandboxNumbers = [
+      { PhoneNumber: '+15555550100', Status: 'Verified' },
+    ];
+    cloud.world.regionSettings('ap-northeast-1').smsSandbox = false;
+    expect((await call('sns', 'ListSMSSandboxPhoneNumbers', {}, E)).PhoneNumbers).toEqual([
+      { PhoneNumber: '+15555550100', Status: 'Verified' },
+    ]);
+    expect(await call('sns', 'GetSMSSandboxAccountStatus', {}, 'ap-northeast-1')).toMatchObject({
+      IsInSandbox: false,
+    });
+    expect(await call('sns', 'GetSMSSandboxAccountStatus', {}, E)).toMatchObject({
+      IsInSandbox: true,
+    });
+  });
+
   it('deletes no alarm when one of the names is unknown', async () => {
     const { call } = virtual();
     const alarm = {

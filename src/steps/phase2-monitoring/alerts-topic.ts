@@ -22,6 +22,58 @@ const snsSdk = () => import('@aws-sdk/client-sns');
  * only alarm state changes, no customer data; verify says so in the evidence.
  */
 
+/**
+ * Whether SNS can text the alarms to the phone. A new account is in the SMS sandbox of each
+ * region and SNS then sends SMS only to verified destination numbers
+ * (https://docs.aws.amazon.com/sns/latest/dg/sns-sms-sandbox.html): the subscription looks
+ * fine and no message ever arrives. A warning with the fix, never a failure (the email still
+ * gets every alarm); `unknown` when SNS does not say.
+ */
+export async function smsSandboxCheck(ctx: StepContext, phone: string): Promise<Check> {
+  const { GetSMSSandboxAccountStatusCommand, paginateListSMSSandboxPhoneNumbers } = await snsSdk();
+  const region = ctx.config.region;
+  const title = `SMS alerts can reach ${phone}`;
+  const fix = `verify the number in the SMS sandbox (aws sns create-sms-sandbox-phone-number --phone-number ${phone} --region ${region}, then aws sns verify-sms-sandbox-phone-number with the code it texts), or ask AWS to move the account out of the SMS sandbox (SNS console → Text messaging (SMS) → Exit SMS sandbox)`;
+  try {
+    const sns = await ctx.aws.get('sns');
+    const status = await sns.send(new GetSMSSandboxAccountStatusCommand({}));
+    if (!status.IsInSandbox) {
+      return {
+        id: 'monitoring.sns.sms-sandbox',
+        title,
+        criterion: 'alarms',
+        status: 'pass',
+        evidence: `the account is out of the SMS sandbox in ${region}`,
+      };
+    }
+    const numbers = await allPages(
+      paginateListSMSSandboxPhoneNumbers({ client: sns }, {}),
+      (page) => page.PhoneNumbers,
+    );
+    const entry = numbers.find((n) => n.PhoneNumber === phone);
+    const verified = entry?.Status === 'Verified';
+    return {
+      id: 'monitoring.sns.sms-sandbox',
+      title,
+      criterion: 'alarms',
+      status: verified ? 'pass' : 'warn',
+      evidence: verified
+        ? `the account is in the SMS sandbox in ${region}; ${phone} is a verified destination`
+        : `the account is in the SMS sandbox in ${region} and ${phone} is ${entry ? `${entry.Status ?? 'not verified'} there` : 'not one of its verified destinations'}: SNS sends it no SMS`,
+      ...(verified ? {} : { fix }),
+    };
+  } catch (e) {
+    return {
+      id: 'monitoring.sns.sms-sandbox',
+      title,
+      criterion: 'alarms',
+      status: 'unknown',
+      evidence: `could not read the SMS sandbox status in ${region}: ${(e as Error).name}: ${(e as Error).message}`,
+      fix,
+    };
+  }
+}
+
 export function topicName(config: StepContext['config']): string {
   return names.of(config, 'alerts');
 }
@@ -291,6 +343,9 @@ export const alertsTopicStep = defineStep<SnsOutputs>({
     'sns:ListSubscriptionsByTopic',
     'sns:Subscribe',
     'sns:DeleteTopic',
+    // verify: whether SMS alerts can reach the phone (the account's SMS sandbox)
+    'sns:GetSMSSandboxAccountStatus',
+    'sns:ListSMSSandboxPhoneNumbers',
   ],
   describe: (config) => {
     const lines = [
@@ -388,6 +443,7 @@ export const alertsTopicStep = defineStep<SnsOutputs>({
             : 'cloudmart up --phase 2',
       });
     }
+    if (ctx.config.alerts.phone) checks.push(await smsSandboxCheck(ctx, ctx.config.alerts.phone));
     if (ctx.config.dns.domain) {
       const edge = states.filter((x) => x.region === ctx.config.edgeRegion);
       const edgeSns = await ctx.aws.get('sns', ctx.config.edgeRegion);

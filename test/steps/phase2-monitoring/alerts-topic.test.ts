@@ -1,7 +1,9 @@
 import {
   CreateTopicCommand,
   DeleteTopicCommand,
+  GetSMSSandboxAccountStatusCommand,
   GetTopicAttributesCommand,
+  ListSMSSandboxPhoneNumbersCommand,
   ListSubscriptionsByTopicCommand,
   SetTopicAttributesCommand,
   SNSClient,
@@ -326,6 +328,90 @@ describe('monitoring.sns', () => {
         evidence: 'KmsMasterKeyId=(none)',
       });
       expect(checks.find((c) => c.id === 'monitoring.sns.subscription.email')?.status).toBe('fail');
+    });
+
+    describe('SMS alerts and the SMS sandbox', () => {
+      const PHONE = '+821012345678';
+      const sandbox = async () => {
+        sns.on(GetTopicAttributesCommand).resolves({
+          Attributes: { KmsMasterKeyId: KMS.keyArn, Policy: JSON.stringify(POLICY) },
+        });
+        sns.on(ListSubscriptionsByTopicCommand).resolves({
+          Subscriptions: [
+            confirmedEmail,
+            {
+              ...confirmedEmail,
+              SubscriptionArn: `${TOPIC_ARN}:sms`,
+              Protocol: 'sms',
+              Endpoint: PHONE,
+            },
+          ],
+        });
+        const checks = await alertsTopicStep.verify(ctx(withPhone()));
+        return checks.find((c) => c.id === 'monitoring.sns.sms-sandbox');
+      };
+
+      it('warns, with the fix, when the account is in the sandbox and the phone is not verified there', async () => {
+        sns.on(GetSMSSandboxAccountStatusCommand).resolves({ IsInSandbox: true });
+        sns
+          .on(ListSMSSandboxPhoneNumbersCommand)
+          .resolves({ PhoneNumbers: [{ PhoneNumber: PHONE, Status: 'Pending' }] });
+        expect(await sandbox()).toEqual({
+          id: 'monitoring.sns.sms-sandbox',
+          title: `SMS alerts can reach ${PHONE}`,
+          criterion: 'alarms',
+          status: 'warn',
+          evidence: `the account is in the SMS sandbox in ap-northeast-2 and ${PHONE} is Pending there: SNS sends it no SMS`,
+          fix: expect.stringContaining(
+            `aws sns create-sms-sandbox-phone-number --phone-number ${PHONE} --region ap-northeast-2`,
+          ),
+        });
+        const unlisted = (await (async () => {
+          sns.reset();
+          sns.on(GetSMSSandboxAccountStatusCommand).resolves({ IsInSandbox: true });
+          sns.on(ListSMSSandboxPhoneNumbersCommand).resolves({ PhoneNumbers: [] });
+          return sandbox();
+        })())!;
+        expect(unlisted.status).toBe('warn');
+        expect(unlisted.fix).toMatch(/move the account out of the SMS sandbox/);
+      });
+
+      it('passes a verified number in the sandbox, and an account out of it', async () => {
+        sns.on(GetSMSSandboxAccountStatusCommand).resolves({ IsInSandbox: true });
+        sns.on(ListSMSSandboxPhoneNumbersCommand).resolves({
+          PhoneNumbers: [
+            { PhoneNumber: '+821099999999', Status: 'Verified' },
+            { PhoneNumber: PHONE, Status: 'Verified' },
+          ],
+        });
+        expect(await sandbox()).toMatchObject({ status: 'pass' });
+        sns.reset();
+        sns.on(GetSMSSandboxAccountStatusCommand).resolves({ IsInSandbox: false });
+        expect(await sandbox()).toMatchObject({
+          status: 'pass',
+          evidence: 'the account is out of the SMS sandbox in ap-northeast-2',
+        });
+        expect(sns.commandCalls(ListSMSSandboxPhoneNumbersCommand)).toHaveLength(0);
+      });
+
+      it('is unknown, not failed, when SNS does not answer; nothing is asked without a phone', async () => {
+        sns
+          .on(GetSMSSandboxAccountStatusCommand)
+          .rejects(awsError('AuthorizationErrorException', 'not authorized', 403));
+        expect(await sandbox()).toMatchObject({
+          status: 'unknown',
+          evidence:
+            'could not read the SMS sandbox status in ap-northeast-2: AuthorizationErrorException: not authorized',
+        });
+        sns.reset();
+        sns.on(GetTopicAttributesCommand).resolves({
+          Attributes: { KmsMasterKeyId: KMS.keyArn, Policy: JSON.stringify(POLICY) },
+        });
+        sns.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: [confirmedEmail] });
+        const checks = await alertsTopicStep.verify(ctx());
+        expect(checks.map((c) => c.id)).not.toContain('monitoring.sns.sms-sandbox');
+        expect(sns.commandCalls(GetSMSSandboxAccountStatusCommand)).toHaveLength(0);
+      });
     });
 
     it('fails when the topic does not exist', async () => {

@@ -453,6 +453,17 @@ export function snsService(w: World): ServiceModule {
         }
         return {};
       },
+      // A new account is in the SMS sandbox of every region (AWS: "When you start using Amazon
+      // SNS to send SMS messages, your AWS account is in the SMS sandbox"); tests set
+      // regionSettings(region).smsSandbox = false (out) and .smsSandboxNumbers
+      // ([{ PhoneNumber, Status: 'Pending' | 'Verified' }]).
+      GetSMSSandboxAccountStatus(ctx) {
+        return { IsInSandbox: w.regionSettings(ctx.region).smsSandbox !== false };
+      },
+      ListSMSSandboxPhoneNumbers(ctx) {
+        const numbers = (w.regionSettings(ctx.region).smsSandboxNumbers ?? []) as In[];
+        return { PhoneNumbers: numbers.map((n) => ({ ...n })) };
+      },
       ListSubscriptionsByTopic(ctx, input) {
         const r = topic(ctx.region, input.TopicArn as string);
         const p = page(
