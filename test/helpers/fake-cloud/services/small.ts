@@ -462,7 +462,7 @@ export function snsService(w: World): ServiceModule {
       },
       ListSMSSandboxPhoneNumbers(ctx) {
         const numbers = (w.regionSettings(ctx.region).smsSandboxNumbers ?? []) as In[];
-        return { PhoneNumbers: numbers.map((n) => ({ ...n })) };
+        return { PhoneNumbers: clone(numbers) };
       },
       ListSubscriptionsByTopic(ctx, input) {
         const r = topic(ctx.region, input.TopicArn as string);
