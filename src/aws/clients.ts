@@ -170,6 +170,7 @@ export function describeTarget(t: CallTarget): string {
 export function withCallContext<T>(client: T, region: string): T {
   const stack = (client as { middlewareStack?: { add: (...a: unknown[]) => void } })
     .middlewareStack;
+  const serviceId = (client as { config?: { serviceId?: string } }).config?.serviceId;
   stack?.add(
     (
       next: (a: { input: Record<string, unknown> }) => Promise<unknown>,
@@ -185,8 +186,10 @@ export function withCallContext<T>(client: T, region: string): T {
                 operation: (context.commandName ?? '').replace(/Command$/, ''),
                 region,
                 resource: resourceNamed(args.input),
+                service: serviceId,
               },
             });
+            if (e instanceof Error) readable(e);
           }
           throw e;
         }
@@ -194,6 +197,21 @@ export function withCallContext<T>(client: T, region: string): T {
     { step: 'initialize', name: 'cloudmartCallContext', override: true },
   );
   return client;
+}
+
+/**
+ * A body the SDK cannot parse (an HTML error page from a proxy, a captive portal, an emulator
+ * in between) comes as "Unexpected token '<'… Deserialization error: to see the raw response,
+ * inspect the hidden field {error}.$response on this object", named SyntaxError: words for a
+ * developer, not a user. Every message built from the error (step failures, verify evidence,
+ * the leftover sweep) gets what happened instead; the raw text stays in `$sdkMessage` (debug).
+ */
+function readable(e: Error): void {
+  if (!/hidden field \{error\}\.\$response|Deserialization error/i.test(e.message)) return;
+  const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  Object.defineProperty(e, '$sdkMessage', { value: e.message, configurable: true });
+  e.message = `AWS answered${status !== undefined ? ` HTTP ${status}` : ''} with a body that is not an AWS response (often a proxy or an emulator in between)`;
+  e.name = 'UnreadableResponse';
 }
 
 /** The identifier a request names (`DBInstanceIdentifier`, `Bucket`, `LoadBalancerArn`, …), if any. */

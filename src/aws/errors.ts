@@ -109,6 +109,21 @@ interface CallContext {
   operation?: string;
   region?: string;
   resource?: string;
+  /** The SDK's service id: `S3`, `RDS`, … */
+  service?: string;
+}
+
+/**
+ * What a wait says while it retries a transient failure: throttling is AWS being busy; a 5xx
+ * or a dropped connection is a failure of that call, named as such on every retry.
+ */
+export function retryingStatus(e: unknown): string {
+  if (isThrottled(e)) return `AWS is busy (${awsErrorName(e) || 'throttling'}), retrying`;
+  const call = describeCall(e);
+  if (call && status(e) !== undefined) return `${call}, retrying`;
+  const code = (e as { code?: unknown } | null)?.code;
+  const why = [awsErrorName(e), typeof code === 'string' ? code : ''].filter(Boolean).join(' ');
+  return `${call || 'the request'} failed (${why || 'no answer'}), retrying`;
 }
 
 /**
@@ -154,6 +169,13 @@ export function isAccountNotVerified(e: unknown): boolean {
 function isResourcePolicyDenial(e: unknown): boolean {
   return /explicit deny in a resource-based policy|bucket policy/i.test(
     (e as Error | null)?.message ?? '',
+  );
+}
+
+function isS3(e: unknown): boolean {
+  return (
+    (e as { $call?: CallContext } | null)?.$call?.service === 'S3' ||
+    callTargetOf(e)?.service === 's3'
   );
 }
 
@@ -242,6 +264,13 @@ export function explainAwsError(e: unknown, action: string): CloudmartError {
         hint: 'This is the bucket (resource) policy, not your IAM permissions: check its Deny statements (for example one that requires HTTPS or a VPC endpoint), then run the command again.',
       },
     );
+  }
+  // S3 often says only "Access Denied": IAM or the bucket's own policy may have decided it.
+  if (isAccessDenied(e) && isS3(e)) {
+    return new CloudmartError('ACCESS_DENIED', `${failed}: access denied (${message})`, {
+      cause: e,
+      hint: 'S3 does not say whether IAM or the bucket policy denied it: if "cloudmart policy" (the IAM policy the operator needs) is attached, check the bucket policy\'s Deny statements (for example one that requires HTTPS or a VPC endpoint); then run the command again.',
+    });
   }
   if (isAccessDenied(e)) {
     return new CloudmartError('ACCESS_DENIED', `${failed}: access denied (${message})`, {

@@ -1,6 +1,6 @@
 import { CloudmartError, InterruptedError } from '../errors.js';
 import type { StepContext } from '../engine/step.js';
-import { isDependencyViolation, isTransient } from './errors.js';
+import { isDependencyViolation, isTransient, retryingStatus } from './errors.js';
 
 export interface PollResult {
   /** The resource reached the wanted state. */
@@ -45,7 +45,7 @@ export async function waitUntil(
       result = await poll();
     } catch (e) {
       if (!isTransient(e)) throw e;
-      result = { done: false, status: 'AWS busy, retrying' };
+      result = { done: false, status: retryingStatus(e) };
     }
     const elapsed = ctx.now() - start;
     if (result.failed !== undefined) {

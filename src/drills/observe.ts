@@ -1,4 +1,4 @@
-import { isTransient } from '../aws/errors.js';
+import { isTransient, retryingStatus } from '../aws/errors.js';
 import { formatDuration } from '../aws/wait.js';
 import { CloudmartError, InterruptedError } from '../errors.js';
 import { seconds, type DrillContext, type ProbeOutcome } from './context.js';
@@ -191,7 +191,7 @@ export async function observe(ctx: DrillContext, o: ObserveOptions): Promise<num
         result = await o.poll(elapsed);
       } catch (e) {
         if (!isTransient(e)) throw e;
-        result = { done: false, status: 'AWS busy, retrying' };
+        result = { done: false, status: retryingStatus(e) };
       }
       if (result.done) return ctx.now() - start;
       if (result.status !== lastStatus || t - lastReport >= 30_000) {
