@@ -16,7 +16,13 @@ import {
   type LaunchTemplateOutputs,
   type SecurityGroupsOutputs,
 } from '../outputs.js';
-import { agentConfig, readBackendFiles, renderUserData, userDataDigest } from './user-data.js';
+import {
+  agentConfig,
+  NODE_MAJOR,
+  readBackendFiles,
+  renderUserData,
+  userDataDigest,
+} from './user-data.js';
 
 const ec2sdk = () => import('@aws-sdk/client-ec2');
 const ssmsdk = () => import('@aws-sdk/client-ssm');
@@ -326,7 +332,7 @@ export const launchTemplateStep = defineStep<LaunchTemplateOutputs>({
       `gp3 ${config.app.rootVolumeGiB} GiB root volume encrypted with the stack KMS key, volumes tagged ` +
       `${config.backup.selectionTag.key}=${config.backup.selectionTag.value}`,
     config.app.image === null
-      ? `User data: Node.js 20 + CloudWatch agent, the reference backend (backend/src) as a systemd service on port ${config.app.port}`
+      ? `User data: Node.js ${NODE_MAJOR} + CloudWatch agent, the reference backend (backend/src) installed from its lockfile (npm ci) as a systemd service on port ${config.app.port}`
       : `User data: Docker + CloudWatch agent, container ${config.app.image} on port ${config.app.port}`,
     `CloudWatch agent config in SSM ${agentParameterName(config)}: ${config.monitoring.logs.backend.name}, memory and disk metrics`,
   ],

@@ -20,7 +20,11 @@ import {
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { CloudmartError } from '../../../src/errors.js';
 import { launchTemplateStep } from '../../../src/steps/phase1-foundation/launch-template.js';
-import { agentConfig, userDataScript } from '../../../src/steps/phase1-foundation/user-data.js';
+import {
+  agentConfig,
+  NODE_MAJOR,
+  userDataScript,
+} from '../../../src/steps/phase1-foundation/user-data.js';
 import type * as UserData from '../../../src/steps/phase1-foundation/user-data.js';
 import { STEP } from '../../../src/steps/outputs.js';
 import { awsError, strictMock, testConfig, testContext } from '../../helpers/context.js';
@@ -234,6 +238,13 @@ describe('app.launch-template', () => {
       agentParameter: AGENT_PARAM,
       userDataDigest: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
+  });
+
+  it('plan names the Node.js the instances really install, not an end-of-life one', () => {
+    const lines = launchTemplateStep.describe(testConfig()).join('\n');
+    expect(lines).toContain(`Node.js ${NODE_MAJOR} + CloudWatch agent`);
+    expect(lines).toContain('npm ci');
+    expect(NODE_MAJOR).toBeGreaterThanOrEqual(22);
   });
 
   it('never puts a password in the user data and never reads a secret', async () => {
