@@ -101,10 +101,13 @@ export function operatorScope(config: Config, remote?: S3StateLocation): Operato
   ];
   const db = dbSettings(config);
   const cache = cacheSettings(config);
+  // logGroupSpecs already holds RDS's export groups: each name once, in the policy and its summary.
   const logGroups = [
-    ...logGroupSpecs(config).map((g) => g.name),
-    ...rdsExportLogGroups(config),
-    config.network.flowLogs.logGroup,
+    ...new Set([
+      ...logGroupSpecs(config).map((g) => g.name),
+      ...rdsExportLogGroups(config),
+      config.network.flowLogs.logGroup,
+    ]),
   ];
   const alarms = Object.values(alarmNames(config));
   const buckets = [

@@ -60,6 +60,15 @@ const actionsIn = (policies: NamedPolicy[]) =>
   policies.flatMap((p) => p.document.Statement.flatMap((s) => s.Action));
 
 describe('operator policy', () => {
+  it('names each resource once per statement (a repeat only spends the 6,144-character budget)', () => {
+    for (const policy of operatorPolicies(registry, SCOPE)) {
+      for (const st of policy.document.Statement) {
+        const resources = ([] as string[]).concat(st.Resource ?? []);
+        expect(resources.length, st.Sid).toBe(new Set(resources).size);
+      }
+    }
+  });
+
   it('allows every AWS operation cloudmart sends anywhere in src/ (steps, sweep, verify, cost, drills, load, engine)', async () => {
     const allowed = new Set(actionsIn(operatorPolicies(registry, SCOPE)));
     const used = await commandsInSource();
