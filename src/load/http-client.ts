@@ -76,7 +76,7 @@ export class ResponseParser {
             this.head = Buffer.from(buf);
             return false;
           }
-          this.parseHead(buf.toString('latin1', 0, end));
+          this.parseHead(buf, end);
           data = buf.subarray(end + 4);
           this.head = null;
           break;
@@ -121,26 +121,53 @@ export class ResponseParser {
     return this.phase === 'done';
   }
 
-  private parseHead(text: string): void {
-    const m = STATUS_LINE.exec(text);
-    if (!m) throw new Error('not an HTTP/1.x response');
-    this.status = Number(m[2]);
-    // Only three headers matter here: one case-insensitive search each, no split per line.
-    const length = CONTENT_LENGTH.exec(text);
-    const chunked = TRANSFER_ENCODING.exec(text)?.[1]?.toLowerCase().includes('chunked') === true;
-    const connection = CONNECTION.exec(text)?.[1]?.toLowerCase() ?? (m[1] === '0' ? 'close' : '');
-    this.close = connection.includes('close');
+  /** The last head parsed, and what it said: a server answers the same head again and again. */
+  private lastHead: Buffer | null = null;
+  private lastParsed: { status: number; close: boolean; chunked: boolean; length: number } | null =
+    null;
+
+  private parseHead(buf: Buffer, end: number): void {
+    const last = this.lastHead;
+    let parsed = this.lastParsed;
+    if (!last || !parsed || last.length !== end || buf.compare(last, 0, end, 0, end) !== 0) {
+      parsed = parseHeadText(buf.toString('latin1', 0, end));
+      this.lastHead = Buffer.from(buf.subarray(0, end));
+      this.lastParsed = parsed;
+    }
+    this.status = parsed.status;
+    this.close = parsed.close;
     if (this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200))
       this.phase = 'done';
-    else if (chunked) this.phase = 'chunk-size';
-    else if (length) {
-      this.remaining = Number(length[1]);
+    else if (parsed.chunked) this.phase = 'chunk-size';
+    else if (parsed.length >= 0) {
+      this.remaining = parsed.length;
       this.phase = this.remaining === 0 ? 'done' : 'length';
     } else {
       this.phase = 'eof';
       this.close = true;
     }
   }
+}
+
+/** Status, connection and framing of a response head (without its final blank line). */
+function parseHeadText(text: string): {
+  status: number;
+  close: boolean;
+  chunked: boolean;
+  length: number;
+} {
+  const m = STATUS_LINE.exec(text);
+  if (!m) throw new Error('not an HTTP/1.x response');
+  // Only three headers matter here: one case-insensitive search each, no split per line.
+  const length = CONTENT_LENGTH.exec(text);
+  const chunked = TRANSFER_ENCODING.exec(text)?.[1]?.toLowerCase().includes('chunked') === true;
+  const connection = CONNECTION.exec(text)?.[1]?.toLowerCase() ?? (m[1] === '0' ? 'close' : '');
+  return {
+    status: Number(m[2]),
+    close: connection.includes('close'),
+    chunked,
+    length: length ? Number(length[1]) : -1,
+  };
 }
 
 const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})/;

@@ -19,6 +19,7 @@ import {
   type LoadResult,
 } from '../../src/load/load-test.js';
 import { judgeLoad } from '../../src/load/verdict.js';
+import { ResponseParser } from '../../src/load/http-client.js';
 import { loadResult } from '../helpers/load-result.js';
 import { CloudmartError, InterruptedError } from '../../src/errors.js';
 
@@ -571,5 +572,29 @@ describe('verdicts and records', () => {
     expect(later.concurrency).toBe(100);
     expect(later.usersRun).toEqual(users.usersRun);
     expect(later).not.toHaveProperty('samples');
+  });
+});
+
+describe('ResponseParser', () => {
+  const head = (status: number, length: number, connection: string) =>
+    `HTTP/1.1 ${status} OK\r\ncontent-length: ${length}\r\nconnection: ${connection}\r\n\r\n`;
+
+  it('reads each head again when it differs from the last, even at the same length', () => {
+    const p = new ResponseParser();
+    const answers: Array<[string, number, boolean]> = [
+      [head(200, 2, 'keep-alive') + 'ok', 200, false],
+      [head(200, 2, 'keep-alive') + 'ok', 200, false],
+      [head(503, 3, 'close     ') + 'bad', 503, true],
+      [head(200, 2, 'keep-alive') + 'ok', 200, false],
+    ];
+    for (const [text, status, close] of answers) {
+      p.reset();
+      expect(p.feed(Buffer.from(text, 'latin1'))).toBe(true);
+      expect([p.status, p.close]).toEqual([status, close]);
+    }
+    // The body length comes from the head just read: 3 bytes, not the 2 of the head before.
+    p.reset();
+    expect(p.feed(Buffer.from(head(503, 3, 'close     ') + 'ba', 'latin1'))).toBe(false);
+    expect(p.feed(Buffer.from('d', 'latin1'))).toBe(true);
   });
 });
