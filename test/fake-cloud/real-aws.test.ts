@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AwsClientFactory } from '../../src/aws/clients.js';
-import { runDestroy, runUp } from '../../src/engine/engine.js';
+import { runDestroy, runUp, runVerify } from '../../src/engine/engine.js';
 import type { Step } from '../../src/engine/step.js';
 import type { CloudmartError } from '../../src/errors.js';
 import { STEP } from '../../src/steps/outputs.js';
 import { registry } from '../../src/steps/registry.js';
-import { testConfig } from '../helpers/context.js';
+import { TestAws, testConfig } from '../helpers/context.js';
 import { engineFor } from '../helpers/engine.js';
 import {
   awsError,
@@ -419,4 +419,33 @@ describe('EC2 creates without a client token', () => {
       expect(cloud.duplicates()).toEqual([]);
     },
   );
+});
+
+describe('SMS sandbox per region', () => {
+  it('verify checks the edge topic region (us-east-1) too: out of the sandbox at home, still in it there', async () => {
+    const phone = '+821012345678';
+    // Tokyo: SNS sends SMS from there (not from Seoul, which the config refuses for SMS).
+    const { cloud, options, config } = await setUp('instant', {
+      region: 'ap-northeast-1',
+      availabilityZones: ['ap-northeast-1a', 'ap-northeast-1c'],
+      drRegion: 'ap-northeast-3',
+      dns: { domain: 'shop.example.com', createHostedZone: true },
+      alerts: { email: 'ops@example.com', phone },
+    });
+    options.aws = new TestAws(config.region);
+    expect(failures(await runUp({ ...options, steps: STEPS.filter((s) => s.phase <= 2) }))).toBe(
+      '',
+    );
+    // The account left the sandbox in its own region only: SNS in us-east-1 still texts no one.
+    cloud.world.regionSettings(config.region).smsSandbox = false;
+
+    const verify = await runVerify({ ...options, steps: STEPS.filter((s) => s.phase <= 2) });
+
+    const sandbox = verify.checks.filter((c) => c.id.startsWith('monitoring.sns.sms-sandbox'));
+    expect(sandbox.map((c) => [c.id, c.status])).toEqual([
+      ['monitoring.sns.sms-sandbox', 'pass'],
+      ['monitoring.sns.sms-sandbox.edge', 'warn'],
+    ]);
+    expect(sandbox[1]?.fix).toContain(`--region ${config.edgeRegion}`);
+  });
 });

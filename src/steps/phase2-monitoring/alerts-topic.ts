@@ -29,17 +29,25 @@ const snsSdk = () => import('@aws-sdk/client-sns');
  * fine and no message ever arrives. A warning with the fix, never a failure (the email still
  * gets every alarm); `unknown` when SNS does not say.
  */
-export async function smsSandboxCheck(ctx: StepContext, phone: string): Promise<Check> {
+export async function smsSandboxCheck(
+  ctx: StepContext,
+  phone: string,
+  /** The sandbox is per region: the edge topic's region (us-east-1) has its own. */
+  region = ctx.config.region,
+): Promise<Check> {
   const { GetSMSSandboxAccountStatusCommand, paginateListSMSSandboxPhoneNumbers } = await snsSdk();
-  const region = ctx.config.region;
-  const title = `SMS alerts can reach ${phone}`;
+  const edge = region !== ctx.config.region;
+  const id = edge ? 'monitoring.sns.sms-sandbox.edge' : 'monitoring.sns.sms-sandbox';
+  const title = edge
+    ? `SMS alerts of the Route 53 health check (${region}) can reach ${phone}`
+    : `SMS alerts can reach ${phone}`;
   const fix = `verify the number in the SMS sandbox (aws sns create-sms-sandbox-phone-number --phone-number ${phone} --region ${region}, then aws sns verify-sms-sandbox-phone-number with the code it texts), or ask AWS to move the account out of the SMS sandbox (SNS console → Text messaging (SMS) → Exit SMS sandbox)`;
   try {
-    const sns = await ctx.aws.get('sns');
+    const sns = await ctx.aws.get('sns', region);
     const status = await sns.send(new GetSMSSandboxAccountStatusCommand({}));
     if (!status.IsInSandbox) {
       return {
-        id: 'monitoring.sns.sms-sandbox',
+        id,
         title,
         criterion: 'alarms',
         status: 'pass',
@@ -53,7 +61,7 @@ export async function smsSandboxCheck(ctx: StepContext, phone: string): Promise<
     const entry = numbers.find((n) => n.PhoneNumber === phone);
     const verified = entry?.Status === 'Verified';
     return {
-      id: 'monitoring.sns.sms-sandbox',
+      id,
       title,
       criterion: 'alarms',
       status: verified ? 'pass' : 'warn',
@@ -64,7 +72,7 @@ export async function smsSandboxCheck(ctx: StepContext, phone: string): Promise<
     };
   } catch (e) {
     return {
-      id: 'monitoring.sns.sms-sandbox',
+      id,
       title,
       criterion: 'alarms',
       status: 'unknown',
@@ -445,6 +453,9 @@ export const alertsTopicStep = defineStep<SnsOutputs>({
     }
     if (ctx.config.alerts.phone) checks.push(await smsSandboxCheck(ctx, ctx.config.alerts.phone));
     if (ctx.config.dns.domain) {
+      // The edge topic texts the same phone from its own region, with its own SMS sandbox.
+      if (ctx.config.alerts.phone && ctx.config.edgeRegion !== ctx.config.region)
+        checks.push(await smsSandboxCheck(ctx, ctx.config.alerts.phone, ctx.config.edgeRegion));
       const edge = states.filter((x) => x.region === ctx.config.edgeRegion);
       const edgeSns = await ctx.aws.get('sns', ctx.config.edgeRegion);
       const edgeArn = topicArnOf(
