@@ -236,7 +236,10 @@ export const natGatewaysStep = defineStep<NatOutputs>({
     const azs = ctx.config.availabilityZones;
     const [nats, eips] = await Promise.all([findNats(ctx, LIVE), findEips(ctx)]);
 
-    const perAz = await Promise.all(
+    // Every AZ runs to its end before a failure is thrown: an AZ still allocating when the other
+    // failed would otherwise outlive this call and race the engine's retry of the step (a second
+    // address and gateway for that AZ, or the retry's stray release taking its address).
+    const perAz = await settleAll(
       azs.map(async (az, i) => {
         const name = names.of(ctx.config, `nat-${az}`);
         const subnetId = subnets.publicSubnetIds[i]!;
@@ -435,10 +438,14 @@ export const natGatewaysStep = defineStep<NatOutputs>({
     ]);
     // Side by side: each may wait minutes for its NAT's interface, and one failing must not
     // leave the other address allocated (an idle EIP bills).
-    const results = await Promise.allSettled(
-      [...allocationIds].map((id) => releaseAddress(ctx, id)),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await settleAll([...allocationIds].map((id) => releaseAddress(ctx, id)));
   },
 });
+
+/** Like Promise.all, but throws the first failure only once every promise has settled. */
+async function settleAll<T>(work: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}

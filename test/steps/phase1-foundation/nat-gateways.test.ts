@@ -152,6 +152,37 @@ describe('network.nat', () => {
     expect(creates[0]!.ClientToken).not.toBe(creates[1]!.ClientToken);
   });
 
+  it('fails only once every AZ has settled: no AZ still allocating outlives the call and races a retry', async () => {
+    emptyAccount();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    ec2.on(AllocateAddressCommand).callsFake(async (input) => {
+      const i = azIndexOf(input);
+      if (i === 0) await held; // AZ a's answer is slow (the SDK still retrying, say)
+      return { AllocationId: `eipalloc-${i}`, PublicIp: `3.0.0.${i}` };
+    });
+    ec2
+      .on(CreateNatGatewayCommand)
+      .callsFake((input: { SubnetId?: string; AllocationId?: string }) => {
+        if (input.AllocationId === 'eipalloc-1')
+          throw awsError('InvalidSubnet', 'The subnet ID does not exist', 400);
+        return {
+          NatGateway: { NatGatewayId: 'nat-0', SubnetId: input.SubnetId, State: 'pending' },
+        };
+      });
+    let settled = false;
+    const run = natGatewaysStep.create(ctx()).finally(() => (settled = true));
+    run.catch(() => undefined);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    // AZ c failed long ago; the step has not given up while AZ a is still in flight.
+    expect(settled).toBe(false);
+    release();
+    await expect(run).rejects.toThrow(/subnet ID does not exist/);
+    expect(
+      ec2.commandCalls(CreateNatGatewayCommand).map((c) => c.args[0].input.AllocationId),
+    ).toEqual(expect.arrayContaining(['eipalloc-0', 'eipalloc-1']));
+  });
+
   it('waits for both NAT gateways at the same time, with progress', async () => {
     const seen = emptyAccount(4);
     const c = ctx();
