@@ -297,17 +297,19 @@ export async function runUp(
       }
     : undefined;
 
-  // Checks that need the account, before the first billable create (see Step.preflight): the
-  // read-only ones first, then those that make something free, in a confirmed phase only.
+  // Checks that need the account, before the first billable create (see Step.preflight), for the
+  // confirmed phases only: the read-only ones first, then those that make something free.
   const preflights = selected.filter(
     (s) => s.preflight && store.current.steps[s.id]?.status !== 'done',
   );
+  const byPhase = (a: Step, b: Step) => a.phase - b.phase;
   for (const step of [
-    ...preflights.filter((s) => !s.preflightCreates),
-    ...preflights.filter((s) => s.preflightCreates),
+    ...preflights.filter((s) => !s.preflightCreates).sort(byPhase),
+    ...preflights.filter((s) => s.preflightCreates).sort(byPhase),
   ]) {
     if (signal.aborted) throw new InterruptedError();
-    if (step.preflightCreates && gate && !(await gate(step.id))) continue;
+    // A declined phase creates nothing, so nothing of it is checked (and nothing refused).
+    if (gate && !(await gate(step.id))) continue;
     try {
       await step.preflight!(makeContext(options, step));
     } catch (e) {

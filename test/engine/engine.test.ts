@@ -266,6 +266,24 @@ describe('engine: up', () => {
     expect(result.ok).toBe(true);
   });
 
+  it('runs no account check (preflight) for a declined phase, so it cannot refuse the run', async () => {
+    const a = fakeStep('a');
+    const refusing = fakeStep('refusing', { phase: 2 });
+    const checked: string[] = [];
+    refusing.preflight = () => {
+      checked.push('refusing');
+      return Promise.reject(new CloudmartError('QUOTA', 'no room', { exitCode: 2 }));
+    };
+    const { options } = await engineFor([a, refusing]);
+    const result = await runUp(options, {}, (phase) => Promise.resolve(phase !== 2));
+    expect(checked).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.declined).toEqual(['refusing']);
+    // Confirmed, the same check refuses before anything is created.
+    await expect(runUp(options, {}, () => Promise.resolve(true))).rejects.toThrow('no room');
+    expect(checked).toEqual(['refusing']);
+  });
+
   it('starts a step that runs after earlier phases only once every selected earlier step has finished, even a failed one', async () => {
     const a = fakeStep('a');
     const slow = fakeStep('slow', { phase: 3, needs: ['a'], create: () => ticks(10) });
