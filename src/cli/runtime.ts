@@ -364,9 +364,17 @@ export async function openSession(
     async close() {
       reporter.close();
       interrupt.dispose();
-      await store.flush();
-      await store.unlock();
-      await aws.destroy();
+      // The lock is released even when the last state write failed (an S3 lock left behind
+      // would refuse every teammate until --force-unlock).
+      try {
+        await store.flush();
+      } finally {
+        try {
+          await store.unlock();
+        } finally {
+          await aws.destroy();
+        }
+      }
     },
   };
 }

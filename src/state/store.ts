@@ -193,8 +193,11 @@ export class StateStore {
     change(state);
     state.updatedAt = new Date().toISOString();
     const snapshot = serializeState(state);
-    this.writing = this.writing.then(() => this.backend.write(snapshot));
-    return this.writing;
+    // Each snapshot is the whole state: a write that failed (a 5xx from S3, say) does not stop
+    // the later ones from trying. A conflict still stops them: their If-Match meets it again.
+    const write = this.writing.catch(() => undefined).then(() => this.backend.write(snapshot));
+    this.writing = write;
+    return write;
   }
 
   /** Wait for every pending write. */

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AwsClientFactory, type ServiceName } from '../../src/aws/clients.js';
@@ -127,5 +127,26 @@ describe('the client factory', () => {
     expect(
       await pathStyle(new AwsClientFactory({ region: 'ap-northeast-2', endpoint: 'http://x' })),
     ).toBe(true);
+  });
+});
+
+describe('closing a session', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('releases the lock even when the last state write failed', async () => {
+    const { openSession } = await import('../../src/cli/runtime.js');
+    const { StateStore } = await import('../../src/state/store.js');
+    const dir = tempDir();
+    const config = join(dir, 'cloudmart.config.yaml');
+    writeFileSync(config, readFileSync(join(process.cwd(), 'cloudmart.config.yaml'), 'utf8'));
+    const io = recordingIo();
+    const session = await openSession(io, { config }, 'up', { lock: true });
+    const lock = session.store.lockPath;
+    expect(existsSync(lock)).toBe(true);
+    vi.spyOn(StateStore.prototype, 'flush').mockRejectedValue(new Error('SlowDown'));
+
+    await expect(session.close()).rejects.toThrow('SlowDown');
+
+    expect(existsSync(lock)).toBe(false);
   });
 });

@@ -3,7 +3,12 @@ import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LOCK_WRITE_GRACE_MS, StateStore, STATE_VERSION } from '../../src/state/store.js';
+import {
+  LOCK_WRITE_GRACE_MS,
+  StateStore,
+  STATE_VERSION,
+  type StateBackend,
+} from '../../src/state/store.js';
 import { tempDir } from '../helpers/engine.js';
 
 const load = async (path: string) => {
@@ -245,5 +250,35 @@ describe('state store', () => {
     expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8'))).toMatchObject({ command: 'destroy' });
     await second.unlock();
     expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+});
+
+describe('state writes after a failed one', () => {
+  it('a write that failed (a 5xx, say) does not stop the later ones; each caller gets its own outcome', async () => {
+    const written: string[] = [];
+    let failNext = false;
+    const backend: StateBackend = {
+      location: 'memory',
+      lockLocation: 'memory.lock',
+      read: () => Promise.resolve(undefined),
+      write: (text) => {
+        if (failNext) {
+          failNext = false;
+          return Promise.reject(new Error('InternalError: We encountered an internal error'));
+        }
+        written.push(text);
+        return Promise.resolve();
+      },
+      lock: () => Promise.resolve(),
+      unlock: () => Promise.resolve(),
+      unlockSync: () => undefined,
+    };
+    const store = new StateStore(backend);
+    await store.load('cloudmart', 'ap-northeast-2');
+    failNext = true;
+    await expect(store.update((s) => (s.region = 'ap-northeast-2'))).rejects.toThrow(/internal/);
+    await store.update((s) => (s.stack = 'cloudmart'));
+    await expect(store.flush()).resolves.toBeUndefined();
+    expect(written).toHaveLength(1);
   });
 });
