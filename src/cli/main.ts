@@ -113,7 +113,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   program
     .command('plan')
-    .description('Show what "up" would build, phase by phase (offline: no credentials needed)')
+    .description(
+      'Show what "up" would build, phase by phase (offline: no credentials needed, except to read a state kept in S3)',
+    )
     .option('--json', 'print one JSON object')
     .option('--accept-cost', 'do not refuse a stack over the budget or one cloudmart cannot price')
     .action(run(async () => (await import('./commands/plan.js')).planCommand));

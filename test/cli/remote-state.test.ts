@@ -129,3 +129,12 @@ it('--state s3://bucket/key beats the config; a key ending in .lock is a usage e
   expect(bad.code).toBe(2);
   expect(bad.text).toContain('must not end in ".lock"');
 }, 60_000);
+
+it('plan still shows the plan when the S3 state cannot be read, and says so', async () => {
+  const config = machine('laptop-3');
+  const { code, text } = await run(config, 'plan', '--state', 's3://no-such-state-bucket/k.json');
+  expect(code).toBe(0);
+  expect(text).toMatch(/Could not read the state at s3:\/\/no-such-state-bucket\/k\.json/);
+  expect(text).toMatch(/plan shows every step as not done yet/);
+  expect(text).toMatch(/plan sends nothing to AWS but the read of its state in S3/);
+});

@@ -1,6 +1,7 @@
 import { isEnabled } from '../../engine/engine.js';
 import { registry } from '../../steps/registry.js';
 import type { Io } from '../io.js';
+import { emptyState, type StateFile } from '../../state/store.js';
 import { openStore, readConfig, type GlobalOptions } from '../runtime.js';
 
 const PHASE_NAMES: Record<number, string> = {
@@ -11,7 +12,7 @@ const PHASE_NAMES: Record<number, string> = {
   5: 'Validation',
 };
 
-/** `plan`: what `up` would do, from the config (and the local state file, if any). Offline. */
+/** `plan`: what `up` would do, from the config and the state (if any). Offline with a local state. */
 export async function planCommand(
   io: Io,
   opts: { json?: boolean; acceptCost?: boolean },
@@ -20,7 +21,19 @@ export async function planCommand(
   const g = cmd.optsWithGlobals();
   const config = await readConfig(g, io);
   const store = openStore(g, config);
-  const state = await store.load(config.stack, config.region);
+  // A state in S3 is read with the caller's credentials: without them (or offline) the plan is
+  // still shown, as if no step were done, and says so.
+  const remote = store.path.startsWith('s3://');
+  let state: StateFile;
+  try {
+    state = await store.load(config.stack, config.region);
+  } catch (e) {
+    if (!remote) throw e;
+    io.err(
+      `! Could not read the state at ${store.path} (${(e as Error).name}: ${(e as Error).message}): the plan shows every step as not done yet.`,
+    );
+    state = emptyState(config.stack, config.region);
+  }
 
   const steps = registry.map((s) => {
     const enabled = isEnabled(s, config);
@@ -67,7 +80,9 @@ export async function planCommand(
   }
   const checks = steps.flatMap((s) => s.checks);
   if (checks.length > 0) {
-    io.out('\nBefore anything bills, up checks the account (plan sends nothing to AWS):');
+    io.out(
+      `\nBefore anything bills, up checks the account (plan sends nothing to AWS${remote ? ' but the read of its state in S3' : ''}):`,
+    );
     for (const line of checks) io.out(`  - ${line}`);
   }
   const creates = steps.filter((s) => s.action === 'create').length;
