@@ -17,35 +17,15 @@ import { operatorScope } from '../../src/steps/permissions.js';
 import { registry } from '../../src/steps/registry.js';
 import { testConfig } from '../helpers/context.js';
 import { recordingIo } from '../helpers/io.js';
-import { ACTIONS_OF } from '../helpers/iam-requests.js';
+import { PACKAGE_SERVICE } from '../helpers/aws-models/models.js';
+import { ACTIONS_OF, IAM_PREFIX } from '../helpers/iam-requests.js';
 import { sdkCommandsInSource } from '../helpers/sdk-commands.js';
 import { ACTION_RESOURCE_TYPES } from '../../src/aws/iam-reference.js';
 
-/** SDK client package → IAM service prefix. */
-const PREFIX: Record<string, string> = {
-  acm: 'acm',
-  'auto-scaling': 'autoscaling',
-  backup: 'backup',
-  cloudfront: 'cloudfront',
-  cloudtrail: 'cloudtrail',
-  cloudwatch: 'cloudwatch',
-  'cloudwatch-logs': 'logs',
-  ec2: 'ec2',
-  elasticache: 'elasticache',
-  'elastic-load-balancing-v2': 'elasticloadbalancing',
-  iam: 'iam',
-  kms: 'kms',
-  pricing: 'pricing',
-  rds: 'rds',
-  'resource-groups-tagging-api': 'tag',
-  'route-53': 'route53',
-  s3: 's3',
-  'secrets-manager': 'secretsmanager',
-  sns: 'sns',
-  ssm: 'ssm',
-  sts: 'sts',
-  wafv2: 'wafv2',
-};
+/** SDK client package → IAM service prefix (package → cloudmart service → IAM prefix). */
+const PREFIX: Record<string, string> = Object.fromEntries(
+  Object.entries(PACKAGE_SERVICE).map(([pkg, service]) => [pkg, IAM_PREFIX[service]!]),
+);
 
 /** Every SDK command named anywhere in src/, as `file: prefix:Operation` candidates. */
 async function commandsInSource(): Promise<Array<{ file: string; operations: string[] }>> {
