@@ -542,6 +542,74 @@ describe('CloudFront, WAF, ACM and Route 53', () => {
 });
 
 describe('IAM, KMS, Secrets Manager, SSM', () => {
+  it('keeps a role boundary: set at CreateRole only from a managed policy that exists, read by GetRole, replaced and removed; a boundary in use cannot be deleted', async () => {
+    const { cloud, call } = virtual();
+    const boundary = 'arn:aws:iam::123456789012:policy/b';
+    await expect(
+      call('iam', 'CreateRole', {
+        RoleName: 'r',
+        AssumeRolePolicyDocument: trust('ec2.amazonaws.com'),
+        PermissionsBoundary: boundary,
+      }),
+    ).rejects.toMatchObject({
+      name: 'NoSuchEntityException',
+      message: `Scope ARN: ${boundary} does not exist or is not attachable.`,
+    });
+    await expect(call('iam', 'GetRole', { RoleName: 'r' })).rejects.toMatchObject({
+      name: 'NoSuchEntityException',
+    });
+    const policy = (
+      await call('iam', 'CreatePolicy', { PolicyName: 'b', PolicyDocument: trust('x') })
+    ).Policy;
+    expect(policy).toMatchObject({ Arn: boundary, DefaultVersionId: 'v1', IsAttachable: true });
+    await expect(
+      call('iam', 'CreatePolicy', { PolicyName: 'b', PolicyDocument: trust('x') }),
+    ).rejects.toMatchObject({ name: 'EntityAlreadyExistsException' });
+    const created = await call('iam', 'CreateRole', {
+      RoleName: 'r',
+      AssumeRolePolicyDocument: trust('ec2.amazonaws.com'),
+      PermissionsBoundary: boundary,
+    });
+    const attached = {
+      PermissionsBoundaryType: 'PermissionsBoundaryPolicy',
+      PermissionsBoundaryArn: boundary,
+    };
+    expect(created.Role.PermissionsBoundary).toEqual(attached);
+    expect((await call('iam', 'GetRole', { RoleName: 'r' })).Role.PermissionsBoundary).toEqual(
+      attached,
+    );
+    expect(
+      (await call('iam', 'GetPolicy', { PolicyArn: boundary })).Policy
+        .PermissionsBoundaryUsageCount,
+    ).toBe(1);
+    await expect(call('iam', 'DeletePolicy', { PolicyArn: boundary })).rejects.toMatchObject({
+      name: 'DeleteConflictException',
+    });
+    cloud.advance(L.iamVisible);
+    await expect(
+      call('iam', 'PutRolePermissionsBoundary', {
+        RoleName: 'r',
+        PermissionsBoundary: 'arn:aws:iam::123456789012:policy/nope',
+      }),
+    ).rejects.toMatchObject({ name: 'NoSuchEntityException' });
+    await call('iam', 'PutRolePermissionsBoundary', {
+      RoleName: 'r',
+      PermissionsBoundary: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+    });
+    expect(
+      (await call('iam', 'GetRole', { RoleName: 'r' })).Role.PermissionsBoundary
+        .PermissionsBoundaryArn,
+    ).toBe('arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore');
+    await call('iam', 'DeleteRolePermissionsBoundary', { RoleName: 'r' });
+    expect((await call('iam', 'GetRole', { RoleName: 'r' })).Role.PermissionsBoundary).toBe(
+      undefined,
+    );
+    await call('iam', 'DeletePolicy', { PolicyArn: boundary });
+    await expect(call('iam', 'GetPolicy', { PolicyArn: boundary })).rejects.toMatchObject({
+      name: 'NoSuchEntityException',
+    });
+  });
+
   it('returns IAM documents URL-encoded and refuses to delete a role still in use', async () => {
     const { cloud, call } = virtual();
     const role = (

@@ -14,6 +14,7 @@ import { date } from './shared.js';
 
 export const ROLE = 'iam:role';
 export const PROFILE = 'iam:instance-profile';
+export const POLICY = 'iam:policy';
 const REGION = 'us-east-1';
 
 const MANAGED: Record<string, In> = {
@@ -199,10 +200,34 @@ export function iamService(w: World): ServiceModule {
       AssumeRolePolicyDocument: encode(d.trust),
       ...(d.description ? { Description: d.description } : {}),
       MaxSessionDuration: d.maxSessionDuration,
+      ...(d.boundary
+        ? {
+            PermissionsBoundary: {
+              PermissionsBoundaryType: 'PermissionsBoundaryPolicy',
+              PermissionsBoundaryArn: d.boundary,
+            },
+          }
+        : {}),
       Tags: Object.entries(r.tags).map(([Key, Value]) => ({ Key, Value })),
       RoleLastUsed: {},
     };
   }
+
+  /** A managed policy a boundary or an attachment may name: AWS's catalog, or the account's own. */
+  const policyExists = (arn: string): boolean => !!MANAGED[arn] || !!w.live(POLICY, REGION, arn);
+  /**
+   * IAM refuses a boundary that names no existing managed policy: NoSuchEntity, "Scope ARN: …
+   * does not exist or is not attachable" (the message AWS users report for CreateRole and
+   * PutRolePermissionsBoundary).
+   */
+  const checkBoundary = (arn: string): void => {
+    if (!policyExists(arn))
+      throw err(
+        'NoSuchEntityException',
+        `Scope ARN: ${arn} does not exist or is not attachable.`,
+        404,
+      );
+  };
 
   function profileShape(p: Resource): In {
     return {
@@ -219,12 +244,30 @@ export function iamService(w: World): ServiceModule {
     };
   }
 
+  function customerPolicyShape(p: Resource): In {
+    return {
+      PolicyName: p.name,
+      PolicyId: p.data.policyId,
+      Arn: p.arn,
+      Path: p.data.path,
+      DefaultVersionId: 'v1',
+      AttachmentCount: w.find(ROLE, REGION, (r) => (r.data.attached as string[]).includes(p.id))
+        .length,
+      PermissionsBoundaryUsageCount: w.find(ROLE, REGION, (r) => r.data.boundary === p.id).length,
+      IsAttachable: true,
+      CreateDate: date(p.createdAt),
+      UpdateDate: date(p.createdAt),
+    };
+  }
+
   const handlers: ServiceModule['handlers'] = {
     CreateRole(_ctx, input) {
       const name = input.RoleName as string;
       if (w.live(ROLE, REGION, name))
         throw err('EntityAlreadyExistsException', `Role with name ${name} already exists.`, 409);
       parse(input.AssumeRolePolicyDocument);
+      const boundary = input.PermissionsBoundary as string | undefined;
+      if (boundary !== undefined) checkBoundary(boundary);
       const path = (input.Path as string | undefined) ?? '/';
       const r = w.add({
         service: 'iam',
@@ -243,9 +286,77 @@ export function iamService(w: World): ServiceModule {
           maxSessionDuration: input.MaxSessionDuration ?? 3600,
           attached: [],
           inline: {},
+          ...(boundary !== undefined ? { boundary } : {}),
         },
       });
       return { Role: roleShape(r) };
+    },
+    PutRolePermissionsBoundary(_ctx, input) {
+      const r = visible(role(input.RoleName as string));
+      if (r.data.serviceLinked)
+        throw err(
+          'UnmodifiableEntity',
+          `Cannot perform the operation on the protected role '${r.id}' - this role is only modifiable by AWS`,
+        );
+      const arn = input.PermissionsBoundary as string;
+      checkBoundary(arn);
+      r.data.boundary = arn;
+      return {};
+    },
+    DeleteRolePermissionsBoundary(_ctx, input) {
+      const r = role(input.RoleName as string);
+      if (r.data.serviceLinked)
+        throw err(
+          'UnmodifiableEntity',
+          `Cannot perform the operation on the protected role '${r.id}' - this role is only modifiable by AWS`,
+        );
+      delete r.data.boundary;
+      return {};
+    },
+    /** Customer managed policies: what an administrator makes (the role boundary); one version. */
+    CreatePolicy(_ctx, input) {
+      const name = input.PolicyName as string;
+      const path = (input.Path as string | undefined) ?? '/';
+      const arn = `arn:aws:iam::${w.account}:policy${path}${name}`;
+      if (w.live(POLICY, REGION, arn))
+        throw err(
+          'EntityAlreadyExistsException',
+          `A policy called ${name} already exists. Duplicate names are not allowed.`,
+          409,
+        );
+      const document = parse(input.PolicyDocument);
+      const p = w.add({
+        service: 'iam',
+        type: POLICY,
+        region: REGION,
+        id: arn,
+        arn,
+        name,
+        tags: tagMap(input.Tags),
+        state: 'available',
+        // An administrator's, not the stack's: never a leftover of destroy.
+        system: true,
+        data: {
+          path,
+          policyId: 'ANPA' + w.rng.chars(17, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'),
+          document,
+        },
+      });
+      return { Policy: customerPolicyShape(p) };
+    },
+    DeletePolicy(_ctx, input) {
+      const arn = input.PolicyArn as string;
+      const p = w.live(POLICY, REGION, arn);
+      if (!p) throw err('NoSuchEntityException', `Policy ${arn} was not found.`, 404);
+      const users = w.find(
+        ROLE,
+        REGION,
+        (r) => r.data.boundary === arn || (r.data.attached as string[]).includes(arn),
+      );
+      if (users.length > 0)
+        throw err('DeleteConflictException', 'Cannot delete a policy attached to entities.', 409);
+      w.remove(p);
+      return {};
     },
     GetRole(_ctx, input) {
       return { Role: roleShape(role(input.RoleName as string)) };
@@ -340,7 +451,7 @@ export function iamService(w: World): ServiceModule {
     AttachRolePolicy(_ctx, input) {
       const r = visible(role(input.RoleName as string));
       const arn = input.PolicyArn as string;
-      if (!MANAGED[arn] && !w.live('iam:policy', REGION, arn))
+      if (!policyExists(arn))
         throw err(
           'NoSuchEntityException',
           `Policy ${arn} does not exist or is not attachable.`,
@@ -398,6 +509,8 @@ export function iamService(w: World): ServiceModule {
     },
     GetPolicy(_ctx, input) {
       const arn = input.PolicyArn as string;
+      const own = w.live(POLICY, REGION, arn);
+      if (own) return { Policy: customerPolicyShape(own) };
       if (!MANAGED[arn]) throw err('NoSuchEntityException', `Policy ${arn} was not found.`, 404);
       return {
         Policy: {
@@ -414,6 +527,16 @@ export function iamService(w: World): ServiceModule {
     },
     GetPolicyVersion(_ctx, input) {
       const arn = input.PolicyArn as string;
+      const own = w.live(POLICY, REGION, arn);
+      if (own && input.VersionId === 'v1')
+        return {
+          PolicyVersion: {
+            Document: encode(own.data.document),
+            VersionId: 'v1',
+            IsDefaultVersion: true,
+            CreateDate: date(own.createdAt),
+          },
+        };
       if (!MANAGED[arn] || input.VersionId !== 'v1')
         throw err(
           'NoSuchEntityException',
