@@ -155,6 +155,7 @@ security:
   ${derived('trailName', n['security.trailName'], fromStack)}
   ${derived('auditBucketPrefix', n['security.auditBucketPrefix'], `${fromStack}; the bucket is <prefix>-<account>-<region>`)}
   ebsEncryptionByDefault: false # account-wide for the region: opt in deliberately
+  # permissionsBoundary: ${a.stack}-role-boundary # the roles' boundary an administrator created (cloudmart policy --boundary); default: none
 
 budget:
   usd: ${a.budgetUsd}

@@ -354,6 +354,17 @@ export const securitySchema = z
       .boolean()
       .default(false)
       .describe('Turns on EBS encryption by default for the whole region (account-wide)'),
+    permissionsBoundary: z
+      .string()
+      .regex(
+        /^(?:[\w+=,.@-]{1,128}|arn:aws[a-z-]*:iam::\d{12}:policy\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,128})$/,
+        'must be the name of a customer managed IAM policy (letters, digits and + = , . @ _ -) or its ARN arn:aws:iam::<12-digit account>:policy/<name>',
+      )
+      .nullable()
+      .default(null)
+      .describe(
+        "Customer managed IAM policy (name or ARN) set as the permissions boundary of every role cloudmart creates. An administrator creates it once from `cloudmart policy --boundary`; required when cloudmart runs with the operator policy of `cloudmart policy`. Default: none (roles without a boundary, for an administrator's own account)",
+      ),
   })
   .prefault({});
 

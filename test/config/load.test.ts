@@ -297,3 +297,29 @@ describe('config: every problem at once', () => {
     expect(paths.length).toBeGreaterThan(80);
   });
 });
+
+describe('config: security.permissionsBoundary', () => {
+  const withBoundary = (value: string) =>
+    `${minimal}security:\n  permissionsBoundary: "${value}"\n`;
+
+  it('is off by default, and takes a customer managed policy by name or ARN', () => {
+    expect(parseConfig(minimal).security.permissionsBoundary).toBeNull();
+    expect(parseConfig(withBoundary('shop-role-boundary')).security.permissionsBoundary).toBe(
+      'shop-role-boundary',
+    );
+    const arn = 'arn:aws:iam::123456789012:policy/teams/shop-role-boundary';
+    expect(parseConfig(withBoundary(arn)).security.permissionsBoundary).toBe(arn);
+  });
+
+  it("refuses what is no customer managed policy: a bad name, an AWS managed policy's ARN", () => {
+    for (const bad of [
+      'my boundary',
+      'arn:aws:iam::aws:policy/AdministratorAccess',
+      'arn:aws:iam::123456789012:role/admin',
+    ])
+      expect(issues(withBoundary(bad))[0], bad).toMatchObject({
+        path: 'security.permissionsBoundary',
+        message: expect.stringContaining('customer managed IAM policy'),
+      });
+  });
+});

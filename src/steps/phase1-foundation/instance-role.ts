@@ -11,6 +11,13 @@ import { STEP, type InstanceRoleOutputs, type KmsOutputs } from '../outputs.js';
 import { deleteRetrying, FIX_PHASE1, missing } from './ec2-lookup.js';
 import { dbSettings } from './rds-database.js';
 import {
+  boundaryCheck,
+  boundaryMember,
+  convergeBoundary,
+  createRoleError,
+  wantedBoundary,
+} from '../role-boundary.js';
+import {
   broadGrants,
   decodePolicy,
   describeStatement,
@@ -227,6 +234,7 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
     'iam:CreateRole',
     'iam:TagRole',
     'iam:UpdateAssumeRolePolicy',
+    'iam:PutRolePermissionsBoundary',
     'iam:ListAttachedRolePolicies',
     'iam:AttachRolePolicy',
     'iam:DetachRolePolicy',
@@ -292,21 +300,27 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
     const policyName = inlinePolicyName(ctx.config);
 
     // IAM names are unique per account: the name is the lookup, a crash cannot duplicate.
+    const boundary = await wantedBoundary(ctx);
     let roleOut = await findRole(iam, role);
     const roleCreated = !roleOut;
     if (!roleOut) {
       ctx.progress(`creating IAM role ${role}`);
-      roleOut = (
-        await iam.send(
-          new CreateRoleCommand({
-            RoleName: role,
-            AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY),
-            Description: `CloudMart ${ctx.config.stack} backend instances`,
-            MaxSessionDuration: 3600,
-            Tags: ctx.tags.list(role),
-          }),
-        )
-      ).Role;
+      try {
+        roleOut = (
+          await iam.send(
+            new CreateRoleCommand({
+              RoleName: role,
+              AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY),
+              Description: `CloudMart ${ctx.config.stack} backend instances`,
+              MaxSessionDuration: 3600,
+              ...boundaryMember(boundary),
+              Tags: ctx.tags.list(role),
+            }),
+          )
+        ).Role;
+      } catch (e) {
+        throw createRoleError(e, role, boundary);
+      }
       if (!roleOut?.Arn) throw new Error('CreateRole returned no role');
     } else if (!samePolicy(decodePolicy(roleOut.AssumeRolePolicyDocument), TRUST_POLICY)) {
       ctx.progress(`${role}: restoring the trust policy (EC2 only)`);
@@ -323,6 +337,9 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
     // that I make are not always immediately visible"; terraform-provider-aws PR #6079).
     // A role this run created has nothing attached yet.
     const roleYoung = roleCreated || justCreated(ctx, roleOut.CreateDate);
+    // Before any policy is written: the operator policy allows those writes only on a role that
+    // carries the boundary.
+    if (!roleCreated) await convergeBoundary(ctx, iam, roleOut, roleYoung);
     const attached = roleCreated ? [] : await attachedPolicies(ctx, role);
     if (!attached.some((p) => p.PolicyArn === ssmCoreArn(partition))) {
       await afterCreate(
@@ -554,6 +571,7 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
           : `no instance profile ${profile}`,
         fix: FIX_PHASE1,
       },
+      ...(await boundaryCheck(ctx, 'iam.instance-role.boundary', live, 'iam', FIX_PHASE1)),
     ];
     return checks;
   },

@@ -23,6 +23,12 @@ import type { Config } from '../../config/schema.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
 import { STEP, type KmsOutputs } from '../outputs.js';
+import {
+  boundaryMember,
+  convergeBoundary,
+  createRoleError,
+  wantedBoundary,
+} from '../role-boundary.js';
 
 const backupSdk = () => import('@aws-sdk/client-backup');
 const iamSdk = () => import('@aws-sdk/client-iam');
@@ -205,6 +211,7 @@ async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: bool
     const fallback = await findRole(iam, DEFAULT_BACKUP_ROLE);
     if (fallback) return { role: fallback, created: false };
     ctx.progress(`creating IAM role ${ownName} for AWS Backup`);
+    const boundary = await wantedBoundary(ctx);
     try {
       role = (
         await iam.send(
@@ -212,17 +219,21 @@ async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: bool
             RoleName: ownName,
             AssumeRolePolicyDocument: TRUST_POLICY,
             Description: `AWS Backup service role for cloudmart stack ${ctx.config.stack}`,
+            ...boundaryMember(boundary),
             Tags: ctx.tags.list(ownName),
           }),
         )
       ).Role;
       roleCreated = true;
     } catch (e) {
-      if (!isAlreadyExists(e)) throw e;
+      if (!isAlreadyExists(e)) throw createRoleError(e, ownName, boundary);
       role = await findRole(iam, ownName);
     }
     if (!role?.Arn) throw new Error(`IAM CreateRole ${ownName} returned no role`);
   }
+  // Before the policies are attached: the operator policy allows that only on a role with the
+  // boundary. (AWSBackupDefaultServiceRole, the account's own, is used as it is.)
+  if (!roleCreated) await convergeBoundary(ctx, iam, role, justCreated(ctx, role.CreateDate));
   // A role created a moment ago has nothing attached, and IAM may not show it yet
   // (NoSuchEntity while it propagates: terraform-provider-aws PR #6079).
   const attached = roleCreated ? [] : await attachedRolePolicies(iam, ownName);
@@ -309,6 +320,7 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
     'iam:GetRole',
     'iam:CreateRole',
     'iam:TagRole',
+    'iam:PutRolePermissionsBoundary',
     'iam:ListAttachedRolePolicies',
     'iam:AttachRolePolicy',
     'iam:DetachRolePolicy',

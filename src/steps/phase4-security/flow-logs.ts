@@ -23,6 +23,13 @@ import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
 import { STEP, type KmsOutputs, type VpcOutputs } from '../outputs.js';
+import {
+  boundaryCheck,
+  boundaryMember,
+  convergeBoundary,
+  createRoleError,
+  wantedBoundary,
+} from '../role-boundary.js';
 
 const ec2sdk = () => import('@aws-sdk/client-ec2');
 const iamSdk = () => import('@aws-sdk/client-iam');
@@ -188,6 +195,7 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
     'iam:CreateRole',
     'iam:TagRole',
     'iam:UpdateAssumeRolePolicy',
+    'iam:PutRolePermissionsBoundary',
     'iam:GetRolePolicy',
     'iam:PutRolePolicy',
     'iam:ListRolePolicies',
@@ -258,6 +266,7 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
     const iam = await ctx.aws.get('iam');
     const roleName = flowLogsRoleName(ctx.config);
     const trust = trustPolicy(account, partition, ctx.config.region);
+    const boundary = await wantedBoundary(ctx);
     let role = await findRole(iam, roleName);
     let roleIsNew = false;
     if (!role) {
@@ -269,13 +278,14 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
               RoleName: roleName,
               AssumeRolePolicyDocument: JSON.stringify(trust),
               Description: `VPC Flow Logs delivery to ${groupName} (cloudmart ${ctx.config.stack})`,
+              ...boundaryMember(boundary),
               Tags: ctx.tags.list(roleName),
             }),
           )
         ).Role;
         roleIsNew = true;
       } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
+        if (!isAlreadyExists(e)) throw createRoleError(e, roleName, boundary);
         role = await findRole(iam, roleName);
       }
       if (!role?.Arn) throw new Error(`IAM CreateRole ${roleName} returned no role`);
@@ -287,6 +297,8 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
         }),
       );
     }
+    // Before the policy is written: the operator policy allows that only on a role with the boundary.
+    if (!roleIsNew) await convergeBoundary(ctx, iam, role, justCreated(ctx, role.CreateDate));
     const policy = deliveryPolicy(groupArn);
     // A role created a moment ago has no policy yet, and IAM may answer NoSuchEntity for it
     // while it propagates (terraform-provider-aws PR #6079).
@@ -405,6 +417,12 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
         fix,
       },
     ];
+    // The delivery role's boundary, when one is configured.
+    const role = (await wantedBoundary(ctx))
+      ? await findRole(await ctx.aws.get('iam'), flowLogsRoleName(ctx.config))
+      : undefined;
+    if (role)
+      checks.push(...(await boundaryCheck(ctx, 'security.flow-logs.boundary', role, 'iam', fix)));
     return checks;
   },
 

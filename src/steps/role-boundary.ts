@@ -1,0 +1,140 @@
+import type { IAMClient, Role } from '@aws-sdk/client-iam';
+import { afterCreate } from '../aws/consistency.js';
+import { isAccessDenied, isNotFound } from '../aws/errors.js';
+import type { Config } from '../config/schema.js';
+import type { Check, Criterion, StepContext } from '../engine/step.js';
+import { CloudmartError } from '../errors.js';
+
+/**
+ * The permissions boundary of the roles cloudmart creates (`security.permissionsBoundary`).
+ *
+ * Why: the operator policy lets its holder write the stack's roles (CreateRole, PutRolePolicy)
+ * and pass them to EC2, so without a boundary the holder could put `Action: "*"` on the instance
+ * role, launch an instance with it and act as an administrator. A boundary caps what a role can
+ * ever do whatever its policies say ("Permissions boundaries for IAM entities",
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html), and the
+ * operator policy allows role writes only with this boundary on the role (condition key
+ * `iam:PermissionsBoundary`, Service Authorization Reference for IAM,
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
+ * The boundary policy itself is made by an administrator (`cloudmart policy --boundary`), never
+ * by cloudmart: whoever can change it can lift the cap.
+ */
+
+/** The name the operator policy and the README use when the config names no boundary. */
+export const defaultBoundaryName = (config: Config): string => `${config.stack}-role-boundary`;
+
+/** The boundary policy's name: the configured one (an ARN's last part), else the default. */
+export function boundaryName(config: Config): string {
+  const b = config.security.permissionsBoundary;
+  return b ? b.split('/').at(-1)! : defaultBoundaryName(config);
+}
+
+/**
+ * The boundary ARN the operator policy requires: the configured ARN as written, else the name in
+ * any 12-digit account (`?` × 12 never matches the `aws` of AWS managed policies).
+ */
+export function boundaryArnPattern(config: Config): string {
+  const b = config.security.permissionsBoundary;
+  if (b?.startsWith('arn:')) return b;
+  return `arn:aws:iam::????????????:policy/${boundaryName(config)}`;
+}
+
+/** The configured boundary's ARN in this account, or undefined when none is configured. */
+export async function wantedBoundary(ctx: StepContext): Promise<string | undefined> {
+  const b = ctx.config.security.permissionsBoundary;
+  if (!b) return undefined;
+  if (b.startsWith('arn:')) return b;
+  return `arn:${ctx.aws.partition()}:iam::${await ctx.aws.accountId()}:policy/${b}`;
+}
+
+/** CreateRole's `PermissionsBoundary` member: present only when a boundary is configured. */
+export const boundaryMember = (arn: string | undefined): { PermissionsBoundary?: string } =>
+  arn ? { PermissionsBoundary: arn } : {};
+
+/**
+ * A CreateRole error in plain words. IAM answers a boundary policy that does not exist with
+ * NoSuchEntity ("Scope ARN: … does not exist or is not attachable"); AccessDenied with no
+ * boundary configured is what the operator policy answers to a role without one.
+ */
+export function createRoleError(e: unknown, role: string, boundary: string | undefined): unknown {
+  if (boundary && isNotFound(e))
+    return new CloudmartError(
+      'AWS_ERROR',
+      `Creating IAM role ${role}: the permissions boundary policy ${boundary} does not exist`,
+      {
+        hint: 'An administrator creates it once: cloudmart policy --boundary > boundary.json, then aws iam create-policy --policy-name <name> --policy-document file://boundary.json',
+        cause: e,
+      },
+    );
+  if (!boundary && isAccessDenied(e))
+    return new CloudmartError(
+      'ACCESS_DENIED',
+      `Creating IAM role ${role}: access denied. The operator policy of cloudmart policy allows it only with the permissions boundary`,
+      {
+        hint: 'Set security.permissionsBoundary in the config to the boundary policy your administrator created (cloudmart policy --boundary)',
+        cause: e,
+      },
+    );
+  return e;
+}
+
+/**
+ * Converges an existing role's boundary: a role created before the boundary was configured, or
+ * whose boundary was changed or removed, gets the configured one (PutRolePermissionsBoundary
+ * adds or replaces it). Runs before the role's policies are written: the operator policy allows
+ * those writes only once the role has the boundary.
+ */
+export async function convergeBoundary(
+  ctx: StepContext,
+  iam: IAMClient,
+  role: Role,
+  young: boolean,
+): Promise<void> {
+  const want = await wantedBoundary(ctx);
+  if (!want || role.PermissionsBoundary?.PermissionsBoundaryArn === want) return;
+  const { PutRolePermissionsBoundaryCommand } = await import('@aws-sdk/client-iam');
+  const had = role.PermissionsBoundary?.PermissionsBoundaryArn;
+  ctx.progress(
+    `${role.RoleName}: ${had ? `replacing the permissions boundary ${had} with` : 'setting the permissions boundary'} ${want}`,
+  );
+  await afterCreate(
+    ctx,
+    young,
+    () =>
+      iam.send(
+        new PutRolePermissionsBoundaryCommand({
+          RoleName: role.RoleName,
+          PermissionsBoundary: want,
+        }),
+      ),
+    { what: `setting the permissions boundary of ${role.RoleName}` },
+  );
+}
+
+/** verify: the role carries the configured boundary (no check when none is configured). */
+export async function boundaryCheck(
+  ctx: StepContext,
+  id: string,
+  role: Role,
+  criterion: Criterion,
+  fix: string,
+): Promise<Check[]> {
+  const want = await wantedBoundary(ctx);
+  if (!want) return [];
+  const have = role.PermissionsBoundary?.PermissionsBoundaryArn;
+  return [
+    {
+      id,
+      title: `Role ${role.RoleName} is capped by the permissions boundary`,
+      criterion,
+      status: have === want ? 'pass' : 'fail',
+      evidence:
+        have === want
+          ? `permissions boundary ${have}`
+          : have
+            ? `permissions boundary ${have}, not ${want}`
+            : `no permissions boundary (want ${want})`,
+      fix,
+    },
+  ];
+}
