@@ -262,6 +262,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     )
     .option('--json', 'print one JSON document: the policies and what each service is scoped to')
     .option('-o, --output-dir <dir>', 'write one <name>.json per policy into this folder')
+    .option(
+      '--boundary',
+      "print only the permissions boundary of the stack's roles, for an administrator to create once",
+    )
     .action(run(async () => (await import('./commands/policy.js')).policyCommand));
 
   program.addOption(new Option('--no-color', 'plain output').hideHelp());

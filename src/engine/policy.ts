@@ -54,7 +54,7 @@ export type Condition = Record<string, Record<string, string | string[] | boolea
 
 export interface PolicyStatement {
   Sid: string;
-  Effect: 'Allow';
+  Effect: 'Allow' | 'Deny';
   Action: string[];
   /** "*" only for actions IAM offers no resource-level permission for. */
   Resource: string | string[];
@@ -130,6 +130,22 @@ export interface OperatorScope {
    * on the state bucket and objects only; the same actions keep their stack-scoped grants.
    */
   state?: ExtraStatement[];
+  /** Conditions an action's scoped grants must meet besides their own (the role boundary). */
+  conditions?: Record<string, Condition>;
+  /** Explicit Deny statements, added as written: they win over any Allow of any policy. */
+  deny?: ExtraStatement[];
+}
+
+/** Two conditions together: keys of the same operator are merged. */
+export function withCondition(
+  a: Condition | undefined,
+  b: Condition | undefined,
+): Condition | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  const out: Condition = { ...a };
+  for (const [op, keys] of Object.entries(b)) out[op] = { ...(out[op] ?? {}), ...keys };
+  return out;
 }
 
 /** Every action the operator needs: the steps' declared actions and the tool's own, sorted. */
@@ -167,6 +183,8 @@ interface Grant {
   condition?: Condition;
   /** Sid suffix: what the statement is scoped by. */
   by: 'Any' | 'Create' | 'Tagged' | 'Named' | 'Aws' | 'Type';
+  /** Sid suffix of a grant under an action's own condition (OperatorScope.conditions). */
+  also?: string;
   actions: Set<string>;
 }
 
@@ -177,7 +195,14 @@ interface Grant {
  */
 function grants(steps: readonly Step[], scope: OperatorScope): Grant[] {
   const byKey = new Map<string, Grant>();
-  const add = (g: Omit<Grant, 'actions'>, action: string) => {
+  const add = (scoped: Omit<Grant, 'actions'>, action: string) => {
+    const extra = scope.conditions?.[action];
+    const condition = withCondition(scoped.condition, extra);
+    const g = {
+      ...scoped,
+      ...(condition ? { condition } : {}),
+      ...(extra ? { also: 'Bounded' } : {}),
+    };
     const key = JSON.stringify([g.service, g.resources, g.condition ?? null]);
     const found = byKey.get(key) ?? { ...g, actions: new Set<string>() };
     found.actions.add(action);
@@ -247,7 +272,7 @@ function statements(
     (a, b) => a.service.localeCompare(b.service) || order.indexOf(a.by) - order.indexOf(b.by),
   );
   for (const g of all) {
-    const base = `Cloudmart${capital(g.service)}${g.by}`;
+    const base = `Cloudmart${capital(g.service)}${g.by}${g.also ?? ''}`;
     const actions = [...g.actions].sort();
     // A statement too big for one document is split over several, actions in order.
     let current: string[] = [];
@@ -279,6 +304,21 @@ function statements(
       Sid: e.Sid,
       Effect: 'Allow',
       Action: actions,
+      Resource: e.Resource,
+      ...(e.Condition ? { Condition: e.Condition } : {}),
+    });
+  }
+  for (const e of scope.deny ?? []) {
+    for (const action of e.Action)
+      if (!ACTION_RESOURCE_TYPES[action])
+        throw new Error(
+          `${action}: not in the Service Authorization Reference table (src/aws/iam-reference.ts)`,
+        );
+    out.push({
+      service: serviceOf(e.Action[0]!),
+      Sid: e.Sid,
+      Effect: 'Deny',
+      Action: [...e.Action].sort(),
       Resource: e.Resource,
       ...(e.Condition ? { Condition: e.Condition } : {}),
     });
@@ -400,6 +440,7 @@ export function scopeReport(steps: readonly Step[], scope: OperatorScope): Servi
     if (actions.length > 0) push(of(serviceOf(actions[0]!)).scoped, e.what);
   }
   for (const e of scope.state ?? []) push(of(serviceOf(e.Action[0]!)).scoped, e.what);
+  for (const e of scope.deny ?? []) push(of(serviceOf(e.Action[0]!)).scoped, e.what);
   for (const r of by.values()) r.anyResource.sort();
   return [...by.values()].sort((a, b) => a.service.localeCompare(b.service));
 }

@@ -1,7 +1,13 @@
 import { S3_BUCKET_ACTIONS } from '../aws/s3.js';
 import { STACK_TAG } from '../aws/tags.js';
 import type { Config } from '../config/schema.js';
-import type { ExtraStatement, OperatorScope, TypeScope } from '../engine/policy.js';
+import {
+  withCondition,
+  type Condition,
+  type ExtraStatement,
+  type OperatorScope,
+  type TypeScope,
+} from '../engine/policy.js';
 import { LOCK_SUFFIX, type S3StateLocation } from '../state/s3.js';
 import { names } from './names.js';
 import { albName, targetGroupName } from './phase1-foundation/load-balancer.js';
@@ -19,7 +25,13 @@ import {
   DEFAULT_BACKUP_ROLE,
 } from './phase3-backup/backup-plan.js';
 import { drKeyAlias } from './phase3-backup/rds-backups.js';
-import { flowLogsRoleName } from './phase4-security/flow-logs.js';
+import { deliveryPolicy, flowLogsRoleName, logGroupArnOf } from './phase4-security/flow-logs.js';
+import { instancePolicy } from './phase1-foundation/instance-role.js';
+import type {
+  PolicyDocument as RolePolicyDocument,
+  PolicyStatement as RoleStatement,
+} from '../aws/policy.js';
+import { boundaryArnPattern, boundaryName } from './role-boundary.js';
 
 /** The condition that a request carries or finds the stack tag. */
 export const requestTagCondition = (stack: string) => ({
@@ -144,10 +156,48 @@ export function operatorScope(config: Config, remote?: S3StateLocation): Operato
   const noCondition = (...types: string[]) =>
     Object.fromEntries(types.map((t) => [t, 'none' as const]));
 
+  // Role writes only on a role that carries (or, for CreateRole and PutRolePermissionsBoundary,
+  // is given) the boundary: the delegation pattern of "Permissions boundaries for IAM
+  // entities" (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html,
+  // "Delegating responsibility to others using permissions boundaries"); `iam:PermissionsBoundary`
+  // is the condition key IAM offers on exactly these actions (Service Authorization Reference,
+  // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html).
+  const boundary = boundaryArnPattern(config);
+  const withBoundary: Condition = { ArnLike: { 'iam:PermissionsBoundary': boundary } };
+  const boundedRoleWrites = [
+    'iam:CreateRole',
+    'iam:PutRolePolicy',
+    'iam:AttachRolePolicy',
+    'iam:DeleteRolePolicy',
+    'iam:DetachRolePolicy',
+    'iam:PutRolePermissionsBoundary',
+  ];
+
   return {
     stack: s,
     tagKey: STACK_TAG,
     ...(remote ? { state: stateStatements(remote) } : {}),
+    conditions: Object.fromEntries(boundedRoleWrites.map((a) => [a, withBoundary])),
+    deny: [
+      {
+        Sid: 'CloudmartIamNeverRemoveRoleBoundary',
+        Action: ['iam:DeleteRolePermissionsBoundary'],
+        Resource: roles.map(role),
+        what: `never removing the permissions boundary from the stack's roles`,
+      },
+      {
+        // Whoever can rewrite the boundary can lift it: only an administrator changes it.
+        Sid: 'CloudmartIamNeverChangeBoundaryPolicy',
+        Action: [
+          'iam:CreatePolicyVersion',
+          'iam:DeletePolicy',
+          'iam:DeletePolicyVersion',
+          'iam:SetDefaultPolicyVersion',
+        ],
+        Resource: [boundary],
+        what: `never changing or deleting the boundary policy ${boundaryName(config)}`,
+      },
+    ],
     types: {
       // EC2: ids are AWS's; every resource cloudmart makes carries the stack tag.
       'ec2:vpc': ec2('vpc', 'the VPC'),
@@ -259,7 +309,7 @@ export function operatorScope(config: Config, remote?: S3StateLocation): Operato
       'iam:role': {
         kind: 'name',
         arns: roles.map(role),
-        what: `the roles ${roles.join(', ')}`,
+        what: `the roles ${roles.join(', ')} (created and their policies written only with the permissions boundary ${boundaryName(config)})`,
       },
       'iam:instance-profile': {
         kind: 'name',
@@ -484,7 +534,7 @@ export function operatorScope(config: Config, remote?: S3StateLocation): Operato
         Sid: 'CloudmartIamAttachManagedPolicies',
         Action: ['iam:AttachRolePolicy'],
         Resource: roles.map(role),
-        Condition: { ArnEquals: { 'iam:PolicyARN': managedPolicies } },
+        Condition: withCondition({ ArnEquals: { 'iam:PolicyARN': managedPolicies } }, withBoundary),
         what: `attaching only ${managedPolicies.map((p) => p.split('/').at(-1)).join(', ')} to the stack's roles`,
       },
       {
@@ -532,4 +582,229 @@ function passRole(config: Config): OperatorScope['extra'] {
     Condition: { StringEquals: { 'iam:PassedToService': service } },
     what: `passing ${name} to ${service} only`,
   }));
+}
+
+/**
+ * What AmazonSSMManagedInstanceCore grants the instances besides parameter reads (AWS managed
+ * policy reference, https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedInstanceCore.html):
+ * the SSM agent's own calls and Session Manager's channels. Parameter reads stay limited to the
+ * stack's prefix by the inline policy's statements, which the boundary repeats.
+ */
+export const SSM_AGENT_ACTIONS = [
+  'ssm:DescribeAssociation',
+  'ssm:GetDeployablePatchSnapshotForInstance',
+  'ssm:GetDocument',
+  'ssm:DescribeDocument',
+  'ssm:GetManifest',
+  'ssm:ListAssociations',
+  'ssm:ListInstanceAssociations',
+  'ssm:PutInventory',
+  'ssm:PutComplianceItems',
+  'ssm:PutConfigurePackageResult',
+  'ssm:UpdateAssociationStatus',
+  'ssm:UpdateInstanceAssociationStatus',
+  'ssm:UpdateInstanceInformation',
+  'ssmmessages:CreateControlChannel',
+  'ssmmessages:CreateDataChannel',
+  'ssmmessages:OpenControlChannel',
+  'ssmmessages:OpenDataChannel',
+  'ec2messages:AcknowledgeMessage',
+  'ec2messages:DeleteMessage',
+  'ec2messages:FailMessage',
+  'ec2messages:GetEndpoint',
+  'ec2messages:GetMessages',
+  'ec2messages:SendReply',
+];
+
+/**
+ * The permissions boundary of the stack's roles (`cloudmart policy --boundary`): the union of
+ * what each role is given, each part valid only for its own role (`aws:PrincipalArn`), so a
+ * role given `Action: "*"` still gets no more than its part, and no role gets another's.
+ * - the instance role: its inline policy as written (the stack's log group, metric namespaces,
+ *   parameters, secrets, its key through SSM and Secrets Manager only), and the SSM agent's
+ *   calls of AmazonSSMManagedInstanceCore;
+ * - the flow-logs role: its delivery policy (the flow-log group only);
+ * - the AWS Backup role: what AWS Backup's managed policies do for what the stack's selection
+ *   backs up, the stack's EBS volumes: snapshot and restore them, its vault, its key (for AWS
+ *   resources). The managed policies allow far more (every service AWS Backup supports): the
+ *   boundary keeps the stack's share.
+ * No IAM, STS or Organizations action, and no `*` action, for any role.
+ */
+export function boundaryPolicy(config: Config): RolePolicyDocument {
+  const s = config.stack;
+  const region = config.region;
+  const principal = (name: string): RoleStatement['Condition'] => ({
+    ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::*:role/${name}` },
+  });
+  const forRole = (name: string, sid: string, statements: RoleStatement[]): RoleStatement[] =>
+    compact(
+      statements.map((st) => ({
+        ...st,
+        Condition: withCondition(anyAccount(st.Condition), principal(name)),
+      })),
+    ).map((st, i) => ({ ...st, Sid: `${sid}${i + 1}` }));
+  const stackTag = { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: s } };
+
+  // The instance role's inline policy in any account; its key is the one tagged with the stack.
+  // Its Deny is left out: the boundary allows no parameter outside the stack's prefix anyway,
+  // and AWS's public ones (/aws/service/*, which AmazonSSMManagedInstanceCore lets the
+  // instances read) are added to the parameters it allows.
+  const instance = instancePolicy(config, '*', 'aws', `arn:aws:kms:${region}:*:key/*`)
+    .Statement.filter((st) => st.Effect === 'Allow')
+    .map((st) => {
+      const actions = asArray(st.Action);
+      if (actions.includes('kms:Decrypt'))
+        return { ...st, Condition: withCondition(st.Condition, stackTag) };
+      if (actions.includes('ssm:GetParameter'))
+        return {
+          ...st,
+          Resource: [...asArray(st.Resource), 'arn:aws:ssm:*::parameter/aws/service/*'],
+        };
+      // The CloudWatch agent's describes and the SSM agent's calls: both on "*".
+      if (actions.includes('ec2:DescribeTags'))
+        return { ...st, Sid: 'AgentsOnAnyResource', Action: [...actions, ...SSM_AGENT_ACTIONS] };
+      return st;
+    });
+  const flowLogs = deliveryPolicy(
+    logGroupArnOf('aws', region, '*', config.network.flowLogs.logGroup),
+  ).Statement as RoleStatement[];
+  const vault = `arn:aws:backup:*:*:backup-vault:${backupNames(config).vault}`;
+  const snapshots = 'arn:aws:ec2:*::snapshot/*';
+  const volumes = 'arn:aws:ec2:*:*:volume/*';
+  const backup: RoleStatement[] = [
+    {
+      // The volumes the selection picks carry the stack tag (Backup=true AND cloudmart:stack).
+      Sid: 'BackupSnapshotStackVolumes',
+      Effect: 'Allow',
+      Action: ['ec2:CreateSnapshot'],
+      Resource: volumes,
+      Condition: stackTag,
+    },
+    {
+      Sid: 'BackupSnapshots',
+      Effect: 'Allow',
+      Action: ['ec2:CreateSnapshot', 'ec2:CopySnapshot', 'ec2:CreateTags'],
+      Resource: snapshots,
+    },
+    {
+      // Only snapshots AWS Backup made (it tags them aws:backup:source-resource), as in
+      // AWSBackupServiceRolePolicyForBackup.
+      Sid: 'BackupDeletesItsSnapshots',
+      Effect: 'Allow',
+      Action: ['ec2:DeleteSnapshot'],
+      Resource: snapshots,
+      Condition: { Null: { 'aws:ResourceTag/aws:backup:source-resource': 'false' } },
+    },
+    {
+      // A restore makes a volume from a recovery point.
+      Sid: 'BackupRestoresVolumes',
+      Effect: 'Allow',
+      Action: ['ec2:CreateVolume', 'ec2:CreateTags'],
+      Resource: [volumes, snapshots],
+    },
+    {
+      Sid: 'BackupDescribes',
+      Effect: 'Allow',
+      Action: [
+        'ec2:DescribeSnapshots',
+        'ec2:DescribeVolumes',
+        'ec2:DescribeTags',
+        'ec2:DescribeInstances',
+        'tag:GetResources',
+      ],
+      Resource: '*',
+    },
+    {
+      Sid: 'BackupStackVault',
+      Effect: 'Allow',
+      Action: ['backup:DescribeBackupVault', 'backup:CopyIntoBackupVault'],
+      Resource: vault,
+    },
+    {
+      // The stack key encrypts the volumes and the vault.
+      Sid: 'BackupStackKey',
+      Effect: 'Allow',
+      Action: [
+        'kms:DescribeKey',
+        'kms:Decrypt',
+        'kms:GenerateDataKeyWithoutPlaintext',
+        'kms:ReEncryptFrom',
+        'kms:ReEncryptTo',
+      ],
+      Resource: `arn:aws:kms:*:*:key/*`,
+      Condition: stackTag,
+    },
+    {
+      Sid: 'BackupStackKeyGrants',
+      Effect: 'Allow',
+      Action: ['kms:CreateGrant'],
+      Resource: `arn:aws:kms:*:*:key/*`,
+      Condition: { ...stackTag, Bool: { 'kms:GrantIsForAWSResource': true } },
+    },
+  ];
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      ...forRole(roleName(config), 'Instances', instance),
+      ...forRole(flowLogsRoleName(config), 'FlowLogs', flowLogs),
+      ...forRole(backupNames(config).role, 'Backup', backup),
+    ],
+  };
+}
+
+const asArray = (x: string | string[] | undefined): string[] =>
+  x === undefined ? [] : Array.isArray(x) ? x : [x];
+
+/**
+ * Fewer statements for the 6,144 characters of one managed policy: statements with the same
+ * effect and condition become one when they share no service and are both on "*" or both on
+ * named ARNs, so no action meets a resource it was not given (an ARN names one service's
+ * resource; "*" would name all of them).
+ */
+function compact(statements: RoleStatement[]): RoleStatement[] {
+  const services = (st: RoleStatement) => new Set(asArray(st.Action).map((a) => a.split(':')[0]));
+  const kind = (st: RoleStatement) => {
+    const r = asArray(st.Resource);
+    if (st.NotResource) return 'other';
+    if (r.length === 1 && r[0] === '*') return 'any';
+    return r.includes('*') ? 'other' : 'named';
+  };
+  const out: RoleStatement[] = [];
+  for (const st of statements) {
+    const into = out.find(
+      (o) =>
+        o.Effect === st.Effect &&
+        kind(o) !== 'other' &&
+        kind(o) === kind(st) &&
+        JSON.stringify(o.Condition) === JSON.stringify(st.Condition) &&
+        ![...services(st)].some((x) => services(o).has(x)),
+    );
+    if (!into) {
+      out.push({ ...st, Action: asArray(st.Action), Resource: asArray(st.Resource) });
+      continue;
+    }
+    into.Action = [...asArray(into.Action), ...asArray(st.Action)];
+    into.Resource = [...new Set([...asArray(into.Resource), ...asArray(st.Resource)])];
+  }
+  return out;
+}
+
+/**
+ * The roles' own conditions name their account; the boundary names any account (`*`), which
+ * only a Like operator reads as a wildcard.
+ */
+function anyAccount(condition: RoleStatement['Condition']): RoleStatement['Condition'] {
+  if (!condition?.StringEquals) return condition;
+  const like: Record<string, string | string[] | boolean> = {};
+  const equals: Record<string, string | string[] | boolean> = {};
+  for (const [k, v] of Object.entries(condition.StringEquals))
+    (asArray(typeof v === 'boolean' ? undefined : v).some((x) => x.includes(':*:'))
+      ? like
+      : equals)[k] = v;
+  if (Object.keys(like).length === 0) return condition;
+  const { StringEquals: _e, ...rest } = condition;
+  return withCondition(
+    { ...rest, ...(Object.keys(equals).length > 0 ? { StringEquals: equals } : {}) },
+    { StringLike: like },
+  );
 }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate, wildcardMatch, type Statement } from '../helpers/iam-evaluator.js';
+import {
+  evaluate,
+  evaluateBounded,
+  wildcardMatch,
+  type Statement,
+} from '../helpers/iam-evaluator.js';
 
 const allow = (s: Partial<Statement>): Statement => ({ Effect: 'Allow', ...s });
 
@@ -125,5 +130,38 @@ describe('the small IAM evaluator', () => {
     expect(() =>
       evaluate([s], { action: 'a:B', resource: 'r', context: { 'aws:MultiFactorAuthAge': '1' } }),
     ).toThrow(/NumericLessThan/);
+  });
+});
+
+describe('iam-evaluator: NotResource and a permissions boundary', () => {
+  it('NotResource matches every resource but those named', () => {
+    const deny: Statement[] = [
+      {
+        Effect: 'Deny',
+        Action: 'ssm:GetParameter',
+        NotResource: 'arn:aws:ssm:*:*:parameter/mine/*',
+      },
+      { Effect: 'Allow', Action: 'ssm:GetParameter', Resource: '*' },
+    ];
+    const get = (resource: string) =>
+      evaluate(deny, { action: 'ssm:GetParameter', resource, context: {} });
+    expect(get('arn:aws:ssm:r:1:parameter/mine/a')).toBe('allow');
+    expect(get('arn:aws:ssm:r:1:parameter/theirs/a')).toBe('deny');
+  });
+
+  it('a bounded principal gets what both its policies and its boundary allow, and no more', () => {
+    const identity: Statement[] = [{ Effect: 'Allow', Action: '*', Resource: '*' }];
+    const boundary: Statement[] = [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }];
+    const req = (action: string) => ({ action, resource: 'arn:aws:s3:::b/k', context: {} });
+    expect(evaluateBounded(identity, boundary, req('s3:GetObject'))).toBe('allow');
+    expect(evaluateBounded(identity, boundary, req('s3:PutObject'))).toBe('implicit-deny');
+    expect(evaluateBounded([], boundary, req('s3:GetObject'))).toBe('implicit-deny');
+    expect(
+      evaluateBounded(
+        identity,
+        [...boundary, { Effect: 'Deny', Action: '*', Resource: '*' }],
+        req('s3:GetObject'),
+      ),
+    ).toBe('deny');
   });
 });

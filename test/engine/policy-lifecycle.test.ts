@@ -12,6 +12,7 @@ import { fakeLoad } from '../helpers/load-result.js';
 import { FakeCloud } from '../helpers/fake-cloud/index.js';
 import { evaluate, type AuthRequest } from '../helpers/iam-evaluator.js';
 import { RequestMapper } from '../helpers/iam-requests.js';
+import { createBoundaryPolicy } from '../helpers/boundary.js';
 
 /**
  * The operator policy against every request of a whole lifecycle (up → verify → destroy) on the
@@ -36,6 +37,13 @@ async function lifecycle(
   stack: string,
 ): Promise<{ seen: Seen[]; failed: Seen[]; unresolved: string[] }> {
   cloud = await new FakeCloud({ mode: 'instant' }).install();
+  // The roles carry the stack's boundary, which an administrator created beforehand.
+  const config = testConfig({
+    stack,
+    dns: { domain: 'shop.example.com', createHostedZone: true },
+    security: { permissionsBoundary: `${stack}-role-boundary` },
+  });
+  await createBoundaryPolicy(config);
   const mapper = new RequestMapper(cloud);
   const seen: Seen[] = [];
   // What each call asks as it arrives: for the calls that fail (a lookup of what does not exist
@@ -51,7 +59,6 @@ async function lifecycle(
         seen.push({ call: `${e.service}.${e.command}`, request });
   });
   const engine = await engineFor(STEPS);
-  const config = testConfig({ stack, dns: { domain: 'shop.example.com', createHostedZone: true } });
   Object.assign(engine.options, { config, sleep: cloud.sleep, now: cloud.now });
   expect((await runUp(engine.options)).ok).toBe(true);
   await runVerify(engine.options);
@@ -130,14 +137,25 @@ describe('the operator policy against a whole lifecycle on the fake cloud', () =
         'iam:PassedToService': 'ec2.amazonaws.com',
       }),
     ).toBe('implicit-deny');
+    const bounded = {
+      'iam:PermissionsBoundary': 'arn:aws:iam::123456789012:policy/cloudmart-role-boundary',
+    };
+    expect(
+      ask('iam:AttachRolePolicy', role, {
+        'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+        ...bounded,
+      }),
+    ).toBe('allow');
+    // Not to a role without the boundary.
     expect(
       ask('iam:AttachRolePolicy', role, {
         'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
       }),
-    ).toBe('allow');
+    ).toBe('implicit-deny');
     expect(
       ask('iam:AttachRolePolicy', role, {
         'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess',
+        ...bounded,
       }),
     ).toBe('implicit-deny');
     expect(

@@ -13,7 +13,7 @@ import {
   type NamedPolicy,
 } from '../../src/engine/policy.js';
 import { defineStep, type Step } from '../../src/engine/step.js';
-import { operatorScope } from '../../src/steps/permissions.js';
+import { boundaryPolicy, operatorScope } from '../../src/steps/permissions.js';
 import { registry } from '../../src/steps/registry.js';
 import { testConfig } from '../helpers/context.js';
 import { recordingIo } from '../helpers/io.js';
@@ -36,8 +36,11 @@ async function commandsInSource(): Promise<Array<{ file: string; operations: str
 }
 
 const SCOPE = operatorScope(testConfig());
+/** The actions the policies allow (their explicit Deny statements aside). */
 const actionsIn = (policies: NamedPolicy[]) =>
-  policies.flatMap((p) => p.document.Statement.flatMap((s) => s.Action));
+  policies.flatMap((p) =>
+    p.document.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => s.Action),
+  );
 
 describe('operator policy', () => {
   it('names each resource once per statement (a repeat only spends the 6,144-character budget)', () => {
@@ -137,6 +140,10 @@ describe('operator policy', () => {
           'arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores',
         ],
       },
+      // Only to a role that carries the stack's permissions boundary.
+      ArnLike: {
+        'iam:PermissionsBoundary': 'arn:aws:iam::????????????:policy/cloudmart-role-boundary',
+      },
     });
   });
 
@@ -201,7 +208,13 @@ describe('operator policy', () => {
     ]);
     // The single-document view holds the same actions.
     expect(
-      [...new Set(operatorPolicy(steps, scope).Statement.flatMap((s) => s.Action))].sort(),
+      [
+        ...new Set(
+          operatorPolicy(steps, scope)
+            .Statement.filter((s) => s.Effect === 'Allow')
+            .flatMap((s) => s.Action),
+        ),
+      ].sort(),
     ).toEqual(operatorActions(steps));
   });
 });
@@ -258,10 +271,45 @@ describe('cloudmart policy', () => {
     const io = recordingIo();
     expect(await policyCommand(io, { outputDir: dir }, cmd())).toBe(0);
     const policies = operatorPolicies(registry, SCOPE);
-    expect(readdirSync(dir).sort()).toEqual(policies.map((p) => `${p.name}.json`).sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      [...policies.map((p) => `${p.name}.json`), 'cloudmart-role-boundary.json'].sort(),
+    );
     for (const p of policies)
       expect(JSON.parse(readFileSync(join(dir, `${p.name}.json`), 'utf8'))).toEqual(p.document);
+    expect(JSON.parse(readFileSync(join(dir, 'cloudmart-role-boundary.json'), 'utf8'))).toEqual(
+      boundaryPolicy(testConfig()),
+    );
     expect(io.stderr.join('\n')).toContain(`file://${join(dir, policies[0]!.name)}.json`);
     expect(io.stdout).toEqual([]);
+  });
+});
+
+describe('cloudmart policy --boundary', () => {
+  it("prints the roles' permissions boundary as one JSON document, and how an administrator creates it", async () => {
+    const io = recordingIo();
+    expect(await policyCommand(io, { boundary: true }, cmd())).toBe(0);
+    expect(JSON.parse(io.stdout.join('\n'))).toEqual(boundaryPolicy(testConfig()));
+    const err = io.stderr.join('\n');
+    expect(err).toContain(
+      'aws iam create-policy --policy-name cloudmart-role-boundary --policy-document file://cloudmart-role-boundary.json',
+    );
+    // The config names no boundary yet: it says how to.
+    expect(err).toContain('security:\n    permissionsBoundary: cloudmart-role-boundary');
+  });
+
+  it('the operator policies name the boundary, and --json carries it', async () => {
+    const io = recordingIo();
+    expect(await policyCommand(io, {}, cmd())).toBe(0);
+    expect(io.stderr.join('\n')).toContain(
+      'only with the permissions boundary arn:aws:iam::<account-id>:policy/cloudmart-role-boundary',
+    );
+    const json = recordingIo();
+    expect(await policyCommand(json, { json: true }, cmd())).toBe(0);
+    const printed = JSON.parse(json.stdout.join('\n')) as {
+      boundary: { name: string; characters: number; document: unknown };
+    };
+    expect(printed.boundary.name).toBe('cloudmart-role-boundary');
+    expect(printed.boundary.document).toEqual(boundaryPolicy(testConfig()));
+    expect(printed.boundary.characters).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
   });
 });

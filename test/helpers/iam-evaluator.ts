@@ -1,8 +1,8 @@
 /**
  * A small IAM policy evaluator, limited to what cloudmart's operator policy uses: Allow and
  * Deny statements, Action and Resource with the `*` and `?` wildcards, and the condition
- * operators StringEquals, StringLike, ArnEquals, ArnLike, Bool and Null. Identity policies
- * only (no resource policies, boundaries or SCPs). Semantics from the IAM User Guide's "Policy
+ * operators StringEquals, StringLike, ArnEquals, ArnLike, Bool and Null. Identity policies, and
+ * a permissions boundary on top of them (evaluateBounded); no resource policies or SCPs. Semantics from the IAM User Guide's "Policy
  * evaluation logic" and "IAM JSON policy elements: Condition operators": an explicit Deny wins,
  * else an Allow whose every element matches, else the implicit deny. A condition key missing
  * from the request fails every operator but Null; a key with several values matches when any
@@ -27,6 +27,7 @@ export interface Statement {
   Action?: string | string[];
   NotAction?: string | string[];
   Resource?: string | string[];
+  NotResource?: string | string[];
   Condition?: Record<string, Record<string, ContextValue>>;
 }
 
@@ -90,7 +91,11 @@ export function statementMatches(s: Statement, req: AuthRequest): boolean {
     ? !list(s.NotAction).some((a) => wildcardMatch(a, req.action, true))
     : list(s.Action).some((a) => wildcardMatch(a, req.action, true));
   if (!actionOk) return false;
-  if (!list(s.Resource).some((r) => r === '*' || wildcardMatch(r, req.resource))) return false;
+  const onResource = (r: string) => r === '*' || wildcardMatch(r, req.resource);
+  const resourceOk = s.NotResource
+    ? !list(s.NotResource).some(onResource)
+    : list(s.Resource).some(onResource);
+  if (!resourceOk) return false;
   return Object.entries(s.Condition ?? {}).every(([op, keys]) =>
     Object.entries(keys).every(([key, want]) => conditionHolds(op, key, want, req)),
   );
@@ -101,4 +106,21 @@ export function evaluate(statements: readonly Statement[], req: AuthRequest): De
   if (statements.some((s) => s.Effect === 'Deny' && statementMatches(s, req))) return 'deny';
   if (statements.some((s) => s.Effect === 'Allow' && statementMatches(s, req))) return 'allow';
   return 'implicit-deny';
+}
+
+/**
+ * A principal with a permissions boundary: a request is allowed only when its identity policies
+ * allow it and the boundary allows it too; an explicit Deny in either denies ("Permissions
+ * boundaries for IAM entities", Evaluating effective permissions with boundaries,
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html).
+ */
+export function evaluateBounded(
+  identity: readonly Statement[],
+  boundary: readonly Statement[],
+  req: AuthRequest,
+): Decision {
+  const a = evaluate(identity, req);
+  const b = evaluate(boundary, req);
+  if (a === 'deny' || b === 'deny') return 'deny';
+  return a === 'allow' && b === 'allow' ? 'allow' : 'implicit-deny';
 }

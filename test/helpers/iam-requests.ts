@@ -58,6 +58,15 @@ export const actionsOf = (service: string, command: string): string[] => {
   return ACTIONS_OF[op] ?? [op];
 };
 
+/** Role actions whose `iam:PermissionsBoundary` is the boundary the role already carries. */
+const BOUNDARY_CHECKED = new Set([
+  'iam:PutRolePolicy',
+  'iam:AttachRolePolicy',
+  'iam:DeleteRolePolicy',
+  'iam:DetachRolePolicy',
+  'iam:DeleteRolePermissionsBoundary',
+]);
+
 /** The fake's resource types → IAM resource types (`service:type`). */
 const IAM_TYPE: Record<string, string[]> = {
   'elasticloadbalancing:loadbalancer': [
@@ -259,8 +268,35 @@ export class RequestMapper {
     const i = input as Record<string, unknown>;
     if (action === 'iam:CreateServiceLinkedRole')
       return { 'iam:AWSServiceName': String(i.AWSServiceName) };
+    return { ...this.policyArnContext(action, i), ...this.boundaryContext(action, i) };
+  }
+
+  private policyArnContext(
+    action: string,
+    i: Record<string, unknown>,
+  ): Record<string, ContextValue> {
     if (action === 'iam:AttachRolePolicy' || action === 'iam:DetachRolePolicy')
       return { 'iam:PolicyARN': String(i.PolicyArn) };
+    return {};
+  }
+
+  /**
+   * `iam:PermissionsBoundary` (Service Authorization Reference for IAM): the boundary a
+   * CreateRole or PutRolePermissionsBoundary sets, or the one the role carries for the calls
+   * that change its policies; absent when there is none.
+   */
+  private boundaryContext(
+    action: string,
+    i: Record<string, unknown>,
+  ): Record<string, ContextValue> {
+    if (action === 'iam:CreateRole' || action === 'iam:PutRolePermissionsBoundary')
+      return typeof i.PermissionsBoundary === 'string'
+        ? { 'iam:PermissionsBoundary': i.PermissionsBoundary }
+        : {};
+    if (BOUNDARY_CHECKED.has(action) && typeof i.RoleName === 'string') {
+      const boundary = this.cloud.resource('iam:role', 'us-east-1', i.RoleName)?.data.boundary;
+      return typeof boundary === 'string' ? { 'iam:PermissionsBoundary': boundary } : {};
+    }
     return {};
   }
 

@@ -3,11 +3,15 @@ import {
   MANAGED_POLICIES_PER_PRINCIPAL,
   MANAGED_POLICY_MAX_CHARS,
   operatorPolicies,
+  policySize,
   scopeReport,
   type NamedPolicy,
+  type PolicyDocument,
   type ServiceScopeReport,
 } from '../../engine/policy.js';
-import { operatorScope } from '../../steps/permissions.js';
+import { boundaryPolicy, operatorScope } from '../../steps/permissions.js';
+import { boundaryName } from '../../steps/role-boundary.js';
+import type { Config } from '../../config/schema.js';
 import { registry } from '../../steps/registry.js';
 import type { Io } from '../io.js';
 import { makeOutputDir, writeOutputFile } from '../output.js';
@@ -18,6 +22,8 @@ export interface PolicyOptions {
   json?: boolean;
   /** Write one `<name>.json` per policy into this directory. */
   outputDir?: string;
+  /** Print (or write) only the permissions boundary of the stack's roles. */
+  boundary?: boolean;
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -58,6 +64,26 @@ function describeScope(io: Io, stack: string, report: ServiceScopeReport[]): voi
 }
 
 /**
+ * How the boundary is set up: the administrator creates it, never the operator (who could then
+ * rewrite it and lift the cap), and the config names it so the roles are created with it.
+ */
+function howToCreateBoundary(io: Io, config: Config, file: string): void {
+  const name = boundaryName(config);
+  io.err(
+    `The permissions boundary caps every role cloudmart creates (the instance, flow-logs and AWS Backup roles) at what that role needs, whatever policy is put on it. ` +
+      `An administrator creates it once, before the operator policies are used (their holder can neither create nor change it):
+` +
+      `  aws iam create-policy --policy-name ${name} --policy-document file://${file}`,
+  );
+  if (!config.security.permissionsBoundary)
+    io.err(
+      `Then name it in the config, so the roles are created with it:
+  security:
+    permissionsBoundary: ${name}`,
+    );
+}
+
+/**
  * `policy`: the operator's least-privilege IAM policy for the configured stack, from the actions
  * the steps declare, scoped to the stack's resources, as managed policies small enough for IAM.
  */
@@ -71,11 +97,39 @@ export async function policyCommand(
   const scope = operatorScope(config, remoteState(g, config));
   const policies = operatorPolicies(registry, scope);
   const report = scopeReport(registry, scope);
+  const boundary = {
+    name: boundaryName(config),
+    characters: policySize(boundaryPolicy(config) as PolicyDocument),
+    document: boundaryPolicy(config),
+  };
+  const boundaryFile = `${boundary.name}.json`;
+  if (opts.boundary) {
+    if (opts.outputDir) {
+      await makeOutputDir(opts.outputDir, 'the policy folder');
+      await writeOutputFile(
+        join(opts.outputDir, boundaryFile),
+        JSON.stringify(boundary.document, null, 2) + '\n',
+        `the boundary ${boundary.name}`,
+      );
+      io.err(`Wrote ${boundaryFile} to ${opts.outputDir}.`);
+      howToCreateBoundary(io, config, join(opts.outputDir, boundaryFile));
+      return 0;
+    }
+    howToCreateBoundary(io, config, boundaryFile);
+    io.err('The boundary document follows on stdout (save it as the file named above).');
+    io.out(JSON.stringify(boundary.document, null, 2));
+    return 0;
+  }
   if (opts.json) {
-    io.out(JSON.stringify({ stack: config.stack, policies, scope: report }, null, 2));
+    io.out(JSON.stringify({ stack: config.stack, policies, boundary, scope: report }, null, 2));
     return 0;
   }
   describeScope(io, config.stack, report);
+  const boundaryNote = () =>
+    io.err(
+      `They let cloudmart create the stack's roles, and write their policies, only with the permissions boundary arn:aws:iam::<account-id>:policy/${boundary.name}: ` +
+        `create it first (cloudmart policy --boundary)${config.security.permissionsBoundary ? '' : ` and set security.permissionsBoundary: ${boundary.name} in the config`}.`,
+    );
   if (opts.outputDir) {
     await makeOutputDir(opts.outputDir, 'the policy folder');
     for (const p of policies) {
@@ -85,11 +139,21 @@ export async function policyCommand(
         `the policy ${p.name}`,
       );
     }
-    io.err(`Wrote ${policies.map((p) => `${p.name}.json`).join(', ')} to ${opts.outputDir}.`);
+    await writeOutputFile(
+      join(opts.outputDir, boundaryFile),
+      JSON.stringify(boundary.document, null, 2) + '\n',
+      `the boundary ${boundary.name}`,
+    );
+    io.err(
+      `Wrote ${[...policies.map((p) => `${p.name}.json`), boundaryFile].join(', ')} to ${opts.outputDir}.`,
+    );
+    howToCreateBoundary(io, config, join(opts.outputDir, boundaryFile));
     howToAttach(io, policies, opts.outputDir);
+    boundaryNote();
     return 0;
   }
   howToAttach(io, policies, '.');
+  boundaryNote();
   for (const p of policies)
     io.err(
       `  ${p.name}: ${p.services.join(', ')} (${n(p.characters)} of ${n(MANAGED_POLICY_MAX_CHARS)} characters)`,

@@ -1,0 +1,135 @@
+import {
+  DeleteRolePermissionsBoundaryCommand,
+  GetRoleCommand,
+  IAMClient,
+  PutRolePermissionsBoundaryCommand,
+} from '@aws-sdk/client-iam';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runUp, runVerify } from '../../src/engine/engine.js';
+import type { Config } from '../../src/config/schema.js';
+import { STEP } from '../../src/steps/outputs.js';
+import { registry } from '../../src/steps/registry.js';
+import { createBoundaryPolicy } from '../helpers/boundary.js';
+import { testConfig } from '../helpers/context.js';
+import { engineFor } from '../helpers/engine.js';
+import { FakeCloud } from '../helpers/fake-cloud/index.js';
+
+/**
+ * `security.permissionsBoundary`: every role cloudmart creates carries it, and a role whose
+ * boundary is missing or another is reported by verify and fixed by the next up, before any of
+ * its policies is written (the operator policy allows those writes only on a bounded role).
+ */
+const ROLES = ['cloudmart-ec2-role', 'cloudmart-flow-logs-role', 'cloudmart-backup-role'];
+/** The role steps and what they need. */
+const ROLE_STEPS = [STEP.kms, STEP.vpc, STEP.instanceRole, STEP.flowLogs, STEP.backupPlan];
+const BOUNDARY = 'arn:aws:iam::123456789012:policy/cloudmart-role-boundary';
+
+let cloud: FakeCloud | undefined;
+afterEach(() => cloud?.uninstall());
+
+const iam = () => new IAMClient({ region: 'us-east-1', maxAttempts: 1 });
+const boundaryOf = async (role: string) =>
+  (await iam().send(new GetRoleCommand({ RoleName: role }))).Role?.PermissionsBoundary
+    ?.PermissionsBoundaryArn;
+
+async function setUp(config: Config) {
+  cloud = await new FakeCloud({ mode: 'instant' }).install();
+  const engine = await engineFor([...registry]);
+  Object.assign(engine.options, { config, sleep: cloud.sleep, now: cloud.now });
+  return engine;
+}
+
+const bounded = testConfig({ security: { permissionsBoundary: 'cloudmart-role-boundary' } });
+
+describe('the permissions boundary of the stack roles', () => {
+  it('creates every role with the configured boundary, and verify passes', async () => {
+    const engine = await setUp(bounded);
+    await createBoundaryPolicy(bounded);
+    const up = await runUp(engine.options, { stepIds: ROLE_STEPS });
+    expect(up.errors).toEqual(new Map());
+    expect(up.ok).toBe(true);
+    for (const role of ROLES) expect(await boundaryOf(role), role).toBe(BOUNDARY);
+    const creates = cloud!.calls.filter((c) => c.command === 'CreateRole');
+    expect(
+      creates.map((c) => (c.input as { PermissionsBoundary?: string }).PermissionsBoundary),
+    ).toEqual([BOUNDARY, BOUNDARY, BOUNDARY]);
+    const verify = await runVerify(engine.options, { stepIds: ROLE_STEPS });
+    const checks = verify.checks.filter((c) => c.id.endsWith('.boundary'));
+    expect(checks.map((c) => [c.id, c.status])).toEqual([
+      ['iam.instance-role.boundary', 'pass'],
+      ['security.flow-logs.boundary', 'pass'],
+    ]);
+  }, 60_000);
+
+  it('reports a role whose boundary was removed or replaced, and the next up puts it back before writing any policy', async () => {
+    const engine = await setUp(bounded);
+    await createBoundaryPolicy(bounded);
+    expect((await runUp(engine.options, { stepIds: ROLE_STEPS })).ok).toBe(true);
+    // Someone (an administrator: the operator policy denies it) lifts the instance role's
+    // boundary, and puts another policy as the flow-logs and backup roles' boundary.
+    const other = await createBoundaryPolicy(
+      testConfig({ stack: 'other', security: { permissionsBoundary: 'other-role-boundary' } }),
+    );
+    await iam().send(new DeleteRolePermissionsBoundaryCommand({ RoleName: ROLES[0] }));
+    for (const role of ROLES.slice(1))
+      await iam().send(
+        new PutRolePermissionsBoundaryCommand({ RoleName: role, PermissionsBoundary: other }),
+      );
+    // …and changes a policy, which up rewrites.
+    cloud!.resource('iam:role', 'us-east-1', ROLES[0]!)!.data.inline = {};
+
+    const verify = await runVerify(engine.options, { stepIds: ROLE_STEPS });
+    const byId = Object.fromEntries(
+      verify.checks.filter((c) => c.id.endsWith('.boundary')).map((c) => [c.id, c]),
+    );
+    expect(byId['iam.instance-role.boundary']?.status).toBe('fail');
+    expect(byId['iam.instance-role.boundary']?.evidence).toBe(
+      `no permissions boundary (want ${BOUNDARY})`,
+    );
+    expect(byId['security.flow-logs.boundary']?.status).toBe('fail');
+    expect(byId['security.flow-logs.boundary']?.evidence).toBe(
+      `permissions boundary ${other}, not ${BOUNDARY}`,
+    );
+
+    const before = cloud!.calls.length;
+    const again = await runUp(engine.options, { stepIds: ROLE_STEPS });
+    expect(again.errors).toEqual(new Map());
+    for (const role of ROLES) expect(await boundaryOf(role), role).toBe(BOUNDARY);
+    const sent = cloud!.calls
+      .slice(before)
+      .map((c) => `${c.command} ${String((c.input as { RoleName?: string }).RoleName)}`);
+    for (const role of ROLES) expect(sent, role).toContain(`PutRolePermissionsBoundary ${role}`);
+    // The boundary first: the instance role's inline policy is written only once it is bounded.
+    expect(sent.indexOf(`PutRolePermissionsBoundary ${ROLES[0]}`)).toBeLessThan(
+      sent.indexOf(`PutRolePolicy ${ROLES[0]}`),
+    );
+    expect(sent).toContain(`PutRolePolicy ${ROLES[0]}`);
+  }, 60_000);
+
+  it('stops with what to do when the boundary policy does not exist', async () => {
+    const engine = await setUp(bounded);
+    const up = await runUp(engine.options, { stepIds: [STEP.kms, STEP.instanceRole] });
+    expect(up.ok).toBe(false);
+    const error = up.errors.get(STEP.instanceRole);
+    expect(error?.message).toBe(
+      `Creating IAM role cloudmart-ec2-role: the permissions boundary policy ${BOUNDARY} does not exist`,
+    );
+    expect((error as { hint?: string }).hint).toContain('cloudmart policy --boundary');
+    expect(
+      cloud!.resources({}).filter((r) => r.type === 'iam:role' && ROLES.includes(r.id)),
+    ).toEqual([]);
+  }, 60_000);
+
+  it('creates the roles without a boundary when none is configured (an administrator with zero setup)', async () => {
+    const engine = await setUp(testConfig());
+    expect((await runUp(engine.options, { stepIds: ROLE_STEPS })).ok).toBe(true);
+    for (const role of ROLES) expect(await boundaryOf(role), role).toBeUndefined();
+    expect(
+      cloud!.calls
+        .filter((c) => c.command === 'CreateRole')
+        .map((c) => 'PermissionsBoundary' in (c.input as object)),
+    ).toEqual([false, false, false]);
+    const verify = await runVerify(engine.options, { stepIds: ROLE_STEPS });
+    expect(verify.checks.filter((c) => c.id.endsWith('.boundary'))).toEqual([]);
+  }, 60_000);
+});
