@@ -10,7 +10,7 @@
  *   --waiters W            cloudmart | sdk | both (default both): also run up with the SDK's
  *                          default waiter back-off to show what the short waiters save
  *   --runs N               start-up runs per command (default 9, median)
- *   --requests N           requests per load trial (default 20000), --trials N (default 3)
+ *   --requests N           requests per load trial (default 20000), --trials N (default 5)
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +41,7 @@ function parseArgs(argv: string[]): Args {
     waiters: 'both',
     runs: 9,
     requests: 20_000,
-    trials: 3,
+    trials: 5,
   };
   const num = (v: string | undefined, flag: string) => {
     const n = Number(v);
@@ -251,6 +251,9 @@ async function main(): Promise<number> {
       load_keepalive_ab_rps: l.keepalive.ab_rps,
       load_keepalive_requests: l.keepalive.requests,
       load_concurrency: l.concurrency,
+      load_pinned: l.pinned,
+      load_cloudmart_cpu_us_per_request: l.close.cloudmart_cpu_us_per_request,
+      load_keepalive_cloudmart_cpu_us_per_request: l.keepalive.cloudmart_cpu_us_per_request,
     });
   }
 
