@@ -135,61 +135,80 @@ async function fullCycle(mode: FakeCloudMode, overrides: ConfigOverrides = {}) {
   return { ...env, inventory, upMs, destroyMs };
 }
 
+/**
+ * A whole up → verify → up → destroy is CPU-bound work of a few seconds on an idle machine; the
+ * first one in the file also loads every SDK client. On a busy 2-CPU machine (CI beside other
+ * jobs) it took over 10 s: this bound is for a hang, not a speed goal (the bench measures speed).
+ */
+const FULL_CYCLE_TIMEOUT_MS = 120_000;
+
 describe('the whole tool against the fake cloud', () => {
-  it('builds the seed stack once, verifies it, changes nothing on a second up, and destroys it (instant)', async () => {
-    const { inventory } = await fullCycle('instant');
-    // One of each resource the seed asks for (and the defaults AWS adds to a VPC).
-    expect(inventory).toMatchObject({
-      'ec2:vpc': 1,
-      'ec2:subnet': 6,
-      'ec2:internet-gateway': 1,
-      'ec2:natgateway': 2,
-      'ec2:elastic-ip': 2,
-      'ec2:route-table': 4,
-      'ec2:security-group': 5,
-      'ec2:launch-template': 1,
-      'ec2:instance': 2,
-      'ec2:vpc-flow-log': 1,
-      'autoscaling:autoScalingGroup': 1,
-      'elasticloadbalancing:loadbalancer': 1,
-      'elasticloadbalancing:targetgroup': 1,
-      'rds:db': 1,
-      'rds:snapshot': 1,
-      'rds:auto-backup': 1,
-      'elasticache:replicationgroup': 1,
-      'cloudfront:distribution': 1,
-      'wafv2:webacl': 1,
-      's3:bucket': 3,
-      'sns:topic': 1,
-      'cloudwatch:dashboard': 1,
-      'cloudtrail:trail': 1,
-      'backup:backup-plan': 1,
-      'backup:backup-vault': 1,
-    });
-  });
+  it(
+    'builds the seed stack once, verifies it, changes nothing on a second up, and destroys it (instant)',
+    async () => {
+      const { inventory } = await fullCycle('instant');
+      // One of each resource the seed asks for (and the defaults AWS adds to a VPC).
+      expect(inventory).toMatchObject({
+        'ec2:vpc': 1,
+        'ec2:subnet': 6,
+        'ec2:internet-gateway': 1,
+        'ec2:natgateway': 2,
+        'ec2:elastic-ip': 2,
+        'ec2:route-table': 4,
+        'ec2:security-group': 5,
+        'ec2:launch-template': 1,
+        'ec2:instance': 2,
+        'ec2:vpc-flow-log': 1,
+        'autoscaling:autoScalingGroup': 1,
+        'elasticloadbalancing:loadbalancer': 1,
+        'elasticloadbalancing:targetgroup': 1,
+        'rds:db': 1,
+        'rds:snapshot': 1,
+        'rds:auto-backup': 1,
+        'elasticache:replicationgroup': 1,
+        'cloudfront:distribution': 1,
+        'wafv2:webacl': 1,
+        's3:bucket': 3,
+        'sns:topic': 1,
+        'cloudwatch:dashboard': 1,
+        'cloudtrail:trail': 1,
+        'backup:backup-plan': 1,
+        'backup:backup-vault': 1,
+      });
+    },
+    FULL_CYCLE_TIMEOUT_MS,
+  );
 
-  it('does the same with the latency model on the virtual clock, waits and retries included', async () => {
-    const { cloud, upMs, destroyMs } = await fullCycle('virtual');
-    // The simulated runs took as long as AWS would: RDS alone is ~15 minutes to create, 7 to delete.
-    expect(upMs).toBeGreaterThan(15 * 60_000);
-    expect(upMs).toBeLessThan(45 * 60_000);
-    expect(destroyMs).toBeGreaterThan(7 * 60_000);
-    expect(destroyMs).toBeLessThan(30 * 60_000);
-    // Teardown really met AWS's refusals and waited them out.
-    const refused = new Set(
-      cloud.calls.filter((c) => c.error === 'DependencyViolation').map((c) => c.command),
-    );
-    // (The IGW is detached only after the ALB is gone: app.alb needs network.igw.)
-    expect([...refused].sort()).toEqual(['DeleteSecurityGroup', 'DeleteSubnet']);
-  });
+  it(
+    'does the same with the latency model on the virtual clock, waits and retries included',
+    async () => {
+      const { cloud, upMs, destroyMs } = await fullCycle('virtual');
+      // The simulated runs took as long as AWS would: RDS alone is ~15 minutes to create, 7 to delete.
+      expect(upMs).toBeGreaterThan(15 * 60_000);
+      expect(upMs).toBeLessThan(45 * 60_000);
+      expect(destroyMs).toBeGreaterThan(7 * 60_000);
+      expect(destroyMs).toBeLessThan(30 * 60_000);
+      // Teardown really met AWS's refusals and waited them out.
+      const refused = new Set(
+        cloud.calls.filter((c) => c.error === 'DependencyViolation').map((c) => c.command),
+      );
+      // (The IGW is detached only after the ALB is gone: app.alb needs network.igw.)
+      expect([...refused].sort()).toEqual(['DeleteSecurityGroup', 'DeleteSubnet']);
+    },
+    FULL_CYCLE_TIMEOUT_MS,
+  );
 
-  it('builds and destroys the stack with a domain: hosted zone, certificates, DNS records', async () => {
-    const { cloud } = await fullCycle('instant', {
-      dns: { domain: 'shop.example.com', createHostedZone: true },
-    });
-    expect(cloud.resources({ type: 'route53:hostedzone', live: true })).toEqual([]);
-    expect(cloud.resources({ type: 'acm:certificate', live: true })).toEqual([]);
-  });
+  it(
+    'builds and destroys the stack with a domain: hosted zone, certificates, DNS records',
+    async () => {
+      const { cloud } = await fullCycle('instant', {
+        dns: { domain: 'shop.example.com', createHostedZone: true },
+      });
+      expect(cloud.resources({ type: 'route53:hostedzone', live: true })).toEqual([]);
+      expect(cloud.resources({ type: 'acm:certificate', live: true })).toEqual([]);
+    },
+    FULL_CYCLE_TIMEOUT_MS,
+  );
 
   it('opens the ALB to CloudFront through its managed prefix list when the allow-list is narrow', async () => {
     const { cloud, options, config } = await setUp('instant', {
