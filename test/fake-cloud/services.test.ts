@@ -818,6 +818,12 @@ describe('IAM, KMS, Secrets Manager, SSM', () => {
     expect(
       await call('ssm', 'PutParameter', { Name: '/c/a', Value: '2', Overwrite: true }),
     ).toMatchObject({ Version: 2 });
+    // A standard parameter holds at most 4 KB (PutParameter, Value).
+    await expect(
+      call('ssm', 'PutParameter', { Name: '/c/big', Value: 'x'.repeat(4097), Type: 'String' }),
+    ).rejects.toMatchObject({ name: 'ValidationException', message: /4096 characters/ });
+    await call('ssm', 'PutParameter', { Name: '/c/big', Value: 'x'.repeat(4096), Type: 'String' });
+    await call('ssm', 'DeleteParameter', { Name: '/c/big' });
     expect(await call('ssm', 'GetParameters', { Names: ['/c/a', '/c/b'] })).toMatchObject({
       Parameters: [{ Name: '/c/a', Value: '2', Type: 'String' }],
       InvalidParameters: ['/c/b'],

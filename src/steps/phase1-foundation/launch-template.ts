@@ -334,7 +334,7 @@ export const launchTemplateStep = defineStep<LaunchTemplateOutputs>({
     config.app.image === null
       ? `User data: Node.js ${NODE_MAJOR} + CloudWatch agent, the reference backend (backend/src) installed from its lockfile (npm ci) as a systemd service on port ${config.app.port}`
       : `User data: Docker + CloudWatch agent, container ${config.app.image} on port ${config.app.port}`,
-    `CloudWatch agent config in SSM ${agentParameterName(config)}: ${config.monitoring.logs.backend.name}, memory and disk metrics`,
+    `CloudWatch agent config in SSM ${agentParameterName(config)}: ${config.monitoring.logs.backend.name}, CPU, memory and disk metrics`,
   ],
 
   async create(ctx) {
@@ -505,13 +505,19 @@ export const launchTemplateStep = defineStep<LaunchTemplateOutputs>({
       if (!isNotFound(e)) throw e;
     }
     const shipsLogs = agent?.includes(ctx.config.monitoring.logs.backend.name) === true;
+    // What the dashboard's per-instance SEARCHes find (dashboard.ts INSTANCE_SEARCHES).
+    const unpublished = ['cpu_usage_active', 'mem_used_percent'].filter(
+      (m) => agent?.includes(`"${m}"`) !== true,
+    );
     checks.push({
       id: 'app.launch-template.cloudwatch-agent',
-      title: 'CloudWatch agent config ships the app log and memory/disk metrics',
+      title: 'CloudWatch agent config ships the app log and CPU/memory/disk metrics',
       criterion: 'dashboard',
-      status: shipsLogs && agent?.includes('mem_used_percent') ? 'pass' : 'fail',
+      status: shipsLogs && unpublished.length === 0 ? 'pass' : 'fail',
       evidence:
-        agent === undefined ? `${param} missing` : `${param} present (${agent.length} chars)`,
+        agent === undefined
+          ? `${param} missing`
+          : `${param} present (${agent.length} chars)${unpublished.length > 0 ? `; does not publish ${unpublished.join(', ')}` : ''}`,
       fix,
     });
     return checks;

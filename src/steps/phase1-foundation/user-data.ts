@@ -138,7 +138,21 @@ export async function readBackendFiles(dir: URL = BACKEND_DIR): Promise<BackendF
 /** The namespace the CloudWatch agent publishes to (the dashboard searches it). */
 export const AGENT_NAMESPACE = 'CWAgent';
 
-/** The CloudWatch agent config: the app's log file, memory and disk metrics per ASG. */
+/**
+ * The CPU line the agent publishes for the whole instance: with `totalcpu` (default true) and
+ * no `resources: ["*"]` (what turns on per-core metrics), the agent's cpu input emits one series
+ * per instance, tagged `cpu="cpu-total"`. That tag is a dimension like any other: the series is
+ * `{AutoScalingGroupName, InstanceId, cpu}` once append_dimensions apply (sources:
+ * aws/amazon-cloudwatch-agent translator/translate/metrics/metrics_collect/cpu/rulePerCpu.go
+ * (percpu only from resources "*"), ruleTotalCpu.go (totalcpu defaults to true),
+ * ruleReportActive.go (a measurement ending in "active" turns on report_active); the telegraf
+ * cpu input it runs tags every point with `cpu`; "Manually create or edit the CloudWatch agent
+ * configuration file",
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-Configuration-File-Details.html).
+ */
+export const AGENT_CPU_TOTAL = 'cpu-total';
+
+/** The CloudWatch agent config: the app's log file, CPU, memory and disk metrics per ASG. */
 export function agentConfig(options: { logGroup: string }): Record<string, unknown> {
   return {
     agent: { metrics_collection_interval: 60, run_as_user: 'root' },
@@ -166,6 +180,8 @@ export function agentConfig(options: { logGroup: string }): Record<string, unkno
       // One series per group, which the dashboard and alarms read without knowing instance ids.
       aggregation_dimensions: [['AutoScalingGroupName']],
       metrics_collected: {
+        // The whole instance's busy time (100 - idle), one series per instance (no per-core).
+        cpu: { measurement: ['cpu_usage_active'], totalcpu: true },
         mem: { measurement: ['mem_used_percent'] },
         disk: {
           measurement: ['disk_used_percent'],

@@ -10,7 +10,7 @@ import {
   type RedisOutputs,
 } from '../outputs.js';
 import { describeDbInstance } from '../phase1-foundation/rds-database.js';
-import { AGENT_NAMESPACE } from '../phase1-foundation/user-data.js';
+import { AGENT_CPU_TOTAL, AGENT_NAMESPACE } from '../phase1-foundation/user-data.js';
 import { ALARM_KEYS, alarmArn, alarmNames } from './alarms.js';
 import { canonicalJson, parseJson, sameJson } from './compare.js';
 
@@ -32,13 +32,18 @@ type Config = StepContext['config'];
  * - EC2 CPU, network and status checks use the AWS/EC2 metrics per AutoScalingGroupName, which
  *   EC2 publishes for the instances of a group ("AutoScalingGroupName" dimension, EC2 User
  *   Guide, viewing-metrics-with-cloudwatch); Maximum of CPU is the hottest instance.
- * - One line per instance comes from a SEARCH expression over the CloudWatch agent's memory
- *   metric in the group. The agent config (user-data.ts `agentConfig`) appends AutoScalingGroupName
- *   and InstanceId to every metric and then drops the `host` dimension ("If append_dimensions are
- *   applied, then remove the host dimension", the agent's ec2tagger processor), so each
- *   instance's mem_used_percent has exactly the dimensions {AutoScalingGroupName, InstanceId},
- *   the schema searched; aggregation_dimensions [["AutoScalingGroupName"]] adds one
- *   series per group (CloudWatch agent configuration file, metrics section). A SEARCH over
+ * - One line per instance comes from SEARCH expressions over the CloudWatch agent's memory and
+ *   CPU metrics in the group. The agent config (user-data.ts `agentConfig`) appends
+ *   AutoScalingGroupName and InstanceId to every metric and then drops the `host` dimension
+ *   ("If append_dimensions are applied, then remove the host dimension", the agent's ec2tagger
+ *   processor), so each instance's mem_used_percent has exactly the dimensions
+ *   {AutoScalingGroupName, InstanceId}; its cpu_usage_active also keeps the cpu input's own `cpu`
+ *   tag (`cpu-total` with totalcpu and no per-core resources, see AGENT_CPU_TOTAL): exactly
+ *   {AutoScalingGroupName, InstanceId, cpu}. A SEARCH schema matches only metrics with exactly
+ *   its dimensions ("CloudWatch search expression syntax", metric schema:
+ *   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/search-expression-syntax.html),
+ *   so each search names exactly those. aggregation_dimensions [["AutoScalingGroupName"]] adds
+ *   one series per group (CloudWatch agent configuration file, metrics section). A SEARCH over
  *   AWS/EC2 per InstanceId cannot be limited to the group: those metrics carry no group dimension.
  * - A SEARCH sits alone in its metrics row, with an `id` and a `label` (dashboard body
  *   structure: a math expression row is `[{ "expression": ..., "id": ..., "label": ... }]`).
@@ -101,6 +106,20 @@ export interface DashboardBody {
 export function memorySearch(autoScalingGroupName: string): string {
   return `SEARCH('{${AGENT_NAMESPACE},AutoScalingGroupName,InstanceId} MetricName="mem_used_percent" AutoScalingGroupName="${autoScalingGroupName}"', 'Average', 300)`;
 }
+
+/** One CPU line per instance of the group: the agent's whole-instance series (cpu="cpu-total"). */
+export function cpuSearch(autoScalingGroupName: string): string {
+  return `SEARCH('{${AGENT_NAMESPACE},AutoScalingGroupName,InstanceId,cpu} MetricName="cpu_usage_active" AutoScalingGroupName="${autoScalingGroupName}" cpu="${AGENT_CPU_TOTAL}"', 'Average', 300)`;
+}
+
+/**
+ * The per-instance SEARCHes the dashboard must hold: the agent metric and the exact dimensions
+ * the agent publishes it with (a schema with one dimension more or less finds nothing).
+ */
+export const INSTANCE_SEARCHES: ReadonlyArray<{ metricName: string; dimensionNames: string[] }> = [
+  { metricName: 'cpu_usage_active', dimensionNames: ['AutoScalingGroupName', 'InstanceId', 'cpu'] },
+  { metricName: 'mem_used_percent', dimensionNames: ['AutoScalingGroupName', 'InstanceId'] },
+];
 
 export function consoleUrl(region: string, dashboardName: string): string {
   return `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${dashboardName}`;
@@ -166,6 +185,7 @@ export function dashboardBody(input: DashboardInput): DashboardBody {
   ]);
 
   const asg = ['AutoScalingGroupName', input.autoScalingGroupName];
+  const perInstance = "${PROP('Dim.InstanceId')}";
   metricRow([
     {
       title: 'EC2 CPU utilization (%)',
@@ -177,6 +197,20 @@ export function dashboardBody(input: DashboardInput): DashboardBody {
       yAxis: { left: { min: 0, max: 100 } },
     },
     {
+      title: 'EC2 CPU per instance (%)',
+      period: 300,
+      metrics: [
+        [
+          {
+            id: 'cpuPerInstance',
+            expression: cpuSearch(input.autoScalingGroupName),
+            label: perInstance,
+          },
+        ],
+      ],
+      yAxis: { left: { min: 0, max: 100 } },
+    },
+    {
       title: 'EC2 memory per instance (%)',
       period: 300,
       metrics: [
@@ -184,13 +218,15 @@ export function dashboardBody(input: DashboardInput): DashboardBody {
           {
             id: 'memPerInstance',
             expression: memorySearch(input.autoScalingGroupName),
-            label: "${PROP('Dim.InstanceId')}",
+            label: perInstance,
           },
         ],
         [AGENT_NAMESPACE, 'mem_used_percent', ...asg, { stat: 'Average', label: 'ASG average' }],
       ],
       yAxis: { left: { min: 0, max: 100 } },
     },
+  ]);
+  metricRow([
     {
       title: 'EC2 network (bytes)',
       period: 300,
@@ -537,10 +573,11 @@ async function alarmArns(ctx: StepContext): Promise<string[]> {
 }
 
 /**
- * The per-instance lines: a SEARCH over the agent's metrics scoped to the group shows whichever
- * instances it holds, so replacing one changes nothing on the dashboard. Without that SEARCH the
- * dashboard does not show the instances (fail); a line that names an instance the group no
- * longer holds (a hand-made or an older cloudmart dashboard) is stale (warn).
+ * The per-instance lines: SEARCHes over the agent's CPU and memory metrics scoped to the group
+ * show whichever instances it holds, so replacing one changes nothing on the dashboard. Without
+ * both (each with exactly the dimensions the agent publishes, scoped to this group) the dashboard
+ * does not show the instances (fail); a line that names an instance the group no longer holds
+ * (a hand-made or an older cloudmart dashboard) is stale (warn).
  */
 function instancesCheck(
   asgName: string,
@@ -548,13 +585,19 @@ function instancesCheck(
   metrics: WidgetMetric[],
   searches: WidgetSearch[],
 ): Check {
-  const search = searches.find(
-    (q) =>
-      q.namespace === AGENT_NAMESPACE &&
-      q.dimensionNames.includes('AutoScalingGroupName') &&
-      q.dimensionNames.includes('InstanceId') &&
-      q.terms.AutoScalingGroupName === asgName,
-  );
+  const sameNames = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && [...a].sort().join() === [...b].sort().join();
+  const found = INSTANCE_SEARCHES.map((want) => ({
+    want,
+    search: searches.find(
+      (q) =>
+        q.namespace === AGENT_NAMESPACE &&
+        sameNames(q.dimensionNames, want.dimensionNames) &&
+        q.terms.MetricName === want.metricName &&
+        q.terms.AutoScalingGroupName === asgName,
+    ),
+  }));
+  const missing = found.filter((f) => !f.search);
   const named = [
     ...new Set(metrics.map((m) => m.dimensions.InstanceId).filter((i): i is string => !!i)),
   ].sort();
@@ -562,17 +605,19 @@ function instancesCheck(
   const now = `the group holds ${instances.join(', ') || 'no instance'} now`;
   return {
     id: 'monitoring.dashboard.instances',
-    title: 'Dashboard shows every instance of the ASG, whichever the ASG holds',
+    title: 'Dashboard shows CPU and memory of every instance of the ASG, whichever the ASG holds',
     criterion: 'dashboard',
-    status: !search ? 'fail' : stale.length > 0 ? 'warn' : 'pass',
+    status: missing.length > 0 ? 'fail' : stale.length > 0 ? 'warn' : 'pass',
     evidence: [
-      search
-        ? `${search.widget}: ${search.expression}`
-        : `no SEARCH over {${AGENT_NAMESPACE},AutoScalingGroupName,InstanceId} for AutoScalingGroupName="${asgName}"`,
+      ...found.map(({ want, search }) =>
+        search
+          ? `${search.widget}: ${search.expression}`
+          : `no SEARCH over {${[AGENT_NAMESPACE, ...want.dimensionNames].join(',')}} for MetricName="${want.metricName}" AutoScalingGroupName="${asgName}"`,
+      ),
       ...(stale.length > 0 ? [`names instances no longer in the ASG: ${stale.join(', ')}`] : []),
       now,
     ].join('; '),
-    fix: 'cloudmart up --phase 2 (writes the dashboard with the SEARCH; it names no instance)',
+    fix: 'cloudmart up --phase 2 (writes the dashboard with the SEARCHes; it names no instance)',
   };
 }
 
@@ -593,7 +638,7 @@ export const dashboardStep = defineStep<DashboardOutputs>({
     'elasticache:DescribeReplicationGroups',
   ],
   describe: (config) => [
-    `dashboard ${config.monitoring.dashboardName}: alarm status; ALB RequestCount, TargetResponseTime p50/p95/avg, Healthy/UnHealthyHostCount; EC2 CPU (ASG average and hottest instance), memory per instance (SEARCH over the ASG, no instance ids), NetworkIn/Out, StatusCheckFailed; RDS CPU, connections, read/write latency, free storage; ElastiCache CPU, hits/misses, network per node; ${config.monitoring.namespace} API response time, error rate, active users, slow queries`,
+    `dashboard ${config.monitoring.dashboardName}: alarm status; ALB RequestCount, TargetResponseTime p50/p95/avg, Healthy/UnHealthyHostCount; EC2 CPU (ASG average and hottest instance), CPU and memory per instance (SEARCH over the ASG's agent metrics, no instance ids), NetworkIn/Out, StatusCheckFailed; RDS CPU, connections, read/write latency, free storage; ElastiCache CPU, hits/misses, network per node; ${config.monitoring.namespace} API response time, error rate, active users, slow queries`,
     `console: ${consoleUrl(config.region, config.monitoring.dashboardName)}`,
   ],
 

@@ -440,6 +440,23 @@ describe('app.launch-template', () => {
     const good = await launchTemplateStep.verify(ctx());
     expect(good.every((c) => c.status === 'pass')).toBe(true);
 
+    // The agent config an older cloudmart wrote: no CPU metric for the per-instance CPU lines.
+    const older = JSON.parse(AGENT_VALUE) as { metrics: { metrics_collected: { cpu?: unknown } } };
+    delete older.metrics.metrics_collected.cpu;
+    ssm
+      .on(GetParameterCommand, { Name: AGENT_PARAM })
+      .resolves({ Parameter: { Value: JSON.stringify(older) } });
+    const agent = (await launchTemplateStep.verify(ctx())).find(
+      (c) => c.id === 'app.launch-template.cloudwatch-agent',
+    );
+    expect(agent).toMatchObject({
+      status: 'fail',
+      evidence: expect.stringMatching(/; does not publish cpu_usage_active$/),
+    });
+    ssm
+      .on(GetParameterCommand, { Name: AGENT_PARAM })
+      .resolves({ Parameter: { Value: AGENT_VALUE } });
+
     ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({
       LaunchTemplateVersions: [
         {

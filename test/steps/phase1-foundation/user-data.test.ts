@@ -254,7 +254,7 @@ esac
     },
   );
 
-  it('configures the agent to ship the app log and publish memory and disk per ASG', () => {
+  it('configures the agent to ship the app log and publish CPU, memory and disk per ASG', () => {
     const c = agentConfig({ logGroup: '/aws/ec2/cloudmart-backend' }) as {
       logs: { logs_collected: { files: { collect_list: unknown[] } } };
       metrics: Record<string, unknown> & {
@@ -274,7 +274,15 @@ esac
     expect(c.metrics.append_dimensions).toMatchObject({
       AutoScalingGroupName: '${aws:AutoScalingGroupName}',
     });
+    // The whole instance's CPU only (totalcpu, no per-core `resources: ["*"]`): one series per
+    // instance, the one the dashboard's per-instance CPU SEARCH finds.
+    expect(c.metrics.metrics_collected.cpu).toEqual({
+      measurement: ['cpu_usage_active'],
+      totalcpu: true,
+    });
     expect(c.metrics.metrics_collected.mem!.measurement).toEqual(['mem_used_percent']);
+    // It lives in a standard SSM parameter (4 KB), which the user data fetches by name.
+    expect(Buffer.byteLength(JSON.stringify(c))).toBeLessThanOrEqual(4096);
     expect(c.metrics.metrics_collected.disk!.measurement).toEqual(['disk_used_percent']);
   });
 });

@@ -14,7 +14,9 @@ import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/cl
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { agentConfig } from '../../../src/steps/phase1-foundation/user-data.js';
+import { agentSeries } from '../../helpers/cloudwatch-agent.js';
 import {
+  cpuSearch,
   dashboardBody,
   dashboardStep,
   memorySearch,
@@ -133,7 +135,7 @@ describe('dashboardBody', () => {
     ]);
   });
 
-  it('plots the group CPU (average and hottest instance), one memory line per instance by SEARCH, network and status checks', () => {
+  it('plots the group CPU (average and hottest instance), one CPU and one memory line per instance by SEARCH, network and status checks', () => {
     const cpu = (body.widgets as MetricWidget[]).find(
       (w) => w.properties.title === 'EC2 CPU utilization (%)',
     )!;
@@ -153,6 +155,20 @@ describe('dashboardBody', () => {
         { stat: 'Maximum', label: 'Hottest instance' },
       ],
     ]);
+    const cpuPerInstance = (body.widgets as MetricWidget[]).find(
+      (w) => w.properties.title === 'EC2 CPU per instance (%)',
+    )!;
+    expect(cpuPerInstance.properties.metrics).toEqual([
+      [
+        {
+          id: 'cpuPerInstance',
+          expression:
+            'SEARCH(\'{CWAgent,AutoScalingGroupName,InstanceId,cpu} MetricName="cpu_usage_active" AutoScalingGroupName="cloudmart-asg" cpu="cpu-total"\', \'Average\', 300)',
+          label: "${PROP('Dim.InstanceId')}",
+        },
+      ],
+    ]);
+    expect(cpuPerInstance.properties.yAxis).toEqual({ left: { min: 0, max: 100 } });
     const memory = (body.widgets as MetricWidget[]).find(
       (w) => w.properties.title === 'EC2 memory per instance (%)',
     )!;
@@ -175,6 +191,17 @@ describe('dashboardBody', () => {
     ]);
     expect(widgetSearches(body)).toEqual([
       {
+        widget: 'EC2 CPU per instance (%)',
+        expression: cpuSearch('cloudmart-asg'),
+        namespace: 'CWAgent',
+        dimensionNames: ['AutoScalingGroupName', 'InstanceId', 'cpu'],
+        terms: {
+          MetricName: 'cpu_usage_active',
+          AutoScalingGroupName: 'cloudmart-asg',
+          cpu: 'cpu-total',
+        },
+      },
+      {
         widget: 'EC2 memory per instance (%)',
         expression: memorySearch('cloudmart-asg'),
         namespace: 'CWAgent',
@@ -191,24 +218,56 @@ describe('dashboardBody', () => {
     ]);
   });
 
-  it('searches exactly the dimensions the CloudWatch agent config publishes', () => {
-    const agent = agentConfig({ logGroup: '/aws/ec2/cloudmart-backend' }) as {
-      metrics: {
-        namespace: string;
-        append_dimensions: Record<string, string>;
-        aggregation_dimensions: string[][];
-        metrics_collected: { mem: { measurement: string[] } };
-      };
-    };
-    const [search] = widgetSearches(body);
-    expect(search!.namespace).toBe(agent.metrics.namespace);
-    // The agent drops `host` when append_dimensions is set: these are all the instance's dimensions.
-    expect(search!.dimensionNames.sort()).toEqual(
-      Object.keys(agent.metrics.append_dimensions).sort(),
-    );
-    expect(agent.metrics.metrics_collected.mem.measurement).toContain(search!.terms.MetricName);
-    // The group-wide line is the agent's aggregation.
-    expect(agent.metrics.aggregation_dimensions).toContainEqual(['AutoScalingGroupName']);
+  it('searches exactly the dimensions the CloudWatch agent config publishes, per instance, in the group', () => {
+    const agent = agentConfig({ logGroup: '/aws/ec2/cloudmart-backend' });
+    const published = agentSeries(agent);
+    const searches = widgetSearches(body);
+    expect(searches.map((q) => q.terms.MetricName)).toEqual([
+      'cpu_usage_active',
+      'mem_used_percent',
+    ]);
+    for (const q of searches) {
+      expect(q.namespace).toBe((agent as { metrics: { namespace: string } }).metrics.namespace);
+      // A schema finds only the series with exactly its dimensions: one per instance of the group.
+      const series = published.filter(
+        (x) =>
+          x.metricName === q.terms.MetricName &&
+          x.dimensionNames.join() === [...q.dimensionNames].sort().join(),
+      );
+      expect(series, q.expression).toHaveLength(1);
+      expect(series[0]!.dimensionNames).toEqual(
+        expect.arrayContaining(['AutoScalingGroupName', 'InstanceId']),
+      );
+      // The values the config pins (cpu="cpu-total") are the ones the search asks for.
+      for (const [k, v] of Object.entries(series[0]!.fixed)) expect(q.terms[k]).toBe(v);
+      expect(q.terms.AutoScalingGroupName).toBe('cloudmart-asg');
+    }
+    // The CPU series carries the cpu input's own tag; the total only, never one per core.
+    expect(published.filter((x) => x.metricName === 'cpu_usage_active')).toEqual([
+      {
+        metricName: 'cpu_usage_active',
+        dimensionNames: ['AutoScalingGroupName', 'InstanceId', 'cpu'],
+        fixed: { cpu: 'cpu-total' },
+      },
+      { metricName: 'cpu_usage_active', dimensionNames: ['AutoScalingGroupName'], fixed: {} },
+    ]);
+    // The group-wide memory line is the agent's aggregation.
+    expect(published).toContainEqual({
+      metricName: 'mem_used_percent',
+      dimensionNames: ['AutoScalingGroupName'],
+      fixed: {},
+    });
+  });
+
+  it('a schema without the cpu dimension would find no CPU series of the agent', () => {
+    const published = agentSeries(agentConfig({ logGroup: '/aws/ec2/cloudmart-backend' }));
+    expect(
+      published.filter(
+        (x) =>
+          x.metricName === 'cpu_usage_active' &&
+          x.dimensionNames.join() === 'AutoScalingGroupName,InstanceId',
+      ),
+    ).toEqual([]);
   });
 
   it('has the RDS and per-node ElastiCache widgets', () => {
@@ -524,7 +583,7 @@ describe('monitoring.dashboard', () => {
       );
       expect(byId['monitoring.dashboard.instances']).toMatchObject({
         status: 'pass',
-        evidence: `EC2 memory per instance (%): ${memorySearch('cloudmart-asg')}; the group holds i-0bbbbbbbbbbbbbbbb, i-0eeeeeeeeeeeeeeee now`,
+        evidence: `EC2 CPU per instance (%): ${cpuSearch('cloudmart-asg')}; EC2 memory per instance (%): ${memorySearch('cloudmart-asg')}; the group holds i-0bbbbbbbbbbbbbbbb, i-0eeeeeeeeeeeeeeee now`,
       });
     });
 
@@ -546,14 +605,71 @@ describe('monitoring.dashboard', () => {
       expect(byId['monitoring.dashboard.instances']?.status).toBe('fail');
     });
 
+    it('fails a CPU SEARCH scoped to another group, or whose schema finds no agent series', async () => {
+      autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
+      const withCpu = (expression: string) => {
+        const b = dashboardBody(INPUT);
+        const w = b.widgets.find(
+          (x): x is MetricWidget =>
+            x.type === 'metric' && x.properties.title === 'EC2 CPU per instance (%)',
+        )!;
+        (w.properties.metrics[0]![0] as { expression: string }).expression = expression;
+        return b;
+      };
+      const verifyWith = async (b: DashboardBody) => {
+        cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(b) });
+        return Object.fromEntries((await dashboardStep.verify(ctx())).map((c) => [c.id, c]));
+      };
+      const missingCpu =
+        'no SEARCH over {CWAgent,AutoScalingGroupName,InstanceId,cpu} for MetricName="cpu_usage_active" AutoScalingGroupName="cloudmart-asg"';
+
+      const other = await verifyWith(withCpu(cpuSearch('other-asg')));
+      expect(other['monitoring.dashboard.dimensions']).toMatchObject({
+        status: 'fail',
+        evidence:
+          'not this stack\'s resources: EC2 CPU per instance (%): SEARCH AutoScalingGroupName="other-asg"',
+      });
+      expect(other['monitoring.dashboard.instances']?.status).toBe('fail');
+      expect(other['monitoring.dashboard.instances']?.evidence).toContain(missingCpu);
+
+      // The schema of the memory search: the agent's CPU series also carry `cpu`, so it finds none.
+      const noCpuDim = await verifyWith(
+        withCpu(
+          `SEARCH('{CWAgent,AutoScalingGroupName,InstanceId} MetricName="cpu_usage_active" AutoScalingGroupName="cloudmart-asg"', 'Average', 300)`,
+        ),
+      );
+      expect(noCpuDim['monitoring.dashboard.dimensions']?.status).toBe('pass');
+      expect(noCpuDim['monitoring.dashboard.instances']).toMatchObject({
+        status: 'fail',
+        evidence: expect.stringContaining(missingCpu),
+      });
+
+      // The dashboard the previous cloudmart wrote: memory per instance only.
+      const memoryOnly = dashboardBody(INPUT);
+      memoryOnly.widgets = memoryOnly.widgets.filter(
+        (w) => w.type !== 'metric' || w.properties.title !== 'EC2 CPU per instance (%)',
+      );
+      const older = await verifyWith(memoryOnly);
+      expect(older['monitoring.dashboard.instances']).toMatchObject({
+        status: 'fail',
+        evidence: `${missingCpu}; EC2 memory per instance (%): ${memorySearch('cloudmart-asg')}; the group holds i-0aaaaaaaaaaaaaaaa, i-0bbbbbbbbbbbbbbbb now`,
+      });
+
+      expect(
+        (await verifyWith(dashboardBody(INPUT)))['monitoring.dashboard.instances']?.status,
+      ).toBe('pass');
+    });
+
     it('fails a dashboard without the per-instance SEARCH, and warns about a line naming a replaced instance', async () => {
       autoscaling
         .on(DescribeAutoScalingGroupsCommand)
         .resolves(asgWith([I_B, 'i-0eeeeeeeeeeeeeeee']));
-      // What cloudmart wrote before: a CPU line per instance id, no memory widget.
+      // What cloudmart wrote before: a CPU line per instance id, no per-instance SEARCH.
       const legacy = dashboardBody(INPUT);
       legacy.widgets = legacy.widgets.filter(
-        (w) => w.type !== 'metric' || w.properties.title !== 'EC2 memory per instance (%)',
+        (w) =>
+          w.type !== 'metric' ||
+          !['EC2 memory per instance (%)', 'EC2 CPU per instance (%)'].includes(w.properties.title),
       );
       withInstanceLines(legacy, I_A, I_B);
       cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(legacy) });
@@ -567,7 +683,7 @@ describe('monitoring.dashboard', () => {
       expect(byId['monitoring.dashboard.instances']).toMatchObject({
         status: 'fail',
         evidence:
-          'no SEARCH over {CWAgent,AutoScalingGroupName,InstanceId} for AutoScalingGroupName="cloudmart-asg"; names instances no longer in the ASG: i-0aaaaaaaaaaaaaaaa; the group holds i-0bbbbbbbbbbbbbbbb, i-0eeeeeeeeeeeeeeee now',
+          'no SEARCH over {CWAgent,AutoScalingGroupName,InstanceId,cpu} for MetricName="cpu_usage_active" AutoScalingGroupName="cloudmart-asg"; no SEARCH over {CWAgent,AutoScalingGroupName,InstanceId} for MetricName="mem_used_percent" AutoScalingGroupName="cloudmart-asg"; names instances no longer in the ASG: i-0aaaaaaaaaaaaaaaa; the group holds i-0bbbbbbbbbbbbbbbb, i-0eeeeeeeeeeeeeeee now',
       });
 
       // With the SEARCH back, the stale line is a warning (half the points), not a failure.

@@ -175,6 +175,17 @@ export function ssmService(w: World): ServiceModule {
           );
         }
         const type = (input.Type as string | undefined) ?? 'String';
+        // "Standard parameters have a value limit of 4 KB. Advanced parameters have a value limit
+        // of 8 KB." (PutParameter, Value); the fake keeps every parameter in the standard tier.
+        if (
+          input.Tier !== 'Advanced' &&
+          input.Tier !== 'Intelligent-Tiering' &&
+          Buffer.byteLength(String(input.Value ?? '')) > 4096
+        )
+          throw err(
+            'ValidationException',
+            'Standard tier parameters support a maximum parameter value of 4096 characters. To create a larger parameter value, upgrade the parameter to use the advanced-parameter tier.',
+          );
         const existing = w.live(PARAMETER, ctx.region, name);
         if (existing && !input.Overwrite)
           throw err(
