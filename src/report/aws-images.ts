@@ -11,6 +11,8 @@ export interface AwsPicture {
   title: string;
   png?: Uint8Array;
   problem?: string;
+  /** The graph's lines come from a SEARCH: whichever metrics matched in the window. */
+  search?: boolean;
 }
 
 /** The time range every graph shows: the run's window (ISO times), padded a little. */
@@ -40,6 +42,18 @@ const problem = (e: unknown) =>
 /**
  * The dashboard's metric widgets, each drawn by CloudWatch over the window, as the dashboard
  * holds them now (read back with GetDashboard, so the picture is of the live dashboard).
+ *
+ * The per-instance widgets go as they are, SEARCH included: a MetricWidget's `metrics` "can
+ * include both raw metric and metric math expressions", an expression being any "valid CloudWatch
+ * metric math expression" (GetMetricWidgetImage: Metric Widget Structure and Syntax,
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Metric-Widget-Structure.html;
+ * that page lists no graph feature the API leaves out), "Search expressions are a type of math
+ * expression that you can add to CloudWatch graphs" (CloudWatch User Guide,
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-search-expressions.html),
+ * and the graph "can include all CloudWatch metric graph features, including metric math"
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricWidgetImage.html).
+ * A search finds the metrics that reported in the window, so the picture shows each instance the
+ * group held then, the one a drill replaced included (a search sees the past two weeks only).
  */
 export async function dashboardPictures(
   aws: Aws,
@@ -72,12 +86,24 @@ export async function dashboardPictures(
         start: window.start,
         end: window.end,
       });
-      pictures.push({ name, title, png });
+      pictures.push({ name, title, png, ...(hasSearch(p.metrics) ? { search: true } : {}) });
     } catch (e) {
       pictures.push({ name, title, problem: problem(e) });
     }
   }
   return pictures;
+}
+
+function hasSearch(metrics: unknown): boolean {
+  return (Array.isArray(metrics) ? metrics : []).some(
+    (row) =>
+      Array.isArray(row) &&
+      row.some(
+        (c) =>
+          typeof (c as { expression?: unknown } | null)?.expression === 'string' &&
+          /^\s*SEARCH\(/.test((c as { expression: string }).expression),
+      ),
+  );
 }
 
 const OPERATOR: Record<string, string> = {

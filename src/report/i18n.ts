@@ -108,6 +108,8 @@ const EN = {
   notRecorded: 'not recorded by this run',
   retentionTitle: 'Retention and backup settings',
   logsTitle: 'CloudWatch Logs: retention of the log groups',
+  perInstanceNote:
+    'one line per instance that published the CloudWatch agent metric in the Auto Scaling group during the window, found by a SEARCH (no instance id is written down): an instance replaced in the window, by the instance drill say, is one line that ends and its replacement one that starts',
   encryptionTitle: 'Encryption settings',
   trailTitle: 'CloudTrail audit trail',
   flowTitle: 'VPC Flow Logs',
@@ -236,6 +238,8 @@ const KO: Dict = {
   notRecorded: '이 실행에서 기록되지 않음',
   retentionTitle: '보존 및 백업 설정',
   logsTitle: 'CloudWatch Logs: 로그 그룹 보존 기간',
+  perInstanceNote:
+    '기간 동안 Auto Scaling 그룹에서 CloudWatch 에이전트 지표를 보낸 인스턴스마다 한 줄, SEARCH로 찾음(인스턴스 ID를 적어 두지 않음): 기간 중 교체된 인스턴스(예: 인스턴스 장애 훈련)는 끝나는 한 줄, 그 대체 인스턴스는 시작하는 한 줄',
   encryptionTitle: '암호화 설정',
   trailTitle: 'CloudTrail 감사 추적',
   flowTitle: 'VPC Flow Logs',

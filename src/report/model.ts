@@ -339,6 +339,9 @@ export async function buildHandIn(input: BuildInput): Promise<{ model: HandIn; a
       alarmPictures(aws, config, window),
     ]);
     section('dashboard').pictures.push(...awsPictures(dash, assets, section('dashboard').notes));
+    const searched = dash.filter((p) => p.png && p.search).map((p) => p.title);
+    if (searched.length > 0)
+      section('dashboard').notes.push(`${searched.join(', ')}: ${w.perInstanceNote}`);
     section('alarms').pictures.push(...awsPictures(alarms, assets, section('alarms').notes));
   }
   const inSection = (id: PlaceId) => all.filter((c) => sectionOf(c.id) === id);

@@ -1084,6 +1084,55 @@ describe('Logs, SNS, CloudWatch, tagging', () => {
     ).rejects.toMatchObject({ name: 'InvalidParameterInput' });
   });
 
+  it('draws the math and SEARCH expressions the MetricWidget page allows, and refuses malformed rows and another Region', async () => {
+    const { call } = virtual();
+    const draw = (w: Record<string, unknown>) =>
+      call('cloudwatch', 'GetMetricWidgetImage', {
+        MetricWidget: JSON.stringify({ width: 320, height: 200, ...w }),
+        OutputFormat: 'png',
+      });
+    const search =
+      'SEARCH(\'{CWAgent,AutoScalingGroupName,InstanceId,cpu} MetricName="cpu_usage_active" AutoScalingGroupName="g" cpu="cpu-total"\', \'Average\', 300)';
+    // A dashboard's widget as the report sends it: the SEARCH row alone, with its id and label.
+    await expect(
+      draw({
+        region: R,
+        view: 'timeSeries',
+        metrics: [
+          [{ id: 'cpuPerInstance', expression: search, label: "${PROP('Dim.InstanceId')}" }],
+        ],
+      }),
+    ).resolves.toMatchObject({ MetricWidgetImage: expect.any(Uint8Array) });
+    // The page's own example: an expression with no id, over two metrics with ids.
+    await expect(
+      draw({
+        metrics: [
+          ['MyNamespace', 'apiLatency', 'InstanceId', 'i-1', { id: 'm1', stat: 'p50' }],
+          ['.', '.', '.', '.', { id: 'm2', stat: 'Average' }],
+          [{ expression: '(m1+m2)/2', id: 'e1', label: 'half way' }],
+          [{ expression: 'RATE(e1)', label: 'rate' }],
+        ],
+      }),
+    ).resolves.toMatchObject({ MetricWidgetImage: expect.any(Uint8Array) });
+
+    const refused = async (w: Record<string, unknown>, message: string) => {
+      const e = (await draw(w).catch((x: unknown) => x)) as Error;
+      expect(e.name).toBe('InvalidParameterInput');
+      expect(e.message).toContain(message);
+    };
+    await refused(
+      { metrics: [['CWAgent', 'cpu_usage_active', { expression: search, id: 'e1' }]] },
+      '"dataPath":"/metrics/0","message":"Should NOT have more than 1 items"',
+    );
+    await refused({ metrics: [[{ expression: search, id: 'Cpu' }]] }, 'Should match pattern');
+    await refused({ metrics: [['AWS/EC2', 'CPUUtilization', 'InstanceId']] }, 'needs its value');
+    // "region: … If you include it, it must specify the local Region."
+    await refused(
+      { region: 'us-east-1', metrics: [['AWS/EC2', 'CPUUtilization']] },
+      'must be the local Region',
+    );
+  });
+
   it('lists tagged resources by tag, type and page, and deleted NAT gateways for a while', async () => {
     const { cloud, call } = virtual();
     const stack = [{ Key: 'cloudmart:stack', Value: 's' }];

@@ -8,6 +8,7 @@ import { words } from '../../src/report/i18n.js';
 import type { HandIn } from '../../src/report/model.js';
 import { anchor, renderHtml, renderMarkdown } from '../../src/report/render.js';
 import { StateStore } from '../../src/state/store.js';
+import { cpuSearch, memorySearch } from '../../src/steps/phase2-monitoring/dashboard.js';
 import { modelLoadRun } from '../../scripts/example-report.js';
 import { instanceDrillResult } from '../drills/fixtures.js';
 import { awsError, FakeCloud } from '../helpers/fake-cloud/index.js';
@@ -130,6 +131,28 @@ describe('the hand-in report (verify --report, destroy --report) against the fak
       expect(w.start < w.end).toBe(true);
       expect(w.metrics.length).toBeGreaterThan(0);
     }
+    // The per-instance graphs go to CloudWatch with their SEARCH as the dashboard holds it:
+    // GetMetricWidgetImage draws metric math, and SEARCH is metric math (see aws-images.ts).
+    const live = body.widgets as Array<{
+      type: string;
+      properties: { title: string; metrics: unknown[] };
+    }>;
+    for (const [title, search] of [
+      ['EC2 CPU per instance (%)', cpuSearch('cloudmart-asg')],
+      ['EC2 memory per instance (%)', memorySearch('cloudmart-asg')],
+    ] as const) {
+      const sent = widgets.find((x) => x.title === title);
+      expect(sent, title).toBeDefined();
+      expect(sent!.metrics).toEqual(
+        live.find((x) => x.properties?.title === title)!.properties.metrics,
+      );
+      expect(sent!.metrics[0]).toEqual([expect.objectContaining({ expression: search })]);
+    }
+    expect(md).toMatch(/!\[EC2 CPU per instance \(%\)\]\(images\/dashboard-\d+\.png\)/);
+    // …and the report says what their lines are.
+    expect(md).toContain(
+      '> EC2 CPU per instance (%), EC2 memory per instance (%): one line per instance that published',
+    );
     for (const f of named.filter((x) => x.endsWith('.png')))
       expect(readFileSync(join(report, 'images', f)).subarray(0, 8)).toEqual(PNG);
     // cloudmart's own pictures are self-contained SVG.

@@ -584,46 +584,74 @@ export function dashboardBodyErrors(body: unknown): Array<{ dataPath: string; me
       e(`${at}/properties`, "Should have required property 'region'");
     const metrics = props.metrics;
     if (metrics === undefined) return;
-    if (!Array.isArray(metrics)) return e(`${at}/properties/metrics`, 'Should be array');
-    const ids = new Set<string>();
-    metrics.forEach((row: unknown, j) => {
-      const rowAt = `${at}/properties/metrics/${j}`;
-      if (!Array.isArray(row)) return e(rowAt, 'Should be array');
-      const objects = row.filter((c) => c !== null && typeof c === 'object' && !Array.isArray(c));
-      type Entry = Record<string, unknown>;
-      const expression = (objects as Entry[]).find((o) => o.expression !== undefined);
-      const idOf = (o: Entry | undefined, path: string) => {
-        if (o?.id === undefined) return;
-        if (typeof o.id !== 'string' || !/^[a-z][a-zA-Z0-9_]*$/.test(o.id))
-          return e(`${path}/id`, 'Should match pattern "^[a-z][a-zA-Z0-9_]*$"');
-        if (ids.has(o.id)) e(`${path}/id`, `Duplicate id "${o.id}"`);
-        ids.add(o.id);
-      };
-      if (expression) {
-        const exprAt = `${rowAt}/0`;
-        if (row.length !== 1) e(rowAt, 'Should NOT have more than 1 items');
-        if (typeof expression.expression !== 'string' || expression.expression.trim() === '')
-          e(`${exprAt}/expression`, 'Should be a non-empty string');
-        if (expression.id === undefined) e(exprAt, "Should have required property 'id'");
-        idOf(expression, exprAt);
-        if (
-          typeof expression.expression === 'string' &&
-          /^\s*SEARCH\(/.test(expression.expression) &&
-          typeof expression.label !== 'string'
-        )
-          e(exprAt, "Should have required property 'label'");
-        return;
-      }
-      const last = row.length - 1;
-      row.forEach((c, k) => {
-        if (typeof c === 'string') return;
-        if (k === last && objects.length === 1 && k >= 2) return idOf(c as Entry, `${rowAt}/${k}`);
-        e(`${rowAt}/${k}`, 'Should be string');
-      });
-      const strings = row.filter((c) => typeof c === 'string').length;
-      if (strings < 2) e(rowAt, 'Should NOT have fewer than 2 items');
-      else if (strings % 2 !== 0) e(rowAt, 'A dimension name needs its value');
+    errors.push(...metricsRowsErrors(metrics, `${at}/properties/metrics`, 'dashboard'));
+  });
+  return errors;
+}
+
+/**
+ * What CloudWatch refuses in a `metrics` array of a dashboard widget or of GetMetricWidgetImage's
+ * MetricWidget. Each row is `[Namespace, MetricName, (DimensionName, DimensionValue)..., {options}?]`
+ * or a math expression alone in its row, `[{ "expression": ... }]`; an `id` starts with a
+ * lower-case letter, holds letters, digits and underscores, and is unique in the widget. A
+ * dashboard also wants each expression's `id`, and a SEARCH's `label` (dashboard body structure);
+ * the MetricWidget page's own example graphs an expression with no id ("RATE(e1)"), and SEARCH is
+ * a math expression like any other there ("Search expressions are a type of math expression",
+ * CloudWatch User Guide, using-search-expressions; the MetricWidget `metrics` "can include both
+ * raw metric and metric math expressions",
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Metric-Widget-Structure.html).
+ */
+export function metricsRowsErrors(
+  metrics: unknown,
+  at: string,
+  kind: 'dashboard' | 'image',
+): Array<{ dataPath: string; message: string }> {
+  const errors: Array<{ dataPath: string; message: string }> = [];
+  const e = (dataPath: string, message: string) => errors.push({ dataPath, message });
+  if (!Array.isArray(metrics)) {
+    e(at, 'Should be array');
+    return errors;
+  }
+  const ids = new Set<string>();
+  metrics.forEach((row: unknown, j) => {
+    const rowAt = `${at}/${j}`;
+    if (!Array.isArray(row)) return e(rowAt, 'Should be array');
+    const objects = row.filter((c) => c !== null && typeof c === 'object' && !Array.isArray(c));
+    type Entry = Record<string, unknown>;
+    const expression = (objects as Entry[]).find((o) => o.expression !== undefined);
+    const idOf = (o: Entry | undefined, path: string) => {
+      if (o?.id === undefined) return;
+      if (typeof o.id !== 'string' || !/^[a-z][a-zA-Z0-9_]*$/.test(o.id))
+        return e(`${path}/id`, 'Should match pattern "^[a-z][a-zA-Z0-9_]*$"');
+      if (ids.has(o.id)) e(`${path}/id`, `Duplicate id "${o.id}"`);
+      ids.add(o.id);
+    };
+    if (expression) {
+      const exprAt = `${rowAt}/0`;
+      if (row.length !== 1) e(rowAt, 'Should NOT have more than 1 items');
+      if (typeof expression.expression !== 'string' || expression.expression.trim() === '')
+        e(`${exprAt}/expression`, 'Should be a non-empty string');
+      if (kind === 'dashboard' && expression.id === undefined)
+        e(exprAt, "Should have required property 'id'");
+      idOf(expression, exprAt);
+      if (
+        kind === 'dashboard' &&
+        typeof expression.expression === 'string' &&
+        /^\s*SEARCH\(/.test(expression.expression) &&
+        typeof expression.label !== 'string'
+      )
+        e(exprAt, "Should have required property 'label'");
+      return;
+    }
+    const last = row.length - 1;
+    row.forEach((c, k) => {
+      if (typeof c === 'string') return;
+      if (k === last && objects.length === 1 && k >= 2) return idOf(c as Entry, `${rowAt}/${k}`);
+      e(`${rowAt}/${k}`, 'Should be string');
     });
+    const strings = row.filter((c) => typeof c === 'string').length;
+    if (strings < 2) e(rowAt, 'Should NOT have fewer than 2 items');
+    else if (strings % 2 !== 0) e(rowAt, 'A dimension name needs its value');
   });
   return errors;
 }
@@ -790,9 +818,14 @@ export function cloudwatchService(w: World): ServiceModule {
        * A picture of a metric graph. The fake records no metric data, so it draws an empty
        * graph of the requested size; the request is checked as CloudWatch documents the
        * MetricWidget JSON (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Metric-Widget-Structure.html):
-       * 1-100 metrics, width and height 1-2000 px (default 600 x 400), at most 100 KB.
+       * 1-100 metrics, each row a metric or a math expression (SEARCH included) as
+       * `metricsRowsErrors` reads them, `region` (optional) only the local Region, width and
+       * height 1-2000 px (default 600 x 400), at most 100 KB. That page lists no widget feature
+       * it leaves out, and the API reference says the graph "can include all CloudWatch metric
+       * graph features, including metric math"
+       * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricWidgetImage.html).
        */
-      GetMetricWidgetImage(_ctx, input) {
+      GetMetricWidgetImage(ctx, input) {
         const text = input.MetricWidget;
         if (typeof text !== 'string') throw err('ValidationError', 'MetricWidget is required');
         if (Buffer.byteLength(text) > 100 * 1024)
@@ -810,6 +843,17 @@ export function cloudwatchService(w: World): ServiceModule {
           throw err('InvalidParameterInput', 'The field metrics must hold 1 to 100 metrics');
         for (const m of metrics)
           if (!Array.isArray(m)) throw err('InvalidParameterInput', 'Each metric must be an array');
+        const invalid = metricsRowsErrors(metrics, '/metrics', 'image');
+        if (invalid.length > 0)
+          throw err(
+            'InvalidParameterInput',
+            `The MetricWidget is invalid, there are ${invalid.length} validation errors: ${JSON.stringify(invalid)}`,
+          );
+        if (widget.region !== undefined && widget.region !== ctx.region)
+          throw err(
+            'InvalidParameterInput',
+            `The field region must be the local Region (${ctx.region}), not ${String(widget.region)}`,
+          );
         const size = (v: unknown, fallback: number, field: string): number => {
           if (v === undefined) return fallback;
           if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 2000)
