@@ -10,7 +10,9 @@ import type { Config } from '../../src/config/schema.js';
 import { STEP } from '../../src/steps/outputs.js';
 import { registry } from '../../src/steps/registry.js';
 import { createBoundaryPolicy } from '../helpers/boundary.js';
-import { testConfig } from '../helpers/context.js';
+import { awsError, testConfig } from '../helpers/context.js';
+import { createRoleError } from '../../src/steps/role-boundary.js';
+import { CloudmartError } from '../../src/errors.js';
 import { engineFor } from '../helpers/engine.js';
 import { FakeCloud } from '../helpers/fake-cloud/index.js';
 
@@ -132,4 +134,19 @@ describe('the permissions boundary of the stack roles', () => {
     const verify = await runVerify(engine.options, { stepIds: ROLE_STEPS });
     expect(verify.checks.filter((c) => c.id.endsWith('.boundary'))).toEqual([]);
   }, 60_000);
+});
+
+describe('a CreateRole refusal in plain words', () => {
+  it('names the setting when the operator policy refuses a role without the boundary, and leaves other errors alone', () => {
+    const denied = awsError('AccessDenied', 'not authorized to perform: iam:CreateRole', 403);
+    const e = createRoleError(denied, 'cloudmart-ec2-role', undefined) as CloudmartError;
+    expect(e).toBeInstanceOf(CloudmartError);
+    expect(e.code).toBe('ACCESS_DENIED');
+    expect(e.hint).toContain('security.permissionsBoundary');
+    expect(e.cause).toBe(denied);
+    // With a boundary configured, AccessDenied is some other refusal: passed on as it is.
+    expect(createRoleError(denied, 'cloudmart-ec2-role', BOUNDARY)).toBe(denied);
+    const missing = awsError('NoSuchEntity', 'Scope ARN: … does not exist', 404);
+    expect(createRoleError(missing, 'cloudmart-ec2-role', undefined)).toBe(missing);
+  });
 });
