@@ -173,14 +173,15 @@ describe('plan and up refuse what would fail or cannot be priced', () => {
     expect(sent).toEqual(['CreateDistributionWithTags']);
   });
 
-  it('a region already at 5 VPCs: a warning before anything bills, then a clear stop at the VPC', async () => {
-    for (let i = 0; i < 5; i++)
+  it('a region already at 5 VPCs (its default VPC and 4 more): a warning before anything bills, then a clear stop at the VPC', async () => {
+    // The default VPC every region comes with counts toward the quota: 4 more fill it.
+    for (let i = 0; i < 4; i++)
       await cloud.call('ec2', 'CreateVpc', { CidrBlock: `10.${100 + i}.0.0/16` });
     const plan = await run(['plan'], '');
     expect(plan.text).toContain('VPCs: room in ap-northeast-2 for 1 more');
     const r = await run(['up', '--yes', '--phase', '1'], '');
     expect(r.code, r.text).toBe(1);
-    const warning = r.text.indexOf('ap-northeast-2 already has 5 VPCs');
+    const warning = r.text.indexOf('ap-northeast-2 already has 5 VPCs (the default VPC included)');
     expect(warning, r.text).toBeGreaterThan(-1);
     // Warned before the run, stopped at the VPC with the quota's code.
     const stop = r.text.indexOf('Creating cloudmart-vpc failed');
@@ -191,7 +192,7 @@ describe('plan and up refuse what would fail or cannot be priced', () => {
 
   it('a raised VPC quota: the same warning (cloudmart cannot read the quota), and up builds', async () => {
     cloud.world.regionSettings('ap-northeast-2').vpcQuota = 10;
-    for (let i = 0; i < 5; i++)
+    for (let i = 0; i < 4; i++)
       await cloud.call('ec2', 'CreateVpc', { CidrBlock: `10.${100 + i}.0.0/16` });
     const r = await run(['up', '--yes', '--phase', '1'], '');
     expect(r.code, r.text).toBe(0);

@@ -153,6 +153,112 @@ describe('EC2: VPCs, subnets and filters', () => {
   });
 });
 
+describe('EC2: the default VPC of every region', () => {
+  it('answers the default VPC AWS gives every region: 172.31.0.0/16, a public subnet per AZ, its gateway, main table and group', async () => {
+    const { cloud, ec2 } = virtual();
+    const all = (command: string, input: any = {}): Promise<any> =>
+      cloud.callAll('ec2', command, input, R);
+    const vpcs = (
+      await ec2('DescribeVpcs', { Filters: [{ Name: 'is-default', Values: ['true'] }] })
+    ).Vpcs;
+    expect(vpcs).toMatchObject([
+      { CidrBlock: '172.31.0.0/16', IsDefault: true, State: 'available' },
+    ]);
+    const vpcId = vpcs[0].VpcId as string;
+    expect(vpcs[0].Tags ?? []).toEqual([]);
+    expect(
+      await ec2('DescribeVpcAttribute', { VpcId: vpcId, Attribute: 'enableDnsHostnames' }),
+    ).toMatchObject({ EnableDnsHostnames: { Value: true } });
+    const subnets = (
+      await all('DescribeSubnets', { Filters: [{ Name: 'default-for-az', Values: ['true'] }] })
+    ).Subnets;
+    expect(
+      subnets.map((s: any) => [
+        s.AvailabilityZone,
+        s.CidrBlock,
+        s.DefaultForAz,
+        s.MapPublicIpOnLaunch,
+        s.VpcId,
+      ]),
+    ).toEqual([
+      [`${R}a`, '172.31.0.0/20', true, true, vpcId],
+      [`${R}b`, '172.31.16.0/20', true, true, vpcId],
+      [`${R}c`, '172.31.32.0/20', true, true, vpcId],
+      [`${R}d`, '172.31.48.0/20', true, true, vpcId],
+    ]);
+    const igws = (
+      await ec2('DescribeInternetGateways', {
+        Filters: [{ Name: 'attachment.vpc-id', Values: [vpcId] }],
+      })
+    ).InternetGateways;
+    expect(igws).toHaveLength(1);
+    const tables = (
+      await ec2('DescribeRouteTables', { Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })
+    ).RouteTables;
+    expect(tables).toMatchObject([
+      {
+        Associations: [{ Main: true }],
+        Routes: [
+          { DestinationCidrBlock: '172.31.0.0/16', GatewayId: 'local', State: 'active' },
+          {
+            DestinationCidrBlock: '0.0.0.0/0',
+            GatewayId: igws[0].InternetGatewayId,
+            State: 'active',
+          },
+        ],
+      },
+    ]);
+    const groups = (
+      await ec2('DescribeSecurityGroups', { Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })
+    ).SecurityGroups;
+    expect(groups).toMatchObject([{ GroupName: 'default' }]);
+    expect(
+      (await ec2('DescribeAccountAttributes', { AttributeNames: ['default-vpc'] }))
+        .AccountAttributes,
+    ).toEqual([{ AttributeName: 'default-vpc', AttributeValues: [{ AttributeValue: vpcId }] }]);
+    // The account's own, no stack's: never a leftover, a duplicate or a counted resource.
+    expect(cloud.resources({ live: true }).every((r) => r.system)).toBe(true);
+    expect(cloud.leftovers('s')).toEqual([]);
+    expect(cloud.countByType()).toEqual({});
+  });
+
+  it('counts toward the VPC quota: a fresh region has room for 4 more, as in AWS', async () => {
+    const { ec2 } = virtual();
+    for (let i = 0; i < 4; i++) await ec2('CreateVpc', { CidrBlock: `10.${i}.0.0/16` });
+    await expect(ec2('CreateVpc', { CidrBlock: '10.9.0.0/16' })).rejects.toMatchObject({
+      name: 'VpcLimitExceeded',
+    });
+  });
+
+  it('keeps its ids across a reload, and stays deleted once its subnets and gateway are gone', async () => {
+    const { cloud, ec2 } = virtual();
+    const all = (command: string, input: any = {}): Promise<any> =>
+      cloud.callAll('ec2', command, input, R);
+    const vpcId = (await ec2('DescribeVpcs')).Vpcs[0].VpcId as string;
+    const copy = FakeCloud.fromJSON(cloud.toJSON());
+    expect(((await copy.call('ec2', 'DescribeVpcs', {}, R)) as any).Vpcs).toMatchObject([
+      { VpcId: vpcId },
+    ]);
+    await expect(ec2('DeleteVpc', { VpcId: vpcId })).rejects.toMatchObject({
+      name: 'DependencyViolation',
+    });
+    for (const s of (await all('DescribeSubnets')).Subnets)
+      await ec2('DeleteSubnet', { SubnetId: s.SubnetId });
+    const igw = (await ec2('DescribeInternetGateways')).InternetGateways[0].InternetGatewayId;
+    await ec2('DetachInternetGateway', { InternetGatewayId: igw, VpcId: vpcId });
+    await ec2('DeleteInternetGateway', { InternetGatewayId: igw });
+    await ec2('DeleteVpc', { VpcId: vpcId });
+    expect((await ec2('DescribeVpcs')).Vpcs).toEqual([]);
+    expect(
+      (await ec2('DescribeAccountAttributes', { AttributeNames: ['default-vpc'] }))
+        .AccountAttributes[0].AttributeValues,
+    ).toEqual([{ AttributeValue: 'none' }]);
+    expect(
+      ((await FakeCloud.fromJSON(cloud.toJSON()).call('ec2', 'DescribeVpcs', {}, R)) as any).Vpcs,
+    ).toEqual([]);
+  });
+});
+
 describe('EC2: NAT gateways and Elastic IPs', () => {
   it('moves a NAT pending → available → deleting → deleted, and holds its EIP and the IGW until released', async () => {
     const { cloud, ec2 } = virtual();

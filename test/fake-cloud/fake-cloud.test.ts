@@ -50,8 +50,15 @@ describe('FakeCloud: installation and dispatch', () => {
     expect(out.Vpc?.VpcId).toMatch(/^vpc-0[0-9a-f]{16}$/);
     expect(out.Vpc?.State).toBe('pending');
     expect(out.$metadata.httpStatusCode).toBe(200);
-    expect((await seoul.send(new DescribeVpcsCommand({}))).Vpcs).toHaveLength(1);
-    expect((await tokyo.send(new DescribeVpcsCommand({}))).Vpcs).toEqual([]);
+    // Each region holds its own default VPC besides what was created there.
+    const inSeoul = (await seoul.send(new DescribeVpcsCommand({}))).Vpcs ?? [];
+    const inTokyo = (await tokyo.send(new DescribeVpcsCommand({}))).Vpcs ?? [];
+    expect(inSeoul.map((v) => [v.VpcId, v.IsDefault])).toEqual([
+      [expect.stringMatching(/^vpc-0/), true],
+      [out.Vpc?.VpcId, false],
+    ]);
+    expect(inTokyo.map((v) => [v.CidrBlock, v.IsDefault])).toEqual([['172.31.0.0/16', true]]);
+    expect(inTokyo[0]?.VpcId).not.toBe(inSeoul[0]?.VpcId);
     expect(cloud.calls.map((c) => `${c.region} ${c.service}.${c.command} ${c.mutating}`)).toEqual([
       `${REGION} ec2.CreateVpc true`,
       `${REGION} ec2.DescribeVpcs false`,
@@ -63,7 +70,7 @@ describe('FakeCloud: installation and dispatch', () => {
     await new EC2Client({ region: REGION }).send(
       new CreateVpcCommand({ CidrBlock: '10.0.0.0/16', TagSpecifications: vpcTags('net') }),
     );
-    const vpc = cloud.resources({ type: 'ec2:vpc' })[0]!;
+    const vpc = cloud.resources({ type: 'ec2:vpc', system: false })[0]!;
     await new RDSClient({ region: REGION }).send(
       new CreateDBSubnetGroupCommand({
         DBSubnetGroupName: 'Grp',
@@ -99,7 +106,7 @@ describe('FakeCloud: installation and dispatch', () => {
       }),
     );
 
-    const byType = Object.fromEntries(cloud.resources().map((r) => [r.type, r]));
+    const byType = Object.fromEntries(cloud.resources({ system: false }).map((r) => [r.type, r]));
     expect(byType['ec2:vpc']).toMatchObject({
       arn: `arn:aws:ec2:${REGION}:123456789012:vpc/${vpc.id}`,
       tags: { Name: 'net', 'cloudmart:stack': 'cloudmart' },
@@ -178,7 +185,7 @@ describe('FakeCloud: hooks, faults and the SDK retries', () => {
       .send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }))
       .catch((x: unknown) => x);
     expect(e).toMatchObject({ name: 'RequestLimitExceeded' });
-    expect(cloud.resources({ type: 'ec2:vpc' })).toEqual([]);
+    expect(cloud.resources({ type: 'ec2:vpc', system: false })).toEqual([]);
     expect(cloud.calls[0]).toMatchObject({ command: 'CreateVpc', error: 'RequestLimitExceeded' });
   });
 
@@ -197,7 +204,7 @@ describe('FakeCloud: hooks, faults and the SDK retries', () => {
       [2, 'ServiceUnavailable'],
       [3, undefined],
     ]);
-    expect(cloud.resources({ type: 'ec2:vpc' })).toHaveLength(1);
+    expect(cloud.resources({ type: 'ec2:vpc', system: false })).toHaveLength(1);
   });
 
   it('does not retry client errors', async () => {
@@ -220,7 +227,9 @@ describe('FakeCloud: hooks, faults and the SDK retries', () => {
         new CreateVpcCommand({ CidrBlock: '10.0.0.0/16', TagSpecifications: vpcTags('lost') }),
       ),
     ).rejects.toMatchObject({ code: 'ECONNRESET' });
-    expect(cloud.resources({ type: 'ec2:vpc' }).map((r) => r.tags.Name)).toEqual(['lost']);
+    expect(cloud.resources({ type: 'ec2:vpc', system: false }).map((r) => r.tags.Name)).toEqual([
+      'lost',
+    ]);
   });
 
   it('injects random faults on a share of calls, reproducibly', async () => {
@@ -333,7 +342,9 @@ describe('FakeCloud: inventory', () => {
       PendingWindowInDays: 7,
     });
 
-    const mine = cloud.resources({ type: 'ec2:vpc' }).find((r) => r.tags.Name === 'mine')!;
+    const mine = cloud
+      .resources({ type: 'ec2:vpc', system: false })
+      .find((r) => r.tags.Name === 'mine')!;
     const left = cloud
       .leftovers('cloudmart')
       .map((l) => `${l.type} ${l.tags.Name ?? l.owner ?? l.id} kept=${l.kept}`);

@@ -246,13 +246,13 @@ describe('the whole tool against the fake cloud', () => {
     expect(killedAt).toMatch(/^CreateVpc #\d+$/);
     expect(first.ok).toBe(false);
     expect(store.current.steps[STEP.vpc]?.status).toBe('failed');
-    expect(cloud.resources({ type: 'ec2:vpc', live: true })).toHaveLength(1);
+    expect(cloud.resources({ type: 'ec2:vpc', live: true, system: false })).toHaveLength(1);
 
     const resumed = await runUp(options);
     expect(failures(resumed)).toBe('');
     for (const id of enabled) expect(`${id} ${store.current.steps[id]?.status}`).toBe(`${id} done`);
     expect(cloud.duplicates()).toEqual([]);
-    expect(cloud.resources({ type: 'ec2:vpc', live: true })).toHaveLength(1);
+    expect(cloud.resources({ type: 'ec2:vpc', live: true, system: false })).toHaveLength(1);
   });
 
   it('cloudmart destroy with DeleteAlarms denied: reports the alarms, still deletes everything that bills, exits 1', async () => {

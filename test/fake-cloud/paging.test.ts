@@ -17,6 +17,8 @@ describe('FakeCloud paging', () => {
     const cloud = await new FakeCloud().install();
     try {
       const ec2 = new EC2Client({ region: R });
+      // Five VPCs beside the region's default one: more than AWS's default quota allows.
+      cloud.world.regionSettings(R).vpcQuota = 10;
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
         const out = (await cloud.call('ec2', 'CreateVpc', {

@@ -72,8 +72,10 @@ export const vpcStep = defineStep<VpcOutputs>({
       (page) => page.Vpcs,
     );
     if (all.length < DEFAULT_VPC_QUOTA) return;
+    // The default VPC counts toward the quota like any other (it is a VPC of the account).
+    const withDefault = all.some((v) => v.IsDefault === true) ? ' (the default VPC included)' : '';
     ctx.warn(
-      `${ctx.config.region} already has ${all.length} VPCs, AWS's default quota ("VPCs per Region", L-F678F1CE): unless this account's quota was raised, up will stop at the VPC (VpcLimitExceeded). Delete a VPC you no longer need, or request an increase in Service Quotas.`,
+      `${ctx.config.region} already has ${all.length} VPCs${withDefault}, AWS's default quota ("VPCs per Region", L-F678F1CE): unless this account's quota was raised, up will stop at the VPC (VpcLimitExceeded). Delete a VPC you no longer need, or request an increase in Service Quotas.`,
     );
   },
 

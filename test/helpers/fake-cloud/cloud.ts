@@ -478,11 +478,14 @@ export class FakeCloud {
   // -------------------------------------------------------------------------------------------
 
   /** Every resource the cloud holds, live and visible-but-gone, after due transitions. */
-  resources(filter: { type?: string; region?: string; live?: boolean } = {}): InventoryItem[] {
+  resources(
+    filter: { type?: string; region?: string; live?: boolean; system?: boolean } = {},
+  ): InventoryItem[] {
     this.world.advance();
     return this.world
       .all(filter.type, filter.region)
       .filter((r) => filter.live === undefined || filter.live === !r.gone)
+      .filter((r) => filter.system === undefined || filter.system === (r.system === true))
       .map((r) => ({
         service: r.service,
         type: r.type,

@@ -38,6 +38,9 @@ export const EC2_TYPES = T;
 
 const HOUR = 3_600_000;
 
+/** The Availability Zones the fake gives every region (CreateSubnet accepts them, a–d). */
+const DEFAULT_AZ_LETTERS = ['a', 'b', 'c', 'd'];
+
 function notFound(w: World, code: string, what: string, id: string): Error {
   return w.error('ec2', code, `The ${what} ID '${id}' does not exist`);
 }
@@ -360,7 +363,7 @@ function vpcShape(w: World, r: Resource): In {
     CidrBlock: r.data.cidr,
     State: r.state,
     OwnerId: w.account,
-    IsDefault: false,
+    IsDefault: r.data.isDefault === true,
     InstanceTenancy: 'default',
     DhcpOptionsId: r.data.dhcpOptionsId,
     CidrBlockAssociationSet: [
@@ -387,7 +390,7 @@ function subnetShape(w: World, r: Resource): In {
     State: r.state,
     MapPublicIpOnLaunch: r.data.mapPublicIp === true,
     AvailableIpAddressCount: size - used,
-    DefaultForAz: false,
+    DefaultForAz: r.data.defaultForAz === true,
     OwnerId: w.account,
     Tags: tags(r),
   };
@@ -677,7 +680,7 @@ function vpcFields(r: Resource): Fields {
     'cidr-block': r.data.cidr,
     cidr: r.data.cidr,
     state: r.state,
-    'is-default': 'false',
+    'is-default': String(r.data.isDefault === true),
     'owner-id': undefined,
   };
 }
@@ -689,6 +692,7 @@ function subnetFields(r: Resource): Fields {
     'availability-zone': r.data.az,
     state: r.state,
     'map-public-ip-on-launch': String(r.data.mapPublicIp === true),
+    'default-for-az': String(r.data.defaultForAz === true),
   };
 }
 function igwFields(r: Resource): Fields {
@@ -989,6 +993,139 @@ export function ec2Service(w: World): ServiceModule {
       ...enis.map((e) => e.data.publicIp as string),
       ...eips.map((e) => e.data.publicIp as string),
     ];
+  }
+
+  /** The region's default VPC while it exists. */
+  function defaultVpc(region: string): Resource | undefined {
+    const id = w.regionSettings(region).defaultVpcId as string | undefined;
+    return id === undefined ? undefined : w.live(T.vpc, region, id);
+  }
+
+  /**
+   * Every region of an AWS account comes with a default VPC: 172.31.0.0/16 with DNS support and
+   * hostnames on, a default /20 subnet per Availability Zone that gives instances public
+   * addresses, an attached internet gateway, a main route table sending 0.0.0.0/0 to it and a
+   * default security group (https://docs.aws.amazon.com/vpc/latest/userguide/default-vpc.html;
+   * its network ACL is not modelled, as no ACL is). It counts toward the VPC quota. Made the
+   * first time EC2 is called in a region, AWS-owned as far as the inventory goes (`system`: no
+   * leftover of any stack), with ids derived from the account and region rather than the id
+   * generator, so every other id stays what it was. Once deleted it stays deleted.
+   */
+  function ensureDefaultVpc(region: string): void {
+    const settings = w.regionSettings(region);
+    if (settings.defaultVpcId !== undefined) return;
+    const idOf = (prefix: string, what: string) =>
+      `${prefix}-0${sha(`${w.account}|${region}|default-vpc|${what}`).slice(0, 16)}`;
+    const cidr = '172.31.0.0/16';
+    const vpcId = idOf('vpc', 'vpc');
+    const sgId = idOf('sg', 'sg');
+    const rtbId = idOf('rtb', 'rtb');
+    const igwId = idOf('igw', 'igw');
+    settings.defaultVpcId = vpcId;
+    w.add({
+      service: 'ec2',
+      type: T.vpc,
+      region,
+      id: vpcId,
+      arn: w.arn('ec2', region, `vpc/${vpcId}`),
+      state: 'available',
+      system: true,
+      data: {
+        cidr,
+        isDefault: true,
+        dnsSupport: true,
+        dnsHostnames: true,
+        dhcpOptionsId: idOf('dopt', 'dopt'),
+        cidrAssociationId: idOf('vpc-cidr-assoc', 'cidr'),
+        defaultSgId: sgId,
+        mainRouteTableId: rtbId,
+      },
+    });
+    w.add({
+      service: 'ec2',
+      type: T.sg,
+      region,
+      id: sgId,
+      arn: w.arn('ec2', region, `security-group/${sgId}`),
+      state: 'available',
+      system: true,
+      owner: vpcId,
+      data: {
+        vpcId,
+        groupName: 'default',
+        description: 'default VPC security group',
+        rules: [
+          {
+            id: idOf('sgr', 'in'),
+            isEgress: false,
+            proto: '-1',
+            from: -1,
+            to: -1,
+            refGroup: sgId,
+            tags: {},
+          },
+          {
+            id: idOf('sgr', 'out'),
+            isEgress: true,
+            proto: '-1',
+            from: -1,
+            to: -1,
+            cidr: '0.0.0.0/0',
+            tags: {},
+          },
+        ],
+      },
+    });
+    w.add({
+      service: 'ec2',
+      type: T.igw,
+      region,
+      id: igwId,
+      arn: w.arn('ec2', region, `internet-gateway/${igwId}`),
+      state: 'available',
+      system: true,
+      data: { attachments: [{ vpcId }] },
+    });
+    w.add({
+      service: 'ec2',
+      type: T.rtb,
+      region,
+      id: rtbId,
+      arn: w.arn('ec2', region, `route-table/${rtbId}`),
+      state: 'available',
+      system: true,
+      owner: vpcId,
+      data: {
+        vpcId,
+        routes: [
+          { dest: cidr, gatewayId: 'local', origin: 'CreateRouteTable' },
+          { dest: '0.0.0.0/0', gatewayId: igwId, origin: 'CreateRoute' },
+        ],
+        associations: [{ id: idOf('rtbassoc', 'main'), main: true }],
+      },
+    });
+    // The fake's zones a–d (CreateSubnet's list), 172.31.0.0/20, 172.31.16.0/20, …
+    DEFAULT_AZ_LETTERS.forEach((letter, i) => {
+      const subnetId = idOf('subnet', letter);
+      w.add({
+        service: 'ec2',
+        type: T.subnet,
+        region,
+        id: subnetId,
+        arn: w.arn('ec2', region, `subnet/${subnetId}`),
+        state: 'available',
+        system: true,
+        data: {
+          vpcId,
+          cidr: `172.31.${16 * i}.0/20`,
+          az: `${region}${letter}`,
+          azId: `apne2-az${i + 1}`,
+          mapPublicIp: true,
+          defaultForAz: true,
+          nextIp: 4,
+        },
+      });
+    });
   }
 
   w.onEvent('ec2.nat.released', (nat) => {
@@ -1306,7 +1443,7 @@ export function ec2Service(w: World): ServiceModule {
     DescribeAccountAttributes(ctx, input) {
       const values: Record<string, string> = {
         'supported-platforms': 'VPC',
-        'default-vpc': 'none',
+        'default-vpc': defaultVpc(ctx.region)?.id ?? 'none',
         'max-instances': '20',
         'max-elastic-ips': String(eipQuota(ctx.region)),
         'vpc-max-elastic-ips': String(eipQuota(ctx.region)),
@@ -2188,6 +2325,14 @@ export function ec2Service(w: World): ServiceModule {
         'Network interfaces and an instance-level security groups may not be specified on the same request',
       );
     }
+  }
+
+  // A real account's regions are never empty: every EC2 call first finds the default VPC there.
+  for (const [command, handler] of Object.entries(handlers)) {
+    handlers[command] = (ctx, input) => {
+      ensureDefaultVpc(ctx.region);
+      return handler(ctx, input);
+    };
   }
 
   return { service: 'ec2', handlers };
