@@ -1,8 +1,13 @@
 import type { Vpc } from '@aws-sdk/client-ec2';
 import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
 import { stackFilters } from '../../aws/tags.js';
-import { awsErrorName, ignoreNotFound, isNotFound } from '../../aws/errors.js';
-import { allPages, firstInPages } from '../../aws/pages.js';
+import {
+  awsErrorName,
+  ignoreNotFound,
+  isDependencyViolation,
+  isNotFound,
+} from '../../aws/errors.js';
+import { allPages } from '../../aws/pages.js';
 import { retryWhile, waitUntil } from '../../aws/wait.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
@@ -14,14 +19,64 @@ const ec2sdk = () => import('@aws-sdk/client-ec2');
 /** AWS's default number of VPCs per region (quota L-F678F1CE), the default VPC included. */
 export const DEFAULT_VPC_QUOTA = 5;
 
-/** Find this stack's VPC by its tags (CreateVpc has no client token, so tags are the only guard). */
-async function findVpc(ctx: StepContext): Promise<Vpc | undefined> {
+/**
+ * Every VPC tagged for this stack: one, unless a lost CreateVpc answer left a spare (CreateVpc
+ * has no client token, so tags are the only guard). Never the region's default VPC, whatever
+ * its tags say: nothing of cloudmart may touch it.
+ */
+async function findVpcs(ctx: StepContext): Promise<Vpc[]> {
   const { paginateDescribeVpcs } = await ec2sdk();
   const ec2 = await ctx.aws.get('ec2');
-  return firstInPages(
+  const all = await allPages(
     paginateDescribeVpcs({ client: ec2 }, { Filters: stackFilters(ctx.config, STEP.vpc) }),
     (page) => page.Vpcs,
   );
+  return all.filter((v) => v.VpcId && v.IsDefault !== true);
+}
+
+/**
+ * The stack's VPC among its tagged ones: the one in the state, else the one that holds subnets
+ * (a run without the state built on it), else the first. The others are spares.
+ */
+async function pickVpc(ctx: StepContext, vpcs: Vpc[]): Promise<Vpc | undefined> {
+  if (vpcs.length <= 1) return vpcs[0];
+  const recorded = ctx.previous?.vpcId as string | undefined;
+  const inState = vpcs.find((v) => v.VpcId === recorded);
+  if (inState) return inState;
+  const { paginateDescribeSubnets } = await ec2sdk();
+  const subnets = await allPages(
+    paginateDescribeSubnets(
+      { client: await ctx.aws.get('ec2') },
+      { Filters: [{ Name: 'vpc-id', Values: vpcs.map((v) => v.VpcId!) }] },
+    ),
+    (page) => page.Subnets,
+  );
+  return vpcs.find((v) => subnets.some((s) => s.VpcId === v.VpcId)) ?? vpcs[0];
+}
+
+/**
+ * Delete the stack's other VPCs, the spares a lost CreateVpc answer left (on this run or an
+ * earlier, interrupted one), when they are empty. DeleteVpc is its own emptiness check: AWS
+ * refuses it with DependencyViolation while anything but the default security group, network
+ * ACL and main route table is left in the VPC
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteVpc.html), so one that
+ * holds resources is kept, with a warning, and never waited for.
+ */
+async function deleteSpares(ctx: StepContext, vpcs: Vpc[], vpcId: string): Promise<void> {
+  const { DeleteVpcCommand } = await ec2sdk();
+  const ec2 = await ctx.aws.get('ec2');
+  for (const spare of vpcs) {
+    if (spare.VpcId === vpcId) continue;
+    ctx.progress(`deleting ${spare.VpcId!}, a spare of ${vpcId}`);
+    try {
+      await ignoreNotFound(ec2.send(new DeleteVpcCommand({ VpcId: spare.VpcId })));
+    } catch (e) {
+      if (!isDependencyViolation(e)) throw e;
+      ctx.warn(
+        `${spare.VpcId!} is tagged as this stack's VPC besides ${vpcId} and still holds resources (DependencyViolation): left as it is; "cloudmart destroy" removes both.`,
+      );
+    }
+  }
 }
 
 async function dnsAttributes(
@@ -47,6 +102,7 @@ export const vpcStep = defineStep<VpcOutputs>({
   needs: [],
   actions: [
     'ec2:DescribeVpcs',
+    'ec2:DescribeSubnets', // which of two tagged VPCs holds the stack's subnets
     'ec2:CreateVpc',
     'ec2:CreateTags',
     'ec2:DescribeVpcAttribute',
@@ -65,7 +121,7 @@ export const vpcStep = defineStep<VpcOutputs>({
     `VPCs: room in ${config.region} for 1 more (AWS's default quota "VPCs per Region", L-F678F1CE, is ${DEFAULT_VPC_QUOTA}; a raised quota cannot be read without Service Quotas, so a full region is only a warning)`,
   ],
   async preflight(ctx) {
-    if (await findVpc(ctx)) return;
+    if ((await findVpcs(ctx)).length > 0) return;
     const { paginateDescribeVpcs } = await ec2sdk();
     const all = await allPages(
       paginateDescribeVpcs({ client: await ctx.aws.get('ec2') }, {}),
@@ -84,7 +140,8 @@ export const vpcStep = defineStep<VpcOutputs>({
     const ec2 = await ctx.aws.get('ec2');
     const name = names.of(ctx.config, 'vpc');
 
-    let vpc = await findVpc(ctx);
+    const found = await findVpcs(ctx);
+    let vpc = await pickVpc(ctx, found);
     const created = !vpc;
     if (!vpc) {
       ctx.progress(`creating ${name} ${ctx.config.network.vpcCidr}`);
@@ -111,21 +168,10 @@ export const vpcStep = defineStep<VpcOutputs>({
     }
     const vpcId = vpc.VpcId!;
 
-    if (created) {
-      // CreateVpc has no client token: when its answer is lost (a 5xx or a reset after AWS made
-      // the VPC), the SDK's retry makes a second one with the same tags, and the next run could
-      // adopt either. Any other VPC of this stack now is such a spare, still empty: delete it.
-      const { DeleteVpcCommand, paginateDescribeVpcs } = await ec2sdk();
-      const mine = await allPages(
-        paginateDescribeVpcs({ client: ec2 }, { Filters: stackFilters(ctx.config, STEP.vpc) }),
-        (page) => page.Vpcs,
-      );
-      for (const spare of mine) {
-        if (!spare.VpcId || spare.VpcId === vpcId) continue;
-        ctx.progress(`deleting ${spare.VpcId}, a spare of ${vpcId}`);
-        await ignoreNotFound(ec2.send(new DeleteVpcCommand({ VpcId: spare.VpcId })));
-      }
-    }
+    // CreateVpc has no client token: when its answer is lost (a 5xx or a reset after AWS made
+    // the VPC), the SDK's retry makes a second one with the same tags. Every run looks for such
+    // spares, so one that an interrupted run or a failed delete left is removed by the next.
+    await deleteSpares(ctx, created ? await findVpcs(ctx) : found, vpcId);
 
     if (vpc.State !== 'available') {
       // Right after CreateVpc, DescribeVpcs by id may still answer InvalidVpcID.NotFound.
@@ -170,7 +216,9 @@ export const vpcStep = defineStep<VpcOutputs>({
   },
 
   async verify(ctx) {
-    const vpc = await findVpc(ctx);
+    // Read-only, as every verify: a spare is reported here and deleted by the next "up".
+    const found = await findVpcs(ctx);
+    const vpc = await pickVpc(ctx, found);
     if (!vpc?.VpcId) {
       return [
         {
@@ -201,13 +249,24 @@ export const vpcStep = defineStep<VpcOutputs>({
         fix: 'cloudmart up --phase 1',
       },
     ];
+    const spares = found.filter((v) => v.VpcId !== vpc.VpcId).map((v) => v.VpcId!);
+    if (spares.length > 0) {
+      checks.push({
+        id: 'network.vpc.spares',
+        title: 'No spare VPC tagged for the stack',
+        criterion: 'other',
+        status: 'warn',
+        evidence: `${vpc.VpcId} is the stack's VPC; also tagged for it: ${spares.join(', ')} (left by a lost CreateVpc answer; each counts toward the VPC quota)`,
+        fix: 'cloudmart up --phase 1 (deletes a spare that holds nothing)',
+      });
+    }
     return checks;
   },
 
   async teardown(ctx) {
     const { DeleteVpcCommand } = await ec2sdk();
     const ec2 = await ctx.aws.get('ec2');
-    const vpc = await findVpc(ctx);
+    const vpc = await pickVpc(ctx, await findVpcs(ctx));
     const vpcId = vpc?.VpcId ?? (ctx.previous?.vpcId as string | undefined);
     if (!vpcId) return;
     try {

@@ -2,6 +2,7 @@ import {
   CreateVpcCommand,
   DeleteVpcCommand,
   DescribeVpcAttributeCommand,
+  DescribeSubnetsCommand,
   DescribeVpcsCommand,
   EC2Client,
   ModifyVpcAttributeCommand,
@@ -16,7 +17,26 @@ describe('network.vpc', () => {
     ec2 = strictMock(EC2Client);
   });
 
-  const ctx = () => testContext({ stepId: vpcStep.id });
+  const ctx = (over: Parameters<typeof testContext>[0] = {}) =>
+    testContext({ stepId: vpcStep.id, ...over });
+  const ours = (id: string, extra: object = {}) => ({
+    VpcId: id,
+    State: 'available' as const,
+    CidrBlock: '10.0.0.0/16',
+    Tags: [
+      { Key: 'cloudmart:stack', Value: 'cloudmart' },
+      { Key: 'cloudmart:step', Value: 'network.vpc' },
+    ],
+    ...extra,
+  });
+  const dnsOn = () => {
+    ec2
+      .on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsSupport' })
+      .resolves({ EnableDnsSupport: { Value: true } });
+    ec2
+      .on(DescribeVpcAttributeCommand, { Attribute: 'enableDnsHostnames' })
+      .resolves({ EnableDnsHostnames: { Value: true } });
+  };
 
   it('creates the VPC with the seed CIDR, tagged at creation, and turns DNS hostnames on', async () => {
     ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [] });
@@ -149,6 +169,85 @@ describe('network.vpc', () => {
     const checks = await vpcStep.verify(ctx());
     expect(checks.find((c) => c.id === 'network.vpc.dns')?.status).toBe('fail');
     expect(checks.find((c) => c.id === 'network.vpc.cidr')?.status).toBe('pass');
+  });
+
+  it('adopts the VPC in the state and deletes an empty spare of the stack, on a run that creates nothing', async () => {
+    // The spare a lost CreateVpc answer left on an earlier run, listed first.
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [ours('vpc-spare'), ours('vpc-1')] });
+    ec2.on(DeleteVpcCommand).resolves({});
+    dnsOn();
+    const c = ctx({ previous: { vpcId: 'vpc-1', cidr: '10.0.0.0/16' } });
+
+    await expect(vpcStep.create(c)).resolves.toEqual({ vpcId: 'vpc-1', cidr: '10.0.0.0/16' });
+
+    expect(ec2.commandCalls(CreateVpcCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(DeleteVpcCommand).map((x) => x.args[0].input)).toEqual([
+      { VpcId: 'vpc-spare' },
+    ]);
+    expect(c.progressLog).toContain('deleting vpc-spare, a spare of vpc-1');
+  });
+
+  it('keeps a spare that holds resources: AWS refuses DeleteVpc with DependencyViolation, once, and up warns', async () => {
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [ours('vpc-1'), ours('vpc-busy')] });
+    ec2.on(DeleteVpcCommand).rejects(awsError('DependencyViolation'));
+    dnsOn();
+    const c = ctx({ previous: { vpcId: 'vpc-1', cidr: '10.0.0.0/16' } });
+
+    await expect(vpcStep.create(c)).resolves.toEqual({ vpcId: 'vpc-1', cidr: '10.0.0.0/16' });
+
+    expect(ec2.commandCalls(DeleteVpcCommand).map((x) => x.args[0].input)).toEqual([
+      { VpcId: 'vpc-busy' },
+    ]);
+    expect(c.slept()).toBe(0);
+    expect(c.warnings).toHaveLength(1);
+    expect(c.warnings[0]).toContain('vpc-busy');
+    expect(c.warnings[0]).toContain('DependencyViolation');
+  });
+
+  it('without a state, adopts the tagged VPC that holds subnets and deletes the empty one', async () => {
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [ours('vpc-empty'), ours('vpc-2')] });
+    ec2
+      .on(DescribeSubnetsCommand, {
+        Filters: [{ Name: 'vpc-id', Values: ['vpc-empty', 'vpc-2'] }],
+      })
+      .resolves({ Subnets: [{ SubnetId: 'subnet-1', VpcId: 'vpc-2' }] });
+    ec2.on(DeleteVpcCommand).resolves({});
+    dnsOn();
+
+    await expect(vpcStep.create(ctx())).resolves.toMatchObject({ vpcId: 'vpc-2' });
+    expect(ec2.commandCalls(DeleteVpcCommand).map((x) => x.args[0].input)).toEqual([
+      { VpcId: 'vpc-empty' },
+    ]);
+  });
+
+  it('never adopts or deletes a default VPC, even one carrying the stack tags', async () => {
+    ec2
+      .on(DescribeVpcsCommand)
+      .resolves({ Vpcs: [ours('vpc-default', { IsDefault: true }), ours('vpc-1')] });
+    dnsOn();
+
+    await expect(vpcStep.create(ctx())).resolves.toMatchObject({ vpcId: 'vpc-1' });
+    expect(ec2.commandCalls(DeleteVpcCommand)).toHaveLength(0);
+  });
+
+  it('verify reports a spare as a warning and deletes nothing (verify is read-only)', async () => {
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [ours('vpc-spare'), ours('vpc-1')] });
+    dnsOn();
+
+    const checks = await vpcStep.verify(ctx({ previous: { vpcId: 'vpc-1' } }));
+
+    expect(checks.find((x) => x.id === 'network.vpc.cidr')?.evidence).toContain('vpc-1');
+    const spares = checks.find((x) => x.id === 'network.vpc.spares');
+    expect(spares).toMatchObject({ status: 'warn', criterion: 'other' });
+    expect(spares?.evidence).toContain('vpc-spare');
+    expect(ec2.commandCalls(DeleteVpcCommand)).toHaveLength(0);
+  });
+
+  it('verify of a single VPC has no spares check', async () => {
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [ours('vpc-1')] });
+    dnsOn();
+    const checks = await vpcStep.verify(ctx());
+    expect(checks.map((x) => x.id)).toEqual(['network.vpc.cidr', 'network.vpc.dns']);
   });
 
   it('teardown retries DependencyViolation until the ENIs are gone', async () => {
