@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AwsClientFactory } from '../../src/aws/clients.js';
-import { runUp, runVerify } from '../../src/engine/engine.js';
+import { runDestroy, runUp, runVerify } from '../../src/engine/engine.js';
+import { sweep } from '../../src/engine/sweep.js';
 import { STEP } from '../../src/steps/outputs.js';
 import { registry } from '../../src/steps/registry.js';
 import { testConfig } from '../helpers/context.js';
@@ -9,7 +10,9 @@ import { FakeCloud, faults } from '../helpers/fake-cloud/index.js';
 
 /**
  * network.vpc against the fake cloud: CreateVpc takes no client token, so a lost answer leaves a
- * second VPC with the stack's tags. Every run must converge to one VPC per stack.
+ * second VPC with the stack's tags. Every run must converge to one VPC per stack, and destroy
+ * must remove every VPC of the stack and nothing else (another stack's, the default VPC, an
+ * untagged one).
  */
 const NET = registry.filter((s) => ([STEP.vpc, STEP.subnets, STEP.igw] as string[]).includes(s.id));
 const R = 'ap-northeast-2';
@@ -144,5 +147,60 @@ describe('network.vpc: spares of a lost CreateVpc answer', () => {
           e.message.includes('DependencyViolation'),
       ),
     ).toBe(true);
+    // destroy removes both (the subnet a hand put there aside, which is no stack's).
+    await c.call('ec2', 'DeleteSubnet', {
+      SubnetId: c
+        .resources({ type: 'ec2:subnet', live: true })
+        .find((s) => c.resource('ec2:subnet', R, s.id)?.data.vpcId === busy)!.id,
+    });
+    expect((await runDestroy(options)).failed).toEqual([]);
+    expect(vpcs(c).filter((v) => v.endsWith(' cloudmart'))).toEqual([]);
+  });
+});
+
+describe('network.vpc teardown', () => {
+  it("two stacks in one account: destroy of one deletes every VPC of its own (a spare too), and the other stack's, the default and an untagged VPC remain", async () => {
+    cloud = await new FakeCloud({ mode: 'instant' }).install();
+    const c = cloud;
+    const a = await stack(c);
+    const b = await stack(c, 'team2');
+    expect(failures(await runUp(a.options))).toBe('');
+    expect(failures(await runUp(b.options))).toBe('');
+    const spare = await spareOf(c, 'cloudmart');
+    const untagged = (
+      (await c.call('ec2', 'CreateVpc', { CidrBlock: '10.0.0.0/16' })) as {
+        Vpc: { VpcId: string };
+      }
+    ).Vpc.VpcId;
+    const before = vpcs(c);
+    expect(before.filter((v) => v.endsWith(' default'))).toHaveLength(1);
+    expect(before).toContain(`${spare} cloudmart`);
+
+    const down = await runDestroy(a.options);
+
+    expect(down.failed).toEqual([]);
+    expect(vpcs(c)).toEqual(before.filter((v) => !v.endsWith(' cloudmart')));
+    expect(vpcs(c)).toContain(`${untagged} untagged`);
+    expect(vpcs(c).filter((v) => v.endsWith(' team2'))).toHaveLength(1);
+    // The default VPC is whole: its four subnets, its gateway still attached.
+    const defaultVpc = before.find((v) => v.endsWith(' default'))!.split(' ')[0]!;
+    expect(
+      c
+        .resources({ type: 'ec2:subnet', live: true, system: true })
+        .map((s) => c.resource('ec2:subnet', R, s.id)?.data.vpcId as string),
+    ).toEqual([defaultVpc, defaultVpc, defaultVpc, defaultVpc]);
+    expect(
+      c
+        .resources({ type: 'ec2:internet-gateway', live: true, system: true })
+        .map((g) => c.resource('ec2:internet-gateway', R, g.id)?.data.attachments as unknown),
+    ).toEqual([[{ vpcId: defaultVpc }]]);
+    // destroy's leftover sweep (the Tagging API) never names the default VPC or its parts.
+    const swept = await sweep(a.options.aws, a.options.config, NET);
+    expect(swept.filter((l) => l.arn.includes(defaultVpc) || !l.unconfirmed)).toEqual([]);
+    // Nothing of the stack is left; the untagged VPC (and its default group and main table),
+    // which counts as anyone's, is all there is.
+    expect(new Set(c.leftovers('cloudmart').map((l) => l.owner ?? l.id))).toEqual(
+      new Set([untagged]),
+    );
   });
 });

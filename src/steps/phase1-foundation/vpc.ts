@@ -1,6 +1,6 @@
 import type { Vpc } from '@aws-sdk/client-ec2';
 import { afterCreate, pendingWhileNotFound } from '../../aws/consistency.js';
-import { stackFilters } from '../../aws/tags.js';
+import { STACK_TAG, stackFilters, tagValue } from '../../aws/tags.js';
 import {
   awsErrorName,
   ignoreNotFound,
@@ -264,19 +264,31 @@ export const vpcStep = defineStep<VpcOutputs>({
   },
 
   async teardown(ctx) {
-    const { DeleteVpcCommand } = await ec2sdk();
+    const { DeleteVpcCommand, DescribeVpcsCommand } = await ec2sdk();
     const ec2 = await ctx.aws.get('ec2');
-    const vpc = await pickVpc(ctx, await findVpcs(ctx));
-    const vpcId = vpc?.VpcId ?? (ctx.previous?.vpcId as string | undefined);
-    if (!vpcId) return;
-    try {
-      // ENIs of a deleted ALB, RDS or Redis hold the VPC for minutes after their owner is gone.
-      await retryWhile(ctx, () => ec2.send(new DeleteVpcCommand({ VpcId: vpcId })), {
-        what: `deleting VPC ${vpcId}`,
-        timeoutMs: 15 * 60_000,
-      });
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
+    // Every VPC of the stack (a spare a lost CreateVpc answer left included), and the one the
+    // state names when its tags are gone; never the default VPC or another stack's.
+    const vpcs = await findVpcs(ctx);
+    const previousId = ctx.previous?.vpcId as string | undefined;
+    if (previousId && !vpcs.some((v) => v.VpcId === previousId)) {
+      const out = await ignoreNotFound(ec2.send(new DescribeVpcsCommand({ VpcIds: [previousId] })));
+      const stack = (v: Vpc) => tagValue(v.Tags, STACK_TAG);
+      vpcs.push(
+        ...(out?.Vpcs ?? []).filter(
+          (v) => v.IsDefault !== true && [undefined, ctx.config.stack].includes(stack(v)),
+        ),
+      );
+    }
+    for (const { VpcId: vpcId } of vpcs) {
+      try {
+        // ENIs of a deleted ALB, RDS or Redis hold the VPC for minutes after their owner is gone.
+        await retryWhile(ctx, () => ec2.send(new DeleteVpcCommand({ VpcId: vpcId })), {
+          what: `deleting VPC ${vpcId!}`,
+          timeoutMs: 15 * 60_000,
+        });
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
     }
   },
 });

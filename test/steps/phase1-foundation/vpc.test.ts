@@ -11,6 +11,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { vpcStep } from '../../../src/steps/phase1-foundation/vpc.js';
 import { awsError, strictMock, testContext } from '../../helpers/context.js';
 
+const TAG_FILTERS = [
+  { Name: 'tag:cloudmart:stack', Values: ['cloudmart'] },
+  { Name: 'tag:cloudmart:step', Values: ['network.vpc'] },
+];
+
 describe('network.vpc', () => {
   let ec2: ReturnType<typeof strictMock>;
   beforeEach(() => {
@@ -248,6 +253,37 @@ describe('network.vpc', () => {
     dnsOn();
     const checks = await vpcStep.verify(ctx());
     expect(checks.map((x) => x.id)).toEqual(['network.vpc.cidr', 'network.vpc.dns']);
+  });
+
+  it('teardown deletes every VPC tagged for the stack, and the one the state names', async () => {
+    ec2
+      .on(DescribeVpcsCommand, { Filters: TAG_FILTERS })
+      .resolves({ Vpcs: [ours('vpc-1'), ours('vpc-spare')] });
+    ec2
+      .on(DescribeVpcsCommand, { VpcIds: ['vpc-untagged-now'] })
+      .resolves({ Vpcs: [{ VpcId: 'vpc-untagged-now', IsDefault: false }] });
+    ec2.on(DeleteVpcCommand).resolves({});
+
+    await vpcStep.teardown(ctx({ previous: { vpcId: 'vpc-untagged-now' } }));
+
+    expect(ec2.commandCalls(DeleteVpcCommand).map((x) => x.args[0].input)).toEqual([
+      { VpcId: 'vpc-1' },
+      { VpcId: 'vpc-spare' },
+      { VpcId: 'vpc-untagged-now' },
+    ]);
+  });
+
+  it.each([
+    ['the default VPC', { IsDefault: true }],
+    ["another stack's VPC", { Tags: [{ Key: 'cloudmart:stack', Value: 'team2' }] }],
+  ])('teardown never deletes %s, even when the state names it', async (_what, vpc) => {
+    ec2.on(DescribeVpcsCommand, { Filters: TAG_FILTERS }).resolves({ Vpcs: [] });
+    ec2
+      .on(DescribeVpcsCommand, { VpcIds: ['vpc-x'] })
+      .resolves({ Vpcs: [{ VpcId: 'vpc-x', ...vpc }] });
+
+    await vpcStep.teardown(ctx({ previous: { vpcId: 'vpc-x' } }));
+    expect(ec2.commandCalls(DeleteVpcCommand)).toHaveLength(0);
   });
 
   it('teardown retries DependencyViolation until the ENIs are gone', async () => {
