@@ -435,7 +435,10 @@ export const rdsBackupsStep = defineStep<RdsBackupOutputs>({
       evidence:
         lag === undefined
           ? `no LatestRestorableTime yet (instance created ${minutes(age)} ago)`
-          : `LatestRestorableTime ${instance.LatestRestorableTime!.toISOString()} is ${minutes(lag)} old (pass ≤ 5 min, warning ≤ 15 min)`,
+          : lag < 0
+            ? // AWS's clock is ahead of this machine's: the restore point is as recent as can be.
+              `LatestRestorableTime ${instance.LatestRestorableTime!.toISOString()} is ${minutes(-lag)} ahead of this machine's clock (its clock is behind AWS's): 0 min old (pass ≤ 5 min, warning ≤ 15 min)`
+            : `LatestRestorableTime ${instance.LatestRestorableTime!.toISOString()} is ${minutes(lag)} old (pass ≤ 5 min, warning ≤ 15 min)`,
       fix:
         lagStatus === 'pass'
           ? undefined

@@ -360,6 +360,20 @@ describe('backup.rds', () => {
       ]);
     });
 
+    it('says a restore point ahead of this machine\'s clock is clock skew, not "-3.0 min old"', async () => {
+      rds.on(DescribeDBInstancesCommand).resolves({
+        DBInstances: [instance({ LatestRestorableTime: new Date(NOW + 3 * 60_000) })],
+      });
+      rds
+        .on(DescribeDBInstanceAutomatedBackupsCommand)
+        .resolves({ DBInstanceAutomatedBackups: [replica('replicating')] });
+      const checks = await rdsBackupsStep.verify(ctx());
+      const pitr = checks.find((c) => c.id === 'backup.rds.pitr-rpo');
+      expect(pitr?.status).toBe('pass');
+      expect(pitr?.evidence).toContain("3.0 min ahead of this machine's clock");
+      expect(pitr?.evidence).not.toMatch(/-\d+\.\d min/);
+    });
+
     it('only warns about the RPO while a new instance takes its first backup', async () => {
       rds.on(DescribeDBInstancesCommand).resolves({
         DBInstances: [
