@@ -308,35 +308,27 @@ function statements(
       ...(e.Condition ? { Condition: e.Condition } : {}),
     });
   }
-  for (const e of scope.deny ?? []) {
-    for (const action of e.Action)
-      if (!ACTION_RESOURCE_TYPES[action])
-        throw new Error(
-          `${action}: not in the Service Authorization Reference table (src/aws/iam-reference.ts)`,
-        );
-    out.push({
-      service: serviceOf(e.Action[0]!),
-      Sid: e.Sid,
-      Effect: 'Deny',
-      Action: [...e.Action].sort(),
-      Resource: e.Resource,
-      ...(e.Condition ? { Condition: e.Condition } : {}),
-    });
-  }
-  for (const e of scope.state ?? []) {
-    for (const action of e.Action)
-      if (!ACTION_RESOURCE_TYPES[action])
-        throw new Error(
-          `${action}: not in the Service Authorization Reference table (src/aws/iam-reference.ts)`,
-        );
-    out.push({
-      service: serviceOf(e.Action[0]!),
-      Sid: e.Sid,
-      Effect: 'Allow',
-      Action: [...e.Action].sort(),
-      Resource: e.Resource,
-      ...(e.Condition ? { Condition: e.Condition } : {}),
-    });
+  // Statements written whole (the denies, and the state backend's allows): every action must
+  // be in the reference table, and they are kept as written.
+  for (const [effect, written] of [
+    ['Deny', scope.deny ?? []],
+    ['Allow', scope.state ?? []],
+  ] as const) {
+    for (const e of written) {
+      for (const action of e.Action)
+        if (!ACTION_RESOURCE_TYPES[action])
+          throw new Error(
+            `${action}: not in the Service Authorization Reference table (src/aws/iam-reference.ts)`,
+          );
+      out.push({
+        service: serviceOf(e.Action[0]!),
+        Sid: e.Sid,
+        Effect: effect,
+        Action: [...e.Action].sort(),
+        Resource: e.Resource,
+        ...(e.Condition ? { Condition: e.Condition } : {}),
+      });
+    }
   }
   return out
     .sort((a, b) => a.service.localeCompare(b.service))
