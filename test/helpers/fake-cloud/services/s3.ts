@@ -103,11 +103,22 @@ export function s3Service(w: World): ServiceModule {
       throw head ? err('Forbidden', 'Forbidden', 403) : err('AccessDenied', 'Access Denied', 403);
     }
     if (b.region !== region) {
-      throw err(
-        'PermanentRedirect',
-        'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.',
-        301,
-      );
+      // S3 answers a request sent to another region's endpoint with 301 and the bucket's region
+      // in the header x-amz-bucket-region; a HEAD's 301 has no body, so the SDK has no error
+      // code to name it by ("Unknown"). https://docs.aws.amazon.com/AmazonS3/latest/API/Redirects.html
+      const e = head
+        ? err('Unknown', 'UnknownError', 301)
+        : err(
+            'PermanentRedirect',
+            'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.',
+            301,
+          );
+      // The SDK hangs the HTTP response on the error, not enumerable.
+      Object.defineProperty(e, '$response', {
+        value: { statusCode: 301, headers: { 'x-amz-bucket-region': b.region }, body: undefined },
+        enumerable: false,
+      });
+      throw e;
     }
     return b;
   }
@@ -401,7 +412,7 @@ export function s3Service(w: World): ServiceModule {
       };
     },
     HeadObject(ctx, input) {
-      const b = bucket(ctx.region, input);
+      const b = bucket(ctx.region, input, true);
       const list = objectsOf(b)[input.Key as string] ?? [];
       const v = input.VersionId
         ? list.find((x) => x.versionId === input.VersionId)
