@@ -99,16 +99,24 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   state
     .command('push')
     .description(
-      "Copy the local state file to the config's S3 state (refuses to replace a newer one without --force)",
+      "Copy the local state file to the config's S3 state (refuses to drop work the S3 state holds without --force)",
     )
-    .option('--force', 'replace the S3 state even if it was updated later than the local file')
+    .option(
+      '--force',
+      'replace the S3 state even if it holds work (runs, results) the local file does not',
+    )
+    .option('--force-unlock', 'take the state locks even if another run seems to hold them')
     .action(run(async () => (await import('./commands/state.js')).statePushCommand));
   state
     .command('pull')
     .description(
-      'Copy the S3 state into the local state file (refuses to replace a newer one without --force)',
+      'Copy the S3 state into the local state file (refuses to drop work the local file holds without --force)',
     )
-    .option('--force', 'replace the local file even if it was updated later than the S3 state')
+    .option(
+      '--force',
+      'replace the local file even if it holds work (runs, results) the S3 state does not',
+    )
+    .option('--force-unlock', 'take the state locks even if another run seems to hold them')
     .action(run(async () => (await import('./commands/state.js')).statePullCommand));
 
   program
@@ -217,6 +225,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       "with --url: record the result for verify even if it is not the stack's ALB",
     )
     .option('--json', 'print one JSON object with the figures')
+    .option(
+      '--force-unlock',
+      'take the state lock to record the result even if another run seems to hold it',
+    )
     .action(run(async () => (await import('./commands/load.js')).loadCommand));
 
   program
@@ -229,6 +241,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--instance-id <id>', 'instance drill: terminate this instance')
     .option('--json', 'print one JSON object with the figures')
+    .option('--force-unlock', 'take the state lock even if another run seems to hold it')
     .action(run(async () => (await import('./commands/drill.js')).drillCommand));
 
   program

@@ -76,13 +76,29 @@ export function remoteState(opts: GlobalOptions, config: Config): S3StateLocatio
 
 /**
  * The state store this run uses: the local file, or the S3 object (its client from `aws`, or a
- * factory of its own).
+ * factory of its own). With `io`, a state bucket found in another region than configured is
+ * reported there.
  */
-export function openStore(opts: GlobalOptions, config: Config, aws?: AwsClientFactory): StateStore {
+export function openStore(
+  opts: GlobalOptions,
+  config: Config,
+  io?: Io,
+  aws?: AwsClientFactory,
+): StateStore {
   const remote = remoteState(opts, config);
   if (!remote) return new StateStore(statePath(opts, config));
   const factory = aws ?? awsFactory(opts, config);
-  return new StateStore(new S3Backend(remote, () => factory.get('s3', remote.region)));
+  return new StateStore(s3Backend(remote, factory, io));
+}
+
+/** The S3 backend of `remote`, its clients from `factory`; a region redirect is told to `io`. */
+export function s3Backend(remote: S3StateLocation, factory: AwsClientFactory, io?: Io): S3Backend {
+  return new S3Backend(remote, (region) => factory.get('s3', region), {
+    onRegion: (actual, configured) =>
+      io?.err(
+        `! The state bucket ${remote.bucket} is in ${actual}, not ${configured}: cloudmart follows S3's redirect there. Set region: ${actual} in the config's state: block to go there directly.`,
+      ),
+  });
 }
 
 export function awsFactory(
@@ -323,7 +339,7 @@ export async function openSession(
   const config = await readConfig(opts, io);
   // A remote state's calls get a factory of their own: releasing the lock after a Ctrl-C must
   // not be cancelled with the run's calls.
-  const store = openStore(opts, config);
+  const store = openStore(opts, config, io);
   if (options.lock) {
     await store.lock(command, {
       force: options.forceUnlock ?? false,

@@ -4,6 +4,7 @@ import { awsErrorName, explainAwsError } from '../aws/errors.js';
 import { CloudmartError } from '../errors.js';
 import { realSleep } from '../sleep.js';
 import {
+  forceUnlockHint,
   heldError,
   isStale,
   parseLock,
@@ -48,6 +49,23 @@ const LOCK_ROUNDS = 20;
 
 const sdk = () => import('@aws-sdk/client-s3');
 
+/**
+ * The region S3 says the bucket is in, when it refused a request sent to another region: a 301
+ * (PermanentRedirect; for a HEAD, a 301 without a body) or, in regions opened since March 2019,
+ * a 400, both with the header x-amz-bucket-region.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/Redirects.html
+ */
+export function redirectRegion(e: unknown): string | undefined {
+  const x = e as {
+    $metadata?: { httpStatusCode?: number };
+    $response?: { headers?: Record<string, string | undefined> };
+  } | null;
+  const status = x?.$metadata?.httpStatusCode;
+  if (status !== 301 && status !== 400) return undefined;
+  const region = x?.$response?.headers?.['x-amz-bucket-region'];
+  return typeof region === 'string' && region !== '' ? region : undefined;
+}
+
 type PutOutcome = { etag: string } | 'exists' | 'changed' | 'missing';
 
 /**
@@ -58,8 +76,10 @@ type PutOutcome = { etag: string } | 'exists' | 'changed' | 'missing';
  * - every state write is a PutObject with If-Match: the ETag of what this run last read or
  *   wrote (If-None-Match "*" for the first): a run holding a stale copy gets 412 and stops; it
  *   never overwrites;
- * - a stale lock (its process is dead on this host) or --force-unlock replaces the lock with
+ * - a stale lock (its process is dead in this machine's pid space, see machine.ts) or --force-unlock replaces the lock with
  *   If-Match on the lock's ETag, so of two runs taking over the same lock only one wins;
+ * - a bucket in another region than the configured one is followed there (S3 names it in its
+ *   301 PermanentRedirect), and the run says so;
  * - unlock deletes the lock with If-Match on our lock's ETag (conditional deletes work in
  *   general purpose buckets: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html),
  *   so a lock someone took over meanwhile stays.
@@ -73,15 +93,32 @@ export class S3Backend implements StateBackend {
   private etag: string | null = null;
   private lockEtag: string | undefined;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly onRegion: ((actual: string, configured: string) => void) | undefined;
+  /** The bucket's region: the configured one until S3 redirects us to another. */
+  private bucketRegion: string;
 
+  /**
+   * `client(region)` gives the S3 client of a region: the configured one, or the bucket's own
+   * once S3 answered that the bucket is elsewhere (`onRegion` is then told, once).
+   */
   constructor(
     readonly where: S3StateLocation,
-    private readonly client: () => Promise<S3Client>,
-    options: { sleep?: (ms: number) => Promise<void> } = {},
+    private readonly client: (region: string) => Promise<S3Client>,
+    options: {
+      sleep?: (ms: number) => Promise<void>;
+      onRegion?: (actual: string, configured: string) => void;
+    } = {},
   ) {
     this.location = s3Url(where);
     this.lockLocation = `${this.location}${LOCK_SUFFIX}`;
     this.sleep = options.sleep ?? ((ms) => realSleep(ms));
+    this.onRegion = options.onRegion;
+    this.bucketRegion = where.region;
+  }
+
+  /** The region the bucket is in, as far as this run knows. */
+  get region(): string {
+    return this.bucketRegion;
   }
 
   private get lockKey(): string {
@@ -134,12 +171,12 @@ export class S3Backend implements StateBackend {
         const holder = parseLock(seen.text);
         const stale = holder !== undefined && isStale(holder);
         if (!stale && !options.force) {
-          if (holder) throw heldError(this.location, holder);
+          if (holder) throw heldError(this.location, holder, info.command);
           throw new CloudmartError(
             'STATE_LOCKED',
             `The lock ${this.lockLocation} is held, but its content is not a cloudmart lock`,
             {
-              hint: 'Look at the object; if no cloudmart run is using this state, run again with --force-unlock.',
+              hint: `Look at the object; if no cloudmart run is using this state, ${forceUnlockHint(info.command)}.`,
             },
           );
         }
@@ -167,21 +204,40 @@ export class S3Backend implements StateBackend {
     }
   }
 
+  /**
+   * The lock is forgotten only once S3 deleted it (or it is no longer ours): a delete that failed
+   * (a 5xx the SDK's retries did not get through) can be tried again by calling unlock again.
+   * S3's 409 ConditionalRequestConflict (a conditional request on the key at the same moment) is
+   * retried, as for writes.
+   */
   async unlock(): Promise<void> {
     const etag = this.lockEtag;
     if (etag === undefined) return;
-    this.lockEtag = undefined;
     const { DeleteObjectCommand } = await sdk();
-    const s3 = await this.client();
-    try {
-      await s3.send(
-        new DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.lockKey, IfMatch: etag }),
-      );
-    } catch (e) {
-      // Taken over (--force-unlock) or removed meanwhile: nothing of ours to release.
-      if (['PreconditionFailed', 'NoSuchKey'].includes(awsErrorName(e))) return;
-      throw this.explain(e, 'Releasing the lock');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.send((s3) =>
+          s3.send(
+            new DeleteObjectCommand({
+              Bucket: this.where.bucket,
+              Key: this.lockKey,
+              IfMatch: etag,
+            }),
+          ),
+        );
+        break;
+      } catch (e) {
+        const name = awsErrorName(e);
+        // Taken over (--force-unlock) or removed meanwhile: nothing of ours to release.
+        if (name === 'PreconditionFailed' || name === 'NoSuchKey') break;
+        if (name === 'ConditionalRequestConflict' && attempt < CONFLICT_RETRIES) {
+          await this.sleep(20 * attempt + Math.floor(Math.random() * 30));
+          continue;
+        }
+        throw this.explain(e, 'Releasing the lock');
+      }
     }
+    if (this.lockEtag === etag) this.lockEtag = undefined;
   }
 
   /**
@@ -198,9 +254,10 @@ export class S3Backend implements StateBackend {
     doing: string,
   ): Promise<{ text: string; etag: string } | undefined> {
     const { GetObjectCommand } = await sdk();
-    const s3 = await this.client();
     try {
-      const out = await s3.send(new GetObjectCommand({ Bucket: this.where.bucket, Key: key }));
+      const out = await this.send((s3) =>
+        s3.send(new GetObjectCommand({ Bucket: this.where.bucket, Key: key })),
+      );
       const text = (await out.Body?.transformToString('utf8')) ?? '';
       return { text, etag: out.ETag ?? '' };
     } catch (e) {
@@ -217,17 +274,18 @@ export class S3Backend implements StateBackend {
     doing: string,
   ): Promise<PutOutcome> {
     const { PutObjectCommand } = await sdk();
-    const s3 = await this.client();
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await s3.send(
-          new PutObjectCommand({
-            Bucket: this.where.bucket,
-            Key: key,
-            Body: body,
-            ContentType: 'application/json',
-            ...condition,
-          }),
+        const out = await this.send((s3) =>
+          s3.send(
+            new PutObjectCommand({
+              Bucket: this.where.bucket,
+              Key: key,
+              Body: body,
+              ContentType: 'application/json',
+              ...condition,
+            }),
+          ),
         );
         return { etag: out.ETag ?? '' };
       } catch (e) {
@@ -243,6 +301,27 @@ export class S3Backend implements StateBackend {
         if (name === 'NoSuchKey') return 'missing';
         throw this.explain(e, doing);
       }
+    }
+  }
+
+  /**
+   * Send one request to the bucket's region. When S3 answers that the bucket is in another
+   * region, the request goes there again, and so does every later one of this run. (The SDK's
+   * own followRegionRedirects would send each request to the wrong region first, and swaps the
+   * client's region while the request is in flight.)
+   */
+  private async send<T>(call: (s3: S3Client) => Promise<T>): Promise<T> {
+    const region = this.bucketRegion;
+    try {
+      return await call(await this.client(region));
+    } catch (e) {
+      const actual = redirectRegion(e);
+      if (actual === undefined || actual === region) throw e;
+      if (this.bucketRegion === region) {
+        this.bucketRegion = actual;
+        this.onRegion?.(actual, this.where.region);
+      }
+      return call(await this.client(actual));
     }
   }
 
@@ -272,6 +351,19 @@ export class S3Backend implements StateBackend {
         {
           cause: e,
           hint: 'Create it with "cloudmart init --remote-state", or fix state.bucket in the config (or --state s3://bucket/key).',
+        },
+      );
+    }
+    const status = (e as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata
+      ?.httpStatusCode;
+    if (status === 301 || name === 'PermanentRedirect') {
+      // A redirect without the bucket's region (an endpoint or proxy that drops the header).
+      return new CloudmartError(
+        'AWS_ERROR',
+        `The state bucket ${this.where.bucket} is not in ${this.bucketRegion}: S3 answered 301 PermanentRedirect`,
+        {
+          cause: e,
+          hint: `Find its region with "aws s3api get-bucket-location --bucket ${this.where.bucket}" and set it as region in the config's state: block (--state s3://… uses it too; without a state: block, the bucket must be in the stack's region).`,
         },
       );
     }

@@ -5,6 +5,7 @@ import { hostname, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CloudmartError } from '../errors.js';
+import { thisMachine } from './machine.js';
 
 export const STATE_VERSION = 1;
 
@@ -51,6 +52,11 @@ export interface LockInfo {
   host: string;
   /** The operating-system user that ran the command (absent in locks older cloudmarts wrote). */
   user?: string;
+  /**
+   * The pid space the pid lives in (machine, boot, container: see machine.ts); absent in locks
+   * older cloudmarts wrote, which are therefore never judged stale.
+   */
+  machine?: string;
   command: string;
   startedAt: string;
 }
@@ -95,13 +101,24 @@ export function currentUser(): string {
   }
 }
 
-/** The refusal of a held lock: who holds it (user, host, pid), doing what, since when. */
-export function heldError(where: string, holder: LockInfo): CloudmartError {
+/**
+ * The next step after a refusal: every command that takes the lock (up, destroy, drill, load,
+ * state push, state pull) accepts --force-unlock, so the hint names the very command refused.
+ */
+export function forceUnlockHint(command: string): string {
+  return `run "cloudmart ${command}" again with --force-unlock`;
+}
+
+/**
+ * The refusal of a held lock: who holds it (user, host, pid), doing what, since when; `command`
+ * is the refused run's own command, which the hint names with --force-unlock.
+ */
+export function heldError(where: string, holder: LockInfo, command: string): CloudmartError {
   return new CloudmartError(
     'STATE_LOCKED',
     `Another cloudmart run holds the lock on ${where}: "${holder.command}" (pid ${holder.pid} on ${holder.host}${holder.user ? `, user ${holder.user}` : ''}, since ${holder.startedAt})`,
     {
-      hint: 'Wait for it to finish. If that run is dead on another machine, run again with --force-unlock.',
+      hint: `Wait for it to finish. If that run is dead (its machine or container is gone, or it was killed), ${forceUnlockHint(command)}.`,
     },
   );
 }
@@ -118,9 +135,19 @@ export function parseLock(text: string): LockInfo | undefined {
   }
 }
 
-/** A lock whose process is gone: only provable for a lock taken on this host. */
-export function isStale(holder: LockInfo): boolean {
-  return holder.host === hostname() && !processAlive(holder.pid);
+/**
+ * A lock whose process is gone: only provable for a lock taken in this very pid space (same
+ * machine identity, see machine.ts) and on this host. A lock without a machine identity (an
+ * older cloudmart wrote it) may come from another container or machine of the same host name:
+ * it is never judged stale (--force-unlock takes it).
+ */
+export function isStale(holder: LockInfo, machine: string = thisMachine()): boolean {
+  return (
+    typeof holder.machine === 'string' &&
+    holder.machine === machine &&
+    holder.host === hostname() &&
+    !processAlive(holder.pid)
+  );
 }
 
 /** `.cloudmart/<stack>.state.json` next to the config, unless a path is given. */
@@ -214,6 +241,7 @@ export class StateStore {
       pid: process.pid,
       host: hostname(),
       user: currentUser(),
+      machine: thisMachine(),
       command,
       startedAt: new Date().toISOString(),
     };
@@ -308,7 +336,8 @@ export class LocalFileBackend implements StateBackend {
       }
       const seen = await inspectLock(lockPath);
       if (seen.kind !== 'gone') {
-        if (seen.kind === 'held' && !options.force) throw heldError(this.location, seen.holder);
+        if (seen.kind === 'held' && !options.force)
+          throw heldError(this.location, seen.holder, info.command);
         if (seen.kind === 'writing' && !options.force) {
           throw new CloudmartError(
             'STATE_LOCKED',

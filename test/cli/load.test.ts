@@ -161,6 +161,29 @@ describe('cloudmart load', () => {
     expect(existsSync(`${state}.lock`)).toBe(false);
   });
 
+  it('a lock held by a live run on another machine: the result is not recorded, the hint names "load" with --force-unlock, which load accepts and records with', async () => {
+    const dir = tempDir();
+    const state = stateWithAlb(dir, `127.0.0.1:${port}`);
+    const lock = JSON.stringify({
+      pid: 1,
+      host: 'laptop-2',
+      user: 'bob',
+      command: 'up',
+      startedAt: '2026-12-07T22:00:00.000Z',
+    });
+    writeFileSync(`${state}.lock`, lock);
+    const args = ['load', '--state', state, '--requests', '20', '--concurrency', '2'];
+    const refused = await run(args);
+    expect(refused.io.text()).toContain('The result is not recorded');
+    expect(refused.io.text()).toContain('run "cloudmart load" again with --force-unlock');
+    expect(JSON.parse(readFileSync(state, 'utf8')).results).toEqual({});
+    expect(readFileSync(`${state}.lock`, 'utf8')).toBe(lock);
+    const forced = await run([...args, '--force-unlock']);
+    expect(forced.code, forced.io.text()).toBe(0);
+    expect(JSON.parse(readFileSync(state, 'utf8')).results.load).toMatchObject({ requests: 20 });
+    expect(existsSync(`${state}.lock`)).toBe(false);
+  });
+
   it('does not record a --url run against another server in the stack state', async () => {
     const dir = tempDir();
     const state = stateWithAlb(dir, 'cloudmart-alb-1.ap-northeast-2.elb.amazonaws.com');

@@ -130,6 +130,26 @@ it('--state s3://bucket/key beats the config; a key ending in .lock is a usage e
   expect(bad.text).toContain('must not end in ".lock"');
 }, 60_000);
 
+it("--state s3://… naming a bucket of another region: cloudmart follows S3's redirect there and says which region to configure", async () => {
+  await fakeStateBucket(cloud, 'team-state-oregon', 'us-west-2');
+  const config = machine('laptop-4');
+  const url = 's3://team-state-oregon/shop/cloudmart.state.json';
+  const up = await run(config, 'up', '--yes', '--step', 'network.vpc', '--state', url);
+  expect(up.code, up.text).toBe(0);
+  expect(up.text).toContain(
+    "! The state bucket team-state-oregon is in us-west-2, not ap-northeast-2: cloudmart follows S3's redirect there. Set region: us-west-2 in the config's state: block to go there directly.",
+  );
+  const status = await run(config, 'status', '--offline', '--state', url);
+  expect(status.code, status.text).toBe(0);
+  expect(status.text).toMatch(/network\.vpc\s+P1\s+done/);
+  // Only the first call of each run went to the configured region.
+  const wrong = cloud.calls.filter(
+    (c) =>
+      (c.input as { Bucket?: string }).Bucket === 'team-state-oregon' && c.region !== 'us-west-2',
+  );
+  expect(wrong.map((c) => c.error)).toEqual(['PermanentRedirect', 'PermanentRedirect']);
+}, 60_000);
+
 it('plan still shows the plan when the S3 state cannot be read, and says so', async () => {
   const config = machine('laptop-3');
   const { code, text } = await run(config, 'plan', '--state', 's3://no-such-state-bucket/k.json');

@@ -161,6 +161,38 @@ describe('cloudmart drill', () => {
     expect(existsSync(`${state}.lock`)).toBe(false);
   });
 
+  it('a lock held by a live run on another machine: refused with a hint naming "drill instance" with --force-unlock, which the drill accepts and runs with', async () => {
+    asg
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolvesOnce(HEALTHY.group) // refused run's preview
+      .resolvesOnce(HEALTHY.group) // dry-run preview
+      .resolvesOnce(HEALTHY.group) // preflight
+      .resolves(group([instance('i-b', 'ap-northeast-2c'), instance('i-c', 'ap-northeast-2a')]));
+    elb
+      .on(DescribeTargetHealthCommand)
+      .resolvesOnce(HEALTHY.targets)
+      .resolvesOnce(HEALTHY.targets)
+      .resolvesOnce(HEALTHY.targets)
+      .resolves(targets(target('i-b', 'healthy'), target('i-c', 'healthy')));
+    const lock = JSON.stringify({
+      pid: 1,
+      host: 'laptop-2',
+      command: 'up',
+      startedAt: '2026-12-07T22:00:00.000Z',
+    });
+    writeFileSync(`${state}.lock`, lock);
+    const refused = await run(['drill', 'instance', '--yes', '--state', state]);
+    expect(refused.code).toBe(1);
+    expect(refused.io.text()).toContain('run "cloudmart drill instance" again with --force-unlock');
+    expect(ec2.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
+    expect(readFileSync(`${state}.lock`, 'utf8')).toBe(lock);
+    const forced = await run(['drill', 'instance', '--yes', '--state', state, '--force-unlock']);
+    expect(forced.code, forced.io.text()).toBe(0);
+    expect(ec2.commandCalls(TerminateInstancesCommand)).toHaveLength(1);
+    expect(JSON.parse(readFileSync(state, 'utf8')).results.drills.instance).toBeDefined();
+    expect(existsSync(`${state}.lock`)).toBe(false);
+  });
+
   it('records a drill that timed out as failed, so verify shows a failed RTO, and exits 1', async () => {
     asg
       .on(DescribeAutoScalingGroupsCommand)

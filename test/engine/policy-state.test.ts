@@ -45,7 +45,7 @@ function requestsOf(calls: FakeCloud['calls']): AuthRequest[] {
 async function backendCalls(where: S3StateLocation): Promise<AuthRequest[]> {
   const mark = cloud.lastSeq;
   const aws = new AwsClientFactory({ region: where.region, maxAttempts: 1 });
-  const store = new StateStore(new S3Backend(where, () => aws.get('s3', where.region)));
+  const store = new StateStore(new S3Backend(where, (region) => aws.get('s3', region)));
   await store.lock('up');
   await store.load('cloudmart', 'ap-northeast-2');
   await store.update((s) => (s.steps.a = { status: 'done', attempts: 1 }));
@@ -74,6 +74,17 @@ describe('operator policy for the S3 state', () => {
       { action: 's3:DeleteBucket', resource: `arn:aws:s3:::${WHERE.bucket}` },
     ])
       expect(evaluate(policy.Statement, { ...r, context: {} })).not.toBe('allow');
+  });
+
+  it("a state bucket in another region than configured: the calls that follow S3's redirect are allowed too (S3 ARNs name no region)", async () => {
+    await fakeStateBucket(cloud, 'team-state-oregon', 'us-west-2');
+    const where = { ...WHERE, bucket: 'team-state-oregon' };
+    const policy = operatorPolicy(registry, operatorScope(testConfig(), where));
+    const requests = await backendCalls(where);
+    expect(cloud.calls.some((c) => c.region === 'us-west-2' && c.command === 'DeleteObject')).toBe(
+      true,
+    );
+    expect(requests.filter((r) => evaluate(policy.Statement, r) !== 'allow')).toEqual([]);
   });
 
   it('a config on local state gets no statement naming a state bucket', () => {

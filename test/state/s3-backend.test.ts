@@ -8,7 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AwsClientFactory } from '../../src/aws/clients.js';
 import { S3Backend, type S3StateLocation } from '../../src/state/s3.js';
 import { StateStore, type LockInfo } from '../../src/state/store.js';
+import { thisMachine } from '../../src/state/machine.js';
 import { FakeCloud, faults } from '../helpers/fake-cloud/index.js';
+import { FakeAwsError } from '../helpers/fake-cloud/errors.js';
 import { fakeStateBucket } from '../helpers/s3.js';
 
 const WHERE: S3StateLocation = {
@@ -153,7 +155,14 @@ describe('S3 state backend', () => {
 
   it('takes over a stale lock (dead process on this host) with If-Match on its ETag; of two takers only one wins', async () => {
     const pid = await deadPid();
-    const stale = { pid, host: hostname(), user: 'me', command: 'up', startedAt: 'then' };
+    const stale = {
+      pid,
+      host: hostname(),
+      machine: thisMachine(),
+      user: 'me',
+      command: 'up',
+      startedAt: 'then',
+    };
     await cloud.call('s3', 'PutObject', {
       Bucket: WHERE.bucket,
       Key: LOCK_KEY,
@@ -231,6 +240,95 @@ describe('S3 state backend', () => {
     expect(Object.keys(JSON.parse((await objectText(WHERE.key))!).steps)).toEqual(['a', 'b']);
     await store.unlock();
     expect(await objectText(LOCK_KEY)).toBeUndefined();
+  });
+
+  it("unlock retries S3's 409 ConditionalRequestConflict on the conditional delete, as writes do", async () => {
+    const store = machine();
+    await store.lock('up');
+    let conflicts = 2;
+    cloud.onCall((e) => {
+      if (e.phase === 'before' && e.command === 'DeleteObject' && conflicts-- > 0)
+        throw new FakeAwsError(
+          'ConditionalRequestConflict',
+          'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+          409,
+        );
+    });
+    await store.unlock();
+    expect(cloud.calls.filter((c) => c.command === 'DeleteObject').map((c) => c.error)).toEqual([
+      'ConditionalRequestConflict',
+      'ConditionalRequestConflict',
+      undefined,
+    ]);
+    expect(await objectText(LOCK_KEY)).toBeUndefined();
+  });
+
+  it('an unlock whose delete failed (a 5xx the SDK gave up on) keeps the lock to release, so unlock can be tried again', async () => {
+    const store = machine();
+    await store.lock('up');
+    const stop = cloud.onCall((e) => {
+      if (e.phase === 'before' && e.command === 'DeleteObject') throw faults.serverError('s3', 503);
+    });
+    await expect(store.unlock()).rejects.toMatchObject({ code: 'AWS_ERROR' });
+    expect(await objectText(LOCK_KEY)).toBeDefined();
+    stop();
+    await store.unlock();
+    expect(await objectText(LOCK_KEY)).toBeUndefined();
+    // Released: a third unlock sends nothing.
+    const deletes = cloud.calls.filter((c) => c.command === 'DeleteObject').length;
+    await store.unlock();
+    expect(cloud.calls.filter((c) => c.command === 'DeleteObject')).toHaveLength(deletes);
+  });
+
+  it("a state bucket in another region: S3's 301 names the region; the backend goes there for this and every later call, and says so once", async () => {
+    await fakeStateBucket(cloud, 'state-in-oregon', 'us-west-2');
+    const where = { ...WHERE, bucket: 'state-in-oregon' };
+    const aws = new AwsClientFactory({ region: WHERE.region, maxAttempts: 1 });
+    const told: string[][] = [];
+    const store = new StateStore(
+      new S3Backend(where, (region) => aws.get('s3', region), {
+        sleep: () => Promise.resolve(),
+        onRegion: (actual, configured) => told.push([actual, configured]),
+      }),
+    );
+    const mark = cloud.lastSeq;
+    await store.lock('up');
+    await store.load('cloudmart', 'ap-northeast-2');
+    await store.update((s) => (s.steps.a = { status: 'done', attempts: 1 }));
+    await store.unlock();
+    expect(told).toEqual([['us-west-2', 'ap-northeast-2']]);
+    const calls = cloud.calls.filter((c) => c.seq > mark);
+    expect(calls.map((c) => `${c.region} ${c.command} ${c.error ?? 'ok'}`)).toEqual([
+      'ap-northeast-2 PutObject PermanentRedirect',
+      'us-west-2 PutObject ok',
+      'us-west-2 GetObject NoSuchKey',
+      'us-west-2 PutObject ok',
+      'us-west-2 DeleteObject ok',
+    ]);
+    const out = (await cloud.call(
+      's3',
+      'GetObject',
+      { Bucket: where.bucket, Key: where.key },
+      'us-west-2',
+    )) as { Body: { transformToString(): Promise<string> } };
+    expect(JSON.parse(await out.Body.transformToString()).steps).toHaveProperty('a');
+  });
+
+  it('a 301 that does not name the region: an error that says the bucket is elsewhere and how to set its region', async () => {
+    const store = machine();
+    cloud.onCall((e) => {
+      if (e.phase === 'before' && e.command === 'GetObject')
+        throw new FakeAwsError(
+          'PermanentRedirect',
+          'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.',
+          301,
+        );
+    });
+    await expect(store.load('cloudmart', 'ap-northeast-2')).rejects.toMatchObject({
+      message:
+        'The state bucket team-state is not in ap-northeast-2: S3 answered 301 PermanentRedirect',
+      hint: expect.stringContaining("region in the config's state: block"),
+    });
   });
 
   it('a missing bucket is an error naming the bucket and init --remote-state', async () => {

@@ -9,6 +9,7 @@ import {
   STATE_VERSION,
   type StateBackend,
 } from '../../src/state/store.js';
+import { thisMachine } from '../../src/state/machine.js';
 import { tempDir } from '../helpers/engine.js';
 
 const load = async (path: string) => {
@@ -93,7 +94,13 @@ describe('state store', () => {
     );
     writeFileSync(
       `${path}.lock`,
-      JSON.stringify({ pid: deadPid, host: hostname(), command: 'up', startedAt: 'x' }),
+      JSON.stringify({
+        pid: deadPid,
+        host: hostname(),
+        machine: thisMachine(),
+        command: 'up',
+        startedAt: 'x',
+      }),
     );
     const store = await load(path);
     const stale: number[] = [];
@@ -177,7 +184,13 @@ describe('state store', () => {
       const path = join(dir, `state-${round}.json`);
       writeFileSync(
         `${path}.lock`,
-        JSON.stringify({ pid: deadPid, host: hostname(), command: 'up', startedAt: 'x' }),
+        JSON.stringify({
+          pid: deadPid,
+          host: hostname(),
+          machine: thisMachine(),
+          command: 'up',
+          startedAt: 'x',
+        }),
       );
       const stores = [await load(path), await load(path), await load(path)];
       const stale: number[] = [];

@@ -19,6 +19,8 @@ export interface DrillCommandOptions {
   yes?: boolean;
   instanceId?: string;
   json?: boolean;
+  /** Take the state lock even if another run seems to hold it. */
+  forceUnlock?: boolean;
 }
 
 const NAMES: readonly DrillName[] = ['instance', 'rds-failover', 'az'];
@@ -135,7 +137,7 @@ export async function drillCommand(
   }
 
   const config = await readConfig(g);
-  const store = openStore(g, config);
+  const store = openStore(g, config, io);
   if (!(await store.exists())) {
     throw new CloudmartError(
       'NOT_READY',
@@ -198,7 +200,11 @@ export async function drillCommand(
     }
 
     // One drill at a time, and never during up or destroy.
-    await store.lock(`drill ${drill}`);
+    await store.lock(`drill ${drill}`, {
+      force: opts.forceUnlock ?? false,
+      onStale: (info) =>
+        io.err(`! Taking over a stale lock of "${info.command}" (pid ${info.pid} is not running).`),
+    });
     try {
       await store.load(config.stack, config.region);
       let result: DrillResult;

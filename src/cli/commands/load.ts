@@ -39,6 +39,8 @@ export interface LoadCommandOptions {
   watchScaling?: boolean;
   record?: boolean;
   json?: boolean;
+  /** Take the state lock to record the result even if another run seems to hold it. */
+  forceUnlock?: boolean;
 }
 
 interface Target {
@@ -58,7 +60,7 @@ function doneOutputs<T>(state: StateFile | undefined, id: string): T | undefined
 }
 
 /** Config and state when there are some; with --url neither is required. */
-async function resolveTarget(g: GlobalOptions, opts: LoadCommandOptions): Promise<Target> {
+async function resolveTarget(io: Io, g: GlobalOptions, opts: LoadCommandOptions): Promise<Target> {
   const notes: string[] = [];
   let config: Config | undefined;
   try {
@@ -75,7 +77,7 @@ async function resolveTarget(g: GlobalOptions, opts: LoadCommandOptions): Promis
   let store: StateStore | undefined;
   let state: StateFile | undefined;
   if (config) {
-    store = openStore(g, config);
+    store = openStore(g, config, io);
     if (opts.url && !(await store.exists())) {
       notes.push(`No state file (${store.path}), so the result is not recorded.`);
       store = undefined;
@@ -237,7 +239,7 @@ export async function loadCommand(
   // Say it before anything else when this shell cannot open that many sockets.
   const peak = opts.users ?? opts.concurrency;
   if (peak > 200) await assertFdLimit(peak);
-  const target = await resolveTarget(g, opts);
+  const target = await resolveTarget(io, g, opts);
   for (const n of target.notes) io.err(n);
 
   // The CloudWatch view needs the stack's group and working credentials; without them the
@@ -335,7 +337,8 @@ export async function loadCommand(
       return 130;
     }
     // A failing run is recorded too: verify must see the failure, not an older pass.
-    if (target.store && target.config) await record(io, target.store, target.config, result);
+    if (target.store && target.config)
+      await record(io, target.store, target.config, result, opts.forceUnlock ?? false);
     if (result.responses === 0) {
       throw new CloudmartError(
         'NOT_READY',
@@ -366,12 +369,18 @@ async function record(
   store: StateStore,
   config: Config,
   result: LoadResult,
+  forceUnlock: boolean,
 ): Promise<void> {
   try {
-    await store.lock('load');
+    await store.lock('load', {
+      force: forceUnlock,
+      onStale: (info) =>
+        io.err(`! Taking over a stale lock of "${info.command}" (pid ${info.pid} is not running).`),
+    });
   } catch (e) {
     if (e instanceof CloudmartError && e.code === 'STATE_LOCKED') {
       io.err(`! The result is not recorded: ${e.message}`);
+      if (e.hint) io.err(`→ ${e.hint}`);
       return;
     }
     throw e;

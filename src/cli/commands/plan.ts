@@ -20,7 +20,7 @@ export async function planCommand(
 ): Promise<number> {
   const g = cmd.optsWithGlobals();
   const config = await readConfig(g, io);
-  const store = openStore(g, config);
+  const store = openStore(g, config, io);
   // A state in S3 is read with the caller's credentials: without them (or offline) the plan is
   // still shown, as if no step were done, and says so.
   const remote = store.path.startsWith('s3://');

@@ -13,7 +13,7 @@ export async function statusCommand(
 ): Promise<number> {
   const g = cmd.optsWithGlobals();
   const config = await readConfig(g);
-  const store = openStore(g, config);
+  const store = openStore(g, config, io);
   const exists = await store.exists();
   const state = await store.load(config.stack, config.region);
   const rows = registry.map((s) => {
