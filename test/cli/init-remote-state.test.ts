@@ -113,7 +113,7 @@ describe('init --remote-state', () => {
 });
 
 describe('state push / pull', () => {
-  it('push moves a local state to S3, refuses to replace a newer S3 state without --force; pull brings it back', async () => {
+  it("push moves a local state to S3, refuses to drop a teammate's run in S3 without --force; pull brings it back", async () => {
     const config = configFile();
     const dir = join(config, '..');
     const local = join(dir, '.cloudmart', 'cloudmart.state.json');
@@ -126,12 +126,12 @@ describe('state push / pull', () => {
     expect(push.text).toContain(`Pushed ${local} (1 step done, 1 run`);
     expect(await (await s3('GetObject', { Key: KEY })).Body.transformToString()).toBe(localText);
     expect((await run(config, 'state', 'push')).text).toContain('nothing written');
-    // A teammate runs on the S3 state: it is now newer than the local file.
+    // A teammate runs on the S3 state: it now holds a run the local file does not.
     expect((await run(config, 'up', '--yes', '--step', 'network.igw')).code).toBe(0);
     const remoteText = await (await s3('GetObject', { Key: KEY })).Body.transformToString();
     const refused = await run(config, 'state', 'push');
     expect(refused.code).toBe(1);
-    expect(refused.text).toContain(`s3://${BUCKET}/${KEY} is newer than ${local}`);
+    expect(refused.text).toContain(`s3://${BUCKET}/${KEY} holds work that ${local} does not`);
     expect(await (await s3('GetObject', { Key: KEY })).Body.transformToString()).toBe(remoteText);
     // Pull brings the newer one home; the locks are released.
     const pull = await run(config, 'state', 'pull');
