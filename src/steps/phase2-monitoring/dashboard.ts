@@ -383,6 +383,8 @@ export interface WidgetSearch {
   dimensionNames: string[];
   /** `Name="value"` terms of the search (MetricName and dimension filters). */
   terms: Record<string, string>;
+  /** The row sets `"visible": false`: the console draws none of its lines. */
+  hidden?: true;
 }
 
 const SEARCH_RE = /^SEARCH\(\s*'\s*\{([^}]*)\}([^']*)'/;
@@ -409,6 +411,7 @@ export function widgetSearches(body: unknown): WidgetSearch[] {
         namespace: schema[0] ?? '',
         dimensionNames: schema.slice(1).filter(Boolean),
         terms,
+        ...((cell as { visible?: unknown }).visible === false ? { hidden: true as const } : {}),
       });
     }
   }
@@ -575,8 +578,8 @@ async function alarmArns(ctx: StepContext): Promise<string[]> {
 /**
  * The per-instance lines: SEARCHes over the agent's CPU and memory metrics scoped to the group
  * show whichever instances it holds, so replacing one changes nothing on the dashboard. Without
- * both (each with exactly the dimensions the agent publishes, scoped to this group) the dashboard
- * does not show the instances (fail); a line that names an instance the group no longer holds
+ * both (each exactly the SEARCH this step writes, shown) the dashboard does not show the
+ * instances (fail); a line that names an instance the group no longer holds
  * (a hand-made or an older cloudmart dashboard) is stale (warn).
  */
 function instancesCheck(
@@ -587,16 +590,27 @@ function instancesCheck(
 ): Check {
   const sameNames = (a: readonly string[], b: readonly string[]) =>
     a.length === b.length && [...a].sort().join() === [...b].sort().join();
-  const found = INSTANCE_SEARCHES.map((want) => ({
-    want,
-    search: searches.find(
-      (q) =>
-        q.namespace === AGENT_NAMESPACE &&
-        sameNames(q.dimensionNames, want.dimensionNames) &&
-        q.terms.MetricName === want.metricName &&
-        q.terms.AutoScalingGroupName === asgName,
-    ),
-  }));
+  // The search must be the one this step writes, whitespace aside: read as loose Name="value"
+  // terms, `cpu="cpu0"` (a per-core series the agent does not publish), `NOT
+  // AutoScalingGroupName=…` or `… OR …` (other groups) would pass while the graph is wrong.
+  const collapse = (x: string) => x.replace(/\s+/g, ' ').trim();
+  const written: Record<string, string> = {
+    cpu_usage_active: cpuSearch(asgName),
+    mem_used_percent: memorySearch(asgName),
+  };
+  const found = INSTANCE_SEARCHES.map((want) => {
+    const exact = collapse(written[want.metricName]!);
+    const search = searches.find((q) => !q.hidden && collapse(q.expression) === exact);
+    const near = search
+      ? undefined
+      : searches.find(
+          (q) =>
+            q.namespace === AGENT_NAMESPACE &&
+            sameNames(q.dimensionNames, want.dimensionNames) &&
+            q.terms.MetricName === want.metricName,
+        );
+    return { want, search, near };
+  });
   const missing = found.filter((f) => !f.search);
   const named = [
     ...new Set(metrics.map((m) => m.dimensions.InstanceId).filter((i): i is string => !!i)),
@@ -609,10 +623,13 @@ function instancesCheck(
     criterion: 'dashboard',
     status: missing.length > 0 ? 'fail' : stale.length > 0 ? 'warn' : 'pass',
     evidence: [
-      ...found.map(({ want, search }) =>
+      ...found.map(({ want, search, near }) =>
         search
           ? `${search.widget}: ${search.expression}`
-          : `no SEARCH over {${[AGENT_NAMESPACE, ...want.dimensionNames].join(',')}} for MetricName="${want.metricName}" AutoScalingGroupName="${asgName}"`,
+          : `no SEARCH over {${[AGENT_NAMESPACE, ...want.dimensionNames].join(',')}} for MetricName="${want.metricName}" AutoScalingGroupName="${asgName}"` +
+            (near
+              ? ` (${near.widget} ${near.hidden ? 'hides' : 'has'} ${near.expression}, not ${written[want.metricName]!})`
+              : ''),
       ),
       ...(stale.length > 0 ? [`names instances no longer in the ASG: ${stale.join(', ')}`] : []),
       now,

@@ -660,6 +660,45 @@ describe('monitoring.dashboard', () => {
       ).toBe('pass');
     });
 
+    it('fails a per-instance SEARCH that is not the one the step writes: another cpu, NOT/OR the group, a hidden line', async () => {
+      autoscaling.on(DescribeAutoScalingGroupsCommand).resolves(asgWith(INSTANCES));
+      const cpuRow = (b: DashboardBody) =>
+        b.widgets.find(
+          (x): x is MetricWidget =>
+            x.type === 'metric' && x.properties.title === 'EC2 CPU per instance (%)',
+        )!.properties.metrics[0]![0] as { expression: string; visible?: boolean };
+      const verifyWith = async (b: DashboardBody) => {
+        cw.on(GetDashboardCommand).resolves({ DashboardBody: JSON.stringify(b) });
+        return Object.fromEntries((await dashboardStep.verify(ctx())).map((c) => [c.id, c]));
+      };
+      const terms = 'MetricName="cpu_usage_active" AutoScalingGroupName="cloudmart-asg"';
+      for (const expression of [
+        // A per-core series: the agent config collects the total only, so the graph is empty.
+        cpuSearch('cloudmart-asg').replace('cpu-total', 'cpu0'),
+        `SEARCH('{CWAgent,AutoScalingGroupName,InstanceId,cpu} MetricName="cpu_usage_active" NOT AutoScalingGroupName="cloudmart-asg" cpu="cpu-total"', 'Average', 300)`,
+        `SEARCH('{CWAgent,AutoScalingGroupName,InstanceId,cpu} ${terms} OR AutoScalingGroupName="other-asg" cpu="cpu-total"', 'Average', 300)`,
+      ]) {
+        const b = dashboardBody(INPUT);
+        cpuRow(b).expression = expression;
+        const byId = await verifyWith(b);
+        expect(byId['monitoring.dashboard.instances'], expression).toMatchObject({
+          status: 'fail',
+          evidence: expect.stringContaining(`has ${expression}, not ${cpuSearch('cloudmart-asg')}`),
+        });
+      }
+      const hidden = dashboardBody(INPUT);
+      cpuRow(hidden).visible = false;
+      expect((await verifyWith(hidden))['monitoring.dashboard.instances']).toMatchObject({
+        status: 'fail',
+        evidence: expect.stringContaining(`hides ${cpuSearch('cloudmart-asg')}`),
+      });
+      // Whitespace is not part of the search.
+      const spaced = dashboardBody(INPUT);
+      cpuRow(spaced).expression =
+        `  ${cpuSearch('cloudmart-asg').replace(' MetricName', '   MetricName')} `;
+      expect((await verifyWith(spaced))['monitoring.dashboard.instances']?.status).toBe('pass');
+    });
+
     it('fails a dashboard without the per-instance SEARCH, and warns about a line naming a replaced instance', async () => {
       autoscaling
         .on(DescribeAutoScalingGroupsCommand)
