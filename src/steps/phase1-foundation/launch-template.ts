@@ -9,6 +9,7 @@ import { retryWhile } from '../../aws/wait.js';
 import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { CloudmartError } from '../../errors.js';
 import { names } from '../names.js';
+import { parseJson, sameJson as sameJsonValue } from '../phase2-monitoring/compare.js';
 import {
   STEP,
   type InstanceRoleOutputs,
@@ -289,6 +290,17 @@ async function ensureAgentConfig(ctx: StepContext): Promise<string> {
   return name;
 }
 
+/** Where two JSON values differ, as dotted paths, down to `depth` object levels. */
+function jsonDiffPaths(a: unknown, b: unknown, path: string, depth: number): string[] {
+  if (sameJsonValue(a, b)) return [];
+  const isObject = (x: unknown): x is Record<string, unknown> =>
+    x !== null && typeof x === 'object' && !Array.isArray(x);
+  if (depth === 0 || !isObject(a) || !isObject(b)) return [path || '(the whole document)'];
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .sort()
+    .flatMap((k) => jsonDiffPaths(a[k], b[k], path ? `${path}.${k}` : k, depth - 1));
+}
+
 function sameJson(a: string, b: string): boolean {
   try {
     return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b));
@@ -504,20 +516,24 @@ export const launchTemplateStep = defineStep<LaunchTemplateOutputs>({
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
-    const shipsLogs = agent?.includes(ctx.config.monitoring.logs.backend.name) === true;
-    // What the dashboard's per-instance SEARCHes find (dashboard.ts INSTANCE_SEARCHES).
-    const unpublished = ['cpu_usage_active', 'mem_used_percent'].filter(
-      (m) => agent?.includes(`"${m}"`) !== true,
-    );
+    // The config as a whole, compared with what `up` writes: the dashboard's per-instance
+    // SEARCHes (dashboard.ts INSTANCE_SEARCHES) find only the series this exact config publishes;
+    // a substring test passed `totalcpu: false` with per-core `resources: ["*"]` (no cpu-total
+    // series) or a config without append_dimensions (no group or instance dimension).
+    const wanted = agentConfig({ logGroup: ctx.config.monitoring.logs.backend.name });
+    const parsed = parseJson(agent);
+    const differs = agent === undefined ? [] : jsonDiffPaths(parsed, wanted, '', 3);
     checks.push({
       id: 'app.launch-template.cloudwatch-agent',
       title: 'CloudWatch agent config ships the app log and CPU/memory/disk metrics',
       criterion: 'dashboard',
-      status: shipsLogs && unpublished.length === 0 ? 'pass' : 'fail',
+      status: agent !== undefined && differs.length === 0 ? 'pass' : 'fail',
       evidence:
         agent === undefined
           ? `${param} missing`
-          : `${param} present (${agent.length} chars)${unpublished.length > 0 ? `; does not publish ${unpublished.join(', ')}` : ''}`,
+          : parsed === undefined
+            ? `${param} is not JSON`
+            : `${param} present (${agent.length} chars)${differs.length > 0 ? `; differs from the config up writes at ${differs.join(', ')}` : ''}`,
       fix,
     });
     return checks;

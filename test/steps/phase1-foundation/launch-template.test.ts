@@ -451,8 +451,58 @@ describe('app.launch-template', () => {
     );
     expect(agent).toMatchObject({
       status: 'fail',
-      evidence: expect.stringMatching(/; does not publish cpu_usage_active$/),
+      evidence: expect.stringMatching(
+        /; differs from the config up writes at metrics\.metrics_collected\.cpu$/,
+      ),
     });
+    // Configs that still name cpu_usage_active but publish no series the dashboard's SEARCH finds.
+    type Agent = {
+      metrics: { append_dimensions?: unknown; metrics_collected: { cpu: unknown } };
+    };
+    const edits: Array<[string, (c: Agent) => void]> = [
+      // Per-core series only (cpu="cpu0"…): no cpu-total line.
+      [
+        'metrics.metrics_collected.cpu',
+        (c) => {
+          c.metrics.metrics_collected.cpu = {
+            measurement: ['cpu_usage_active'],
+            totalcpu: false,
+            resources: ['*'],
+          };
+        },
+      ],
+      // Series {cpu, host}: no group, no instance id.
+      ['metrics.append_dimensions', (c) => delete c.metrics.append_dimensions],
+    ];
+    for (const [path, edit] of edits) {
+      const edited = JSON.parse(AGENT_VALUE) as Agent;
+      edit(edited);
+      ssm
+        .on(GetParameterCommand, { Name: AGENT_PARAM })
+        .resolves({ Parameter: { Value: JSON.stringify(edited) } });
+      expect(
+        (await launchTemplateStep.verify(ctx())).find(
+          (c) => c.id === 'app.launch-template.cloudwatch-agent',
+        ),
+        path,
+      ).toMatchObject({
+        status: 'fail',
+        evidence: expect.stringContaining(`differs from the config up writes at ${path}`),
+        fix: 'cloudmart up --phase 1',
+      });
+    }
+    // Key order is not a difference (SSM hands back the text as written, but a hand edit may not).
+    const reordered = JSON.parse(AGENT_VALUE) as Record<string, unknown>;
+    ssm.on(GetParameterCommand, { Name: AGENT_PARAM }).resolves({
+      Parameter: {
+        Value: JSON.stringify(Object.fromEntries(Object.entries(reordered).reverse())),
+      },
+    });
+    expect(
+      (await launchTemplateStep.verify(ctx())).find(
+        (c) => c.id === 'app.launch-template.cloudwatch-agent',
+      )?.status,
+    ).toBe('pass');
     ssm
       .on(GetParameterCommand, { Name: AGENT_PARAM })
       .resolves({ Parameter: { Value: AGENT_VALUE } });
