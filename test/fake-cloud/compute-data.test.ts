@@ -642,6 +642,7 @@ describe('Load balancing and Auto Scaling', () => {
       region: R,
       parameterPrefix: '/cloudmart/s',
       agentParameter: '/cloudmart/s/agent',
+      agentConfig: '{}',
       image: null,
       files: [{ path: 'src/server.js', content: Buffer.from('// app') }],
     });

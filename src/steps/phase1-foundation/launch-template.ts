@@ -122,6 +122,7 @@ async function desiredData(
     region: config.region,
     parameterPrefix: names.parameterPrefix(config),
     agentParameter: agentParameterName(config),
+    agentConfig: agentConfigValue(config),
     image: config.app.image,
     files: config.app.image === null ? await readBackendFiles() : [],
   });
@@ -252,13 +253,17 @@ async function latestData(
   return { version: v?.VersionNumber ?? 0, data: v?.LaunchTemplateData };
 }
 
+/** The CloudWatch agent config's text, as the parameter holds it and the user data digests it. */
+function agentConfigValue(config: StepContext['config']): string {
+  return JSON.stringify(agentConfig({ logGroup: config.monitoring.logs.backend.name }));
+}
+
 /** Put the CloudWatch agent config in SSM: tagged at creation, overwritten only when it differs. */
 async function ensureAgentConfig(ctx: StepContext): Promise<string> {
   const { GetParameterCommand, PutParameterCommand } = await ssmsdk();
   const ssm = await ctx.aws.get('ssm');
   const name = agentParameterName(ctx.config);
-  const wanted = agentConfig({ logGroup: ctx.config.monitoring.logs.backend.name });
-  const value = JSON.stringify(wanted);
+  const value = agentConfigValue(ctx.config);
   let current: string | undefined;
   try {
     current = (await ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value;

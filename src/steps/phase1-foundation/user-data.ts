@@ -77,6 +77,12 @@ export interface UserDataOptions {
   parameterPrefix: string;
   /** The SSM parameter holding the CloudWatch agent config. */
   agentParameter: string;
+  /**
+   * The agent config's text as written to that parameter. Instances read it once, at boot: its
+   * digest in the script makes a changed config a new launch template version, which the
+   * group's instance refresh rolls out (the parameter's name alone would not change the script).
+   */
+  agentConfig: string;
   /** A container image to run instead of the reference backend (config.app.image). */
   image: string | null;
   /** The reference backend's files (ignored when `image` is set). */
@@ -365,6 +371,7 @@ curl -fsS --retry 5 --retry-delay 3 -o ${RDS_CA_FILE} ${RDS_CA_URL}
 chmod 0644 ${RDS_CA_FILE}
 
 # Monitoring must not keep the app from starting: a failed agent start is logged, not fatal.
+# Agent config read at boot: sha256 ${sha256(o.agentConfig).slice(0, 16)}
 /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \\
   -c ssm:${o.agentParameter} || echo 'cloudmart: the CloudWatch agent did not start' >&2
 

@@ -33,11 +33,18 @@ import { awsError, strictMock, testConfig, testContext } from '../../helpers/con
 const backend = vi.hoisted(() => ({
   files: [] as Array<{ path: string; content: Buffer }>,
   reads: 0,
+  /** Stands for a cloudmart release that writes another agent config. */
+  agentEdit: undefined as undefined | ((c: Record<string, unknown>) => void),
 }));
 vi.mock('../../../src/steps/phase1-foundation/user-data.js', async (importOriginal) => {
   const real = await importOriginal<typeof UserData>();
   return {
     ...real,
+    agentConfig: (o: { logGroup: string }) => {
+      const c = real.agentConfig(o);
+      backend.agentEdit?.(c);
+      return c;
+    },
     readBackendFiles: () => {
       backend.reads++;
       return Promise.resolve(backend.files);
@@ -89,6 +96,7 @@ describe('app.launch-template', () => {
     secrets = strictMock(SecretsManagerClient);
     backend.files = FIXTURE;
     backend.reads = 0;
+    backend.agentEdit = undefined;
   });
 
   const ctx = (config = testConfig(), previous?: Record<string, unknown>) =>
@@ -399,6 +407,51 @@ describe('app.launch-template', () => {
       DefaultVersion: '4',
     });
     expect(out.version).toBe('4');
+  });
+
+  it('an agent config up writes differently (an upgrade) is a new version, so the instances that read the old one at boot are replaced', async () => {
+    const data = await firstCreate();
+    // The release before wrote the same config without the CPU metric.
+    backend.agentEdit = (c) => {
+      delete (c as { metrics: { metrics_collected: { cpu?: unknown } } }).metrics.metrics_collected
+        .cpu;
+    };
+    const older = await firstCreate();
+    const olderAgent = JSON.stringify(agentConfig({ logGroup: '/aws/ec2/cloudmart-backend' }));
+    backend.agentEdit = undefined;
+    expect(olderAgent).not.toBe(AGENT_VALUE);
+    expect(older.UserData).not.toBe(data.UserData);
+    expect(decode(data.UserData)).toMatch(/^# Agent config read at boot: sha256 [0-9a-f]{16}$/m);
+
+    ssm
+      .on(GetParameterCommand, { Name: AGENT_PARAM })
+      .resolves({ Parameter: { Value: olderAgent } });
+    ssm.on(PutParameterCommand).resolves({ Version: 2 });
+    ssm
+      .on(GetParameterCommand, { Name: AMI_PARAM })
+      .resolves({ Parameter: { Value: 'ami-0abc1234def567890' } });
+    ec2.on(DescribeLaunchTemplatesCommand).resolves({
+      LaunchTemplates: [
+        { LaunchTemplateId: 'lt-0123', LatestVersionNumber: 1, DefaultVersionNumber: 1 },
+      ],
+    });
+    ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({
+      LaunchTemplateVersions: [{ VersionNumber: 1, LaunchTemplateData: older }],
+    });
+    ec2
+      .on(CreateLaunchTemplateVersionCommand)
+      .resolves({ LaunchTemplateVersion: { VersionNumber: 2 } });
+    ec2.on(ModifyLaunchTemplateCommand).resolves({});
+
+    const out = await launchTemplateStep.create(ctx());
+
+    expect(ssm.commandCalls(PutParameterCommand).map((c) => c.args[0].input)).toEqual([
+      { Name: AGENT_PARAM, Value: AGENT_VALUE, Type: 'String', Overwrite: true },
+    ]);
+    // The new version (what the group's instance refresh rolls out) boots with the new config.
+    const sent = ec2.commandCalls(CreateLaunchTemplateVersionCommand)[0]!.args[0].input;
+    expect(sent.LaunchTemplateData!.UserData).toBe(data.UserData);
+    expect(out.version).toBe('2');
   });
 
   it('overwrites the agent config when it drifted', async () => {

@@ -28,6 +28,7 @@ const options = (over: Partial<UserDataOptions> = {}): UserDataOptions => ({
   region: 'ap-northeast-2',
   parameterPrefix: '/cloudmart/cloudmart',
   agentParameter: '/cloudmart/cloudmart/cloudwatch-agent',
+  agentConfig: JSON.stringify(agentConfig({ logGroup: '/aws/ec2/cloudmart-backend' })),
   image: null,
   files: FILES,
   ...over,
@@ -162,6 +163,8 @@ describe('app instance user data', () => {
     expect(a.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(c.digest).not.toBe(a.digest);
     expect(renderUserData(options({ region: 'ap-northeast-1' })).digest).not.toBe(a.digest);
+    // The agent config is read at boot from SSM: its content, not only its name, is in the digest.
+    expect(renderUserData(options({ agentConfig: '{"agent":{}}' })).digest).not.toBe(a.digest);
     expect(userDataDigest(Buffer.from(a.script).toString('base64'))).toBe(a.digest);
     // What the launch template carries: gzip-compressed.
     expect(userDataDigest(a.userData)).toBe(a.digest);
