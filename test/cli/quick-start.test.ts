@@ -67,4 +67,16 @@ describe('the quick start is fast on a fresh clone', () => {
     utimesSync(join(dir, 'src', 'a.ts'), t + 60, t + 60); // edited after the build
     expect(prepare().built).toBe(true);
   });
+
+  it('npm test needs no browser: the Chromium test runs only under test:browser', async () => {
+    // A fresh clone has no /usr/bin/chromium; `.ci/run` installs it for test:browser alone.
+    const { default: unit } = (await import(join(ROOT, 'vitest.config.ts'))) as {
+      default: { test: { include: string[]; exclude: string[] } };
+    };
+    const { default: browser } = (await import(join(ROOT, 'vitest.browser.config.ts'))) as {
+      default: { test: { include: string[] } };
+    };
+    expect(browser.test.include).toEqual(['test/browser/**/*.test.ts']);
+    expect(unit.test.exclude).toContain('test/browser/**');
+  });
 });
