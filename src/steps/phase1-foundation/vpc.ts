@@ -35,14 +35,32 @@ async function findVpcs(ctx: StepContext): Promise<Vpc[]> {
 }
 
 /**
- * The stack's VPC among its tagged ones: the one in the state, else the one that holds subnets
- * (a run without the state built on it), else the first. The others are spares.
+ * The VPC the state names, looked up by id: the tag filter of DescribeVpcs is eventually
+ * consistent and may not list it yet (docs/aws-gotchas), so the state wins over the tags. It is
+ * adopted unless it is gone (InvalidVpcID.NotFound), the default VPC, or tagged for another stack.
+ */
+async function stateVpc(ctx: StepContext): Promise<Vpc | undefined> {
+  const recorded = ctx.previous?.vpcId as string | undefined;
+  if (!recorded) return undefined;
+  const { DescribeVpcsCommand } = await ec2sdk();
+  const ec2 = await ctx.aws.get('ec2');
+  const out = await ignoreNotFound(ec2.send(new DescribeVpcsCommand({ VpcIds: [recorded] })));
+  const vpc = out?.Vpcs?.find((v) => v.VpcId === recorded);
+  if (!vpc || vpc.IsDefault === true) return undefined;
+  const stack = tagValue(vpc.Tags, STACK_TAG);
+  return stack === undefined || stack === ctx.config.stack ? vpc : undefined;
+}
+
+/**
+ * The stack's VPC: the one in the state (looked up by id), else among its tagged ones the one
+ * that holds subnets (a run without the state built on it), else the smallest id. DescribeVpcs
+ * gives no creation time and lists in no promised order, so the id is what makes two runs keep
+ * the same one. The others are spares.
  */
 async function pickVpc(ctx: StepContext, vpcs: Vpc[]): Promise<Vpc | undefined> {
-  if (vpcs.length <= 1) return vpcs[0];
-  const recorded = ctx.previous?.vpcId as string | undefined;
-  const inState = vpcs.find((v) => v.VpcId === recorded);
+  const inState = await stateVpc(ctx);
   if (inState) return inState;
+  if (vpcs.length <= 1) return vpcs[0];
   const { paginateDescribeSubnets } = await ec2sdk();
   const subnets = await allPages(
     paginateDescribeSubnets(
@@ -51,29 +69,31 @@ async function pickVpc(ctx: StepContext, vpcs: Vpc[]): Promise<Vpc | undefined> 
     ),
     (page) => page.Subnets,
   );
-  return vpcs.find((v) => subnets.some((s) => s.VpcId === v.VpcId)) ?? vpcs[0];
+  const sorted = [...vpcs].sort((a, b) => (a.VpcId! < b.VpcId! ? -1 : 1));
+  return sorted.find((v) => subnets.some((s) => s.VpcId === v.VpcId)) ?? sorted[0];
 }
 
 /**
  * Delete the stack's other VPCs, the spares a lost CreateVpc answer left (on this run or an
- * earlier, interrupted one), when they are empty. DeleteVpc is its own emptiness check: AWS
- * refuses it with DependencyViolation while anything but the default security group, network
- * ACL and main route table is left in the VPC
+ * earlier, interrupted one), when they are empty; never the one the state names. DeleteVpc is
+ * its own emptiness check: AWS refuses it with DependencyViolation while anything but the
+ * default security group, network ACL and main route table is left in the VPC
  * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteVpc.html), so one that
  * holds resources is kept, with a warning, and never waited for.
  */
 async function deleteSpares(ctx: StepContext, vpcs: Vpc[], vpcId: string): Promise<void> {
   const { DeleteVpcCommand } = await ec2sdk();
   const ec2 = await ctx.aws.get('ec2');
+  const keep = new Set([vpcId, ctx.previous?.vpcId as string | undefined]);
   for (const spare of vpcs) {
-    if (spare.VpcId === vpcId) continue;
+    if (keep.has(spare.VpcId)) continue;
     ctx.progress(`deleting ${spare.VpcId!}, a spare of ${vpcId}`);
     try {
       await ignoreNotFound(ec2.send(new DeleteVpcCommand({ VpcId: spare.VpcId })));
     } catch (e) {
       if (!isDependencyViolation(e)) throw e;
       ctx.warn(
-        `${spare.VpcId!} is tagged as this stack's VPC besides ${vpcId} and still holds resources (DependencyViolation): left as it is; "cloudmart destroy" removes both.`,
+        `${spare.VpcId!} is tagged as this stack's VPC besides ${vpcId} and still holds resources (DependencyViolation): left as it is. "cloudmart destroy" removes it only once what it holds is gone: remove those resources (EC2 console, VPC ${spare.VpcId!}, "Resource map"), then run "cloudmart up" or delete the VPC by hand.`,
       );
     }
   }
@@ -257,7 +277,7 @@ export const vpcStep = defineStep<VpcOutputs>({
         criterion: 'other',
         status: 'warn',
         evidence: `${vpc.VpcId} is the stack's VPC; also tagged for it: ${spares.join(', ')} (left by a lost CreateVpc answer; each counts toward the VPC quota)`,
-        fix: 'cloudmart up --phase 1 (deletes a spare that holds nothing)',
+        fix: `cloudmart up --phase 1 deletes a spare that holds nothing; one that holds resources stays until they are removed by hand (EC2 console, VPC ${spares[0]!}, "Resource map"), then delete it or run up again`,
       });
     }
     return checks;
@@ -267,17 +287,23 @@ export const vpcStep = defineStep<VpcOutputs>({
     const { DeleteVpcCommand, DescribeVpcsCommand } = await ec2sdk();
     const ec2 = await ctx.aws.get('ec2');
     // Every VPC of the stack (a spare a lost CreateVpc answer left included), and the one the
-    // state names when its tags are gone; never the default VPC or another stack's.
+    // state names when the tag lookup does not list it yet; never the default VPC or another
+    // stack's. One the state names without the stack tag is left with a warning: the operator
+    // policy allows ec2:DeleteVpc only on aws:ResourceTag/cloudmart:stack, so AWS would refuse it.
     const vpcs = await findVpcs(ctx);
     const previousId = ctx.previous?.vpcId as string | undefined;
     if (previousId && !vpcs.some((v) => v.VpcId === previousId)) {
       const out = await ignoreNotFound(ec2.send(new DescribeVpcsCommand({ VpcIds: [previousId] })));
-      const stack = (v: Vpc) => tagValue(v.Tags, STACK_TAG);
-      vpcs.push(
-        ...(out?.Vpcs ?? []).filter(
-          (v) => v.IsDefault !== true && [undefined, ctx.config.stack].includes(stack(v)),
-        ),
-      );
+      for (const v of out?.Vpcs ?? []) {
+        if (v.VpcId !== previousId || v.IsDefault === true) continue;
+        const stack = tagValue(v.Tags, STACK_TAG);
+        if (stack === ctx.config.stack) vpcs.push(v);
+        else if (stack === undefined) {
+          ctx.warn(
+            `${previousId}, the VPC in the state, no longer has the tag ${STACK_TAG}=${ctx.config.stack}, and cloudmart may delete only VPCs that carry it: left as it is. Delete it by hand once empty (EC2 console > VPCs, or "aws ec2 delete-vpc --vpc-id ${previousId} --region ${ctx.config.region}").`,
+          );
+        }
+      }
     }
     for (const { VpcId: vpcId } of vpcs) {
       try {

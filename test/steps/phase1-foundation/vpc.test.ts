@@ -225,6 +225,71 @@ describe('network.vpc', () => {
     ]);
   });
 
+  it('adopts the VPC the state names, looked up by id, when the tag lookup lags; deletes neither after a create', async () => {
+    // DescribeVpcs by tag is eventually consistent: it lists nothing yet, then X and another.
+    ec2
+      .on(DescribeVpcsCommand, { Filters: TAG_FILTERS })
+      .resolvesOnce({ Vpcs: [] })
+      .resolves({ Vpcs: [ours('vpc-X'), ours('vpc-N')] });
+    ec2.on(DescribeVpcsCommand, { VpcIds: ['vpc-X'] }).resolves({ Vpcs: [ours('vpc-X')] });
+    ec2.on(CreateVpcCommand).resolves({ Vpc: ours('vpc-N') });
+    ec2.on(DeleteVpcCommand).resolves({});
+    dnsOn();
+
+    await expect(
+      vpcStep.create(ctx({ previous: { vpcId: 'vpc-X', cidr: '10.0.0.0/16' } })),
+    ).resolves.toMatchObject({ vpcId: 'vpc-X' });
+    expect(ec2.commandCalls(CreateVpcCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(DeleteVpcCommand)).toHaveLength(0);
+  });
+
+  it('the state wins over the tags: adopts the state VPC (tags gone) over another tagged one', async () => {
+    ec2.on(DescribeVpcsCommand, { Filters: TAG_FILTERS }).resolves({ Vpcs: [ours('vpc-Y')] });
+    ec2
+      .on(DescribeVpcsCommand, { VpcIds: ['vpc-X'] })
+      .resolves({ Vpcs: [{ ...ours('vpc-X'), Tags: [] }] });
+    ec2.on(DeleteVpcCommand).resolves({});
+    dnsOn();
+
+    await expect(
+      vpcStep.create(ctx({ previous: { vpcId: 'vpc-X', cidr: '10.0.0.0/16' } })),
+    ).resolves.toMatchObject({ vpcId: 'vpc-X' });
+    expect(ec2.commandCalls(DeleteVpcCommand).map((x) => x.args[0].input)).toEqual([
+      { VpcId: 'vpc-Y' },
+    ]);
+  });
+
+  it('never deletes the state VPC after a create, even one not adopted (gone by id, still listed by tag)', async () => {
+    ec2
+      .on(DescribeVpcsCommand, { Filters: TAG_FILTERS })
+      .resolvesOnce({ Vpcs: [] })
+      .resolves({ Vpcs: [ours('vpc-X'), ours('vpc-N')] });
+    ec2.on(DescribeVpcsCommand, { VpcIds: ['vpc-X'] }).rejects(awsError('InvalidVpcID.NotFound'));
+    ec2.on(CreateVpcCommand).resolves({ Vpc: ours('vpc-N') });
+    ec2.on(DeleteVpcCommand).resolves({});
+    dnsOn();
+
+    await expect(
+      vpcStep.create(ctx({ previous: { vpcId: 'vpc-X', cidr: '10.0.0.0/16' } })),
+    ).resolves.toMatchObject({ vpcId: 'vpc-N' });
+    expect(ec2.commandCalls(DeleteVpcCommand)).toHaveLength(0);
+  });
+
+  it.each([[['vpc-b', 'vpc-a']], [['vpc-a', 'vpc-b']]])(
+    'without a state, two empty tagged VPCs listed as %j: keeps the smallest id',
+    async (order) => {
+      ec2.on(DescribeVpcsCommand).resolves({ Vpcs: order.map((id) => ours(id)) });
+      ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [] });
+      ec2.on(DeleteVpcCommand).resolves({});
+      dnsOn();
+
+      await expect(vpcStep.create(ctx())).resolves.toMatchObject({ vpcId: 'vpc-a' });
+      expect(ec2.commandCalls(DeleteVpcCommand).map((x) => x.args[0].input)).toEqual([
+        { VpcId: 'vpc-b' },
+      ]);
+    },
+  );
+
   it('never adopts or deletes a default VPC, even one carrying the stack tags', async () => {
     ec2
       .on(DescribeVpcsCommand)
@@ -255,22 +320,35 @@ describe('network.vpc', () => {
     expect(checks.map((x) => x.id)).toEqual(['network.vpc.cidr', 'network.vpc.dns']);
   });
 
-  it('teardown deletes every VPC tagged for the stack, and the one the state names', async () => {
+  it('teardown deletes every VPC tagged for the stack, and the state one the tag lookup does not list yet', async () => {
     ec2
       .on(DescribeVpcsCommand, { Filters: TAG_FILTERS })
       .resolves({ Vpcs: [ours('vpc-1'), ours('vpc-spare')] });
     ec2
-      .on(DescribeVpcsCommand, { VpcIds: ['vpc-untagged-now'] })
-      .resolves({ Vpcs: [{ VpcId: 'vpc-untagged-now', IsDefault: false }] });
+      .on(DescribeVpcsCommand, { VpcIds: ['vpc-lagging'] })
+      .resolves({ Vpcs: [ours('vpc-lagging')] });
     ec2.on(DeleteVpcCommand).resolves({});
 
-    await vpcStep.teardown(ctx({ previous: { vpcId: 'vpc-untagged-now' } }));
+    await vpcStep.teardown(ctx({ previous: { vpcId: 'vpc-lagging' } }));
 
     expect(ec2.commandCalls(DeleteVpcCommand).map((x) => x.args[0].input)).toEqual([
       { VpcId: 'vpc-1' },
       { VpcId: 'vpc-spare' },
-      { VpcId: 'vpc-untagged-now' },
+      { VpcId: 'vpc-lagging' },
     ]);
+  });
+
+  it('teardown leaves a state VPC without the stack tag with instructions: the operator policy denies DeleteVpc on it', async () => {
+    ec2.on(DescribeVpcsCommand, { Filters: TAG_FILTERS }).resolves({ Vpcs: [] });
+    ec2
+      .on(DescribeVpcsCommand, { VpcIds: ['vpc-untagged-now'] })
+      .resolves({ Vpcs: [{ VpcId: 'vpc-untagged-now', IsDefault: false }] });
+    const c = ctx({ previous: { vpcId: 'vpc-untagged-now' } });
+
+    await vpcStep.teardown(c);
+
+    expect(ec2.commandCalls(DeleteVpcCommand)).toHaveLength(0);
+    expect(c.warnings.join('\n')).toContain('aws ec2 delete-vpc --vpc-id vpc-untagged-now');
   });
 
   it.each([
