@@ -140,6 +140,12 @@ export interface Discovery {
    * cannot tell.
    */
   keeps?(aws: Aws, config: Config, listed: Leftover): Promise<string | undefined>;
+  /**
+   * A resource of this step the Tagging API listed, checked with its own service (the Tagging
+   * API keeps listing deleted resources): false when it is gone, the leftover (kept, or with a
+   * note) when it is live, undefined when the type is not this step's. NotFound means gone.
+   */
+  confirm?(aws: Aws, config: Config, listed: Leftover): Promise<Leftover | false | undefined>;
 }
 
 export interface Step<O extends Outputs = Outputs> {

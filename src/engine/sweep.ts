@@ -294,6 +294,10 @@ async function confirm(
         return (out.MetricAlarms ?? []).length + (out.CompositeAlarms ?? []).length > 0 && there();
       }
       default: {
+        for (const step of steps) {
+          const checked = await step.discover?.confirm?.(aws, config, l);
+          if (checked !== undefined) return checked;
+        }
         const why = await keptBy(steps, aws, config, l);
         if (why) return kept(why);
         // Nothing that bills by the hour: said as listed, not counted as left behind.

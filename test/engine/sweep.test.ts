@@ -3,7 +3,7 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/cl
 import { BackupClient, DescribeBackupVaultCommand } from '@aws-sdk/client-backup';
 import { CloudWatchClient, ListDashboardsCommand } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeNatGatewaysCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeNatGatewaysCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetInstanceProfileCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
@@ -182,6 +182,33 @@ describe('destroy sweep', () => {
     expect(tagging.commandCalls(GetResourcesCommand)[1]!.args[0].input.PaginationToken).toBe(
       'next',
     );
+  });
+
+  it('checks a listed VPC by id: a live one remains, a gone one is dropped, the default VPC is kept and said so', async () => {
+    taggedInMainRegion(
+      arn(`ec2:${R}:${ACCOUNT}:vpc/vpc-busy`),
+      arn(`ec2:${R}:${ACCOUNT}:vpc/vpc-gone`),
+      arn(`ec2:${R}:${ACCOUNT}:vpc/vpc-default`),
+    );
+    ec2
+      .on(DescribeVpcsCommand, { VpcIds: ['vpc-busy'] })
+      .resolves({ Vpcs: [{ VpcId: 'vpc-busy', State: 'available', IsDefault: false }] });
+    ec2
+      .on(DescribeVpcsCommand, { VpcIds: ['vpc-gone'] })
+      .rejects(awsError('InvalidVpcID.NotFound', "The vpc ID 'vpc-gone' does not exist"));
+    ec2
+      .on(DescribeVpcsCommand, { VpcIds: ['vpc-default'] })
+      .resolves({ Vpcs: [{ VpcId: 'vpc-default', State: 'available', IsDefault: true }] });
+
+    const found = await sweep(new TestAws(), testConfig());
+
+    expect(found.map((f) => [f.arn.split('/').at(-1), f.kept, f.unconfirmed])).toEqual([
+      ['vpc-busy', false, undefined],
+      ['vpc-default', true, undefined],
+    ]);
+    expect(found[0]!.note).toContain('holds resources');
+    expect(found[1]!.note).toContain('default VPC');
+    expect(found[1]!.note).toContain('delete-tags');
   });
 
   it('reports an Auto Scaling group of the stack, which the Tagging API never lists', async () => {

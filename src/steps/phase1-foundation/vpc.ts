@@ -155,6 +155,32 @@ export const vpcStep = defineStep<VpcOutputs>({
     );
   },
 
+  discover: {
+    what: 'VPC',
+    // A VPC the Tagging API lists after destroy is checked by id: a spare that held something
+    // not the stack's survives teardown, and must be said to remain, not taken for tagging lag.
+    confirm: async (aws, config, listed) => {
+      if (listed.type !== 'ec2:vpc') return undefined;
+      const { DescribeVpcsCommand } = await ec2sdk();
+      const ec2 = await aws.get('ec2', listed.region);
+      const id = listed.arn.replace(/^.*:vpc\//, '');
+      const out = await ec2.send(new DescribeVpcsCommand({ VpcIds: [id] }));
+      const vpc = out.Vpcs?.find((v) => v.VpcId === id);
+      if (!vpc) return false;
+      if (vpc.IsDefault === true) {
+        return {
+          ...listed,
+          kept: true,
+          note: `the region's default VPC, which cloudmart never deletes; it carries the tag ${STACK_TAG}=${config.stack}, which you can remove ("aws ec2 delete-tags --resources ${id} --tags Key=${STACK_TAG} --region ${listed.region}")`,
+        };
+      }
+      return {
+        ...listed,
+        note: `${vpc.State ?? 'live'}; DeleteVpc is refused while it holds resources: remove them (EC2 console, VPC ${id}, "Resource map"), then delete it`,
+      };
+    },
+  },
+
   async create(ctx) {
     const { CreateVpcCommand, ModifyVpcAttributeCommand, DescribeVpcsCommand } = await ec2sdk();
     const ec2 = await ctx.aws.get('ec2');
