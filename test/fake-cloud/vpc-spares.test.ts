@@ -156,6 +156,24 @@ describe('network.vpc: spares of a lost CreateVpc answer', () => {
     expect((await runDestroy(options)).failed).toEqual([]);
     expect(vpcs(c).filter((v) => v.endsWith(' cloudmart'))).toEqual([]);
   });
+  it('a spare that holds a subnet survives destroy, and the sweep says it remains (checked by id, not taken for tagging lag)', async () => {
+    cloud = await new FakeCloud({ mode: 'instant' }).install();
+    const c = cloud;
+    const { options } = await stack(c);
+    expect(failures(await runUp(options))).toBe('');
+    const busy = await spareOf(c, 'cloudmart');
+    await c.call('ec2', 'CreateSubnet', { VpcId: busy, CidrBlock: '10.0.200.0/24' });
+
+    await runDestroy(options);
+
+    expect(vpcs(c)).toContain(`${busy} cloudmart`);
+    const swept = await sweep(options.aws, options.config, NET);
+    expect(
+      swept
+        .filter((l) => l.type === 'ec2:vpc')
+        .map((l) => [l.arn.split('/').at(-1), l.kept, l.unconfirmed === true]),
+    ).toEqual([[busy, false, false]]);
+  });
 });
 
 describe('network.vpc teardown', () => {
@@ -202,5 +220,28 @@ describe('network.vpc teardown', () => {
     expect(new Set(c.leftovers('cloudmart').map((l) => l.owner ?? l.id))).toEqual(
       new Set([untagged]),
     );
+  });
+
+  it('a default VPC carrying the stack tag is listed by the Tagging API, as AWS lists it, and the sweep keeps it, saying how to remove the tag', async () => {
+    cloud = await new FakeCloud({ mode: 'instant' }).install();
+    const c = cloud;
+    const { options } = await stack(c);
+    const defaults = (await c.call('ec2', 'DescribeVpcs', {
+      Filters: [{ Name: 'is-default', Values: ['true'] }],
+    })) as { Vpcs: Array<{ VpcId: string }> };
+    const defaultVpc = defaults.Vpcs[0]!.VpcId;
+    // As a hand (ec2 create-tags) would tag it; the fake has no CreateTags handler.
+    c.resource('ec2:vpc', R, defaultVpc)!.tags['cloudmart:stack'] = 'cloudmart';
+
+    const listed = (await c.call('tagging', 'GetResources', {
+      TagFilters: [{ Key: 'cloudmart:stack', Values: ['cloudmart'] }],
+    })) as { ResourceTagMappingList: Array<{ ResourceARN: string }> };
+    expect(listed.ResourceTagMappingList.map((r) => r.ResourceARN.split('/').at(-1))).toEqual([
+      defaultVpc,
+    ]);
+    const swept = await sweep(options.aws, options.config, NET);
+    expect(swept.map((l) => [l.arn.split('/').at(-1), l.kept])).toEqual([[defaultVpc, true]]);
+    expect(swept[0]!.note).toContain('default VPC');
+    // Its untagged parts (subnets, gateway, default group) stay out of the Tagging API.
   });
 });

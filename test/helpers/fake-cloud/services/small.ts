@@ -70,7 +70,10 @@ export function taggingService(w: World): ServiceModule {
           // So does every other tagged resource deleted within the lag (TAGGING_LAG_MS).
           ...w.ghostsIn(ctx.region).map((g) => ({ ...g, system: false })),
         ]
-          .filter((r) => r.arn && Object.keys(r.tags).length > 0 && !r.system)
+          // An AWS-owned or pre-existing resource (the default VPC) is listed once a user tags it, as in AWS.
+          .filter(
+            (r) => r.arn && Object.keys(r.tags).some((k) => !r.system || !k.startsWith('aws:')),
+          )
           .filter((r) => !NOT_LISTED_BY_TAGGING.has(arnType(r.arn!)))
           .filter((r) => !arns?.length || arns.includes(r.arn!))
           .filter((r) =>
