@@ -143,8 +143,13 @@ export const vpcStep = defineStep<VpcOutputs>({
   async preflight(ctx) {
     if ((await findVpcs(ctx)).length > 0) return;
     const { paginateDescribeVpcs } = await ec2sdk();
+    // Only this account's VPCs count toward its quota: DescribeVpcs also lists the VPCs other
+    // accounts share with it (AWS RAM), which the owner-id filter leaves out.
     const all = await allPages(
-      paginateDescribeVpcs({ client: await ctx.aws.get('ec2') }, {}),
+      paginateDescribeVpcs(
+        { client: await ctx.aws.get('ec2') },
+        { Filters: [{ Name: 'owner-id', Values: [await ctx.aws.accountId()] }] },
+      ),
       (page) => page.Vpcs,
     );
     if (all.length < DEFAULT_VPC_QUOTA) return;

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { vpcStep } from '../../../src/steps/phase1-foundation/vpc.js';
-import { awsError, strictMock, testContext } from '../../helpers/context.js';
+import { ACCOUNT, awsError, strictMock, testContext } from '../../helpers/context.js';
 
 const TAG_FILTERS = [
   { Name: 'tag:cloudmart:stack', Values: ['cloudmart'] },
@@ -289,6 +289,21 @@ describe('network.vpc', () => {
       ]);
     },
   );
+
+  it("preflight counts only this account's VPCs toward the quota, not those shared with it (RAM)", async () => {
+    const mine = ['vpc-default', 'vpc-a', 'vpc-b', 'vpc-c'].map((id) => ({ VpcId: id }));
+    const shared = { VpcId: 'vpc-shared', OwnerId: '999999999999' };
+    ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [...mine, shared] });
+    ec2.on(DescribeVpcsCommand, { Filters: TAG_FILTERS }).resolves({ Vpcs: [] });
+    ec2
+      .on(DescribeVpcsCommand, { Filters: [{ Name: 'owner-id', Values: [ACCOUNT] }] })
+      .resolves({ Vpcs: mine });
+    const c = ctx();
+
+    await vpcStep.preflight!(c);
+
+    expect(c.warnings).toEqual([]);
+  });
 
   it('never adopts or deletes a default VPC, even one carrying the stack tags', async () => {
     ec2

@@ -674,14 +674,14 @@ function flowLogShape(r: Resource): In {
 // Filter fields
 // ---------------------------------------------------------------------------------------------
 
-function vpcFields(r: Resource): Fields {
+function vpcFields(r: Resource, account: string): Fields {
   return {
     'vpc-id': r.id,
     'cidr-block': r.data.cidr,
     cidr: r.data.cidr,
     state: r.state,
     'is-default': String(r.data.isDefault === true),
-    'owner-id': undefined,
+    'owner-id': account,
   };
 }
 function subnetFields(r: Resource): Fields {
@@ -1218,7 +1218,9 @@ export function ec2Service(w: World): ServiceModule {
         notFound(w, 'InvalidVpcID.NotFound', 'vpc', id),
       );
       return {
-        Vpcs: applyFilters(w, 'ec2', list, input.Filters, vpcFields).map((r) => vpcShape(w, r)),
+        Vpcs: applyFilters(w, 'ec2', list, input.Filters, (r) => vpcFields(r, w.account)).map((r) =>
+          vpcShape(w, r),
+        ),
       };
     },
     DescribeVpcAttribute(ctx, input) {
