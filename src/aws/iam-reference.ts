@@ -204,6 +204,7 @@ export const ACTION_RESOURCE_TYPES: Readonly<Record<string, readonly string[]>> 
   'iam:AddRoleToInstanceProfile': ['instance-profile'],
   'iam:AttachRolePolicy': ['role'],
   'iam:CreateInstanceProfile': ['instance-profile'],
+  'iam:CreatePolicy': ['policy'],
   'iam:CreateRole': ['role'],
   'iam:CreatePolicyVersion': ['policy'],
   'iam:CreateServiceLinkedRole': ['role'],

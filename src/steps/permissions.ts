@@ -180,6 +180,28 @@ export function operatorScope(config: Config, remote?: S3StateLocation): Operato
     conditions: Object.fromEntries(boundedRoleWrites.map((a) => [a, withBoundary])),
     deny: [
       {
+        // The Allows above are not enough: any other Allow the holder has would bypass their
+        // condition. An explicit Deny wins over every Allow, and a *Not* operator holds when the
+        // key is absent (a CreateRole without a boundary), so it denies that too ("IAM JSON
+        // policy elements: Condition operators",
+        // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+        Sid: 'CloudmartIamRoleWritesOnlyWithBoundary',
+        Action: boundedRoleWrites,
+        Resource: roles.map(role),
+        Condition: { ArnNotLike: { 'iam:PermissionsBoundary': boundary } },
+        what: `no role write on the stack's roles without the permissions boundary ${boundaryName(config)}, whatever else allows it`,
+      },
+      {
+        // The boundary caps what a role may do, not who may assume it, and no condition key
+        // ties UpdateAssumeRolePolicy to the boundary (Service Authorization Reference for
+        // IAM): whoever may rewrite the trust policy may make the role trust themselves and
+        // assume it. up never rewrites it when a boundary is configured (an administrator does).
+        Sid: 'CloudmartIamNeverRewriteRoleTrust',
+        Action: ['iam:UpdateAssumeRolePolicy'],
+        Resource: roles.map(role),
+        what: `never rewriting the trust policy of the stack's roles`,
+      },
+      {
         Sid: 'CloudmartIamNeverRemoveRoleBoundary',
         Action: ['iam:DeleteRolePermissionsBoundary'],
         Resource: roles.map(role),
@@ -189,13 +211,14 @@ export function operatorScope(config: Config, remote?: S3StateLocation): Operato
         // Whoever can rewrite the boundary can lift it: only an administrator changes it.
         Sid: 'CloudmartIamNeverChangeBoundaryPolicy',
         Action: [
+          'iam:CreatePolicy',
           'iam:CreatePolicyVersion',
           'iam:DeletePolicy',
           'iam:DeletePolicyVersion',
           'iam:SetDefaultPolicyVersion',
         ],
         Resource: [boundary],
-        what: `never changing or deleting the boundary policy ${boundaryName(config)}`,
+        what: `never creating, changing or deleting the boundary policy ${boundaryName(config)}`,
       },
     ],
     types: {

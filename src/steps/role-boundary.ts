@@ -138,3 +138,47 @@ export async function boundaryCheck(
     },
   ];
 }
+
+/**
+ * A stack role whose trust policy is not the one cloudmart wrote, with a boundary configured.
+ * The operator policy denies iam:UpdateAssumeRolePolicy on the stack's roles: the boundary caps
+ * what a role may do, not who may assume it, and `iam:PermissionsBoundary` does not condition
+ * UpdateAssumeRolePolicy (Service Authorization Reference for IAM,
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html),
+ * so an operator allowed to rewrite it could make the role trust their own user and assume it.
+ * up therefore never rewrites it: it stops, and an administrator restores it.
+ */
+export function trustDriftError(role: string, want: unknown): CloudmartError {
+  return new CloudmartError(
+    'AWS_ERROR',
+    `IAM role ${role}: its trust policy was changed (it may now let someone else assume the role); cloudmart does not rewrite a trust policy when security.permissionsBoundary is set`,
+    { hint: trustFix(role, want) },
+  );
+}
+
+/** The administrator's command that restores a stack role's trust policy. */
+export const trustFix = (role: string, want: unknown): string =>
+  `An administrator checks who changed it and restores it: aws iam update-assume-role-policy --role-name ${role} --policy-document '${JSON.stringify(want)}'`;
+
+/** verify (boundary configured): the role's trust policy is the one cloudmart wrote. */
+export async function trustCheck(
+  ctx: StepContext,
+  id: string,
+  role: Role,
+  same: boolean,
+  want: unknown,
+): Promise<Check[]> {
+  if (!(await wantedBoundary(ctx))) return [];
+  return [
+    {
+      id,
+      title: `Role ${role.RoleName} is trusted only by the service it serves`,
+      criterion: 'iam',
+      status: same ? 'pass' : 'fail',
+      evidence: same
+        ? 'trust policy as cloudmart wrote it'
+        : `trust policy changed: ${decodeURIComponent(role.AssumeRolePolicyDocument ?? '')}`,
+      fix: trustFix(role.RoleName ?? '', want),
+    },
+  ];
+}

@@ -9,6 +9,36 @@ import {
 const allow = (s: Partial<Statement>): Statement => ({ Effect: 'Allow', ...s });
 
 describe('the small IAM evaluator', () => {
+  it('a negated operator holds when the key is absent, as IAM documents (the Deny applies)', () => {
+    const deny: Statement = {
+      Effect: 'Deny',
+      Action: 'iam:CreateRole',
+      Resource: '*',
+      Condition: { ArnNotLike: { 'iam:PermissionsBoundary': 'arn:aws:iam::*:policy/b' } },
+    };
+    const policy = [allow({ Action: '*', Resource: '*' }), deny];
+    const req = (context: Record<string, string>) => ({
+      action: 'iam:CreateRole',
+      resource: 'arn:aws:iam::123456789012:role/r',
+      context,
+    });
+    expect(evaluate(policy, req({}))).toBe('deny');
+    expect(evaluate(policy, req({ 'iam:PermissionsBoundary': 'arn:aws:iam::1:policy/c' }))).toBe(
+      'deny',
+    );
+    expect(evaluate(policy, req({ 'iam:PermissionsBoundary': 'arn:aws:iam::1:policy/b' }))).toBe(
+      'allow',
+    );
+    const notEquals: Statement = {
+      Effect: 'Deny',
+      Action: '*',
+      Resource: '*',
+      Condition: { StringNotEquals: { 'aws:PrincipalAccount': '1' } },
+    };
+    expect(evaluate([notEquals], req({}))).toBe('deny');
+    expect(evaluate([notEquals], req({ 'aws:PrincipalAccount': '1' }))).toBe('implicit-deny');
+  });
+
   it('matches IAM wildcards: * any run (none included), ? exactly one; actions case-insensitively', () => {
     expect(
       wildcardMatch(

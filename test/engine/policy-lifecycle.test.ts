@@ -146,12 +146,12 @@ describe('the operator policy against a whole lifecycle on the fake cloud', () =
         ...bounded,
       }),
     ).toBe('allow');
-    // Not to a role without the boundary.
+    // Not to a role without the boundary: an explicit Deny.
     expect(
       ask('iam:AttachRolePolicy', role, {
         'iam:PolicyARN': 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
       }),
-    ).toBe('implicit-deny');
+    ).toBe('deny');
     expect(
       ask('iam:AttachRolePolicy', role, {
         'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess',
@@ -168,7 +168,8 @@ describe('the operator policy against a whole lifecycle on the fake cloud', () =
         'aws:RequestTag/cloudmart:stack': 'cloudmart',
       }),
     ).toBe('implicit-deny');
-    expect(ask('iam:CreateRole', role)).toBe('implicit-deny'); // not without the stack tag
+    expect(ask('iam:CreateRole', role, bounded)).toBe('implicit-deny'); // not without the stack tag
+    expect(ask('iam:CreateRole', role)).toBe('deny'); // nor without the boundary
     expect(ask('iam:PutRolePolicy', 'arn:aws:iam::123456789012:role/admin')).toBe('implicit-deny');
     expect(
       ask(

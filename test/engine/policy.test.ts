@@ -130,7 +130,9 @@ describe('operator policy', () => {
         { StringEquals: { 'iam:PassedToService': 'vpc-flow-logs.amazonaws.com' } },
       ],
     ]);
-    const attach = statements.filter((s) => s.Action.includes('iam:AttachRolePolicy'));
+    const attach = statements.filter(
+      (s) => s.Effect === 'Allow' && s.Action.includes('iam:AttachRolePolicy'),
+    );
     expect(attach).toHaveLength(1);
     expect(attach[0]!.Condition).toEqual({
       ArnEquals: {

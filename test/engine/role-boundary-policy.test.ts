@@ -43,19 +43,33 @@ describe('the operator policy: roles only with the permissions boundary', () => 
   const withBoundary = { 'iam:PermissionsBoundary': BOUNDARY };
   const tag = { 'aws:RequestTag/cloudmart:stack': 'cloudmart' };
 
-  it('creates a stack role only with the boundary', () => {
+  it('creates a stack role only with the boundary: an explicit Deny, whatever else allows it', () => {
     expect(ask('iam:CreateRole', EC2_ROLE, { ...tag, ...withBoundary })).toBe('allow');
-    expect(ask('iam:CreateRole', EC2_ROLE, tag)).toBe('implicit-deny');
+    // No boundary in the request: the key is absent, and ArnNotLike holds (the Deny applies).
+    expect(ask('iam:CreateRole', EC2_ROLE, tag)).toBe('deny');
     expect(
       ask('iam:CreateRole', EC2_ROLE, { ...tag, 'iam:PermissionsBoundary': OTHER_POLICY }),
-    ).toBe('implicit-deny');
+    ).toBe('deny');
+    // An administrator-like Allow the holder has besides does not lift it.
+    for (const r of [EC2_ROLE, FLOW_ROLE, BACKUP_ROLE]) {
+      expect(
+        evaluate([...ADMIN, ...operator], { action: 'iam:CreateRole', resource: r, context: tag }),
+      ).toBe('deny');
+      expect(
+        evaluate([...ADMIN, ...operator], {
+          action: 'iam:CreateRole',
+          resource: r,
+          context: { ...tag, ...withBoundary },
+        }),
+      ).toBe('allow');
+    }
     // An AWS managed policy of the same name is not the account's boundary.
     expect(
       ask('iam:CreateRole', EC2_ROLE, {
         ...tag,
         'iam:PermissionsBoundary': 'arn:aws:iam::aws:policy/cloudmart-role-boundary',
       }),
-    ).toBe('implicit-deny');
+    ).toBe('deny');
   });
 
   it('writes, attaches, deletes and detaches role policies only on a role that carries the boundary', () => {
@@ -63,12 +77,15 @@ describe('the operator policy: roles only with the permissions boundary', () => 
     for (const r of [EC2_ROLE, FLOW_ROLE, BACKUP_ROLE]) {
       for (const action of ['iam:PutRolePolicy', 'iam:DeleteRolePolicy']) {
         expect(ask(action, r, withBoundary), `${action} ${r}`).toBe('allow');
-        expect(ask(action, r), `${action} ${r} without the boundary`).toBe('implicit-deny');
-        expect(ask(action, r, { 'iam:PermissionsBoundary': OTHER_POLICY })).toBe('implicit-deny');
+        expect(ask(action, r), `${action} ${r} without the boundary`).toBe('deny');
+        expect(ask(action, r, { 'iam:PermissionsBoundary': OTHER_POLICY })).toBe('deny');
+        expect(evaluate([...ADMIN, ...operator], { action, resource: r, context: {} })).toBe(
+          'deny',
+        );
       }
       for (const action of ['iam:AttachRolePolicy', 'iam:DetachRolePolicy']) {
         expect(ask(action, r, { ...ssm, ...withBoundary }), `${action} ${r}`).toBe('allow');
-        expect(ask(action, r, ssm), `${action} ${r} without the boundary`).toBe('implicit-deny');
+        expect(ask(action, r, ssm), `${action} ${r} without the boundary`).toBe('deny');
       }
     }
   });
@@ -77,7 +94,7 @@ describe('the operator policy: roles only with the permissions boundary', () => 
     expect(ask('iam:PutRolePermissionsBoundary', EC2_ROLE, withBoundary)).toBe('allow');
     expect(
       ask('iam:PutRolePermissionsBoundary', EC2_ROLE, { 'iam:PermissionsBoundary': OTHER_POLICY }),
-    ).toBe('implicit-deny');
+    ).toBe('deny');
     expect(ask('iam:PutRolePermissionsBoundary', role('admin'), withBoundary)).toBe(
       'implicit-deny',
     );
@@ -106,7 +123,29 @@ describe('the operator policy: roles only with the permissions boundary', () => 
         'deny',
       );
     }
-    expect(ask('iam:CreatePolicy', BOUNDARY)).toBe('implicit-deny');
+    // Nor creates it before the administrator does (then it would be the operator's to write).
+    expect(ask('iam:CreatePolicy', BOUNDARY)).toBe('deny');
+    expect(
+      evaluate([...ADMIN, ...operator], {
+        action: 'iam:CreatePolicy',
+        resource: BOUNDARY,
+        context: {},
+      }),
+    ).toBe('deny');
+  });
+
+  it("never rewrites a stack role's trust policy (the boundary does not cap who may assume the role)", () => {
+    for (const r of [EC2_ROLE, FLOW_ROLE, BACKUP_ROLE]) {
+      expect(ask('iam:UpdateAssumeRolePolicy', r, withBoundary), r).toBe('deny');
+      expect(
+        evaluate([...ADMIN, ...operator], {
+          action: 'iam:UpdateAssumeRolePolicy',
+          resource: r,
+          context: withBoundary,
+        }),
+        r,
+      ).toBe('deny');
+    }
   });
 
   it('names the configured boundary: a name, or an ARN as written', () => {
@@ -122,7 +161,7 @@ describe('the operator policy: roles only with the permissions boundary', () => 
         context: { ...tag, 'iam:PermissionsBoundary': b },
       });
     expect(create(arn)).toBe('allow');
-    expect(create(BOUNDARY)).toBe('implicit-deny');
+    expect(create(BOUNDARY)).toBe('deny');
     expect(evaluate(named, { action: 'iam:CreatePolicyVersion', resource: arn, context: {} })).toBe(
       'deny',
     );
@@ -141,7 +180,7 @@ describe('the escalation through the instance role is closed', () => {
   const star: Statement[] = [{ Effect: 'Allow', Action: '*', Resource: '*' }];
 
   it('Action "*" on the instance role: the operator may write it only while the role has the boundary, and the boundary grants no "*"', () => {
-    expect(ask('iam:PutRolePolicy', EC2_ROLE)).toBe('implicit-deny');
+    expect(ask('iam:PutRolePolicy', EC2_ROLE)).toBe('deny');
     expect(ask('iam:PutRolePolicy', EC2_ROLE, { 'iam:PermissionsBoundary': BOUNDARY })).toBe(
       'allow',
     );

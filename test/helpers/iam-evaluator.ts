@@ -1,7 +1,7 @@
 /**
  * A small IAM policy evaluator, limited to what cloudmart's operator policy uses: Allow and
  * Deny statements, Action and Resource with the `*` and `?` wildcards, and the condition
- * operators StringEquals, StringLike, ArnEquals, ArnLike, Bool and Null. Identity policies, and
+ * operators StringEquals, StringLike, ArnEquals, ArnLike, their Not forms, Bool and Null. Identity policies, and
  * a permissions boundary on top of them (evaluateBounded); no resource policies or SCPs. Semantics from the IAM User Guide's "Policy
  * evaluation logic" and "IAM JSON policy elements: Condition operators": an explicit Deny wins,
  * else an Allow whose every element matches, else the implicit deny. A condition key missing
@@ -68,6 +68,14 @@ function conditionHolds(
   if (operator === 'Null') {
     // Null: true means "the key is absent".
     return wanted.some((w) => (w === 'true') === (have === undefined));
+  }
+  // A key absent from the request fails every operator but the negated ones, which it passes
+  // ("IAM JSON policy elements: Condition operators", the Important note,
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+  const negated = /^(String|Arn)Not(Equals|Like)$/.exec(operator);
+  if (negated) {
+    if (have === undefined) return true;
+    return !conditionHolds(`${negated[1]}${negated[2]}`, key, want, req);
   }
   if (have === undefined) return false;
   const any = (test: (h: string, w: string) => boolean) =>

@@ -15,6 +15,10 @@ import { createRoleError } from '../../src/steps/role-boundary.js';
 import { CloudmartError } from '../../src/errors.js';
 import { engineFor } from '../helpers/engine.js';
 import { FakeCloud } from '../helpers/fake-cloud/index.js';
+import { operatorPolicy } from '../../src/engine/policy.js';
+import { operatorScope } from '../../src/steps/permissions.js';
+import { evaluate, type AuthRequest } from '../helpers/iam-evaluator.js';
+import { RequestMapper } from '../helpers/iam-requests.js';
 
 /**
  * `security.permissionsBoundary`: every role cloudmart creates carries it, and a role whose
@@ -133,6 +137,110 @@ describe('the permissions boundary of the stack roles', () => {
     ).toEqual([false, false, false]);
     const verify = await runVerify(engine.options, { stepIds: ROLE_STEPS });
     expect(verify.checks.filter((c) => c.id.endsWith('.boundary'))).toEqual([]);
+  }, 60_000);
+});
+
+describe('the trust policies of the stack roles, with a boundary', () => {
+  it('up on a converged stack never rewrites a trust policy (the operator policy denies it)', async () => {
+    const engine = await setUp(bounded);
+    await createBoundaryPolicy(bounded);
+    expect((await runUp(engine.options, { stepIds: ROLE_STEPS })).ok).toBe(true);
+    const before = cloud!.calls.length;
+    const again = await runUp(engine.options, { stepIds: ROLE_STEPS });
+    expect(again.errors).toEqual(new Map());
+    const sent = cloud!.calls.slice(before).map((c) => c.command);
+    expect(sent).toContain('GetRole');
+    expect(sent).not.toContain('UpdateAssumeRolePolicy');
+    const verify = await runVerify(engine.options, { stepIds: ROLE_STEPS });
+    expect(
+      verify.checks.filter((c) => c.id.endsWith('.trust')).map((c) => [c.id, c.status]),
+    ).toEqual([
+      ['iam.instance-role.trust', 'pass'],
+      ['security.flow-logs.trust', 'pass'],
+    ]);
+  }, 60_000);
+
+  it('a trust policy someone changed: verify fails it, and up stops with the administrator fix instead of rewriting it', async () => {
+    const engine = await setUp(bounded);
+    await createBoundaryPolicy(bounded);
+    expect((await runUp(engine.options, { stepIds: ROLE_STEPS })).ok).toBe(true);
+    // Someone makes both roles trust their own user.
+    const foreign = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::123456789012:user/mallory' },
+          Action: 'sts:AssumeRole',
+        },
+      ],
+    });
+    for (const r of ROLES.slice(0, 2))
+      cloud!.resource('iam:role', 'us-east-1', r)!.data.trust = foreign;
+
+    const verify = await runVerify(engine.options, { stepIds: ROLE_STEPS });
+    const trust = verify.checks.filter((c) => c.id.endsWith('.trust'));
+    expect(trust.map((c) => [c.id, c.status])).toEqual([
+      ['iam.instance-role.trust', 'fail'],
+      ['security.flow-logs.trust', 'fail'],
+    ]);
+    expect(trust[0]!.evidence).toContain('mallory');
+    expect(trust[0]!.fix).toContain(
+      'aws iam update-assume-role-policy --role-name cloudmart-ec2-role',
+    );
+
+    const before = cloud!.calls.length;
+    const up = await runUp(engine.options, { stepIds: [STEP.kms, STEP.instanceRole] });
+    expect(up.ok).toBe(false);
+    const error = up.errors.get(STEP.instanceRole) as CloudmartError;
+    expect(error.message).toContain('cloudmart-ec2-role: its trust policy was changed');
+    expect(error.hint).toContain(
+      `aws iam update-assume-role-policy --role-name cloudmart-ec2-role --policy-document '{"Version":"2012-10-17"`,
+    );
+    expect(cloud!.calls.slice(before).map((c) => c.command)).not.toContain(
+      'UpdateAssumeRolePolicy',
+    );
+  }, 60_000);
+
+  it('without a boundary (an administrator) up still restores a changed trust policy', async () => {
+    const engine = await setUp(testConfig());
+    expect((await runUp(engine.options, { stepIds: ROLE_STEPS })).ok).toBe(true);
+    cloud!.resource('iam:role', 'us-east-1', ROLES[0]!)!.data.trust = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: 'sts:AssumeRole' }],
+    });
+    expect((await runUp(engine.options, { stepIds: ROLE_STEPS })).ok).toBe(true);
+    expect(cloud!.calls.map((c) => c.command)).toContain('UpdateAssumeRolePolicy');
+  }, 60_000);
+});
+
+describe("the steps' own CreateRole requests against the operator policy", () => {
+  /** The IAM requests the role steps make, as IAM authorizes them. */
+  async function roleRequests(config: Config): Promise<AuthRequest[]> {
+    const engine = await setUp(config);
+    if (config.security.permissionsBoundary) await createBoundaryPolicy(config);
+    const mapper = new RequestMapper(cloud!);
+    const out: AuthRequest[] = [];
+    cloud!.onCall((e) => {
+      if (e.phase === 'before') mapper.snapshot(e);
+      else out.push(...mapper.requests(e));
+    });
+    expect((await runUp(engine.options, { stepIds: ROLE_STEPS })).ok).toBe(true);
+    return out.filter((r) => r.action === 'iam:CreateRole');
+  }
+  const policy = operatorPolicy(registry, operatorScope(bounded)).Statement as Parameters<
+    typeof evaluate
+  >[0];
+
+  it('the roles up creates with the boundary configured are allowed; the same roles created without it are denied', async () => {
+    const withBoundary = await roleRequests(bounded);
+    expect(withBoundary.map((r) => r.resource.split('/').at(-1)).sort()).toEqual([...ROLES].sort());
+    for (const r of withBoundary) expect(evaluate(policy, r), r.resource).toBe('allow');
+    cloud!.uninstall();
+    // An operator who leaves the setting out: each CreateRole the steps send is denied.
+    const without = await roleRequests(testConfig());
+    expect(without).toHaveLength(3);
+    for (const r of without) expect(evaluate(policy, r), r.resource).toBe('deny');
   }, 60_000);
 });
 

@@ -15,6 +15,8 @@ import {
   boundaryMember,
   convergeBoundary,
   createRoleError,
+  trustCheck,
+  trustDriftError,
   wantedBoundary,
 } from '../role-boundary.js';
 import {
@@ -323,6 +325,8 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
       }
       if (!roleOut?.Arn) throw new Error('CreateRole returned no role');
     } else if (!samePolicy(decodePolicy(roleOut.AssumeRolePolicyDocument), TRUST_POLICY)) {
+      // With a boundary the operator policy denies UpdateAssumeRolePolicy: an administrator fixes it.
+      if (boundary) throw trustDriftError(role, TRUST_POLICY);
       ctx.progress(`${role}: restoring the trust policy (EC2 only)`);
       await iam.send(
         new UpdateAssumeRolePolicyCommand({
@@ -572,6 +576,13 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
         fix: FIX_PHASE1,
       },
       ...(await boundaryCheck(ctx, 'iam.instance-role.boundary', live, 'iam', FIX_PHASE1)),
+      ...(await trustCheck(
+        ctx,
+        'iam.instance-role.trust',
+        live,
+        samePolicy(decodePolicy(live.AssumeRolePolicyDocument), TRUST_POLICY),
+        TRUST_POLICY,
+      )),
     ];
     return checks;
   },

@@ -28,6 +28,8 @@ import {
   boundaryMember,
   convergeBoundary,
   createRoleError,
+  trustCheck,
+  trustDriftError,
   wantedBoundary,
 } from '../role-boundary.js';
 
@@ -290,6 +292,8 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
       }
       if (!role?.Arn) throw new Error(`IAM CreateRole ${roleName} returned no role`);
     } else if (!sameDocument(role.AssumeRolePolicyDocument, trust)) {
+      // With a boundary the operator policy denies UpdateAssumeRolePolicy: an administrator fixes it.
+      if (boundary) throw trustDriftError(roleName, trust);
       await iam.send(
         new UpdateAssumeRolePolicyCommand({
           RoleName: roleName,
@@ -421,8 +425,19 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
     const role = (await wantedBoundary(ctx))
       ? await findRole(await ctx.aws.get('iam'), flowLogsRoleName(ctx.config))
       : undefined;
-    if (role)
+    if (role) {
       checks.push(...(await boundaryCheck(ctx, 'security.flow-logs.boundary', role, 'iam', fix)));
+      const trust = trustPolicy(await ctx.aws.accountId(), ctx.aws.partition(), ctx.config.region);
+      checks.push(
+        ...(await trustCheck(
+          ctx,
+          'security.flow-logs.trust',
+          role,
+          sameDocument(role.AssumeRolePolicyDocument, trust),
+          trust,
+        )),
+      );
+    }
     return checks;
   },
 
