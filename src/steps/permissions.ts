@@ -341,8 +341,9 @@ export function operatorScope(config: Config, remote?: S3StateLocation): Operato
       },
       'iam:policy': {
         kind: 'foreign',
-        arns: managedPolicies,
-        what: 'the AWS managed policies cloudmart attaches',
+        // …and the roles' boundary, which up reads before anything bills and verify reads whole.
+        arns: [...managedPolicies, boundary],
+        what: `the AWS managed policies cloudmart attaches, and the boundary policy ${boundaryName(config)}`,
       },
       'kms:key': {
         kind: 'tag',

@@ -30,6 +30,33 @@ export function boundaryName(config: Config): string {
 }
 
 /**
+ * The boundary policy's IAM path: an ARN's folders (`arn:…:policy/teams/x` → `/teams/`), else `/`.
+ * `aws iam create-policy` needs it as `--path` to make the policy at that ARN.
+ */
+export function boundaryPath(config: Config): string {
+  const b = config.security.permissionsBoundary;
+  if (!b?.startsWith('arn:')) return '/';
+  const rest = b.slice(b.indexOf(':policy/') + ':policy'.length);
+  return rest.slice(0, rest.lastIndexOf('/') + 1);
+}
+
+/** The administrator's command that creates the boundary policy from `file`. */
+export function createBoundaryCommand(config: Config, file: string): string {
+  const path = boundaryPath(config);
+  return `aws iam create-policy --policy-name ${boundaryName(config)}${path === '/' ? '' : ` --path ${path}`} --policy-document file://${file}`;
+}
+
+/** The boundary in words, for a message: the configured ARN, else its name in `<account-id>`. */
+export function boundaryArnText(config: Config): string {
+  const b = config.security.permissionsBoundary;
+  return b?.startsWith('arn:') ? b : `arn:aws:iam::<account-id>:policy/${boundaryName(config)}`;
+}
+
+/** How an administrator creates the boundary, in one line. */
+const createHint = (config: Config): string =>
+  `An administrator creates it once: cloudmart policy --boundary > ${boundaryName(config)}.json, then ${createBoundaryCommand(config, `${boundaryName(config)}.json`)}`;
+
+/**
  * The boundary ARN the operator policy requires: the configured ARN as written, else the name in
  * any 12-digit account (`?` × 12 never matches the `aws` of AWS managed policies).
  */
@@ -56,13 +83,18 @@ export const boundaryMember = (arn: string | undefined): { PermissionsBoundary?:
  * NoSuchEntity ("Scope ARN: … does not exist or is not attachable"); AccessDenied with no
  * boundary configured is what the operator policy answers to a role without one.
  */
-export function createRoleError(e: unknown, role: string, boundary: string | undefined): unknown {
+export function createRoleError(
+  e: unknown,
+  role: string,
+  boundary: string | undefined,
+  config: Config,
+): unknown {
   if (boundary && isNotFound(e))
     return new CloudmartError(
       'AWS_ERROR',
       `Creating IAM role ${role}: the permissions boundary policy ${boundary} does not exist`,
       {
-        hint: 'An administrator creates it once: cloudmart policy --boundary > boundary.json, then aws iam create-policy --policy-name <name> --policy-document file://boundary.json',
+        hint: createHint(config),
         cause: e,
       },
     );
@@ -181,4 +213,34 @@ export async function trustCheck(
       fix: trustFix(role.RoleName ?? '', want),
     },
   ];
+}
+
+/** plan's line for the boundary preflight (none when no boundary is configured). */
+export const boundaryPreflightChecks = (config: Config): string[] =>
+  config.security.permissionsBoundary
+    ? [
+        `IAM: the roles' permissions boundary policy ${boundaryArnText(config)} exists (iam:GetPolicy)`,
+      ]
+    : [];
+
+/**
+ * Before anything bills (Step.preflight): the configured boundary policy exists. Without it the
+ * first CreateRole fails (NoSuchEntity), but only after Phase 1 has made the VPC, NAT gateways,
+ * Elastic IPs, the database…: a read now stops up with nothing made.
+ */
+export async function boundaryPreflight(ctx: StepContext): Promise<void> {
+  const want = await wantedBoundary(ctx);
+  if (!want) return;
+  const { GetPolicyCommand } = await import('@aws-sdk/client-iam');
+  const iam = await ctx.aws.get('iam');
+  try {
+    await iam.send(new GetPolicyCommand({ PolicyArn: want }));
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    throw new CloudmartError(
+      'AWS_ERROR',
+      `The permissions boundary policy ${want} (security.permissionsBoundary) does not exist: up would stop at the first stack role, after creating billable resources`,
+      { exitCode: 2, hint: createHint(ctx.config), cause: e },
+    );
+  }
 }

@@ -153,6 +153,24 @@ describe('plan and up refuse what would fail or cannot be priced', () => {
     });
   });
 
+  it("up refuses before anything bills when the roles' permissions boundary policy does not exist (exit 2)", async () => {
+    const yaml = 'security:\n  permissionsBoundary: cloudmart-role-boundary\n';
+    const plan = await run(['plan'], yaml);
+    expect(plan.code, plan.text).toBe(0);
+    expect(plan.text).toContain(
+      "IAM: the roles' permissions boundary policy arn:aws:iam::<account-id>:policy/cloudmart-role-boundary exists (iam:GetPolicy)",
+    );
+    const r = await run(['up', '--yes'], yaml);
+    expect(r.code, r.text).toBe(2);
+    expect(r.text).toContain(
+      'The permissions boundary policy arn:aws:iam::123456789012:policy/cloudmart-role-boundary (security.permissionsBoundary) does not exist',
+    );
+    expect(r.text).toContain(
+      'aws iam create-policy --policy-name cloudmart-role-boundary --policy-document file://cloudmart-role-boundary.json',
+    );
+    expect(cloud.mutatingCalls()).toEqual([]);
+  });
+
   it('a raised Elastic IP quota (EC2 says so in vpc-max-elastic-ips) is not refused', async () => {
     await foreignEips(4);
     cloud.world.regionSettings('ap-northeast-2').eipQuota = 10;

@@ -222,12 +222,12 @@ describe('operator policy', () => {
 });
 
 /** `--config` of a minimal config file (stack cloudmart). */
-function cmd() {
+function cmd(extra = '') {
   const config = join(
     mkdtempSync(join(tmpdir(), 'cloudmart-policy-config-')),
     'cloudmart.config.yaml',
   );
-  writeFileSync(config, 'alerts:\n  email: ops@example.com\n');
+  writeFileSync(config, 'alerts:\n  email: ops@example.com\n' + extra);
   return { optsWithGlobals: () => ({ config }) };
 }
 
@@ -297,6 +297,19 @@ describe('cloudmart policy --boundary', () => {
     );
     // The config names no boundary yet: it says how to.
     expect(err).toContain('security:\n    permissionsBoundary: cloudmart-role-boundary');
+  });
+
+  it('a boundary ARN with a path: create-policy gets --path, and the operator policies name the whole ARN', async () => {
+    const arn = 'arn:aws:iam::123456789012:policy/teams/shop-boundary';
+    const extra = `security:\n  permissionsBoundary: ${arn}\n`;
+    const io = recordingIo();
+    expect(await policyCommand(io, { boundary: true }, cmd(extra))).toBe(0);
+    expect(io.stderr.join('\n')).toContain(
+      'aws iam create-policy --policy-name shop-boundary --path /teams/ --policy-document file://shop-boundary.json',
+    );
+    const notes = recordingIo();
+    expect(await policyCommand(notes, {}, cmd(extra))).toBe(0);
+    expect(notes.stderr.join('\n')).toContain(`only with the permissions boundary ${arn}:`);
   });
 
   it('the operator policies name the boundary, and --json carries it', async () => {

@@ -112,18 +112,49 @@ describe('the permissions boundary of the stack roles', () => {
     expect(sent).toContain(`PutRolePolicy ${ROLES[0]}`);
   }, 60_000);
 
-  it('stops with what to do when the boundary policy does not exist', async () => {
+  it('stops up before anything is made when the boundary policy does not exist: only reads are sent, exit 2 with the exact command', async () => {
     const engine = await setUp(bounded);
+    await expect(runUp(engine.options)).rejects.toMatchObject({
+      exitCode: 2,
+      message: `The permissions boundary policy ${BOUNDARY} (security.permissionsBoundary) does not exist: up would stop at the first stack role, after creating billable resources`,
+      hint: 'An administrator creates it once: cloudmart policy --boundary > cloudmart-role-boundary.json, then aws iam create-policy --policy-name cloudmart-role-boundary --policy-document file://cloudmart-role-boundary.json',
+    });
+    const sent = cloud!.calls.map((c) => c.command);
+    expect(sent).toContain('GetPolicy');
+    expect(sent.filter((c) => !/^(Get|Describe|List|Head)/.test(c))).toEqual([]);
+    expect(
+      cloud!.resources({}).filter((r) => r.type === 'iam:role' && ROLES.includes(r.id)),
+    ).toEqual([]);
+  }, 60_000);
+
+  it('the preflight names the path of a boundary ARN with one (create-policy --path)', async () => {
+    const arn = 'arn:aws:iam::123456789012:policy/teams/shop-boundary';
+    const engine = await setUp(testConfig({ security: { permissionsBoundary: arn } }));
+    await expect(
+      runUp(engine.options, { stepIds: [STEP.kms, STEP.instanceRole] }),
+    ).rejects.toMatchObject({
+      exitCode: 2,
+      hint: 'An administrator creates it once: cloudmart policy --boundary > shop-boundary.json, then aws iam create-policy --policy-name shop-boundary --path /teams/ --policy-document file://shop-boundary.json',
+    });
+  }, 60_000);
+
+  it('a boundary deleted between the preflight and CreateRole: the role step still says what to do', async () => {
+    const engine = await setUp(bounded);
+    await createBoundaryPolicy(bounded);
+    // The preflight finds it; then someone deletes it.
+    cloud!.onCall((e) => {
+      if (e.phase === 'before' && e.command === 'CreateRole')
+        cloud!.world.remove(cloud!.resource('iam:policy', 'us-east-1', BOUNDARY)!);
+    });
     const up = await runUp(engine.options, { stepIds: [STEP.kms, STEP.instanceRole] });
     expect(up.ok).toBe(false);
     const error = up.errors.get(STEP.instanceRole);
     expect(error?.message).toBe(
       `Creating IAM role cloudmart-ec2-role: the permissions boundary policy ${BOUNDARY} does not exist`,
     );
-    expect((error as { hint?: string }).hint).toContain('cloudmart policy --boundary');
-    expect(
-      cloud!.resources({}).filter((r) => r.type === 'iam:role' && ROLES.includes(r.id)),
-    ).toEqual([]);
+    expect((error as { hint?: string }).hint).toContain(
+      'aws iam create-policy --policy-name cloudmart-role-boundary --policy-document file://cloudmart-role-boundary.json',
+    );
   }, 60_000);
 
   it('creates the roles without a boundary when none is configured (an administrator with zero setup)', async () => {
@@ -247,14 +278,19 @@ describe("the steps' own CreateRole requests against the operator policy", () =>
 describe('a CreateRole refusal in plain words', () => {
   it('names the setting when the operator policy refuses a role without the boundary, and leaves other errors alone', () => {
     const denied = awsError('AccessDenied', 'not authorized to perform: iam:CreateRole', 403);
-    const e = createRoleError(denied, 'cloudmart-ec2-role', undefined) as CloudmartError;
+    const e = createRoleError(
+      denied,
+      'cloudmart-ec2-role',
+      undefined,
+      testConfig(),
+    ) as CloudmartError;
     expect(e).toBeInstanceOf(CloudmartError);
     expect(e.code).toBe('ACCESS_DENIED');
     expect(e.hint).toContain('security.permissionsBoundary');
     expect(e.cause).toBe(denied);
     // With a boundary configured, AccessDenied is some other refusal: passed on as it is.
-    expect(createRoleError(denied, 'cloudmart-ec2-role', BOUNDARY)).toBe(denied);
+    expect(createRoleError(denied, 'cloudmart-ec2-role', BOUNDARY, bounded)).toBe(denied);
     const missing = awsError('NoSuchEntity', 'Scope ARN: … does not exist', 404);
-    expect(createRoleError(missing, 'cloudmart-ec2-role', undefined)).toBe(missing);
+    expect(createRoleError(missing, 'cloudmart-ec2-role', undefined, testConfig())).toBe(missing);
   });
 });

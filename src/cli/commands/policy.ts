@@ -10,7 +10,7 @@ import {
   type ServiceScopeReport,
 } from '../../engine/policy.js';
 import { boundaryPolicy, operatorScope } from '../../steps/permissions.js';
-import { boundaryName } from '../../steps/role-boundary.js';
+import { boundaryArnText, boundaryName, createBoundaryCommand } from '../../steps/role-boundary.js';
 import type { Config } from '../../config/schema.js';
 import { registry } from '../../steps/registry.js';
 import type { Io } from '../io.js';
@@ -73,7 +73,7 @@ function howToCreateBoundary(io: Io, config: Config, file: string): void {
     `The permissions boundary caps every role cloudmart creates (the instance, flow-logs and AWS Backup roles) at what that role needs, whatever policy is put on it. ` +
       `An administrator creates it once, before the operator policies are used (their holder can neither create nor change it):
 ` +
-      `  aws iam create-policy --policy-name ${name} --policy-document file://${file}`,
+      `  ${createBoundaryCommand(config, file)}`,
   );
   if (!config.security.permissionsBoundary)
     io.err(
@@ -127,7 +127,7 @@ export async function policyCommand(
   describeScope(io, config.stack, report);
   const boundaryNote = () =>
     io.err(
-      `They let cloudmart create the stack's roles, and write their policies, only with the permissions boundary arn:aws:iam::<account-id>:policy/${boundary.name}: ` +
+      `They let cloudmart create the stack's roles, and write their policies, only with the permissions boundary ${boundaryArnText(config)}: ` +
         `create it first (cloudmart policy --boundary)${config.security.permissionsBoundary ? '' : ` and set security.permissionsBoundary: ${boundary.name} in the config`}.`,
     );
   if (opts.outputDir) {

@@ -18,6 +18,8 @@ import {
   trustCheck,
   trustDriftError,
   wantedBoundary,
+  boundaryPreflight,
+  boundaryPreflightChecks,
 } from '../role-boundary.js';
 import {
   broadGrants,
@@ -281,6 +283,10 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
       return found;
     },
   },
+  // Before anything bills: the configured permissions boundary exists (src/steps/role-boundary.ts).
+  preflightChecks: boundaryPreflightChecks,
+  preflight: boundaryPreflight,
+
   async create(ctx) {
     const {
       CreateRoleCommand,
@@ -321,7 +327,7 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
           )
         ).Role;
       } catch (e) {
-        throw createRoleError(e, role, boundary);
+        throw createRoleError(e, role, boundary, ctx.config);
       }
       if (!roleOut?.Arn) throw new Error('CreateRole returned no role');
     } else if (!samePolicy(decodePolicy(roleOut.AssumeRolePolicyDocument), TRUST_POLICY)) {

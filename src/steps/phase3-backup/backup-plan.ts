@@ -28,6 +28,8 @@ import {
   convergeBoundary,
   createRoleError,
   wantedBoundary,
+  boundaryPreflight,
+  boundaryPreflightChecks,
 } from '../role-boundary.js';
 
 const backupSdk = () => import('@aws-sdk/client-backup');
@@ -226,7 +228,7 @@ async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: bool
       ).Role;
       roleCreated = true;
     } catch (e) {
-      if (!isAlreadyExists(e)) throw createRoleError(e, ownName, boundary);
+      if (!isAlreadyExists(e)) throw createRoleError(e, ownName, boundary, ctx.config);
       role = await findRole(iam, ownName);
     }
     if (!role?.Arn) throw new Error(`IAM CreateRole ${ownName} returned no role`);
@@ -318,6 +320,7 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
     'kms:Decrypt',
     'kms:DescribeKey',
     'iam:GetRole',
+    'iam:GetPolicy',
     'iam:CreateRole',
     'iam:TagRole',
     'iam:PutRolePermissionsBoundary',
@@ -342,6 +345,10 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
     what: 'IAM role of AWS Backup',
     find: (aws, config) => roleLeftovers(aws, [backupNames(config).role]),
   },
+  // Before anything bills: the configured permissions boundary exists (src/steps/role-boundary.ts).
+  preflightChecks: boundaryPreflightChecks,
+  preflight: boundaryPreflight,
+
   async create(ctx) {
     const {
       CreateBackupPlanCommand,

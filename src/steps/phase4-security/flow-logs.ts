@@ -31,6 +31,8 @@ import {
   trustCheck,
   trustDriftError,
   wantedBoundary,
+  boundaryPreflight,
+  boundaryPreflightChecks,
 } from '../role-boundary.js';
 
 const ec2sdk = () => import('@aws-sdk/client-ec2');
@@ -194,6 +196,7 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
     'logs:AssociateKmsKey',
     'logs:DeleteLogGroup',
     'iam:GetRole',
+    'iam:GetPolicy',
     'iam:CreateRole',
     'iam:TagRole',
     'iam:UpdateAssumeRolePolicy',
@@ -224,6 +227,10 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
       ...(await logGroupLeftovers(aws, config, config.network.flowLogs.logGroup)),
     ],
   },
+  // Before anything bills: the configured permissions boundary exists (src/steps/role-boundary.ts).
+  preflightChecks: boundaryPreflightChecks,
+  preflight: boundaryPreflight,
+
   async create(ctx) {
     const { AssociateKmsKeyCommand, CreateLogGroupCommand, PutRetentionPolicyCommand } =
       await logsSdk();
@@ -287,7 +294,7 @@ export const flowLogsStep = defineStep<FlowLogsOutputs>({
         ).Role;
         roleIsNew = true;
       } catch (e) {
-        if (!isAlreadyExists(e)) throw createRoleError(e, roleName, boundary);
+        if (!isAlreadyExists(e)) throw createRoleError(e, roleName, boundary, ctx.config);
         role = await findRole(iam, roleName);
       }
       if (!role?.Arn) throw new Error(`IAM CreateRole ${roleName} returned no role`);
