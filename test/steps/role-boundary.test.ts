@@ -1,4 +1,5 @@
 import {
+  CreateRoleCommand,
   DeleteRolePermissionsBoundaryCommand,
   GetRoleCommand,
   IAMClient,
@@ -61,7 +62,8 @@ describe('the permissions boundary of the stack roles', () => {
     ).toEqual([BOUNDARY, BOUNDARY, BOUNDARY]);
     const verify = await runVerify(engine.options, { stepIds: ROLE_STEPS });
     const checks = verify.checks.filter((c) => c.id.endsWith('.boundary'));
-    expect(checks.map((c) => [c.id, c.status])).toEqual([
+    expect(checks.map((c) => [c.id, c.status]).sort()).toEqual([
+      ['backup.plan.boundary', 'pass'],
       ['iam.instance-role.boundary', 'pass'],
       ['security.flow-logs.boundary', 'pass'],
     ]);
@@ -94,6 +96,10 @@ describe('the permissions boundary of the stack roles', () => {
     );
     expect(byId['security.flow-logs.boundary']?.status).toBe('fail');
     expect(byId['security.flow-logs.boundary']?.evidence).toBe(
+      `permissions boundary ${other}, not ${BOUNDARY}`,
+    );
+    expect(byId['backup.plan.boundary']?.status).toBe('fail');
+    expect(byId['backup.plan.boundary']?.evidence).toBe(
       `permissions boundary ${other}, not ${BOUNDARY}`,
     );
 
@@ -168,6 +174,63 @@ describe('the permissions boundary of the stack roles', () => {
     ).toEqual([false, false, false]);
     const verify = await runVerify(engine.options, { stepIds: ROLE_STEPS });
     expect(verify.checks.filter((c) => c.id.endsWith('.boundary'))).toEqual([]);
+  }, 60_000);
+});
+
+describe("AWS Backup's role with a boundary: never the account's AWSBackupDefaultServiceRole", () => {
+  const selectionRoles = () =>
+    cloud!.calls
+      .filter((c) => c.command === 'CreateBackupSelection' && !c.error)
+      .map(
+        (c) => (c.input as { BackupSelection: { IamRoleArn: string } }).BackupSelection.IamRoleArn,
+      );
+  const defaultRole = () =>
+    iam().send(
+      new CreateRoleCommand({
+        RoleName: 'AWSBackupDefaultServiceRole',
+        Path: '/service-role/',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { Service: 'backup.amazonaws.com' },
+              Action: 'sts:AssumeRole',
+            },
+          ],
+        }),
+      }),
+    );
+
+  it("an administrator's stack without a boundary uses the account's role; once the boundary is configured, up moves the selection to the stack's own bounded role", async () => {
+    const engine = await setUp(testConfig());
+    await defaultRole();
+    expect((await runUp(engine.options, { stepIds: ROLE_STEPS })).ok).toBe(true);
+    expect(selectionRoles()).toEqual([
+      expect.stringMatching(/:role\/service-role\/AWSBackupDefaultServiceRole$/),
+    ]);
+
+    await createBoundaryPolicy(bounded);
+    Object.assign(engine.options, { config: bounded });
+    const verify = await runVerify(engine.options, { stepIds: [STEP.backupPlan] });
+    const byId = Object.fromEntries(verify.checks.map((c) => [c.id, c]));
+    expect(byId['backup.plan.selection']?.status).toBe('fail');
+    expect(byId['backup.plan.boundary']?.status).toBe('fail');
+
+    cloud!.advance(60_000); // a later run: another CreatorRequestId
+    const again = await runUp(engine.options, { stepIds: ROLE_STEPS });
+    expect(again.errors).toEqual(new Map());
+    expect(selectionRoles()[1]).toBe('arn:aws:iam::123456789012:role/cloudmart-backup-role');
+    expect(await boundaryOf('cloudmart-backup-role')).toBe(BOUNDARY);
+    const after = await runVerify(engine.options, { stepIds: [STEP.backupPlan] });
+    expect(
+      after.checks.filter((c) => c.id.startsWith('backup.plan.')).map((c) => [c.id, c.status]),
+    ).toEqual([
+      ['backup.plan.vault', 'pass'],
+      ['backup.plan.rule', 'pass'],
+      ['backup.plan.selection', 'pass'],
+      ['backup.plan.boundary', 'pass'],
+    ]);
   }, 60_000);
 });
 

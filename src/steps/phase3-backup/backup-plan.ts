@@ -24,6 +24,7 @@ import { defineStep, type Check, type StepContext } from '../../engine/step.js';
 import { names } from '../names.js';
 import { STEP, type KmsOutputs } from '../outputs.js';
 import {
+  boundaryCheck,
   boundaryMember,
   convergeBoundary,
   createRoleError,
@@ -201,19 +202,22 @@ async function listSelections(
 
 /**
  * The service role: cloudmart's own if an earlier run made it (stable across runs), else the
- * account's AWSBackupDefaultServiceRole, else a new `<stack>-backup-role`.
+ * account's AWSBackupDefaultServiceRole, else a new `<stack>-backup-role`. With a permissions
+ * boundary configured, always the stack's own: the account's role carries no boundary (whatever
+ * is attached to it, AWS Backup may do), and the operator policy lets its holder pass only the
+ * stack's own role to AWS Backup.
  */
 async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: boolean }> {
   const { AttachRolePolicyCommand, CreateRoleCommand } = await iamSdk();
   const iam = await ctx.aws.get('iam');
   const ownName = backupNames(ctx.config).role;
+  const boundary = await wantedBoundary(ctx);
   let role = await findRole(iam, ownName);
   let roleCreated = false;
   if (!role) {
-    const fallback = await findRole(iam, DEFAULT_BACKUP_ROLE);
+    const fallback = boundary ? undefined : await findRole(iam, DEFAULT_BACKUP_ROLE);
     if (fallback) return { role: fallback, created: false };
     ctx.progress(`creating IAM role ${ownName} for AWS Backup`);
-    const boundary = await wantedBoundary(ctx);
     try {
       role = (
         await iam.send(
@@ -234,7 +238,8 @@ async function ensureRole(ctx: StepContext): Promise<{ role: Role; created: bool
     if (!role?.Arn) throw new Error(`IAM CreateRole ${ownName} returned no role`);
   }
   // Before the policies are attached: the operator policy allows that only on a role with the
-  // boundary. (AWSBackupDefaultServiceRole, the account's own, is used as it is.)
+  // boundary. (AWSBackupDefaultServiceRole, the account's own, is used as it is, and only
+  // when no boundary is configured.)
   if (!roleCreated) await convergeBoundary(ctx, iam, role, justCreated(ctx, role.CreateDate));
   // A role created a moment ago has nothing attached, and IAM may not show it yet
   // (NoSuchEntity while it propagates: terraform-provider-aws PR #6079).
@@ -522,8 +527,17 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
           )
         ).BackupSelection
       : undefined;
+    // With a boundary, the selection must use the stack's own (bounded) role, never the account's.
+    const boundary = await wantedBoundary(ctx);
+    const ownRole = boundary ? await findRole(await ctx.aws.get('iam'), n.role) : undefined;
     const selDrift = liveSel
-      ? selectionDrift(liveSel, desiredSelection(ctx.config, liveSel.IamRoleArn ?? ''))
+      ? selectionDrift(
+          liveSel,
+          desiredSelection(
+            ctx.config,
+            boundary ? (ownRole?.Arn ?? `(no role ${n.role})`) : (liveSel.IamRoleArn ?? ''),
+          ),
+        )
       : ['missing'];
     checks.push({
       id: 'backup.plan.selection',
@@ -536,6 +550,20 @@ export const backupPlanStep = defineStep<BackupPlanOutputs>({
           : `${n.selection}: ${selDrift.join('; ')}`,
       fix,
     });
+    // The backup role's boundary, when one is configured.
+    if (boundary) {
+      if (ownRole)
+        checks.push(...(await boundaryCheck(ctx, 'backup.plan.boundary', ownRole, 'iam', fix)));
+      else
+        checks.push({
+          id: 'backup.plan.boundary',
+          title: `Role ${n.role} is capped by the permissions boundary`,
+          criterion: 'iam',
+          status: 'fail',
+          evidence: `no role ${n.role} (want it with the permissions boundary ${boundary})`,
+          fix,
+        });
+    }
     return checks;
   },
 
