@@ -618,6 +618,66 @@ describe('IAM, KMS, Secrets Manager, SSM', () => {
     });
   });
 
+  it("refuses a service-linked role's changes with UnmodifiableEntityException, the model's error", async () => {
+    const { cloud, call } = virtual();
+    const name = (
+      await call('iam', 'CreateServiceLinkedRole', {
+        AWSServiceName: 'elasticloadbalancing.amazonaws.com',
+      })
+    ).Role.RoleName;
+    await call('iam', 'CreatePolicy', { PolicyName: 'b', PolicyDocument: trust('x') });
+    cloud.advance(L.iamVisible);
+    const refused = { name: 'UnmodifiableEntityException' };
+    await expect(
+      call('iam', 'PutRolePermissionsBoundary', {
+        RoleName: name,
+        PermissionsBoundary: 'arn:aws:iam::123456789012:policy/b',
+      }),
+    ).rejects.toMatchObject(refused);
+    await expect(
+      call('iam', 'DeleteRolePermissionsBoundary', { RoleName: name }),
+    ).rejects.toMatchObject(refused);
+    await expect(call('iam', 'DeleteRole', { RoleName: name })).rejects.toMatchObject(refused);
+  });
+
+  it('CreatePolicy: a path makes part of the ARN; the name and path patterns and the 6,144-character size are enforced', async () => {
+    const { call } = virtual();
+    const doc = trust('x');
+    expect(
+      (await call('iam', 'CreatePolicy', { PolicyName: 'b', Path: '/teams/', PolicyDocument: doc }))
+        .Policy.Arn,
+    ).toBe('arn:aws:iam::123456789012:policy/teams/b');
+    for (const [PolicyName, Path] of [
+      ['has space', '/'],
+      ['a'.repeat(129), '/'],
+      ['ok', 'teams/'],
+      ['ok', '/teams'],
+      ['ok', '/te ams/'],
+    ])
+      await expect(
+        call('iam', 'CreatePolicy', { PolicyName, Path, PolicyDocument: doc }),
+        `${PolicyName} ${Path}`,
+      ).rejects.toMatchObject({ name: 'ValidationError' });
+    const big = (n: number) =>
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'x'.repeat(n)}` },
+        ],
+      });
+    const base = big(0).length;
+    // White space does not count.
+    const fits = JSON.stringify(JSON.parse(big(6144 - base)), null, 8);
+    expect(fits.length).toBeGreaterThan(6144);
+    await call('iam', 'CreatePolicy', { PolicyName: 'fits', PolicyDocument: fits });
+    await expect(
+      call('iam', 'CreatePolicy', { PolicyName: 'over', PolicyDocument: big(6145 - base) }),
+    ).rejects.toMatchObject({
+      name: 'LimitExceededException',
+      message: 'Cannot exceed quota for PolicySize: 6144',
+    });
+  });
+
   it('returns IAM documents URL-encoded and refuses to delete a role still in use', async () => {
     const { cloud, call } = virtual();
     const role = (

@@ -295,7 +295,7 @@ export function iamService(w: World): ServiceModule {
       const r = visible(role(input.RoleName as string));
       if (r.data.serviceLinked)
         throw err(
-          'UnmodifiableEntity',
+          'UnmodifiableEntityException',
           `Cannot perform the operation on the protected role '${r.id}' - this role is only modifiable by AWS`,
         );
       const arn = input.PermissionsBoundary as string;
@@ -307,7 +307,7 @@ export function iamService(w: World): ServiceModule {
       const r = role(input.RoleName as string);
       if (r.data.serviceLinked)
         throw err(
-          'UnmodifiableEntity',
+          'UnmodifiableEntityException',
           `Cannot perform the operation on the protected role '${r.id}' - this role is only modifiable by AWS`,
         );
       delete r.data.boundary;
@@ -317,6 +317,21 @@ export function iamService(w: World): ServiceModule {
     CreatePolicy(_ctx, input) {
       const name = input.PolicyName as string;
       const path = (input.Path as string | undefined) ?? '/';
+      // The model's constraints (iam service-2.json: policyNameType, policyPathType), answered
+      // as IAM answers a constraint: ValidationError.
+      const invalid = (member: string, value: string, pattern: string) =>
+        err(
+          'ValidationError',
+          `1 validation error detected: Value '${value}' at '${member}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${pattern}`,
+        );
+      if (!/^[\w+=,.@-]{1,128}$/.test(name)) throw invalid('policyName', name, '[\\w+=,.@-]+');
+      if (path.length > 512 || !/^(\/[A-Za-z0-9.,+@=_-]+)*\/$/.test(path))
+        throw invalid('path', path, '((/[A-Za-z0-9\\.,\\+@=_-]+)*)/');
+      // A managed policy holds 6,144 characters, white space not counted ("IAM and AWS STS
+      // quotas", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+      const size = String(input.PolicyDocument).replace(/\s/g, '').length;
+      if (size > 6144)
+        throw err('LimitExceededException', 'Cannot exceed quota for PolicySize: 6144', 409);
       const arn = `arn:aws:iam::${w.account}:policy${path}${name}`;
       if (w.live(POLICY, REGION, arn))
         throw err(
@@ -371,7 +386,7 @@ export function iamService(w: World): ServiceModule {
       const r = role(input.RoleName as string);
       if (r.data.serviceLinked)
         throw err(
-          'UnmodifiableEntity',
+          'UnmodifiableEntityException',
           `Cannot perform the operation on the protected role '${r.id}' - this role is only modifiable by AWS`,
         );
       if ((r.data.attached as string[]).length > 0)
