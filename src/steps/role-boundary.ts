@@ -1,5 +1,6 @@
 import type { IAMClient, Role } from '@aws-sdk/client-iam';
 import { afterCreate } from '../aws/consistency.js';
+import { asList, decodePolicy, samePolicy, type PolicyDocument } from '../aws/policy.js';
 import { isAccessDenied, isNotFound } from '../aws/errors.js';
 import type { Config } from '../config/schema.js';
 import type { Check, Criterion, StepContext } from '../engine/step.js';
@@ -243,4 +244,79 @@ export async function boundaryPreflight(ctx: StepContext): Promise<void> {
       { exitCode: 2, hint: createHint(ctx.config), cause: e },
     );
   }
+}
+
+/** IAM's action wildcard match (`*`, `?`), case-insensitive as IAM reads actions. */
+const actionMatches = (pattern: string, action: string): boolean =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  ).test(action);
+
+/**
+ * verify (boundary configured): the live boundary policy still covers what the roles are given
+ * now. It is a snapshot of the config it was printed from: a change such as `app.image` to a
+ * private ECR image gives the instance role actions the old boundary refuses, and nothing else
+ * notices until the instances are refused. Reads the default version (GetPolicy, then
+ * GetPolicyVersion) and compares it with what `cloudmart policy --boundary` prints for this
+ * config: every action of that must be allowed (fail otherwise); any other difference
+ * (resources, conditions, an administrator's own tightening) is a warning.
+ */
+export async function boundaryCurrentCheck(
+  ctx: StepContext,
+  iam: IAMClient,
+  id: string,
+): Promise<Check[]> {
+  const want = await wantedBoundary(ctx);
+  if (!want) return [];
+  const { GetPolicyCommand, GetPolicyVersionCommand } = await import('@aws-sdk/client-iam');
+  const { boundaryPolicy } = await import('./permissions.js');
+  const file = `${boundaryName(ctx.config)}.json`;
+  const fix = `An administrator updates it: cloudmart policy --boundary > ${file}, then aws iam create-policy-version --policy-arn ${want} --policy-document file://${file} --set-as-default (IAM keeps 5 versions: delete the oldest first when it has 5)`;
+  const check = (status: Check['status'], evidence: string): Check[] => [
+    {
+      id,
+      title: `The permissions boundary ${boundaryName(ctx.config)} covers what the stack's roles are given`,
+      criterion: 'iam',
+      status,
+      evidence,
+      fix,
+    },
+  ];
+  let live: PolicyDocument | undefined;
+  try {
+    const meta = await iam.send(new GetPolicyCommand({ PolicyArn: want }));
+    const version = meta.Policy?.DefaultVersionId;
+    if (version)
+      live = decodePolicy(
+        (await iam.send(new GetPolicyVersionCommand({ PolicyArn: want, VersionId: version })))
+          .PolicyVersion?.Document,
+      );
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    return check('fail', `no policy ${want}`);
+  }
+  const wanted = boundaryPolicy(ctx.config);
+  if (samePolicy(live, wanted)) return check('pass', `${want}: as printed for this config`);
+  const allowed = (live?.Statement ?? [])
+    .filter((s) => s.Effect === 'Allow')
+    .flatMap((s) => asList(s.Action));
+  const needed = [
+    ...new Set(
+      wanted.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => asList(s.Action)),
+    ),
+  ];
+  const missingActions = needed.filter((a) => !allowed.some((p) => actionMatches(p, a)));
+  return missingActions.length > 0
+    ? check(
+        'fail',
+        `${want} allows none of ${missingActions.join(', ')}, which the roles are given for this config`,
+      )
+    : check(
+        'warn',
+        `${want} allows every action the roles are given, but differs from what cloudmart policy --boundary prints for this config (resources or conditions)`,
+      );
 }

@@ -177,6 +177,35 @@ describe('the permissions boundary of the stack roles', () => {
   }, 60_000);
 });
 
+describe('the live boundary against what the roles are given now', () => {
+  it('passes as printed; fails, naming the actions, once the config gives a role more (a private ECR image)', async () => {
+    const engine = await setUp(bounded);
+    await createBoundaryPolicy(bounded);
+    expect((await runUp(engine.options, { stepIds: ROLE_STEPS })).ok).toBe(true);
+    const current = async () =>
+      (await runVerify(engine.options, { stepIds: [STEP.kms, STEP.instanceRole] })).checks.find(
+        (c) => c.id === 'iam.boundary.current',
+      );
+    expect((await current())?.status).toBe('pass');
+    const before = cloud!.calls.length;
+    Object.assign(engine.options, {
+      config: testConfig({
+        security: { permissionsBoundary: 'cloudmart-role-boundary' },
+        app: { image: '123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/shop:1' },
+      }),
+    });
+    const stale = await current();
+    expect(stale?.status).toBe('fail');
+    expect(stale?.evidence).toContain('ecr:GetAuthorizationToken');
+    expect(stale?.evidence).toContain('ecr:BatchGetImage');
+    expect(stale?.fix).toContain(
+      `aws iam create-policy-version --policy-arn ${BOUNDARY} --policy-document file://cloudmart-role-boundary.json --set-as-default`,
+    );
+    const sent = cloud!.calls.slice(before).map((c) => c.command);
+    expect(sent).toContain('GetPolicyVersion');
+  }, 60_000);
+});
+
 describe("AWS Backup's role with a boundary: never the account's AWSBackupDefaultServiceRole", () => {
   const selectionRoles = () =>
     cloud!.calls

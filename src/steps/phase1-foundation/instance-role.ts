@@ -12,6 +12,7 @@ import { deleteRetrying, FIX_PHASE1, missing } from './ec2-lookup.js';
 import { dbSettings } from './rds-database.js';
 import {
   boundaryCheck,
+  boundaryCurrentCheck,
   boundaryMember,
   convergeBoundary,
   createRoleError,
@@ -582,6 +583,7 @@ export const instanceRoleStep = defineStep<InstanceRoleOutputs>({
         fix: FIX_PHASE1,
       },
       ...(await boundaryCheck(ctx, 'iam.instance-role.boundary', live, 'iam', FIX_PHASE1)),
+      ...(await boundaryCurrentCheck(ctx, iam, 'iam.boundary.current')),
       ...(await trustCheck(
         ctx,
         'iam.instance-role.trust',
