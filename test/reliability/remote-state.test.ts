@@ -177,6 +177,8 @@ it('"destroy" on a second machine while "up" runs: refused naming the "up", whic
   const destroyer = machine('laptop-b');
   const refused = start(destroyer, 'destroy', '--yes');
   expect(await refused.done, refused.output()).toBe(1);
+  // Read after the refusal has exited, so only a report: the refusal naming up's pid (below)
+  // is what proves up held the lock then; up may well have finished since (a busy machine).
   const stillRunning = up.child.exitCode === null;
   expect(refused.output()).toContain(`"up" (pid ${up.child.pid} on ${hostname()}`);
   expect(stackCalls(shared!.callsBy.get(refused.child.pid!) ?? [])).toEqual([]);
@@ -201,7 +203,6 @@ it('"destroy" on a second machine while "up" runs: refused naming the "up", whic
   console.log(
     `[remote-state] destroy during up: ${stillRunning ? 'up was still running' : 'up had ended'} when the destroy was refused (exit 1, 0 stack calls); up exit 0 (${versionsAfterUp} state versions); destroy afterwards exit 0, orphans 0, state bucket kept`,
   );
-  expect(stillRunning).toBe(true);
 }, 180_000);
 
 it('a writer killed between taking the lock and its first write: the next run takes over the stale lock and builds the stack once', async () => {
