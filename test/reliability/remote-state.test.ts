@@ -174,9 +174,21 @@ it('"destroy" on a second machine while "up" runs: refused naming the "up", whic
     Date.now() < deadline
   )
     await sleep(20);
+  // Hold every call of the up but the state's (S3) and identity (STS) ones until the destroy
+  // has been refused: otherwise the up can finish before the second process is even started
+  // (seen in a clean-clone CI run), and the destroy then runs instead of being refused.
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const send = cloud.send.bind(cloud);
+  cloud.send = async (service, ...rest) => {
+    if (service !== 's3' && service !== 'sts') await gate;
+    return send(service, ...rest);
+  };
   const destroyer = machine('laptop-b');
   const refused = start(destroyer, 'destroy', '--yes');
-  expect(await refused.done, refused.output()).toBe(1);
+  const refusedCode = await refused.done;
+  release();
+  expect(refusedCode, refused.output()).toBe(1);
   // Read after the refusal has exited, so only a report: the refusal naming up's pid (below)
   // is what proves up held the lock then; up may well have finished since (a busy machine).
   const stillRunning = up.child.exitCode === null;
